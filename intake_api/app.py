@@ -1,0 +1,56 @@
+"""The FastAPI application factory: one router per domain, one lifespan per domain."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from intake_api.errors import install_error_handlers
+from intake_api.health import router as health_router
+from intake_api.logs import configure_logging, get_logger
+from intake_api.settings import Settings, get_settings
+from intake_api.storage.db import create_engine, migrate, session_factory
+
+DomainLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+log = get_logger(__name__)
+
+
+def _domain_lifespans() -> list[DomainLifespan]:
+    """Start-up/shut-down of each domain, in order (later ones may use earlier ones)."""
+    return []
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    settings.ensure_dirs()
+    engine = create_engine(settings.resolved_database_url)
+    await migrate(engine)
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    async with AsyncExitStack() as stack:
+        for domain_lifespan in _domain_lifespans():
+            await stack.enter_async_context(domain_lifespan(app))
+        log.info("service started", database=engine.url.render_as_string(hide_password=True))
+        yield
+    await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the whole service; `settings` defaults to the environment's."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(
+        title="aftersales",
+        version="0.1.0",
+        summary="After-sales customer service: fault knowledge base, bot, tickets, channels.",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health_router)
+    # --- domain routers (each domain adds its include here) ---------------------------------
+    return app

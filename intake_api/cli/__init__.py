@@ -1,0 +1,23 @@
+"""The `aftersales` command line: one sub-command group per domain."""
+
+from __future__ import annotations
+
+import typer
+
+from intake_api.cli.serve import serve
+
+app = typer.Typer(
+    name="aftersales",
+    help="After-sales customer service: knowledge base, bot, intake API, channels.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """After-sales customer service: knowledge base, bot, intake API, channels."""
+
+
+app.command()(serve)
+# --- domain command groups (each domain adds its add_typer/command line here) ----------------

@@ -1,0 +1,100 @@
+"""The one settings object of the service: every `AFTERSALES_*` variable (and `.env`) lands here.
+
+Other packages (knowledge_base, bot, channels) take plain arguments; only the composition root
+(CLI, app factory) reads settings and hands the values down.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
+DEFAULT_WECHAT_API_URL = "https://api.weixin.qq.com"
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain `sqlite:///` and `postgresql://` forms and pick the async drivers."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+class Settings(BaseSettings):
+    """Service configuration; defaults run everything embedded in one process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AFTERSALES_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- process and storage ---------------------------------------------------------------
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    # --- knowledge base ----------------------------------------------------------------------
+    embedding_model: str | None = Field(
+        default=None,
+        description="A local sentence-transformers model folder, or a packaged encoder name; "
+        "default: the packaged multilingual encoder.",
+    )
+    load_demo_kb: bool = Field(
+        default=True, description="Load the bundled demo knowledge base when the store is empty."
+    )
+
+    # --- security ------------------------------------------------------------------------------
+    admin_key: str | None = None
+    max_request_bytes: int = 1_000_000
+
+    # --- deliveries to the backend -------------------------------------------------------------
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+
+    # --- channels ------------------------------------------------------------------------------
+    telegram_token: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    wechat_token: str | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_aes_key: str | None = None
+    wechat_api_url: str = DEFAULT_WECHAT_API_URL
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_url(cls, value: str | None) -> str | None:
+        return normalize_database_url(value) if value else value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in use: the configured one or a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'aftersales.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        """Where the search index files live."""
+        return self.data_dir / "index"
+
+    def ensure_dirs(self) -> None:
+        """Create the data dir tree the service writes to."""
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings read once per process from the environment."""
+    return Settings()

@@ -1,0 +1,15 @@
+"""Every table the service owns, gathered for Alembic.
+
+Each domain keeps its own migration branch (`branch_labels`, `down_revision=None` for its first
+revision) so domains can evolve independently; `migrate()` upgrades all heads.
+Import each domain's models module here so its tables are registered.
+"""
+
+from __future__ import annotations
+
+from intake_api.storage.base import Base
+
+# --- domain model modules (import for their side effect of registering tables) ---------------
+# (each domain adds one import line here)
+
+target_metadata = [Base.metadata]
