@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from intake_api.cli.kb import kb_app
 from intake_api.cli.serve import serve
 
 app = typer.Typer(
@@ -21,3 +22,4 @@ def main() -> None:
 
 app.command()(serve)
 # --- domain command groups (each domain adds its add_typer/command line here) ----------------
+app.add_typer(kb_app, name="kb")

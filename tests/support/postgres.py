@@ -55,16 +55,31 @@ class PostgresServer:
         data = self.root / "data"
         if self._as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
-        self._run(self.bin / "initdb", "-D", data, "-A", "trust", "-U", self.user, "--no-sync", "-E", "UTF8")
+        self._run(
+            self.bin / "initdb",
+            "-D",
+            data,
+            "-A",
+            "trust",
+            "-U",
+            self.user,
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
         )
-        self._run(self.bin / "pg_ctl", "-D", data, "-o", options, "-l", self.root / "log", "-w", "start")
+        self._run(
+            self.bin / "pg_ctl", "-D", data, "-o", options, "-l", self.root / "log", "-w", "start"
+        )
 
     def stop(self) -> None:
         try:
-            self._run(self.bin / "pg_ctl", "-D", self.root / "data", "-m", "immediate", "-w", "stop")
+            self._run(
+                self.bin / "pg_ctl", "-D", self.root / "data", "-m", "immediate", "-w", "stop"
+            )
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
