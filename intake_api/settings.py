@@ -57,10 +57,22 @@ class Settings(BaseSettings):
     # --- security ------------------------------------------------------------------------------
     admin_key: str | None = None
     max_request_bytes: int = 1_000_000
+    rate_limit_per_key_per_minute: int = 600
+    rate_limit_per_sender_per_minute: int = 30
+
+    # --- tickets, triage and SLAs --------------------------------------------------------------
+    sla_policy_file: Path | None = Field(
+        default=None, description="YAML SLA policy; default: the bundled one."
+    )
 
     # --- deliveries to the backend -------------------------------------------------------------
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    delivery_max_attempts: int = 12
+    delivery_backoff_base_seconds: float = 1.0
+    delivery_backoff_cap_seconds: float = 300.0
+    delivery_timeout_seconds: float = 10.0
+    delivery_poll_seconds: float = 0.5
 
     # --- channels ------------------------------------------------------------------------------
     telegram_token: str | None = None
