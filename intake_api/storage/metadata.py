@@ -11,5 +11,7 @@ from intake_api.storage.base import Base
 
 # --- domain model modules (import for their side effect of registering tables) ---------------
 # (each domain adds one import line here)
+# isort: split
+import intake_api.deliveries.models  # noqa: F401
 
 target_metadata = [Base.metadata]

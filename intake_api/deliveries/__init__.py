@@ -1,0 +1,1 @@
+"""Deliveries to the backend: a transactional outbox drained by signed, retried webhook POSTs."""
