@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     delivery_backoff_cap_seconds: float = 300.0
     delivery_timeout_seconds: float = 10.0
     delivery_poll_seconds: float = 0.5
+    delivery_lease_seconds: float = Field(
+        default=30.0,
+        description="How long a claimed delivery stays with its worker before "
+        "another may take it over (a killed process's rows come back after this).",
+    )
 
     # --- channels ------------------------------------------------------------------------------
     telegram_token: str | None = None
