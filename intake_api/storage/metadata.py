@@ -13,5 +13,6 @@ from intake_api.storage.base import Base
 # (each domain adds one import line here)
 # isort: split
 import intake_api.deliveries.models  # noqa: F401
+from knowledge_base.models import KBBase
 
-target_metadata = [Base.metadata]
+target_metadata = [Base.metadata, KBBase.metadata]

@@ -1,0 +1,279 @@
+"""The knowledge graph in the database (SQLite or PostgreSQL): import, load, export, queries.
+
+Service functions take the caller's `AsyncSession` and never commit: the caller owns the
+transaction, so an import is all or nothing. Validation runs before any write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge_base.format import EDGE_NAMES, NODE_LISTS, REFERENCES, KnowledgeBase
+from knowledge_base.loader import validate_knowledge_base
+from knowledge_base.models import Edge, Meta, Node
+
+META_ID = 1
+_CHUNK = 500  # ids per IN (...) list, well below SQLite's and asyncpg's parameter limits
+
+
+class ListCounts(BaseModel):
+    """What an import did to one node list."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+
+class ImportReport(BaseModel):
+    """Counts per node list, and the KB revision after the import."""
+
+    lists: dict[str, ListCounts] = Field(default_factory=dict)
+    revision: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """True when the import created, updated or removed anything."""
+        return any(c.created or c.updated or c.removed for c in self.lists.values())
+
+
+class KBStats(BaseModel):
+    """Size of the stored knowledge base and its revision."""
+
+    nodes: dict[str, int]
+    edges: dict[str, int]
+    revision: int
+    updated_at: datetime | None
+
+
+class NodeRef(BaseModel):
+    """One neighbour of a node: which node, over which relation, at which position in the list."""
+
+    kind: str
+    id: str
+    rel: str
+    position: int
+
+
+def item_data(item: BaseModel) -> dict[str, Any]:
+    """The item as given (extra keys included, defaults not added), as JSON-ready data."""
+    return item.model_dump(mode="json", exclude_unset=True)
+
+
+def content_hash(data: dict[str, Any]) -> str:
+    """A stable hash of an item's content, so re-importing the same content is a no-op."""
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def import_knowledge_base(
+    session: AsyncSession, kb: KnowledgeBase, *, replace: bool = False
+) -> ImportReport:
+    """Upsert every item by id (unchanged ones untouched); `replace` also removes absent items."""
+    stored = await _stored_hashes(session)
+    known = {} if replace else _ids_by_kind(stored)
+    validate_knowledge_base(kb, known_ids=known)
+
+    report = ImportReport(lists={name: ListCounts() for name in NODE_LISTS})
+    incoming: dict[tuple[str, str], dict[str, Any]] = {}
+    created: list[tuple[str, str]] = []
+    updated: list[tuple[str, str]] = []
+    for kind in NODE_LISTS:
+        for item in getattr(kb, kind):
+            key = (kind, item.id)
+            data = item_data(item)
+            incoming[key] = data
+            previous = stored.get(key)
+            if previous is None:
+                created.append(key)
+                report.lists[kind].created += 1
+            elif previous != content_hash(data):
+                updated.append(key)
+                report.lists[kind].updated += 1
+            else:
+                report.lists[kind].unchanged += 1
+    removed = [key for key in stored if key not in incoming] if replace else []
+    for kind, _ in removed:
+        report.lists[kind].removed += 1
+
+    if created or updated or removed:
+        now = datetime.now(UTC)
+        await _delete_edges_from(session, [*updated, *removed])
+        await _delete_nodes(session, removed)
+        await _insert_nodes(session, [(key, incoming[key]) for key in created], now)
+        await _update_nodes(session, [(key, incoming[key]) for key in updated], now)
+        edges = [edge for key in [*created, *updated] for edge in _edges(key, incoming[key])]
+        if edges:
+            await session.execute(insert(Edge), edges)
+        report.revision = await _bump_revision(session, now)
+    else:
+        report.revision = await kb_revision(session)
+    return report
+
+
+async def load_knowledge_base(session: AsyncSession) -> KnowledgeBase:
+    """The stored knowledge base as typed models, items in id order."""
+    rows = (await session.execute(select(Node.kind, Node.data))).all()
+    lists: dict[str, list[Any]] = {name: [] for name in NODE_LISTS}
+    for kind, data in sorted(rows, key=lambda row: row[1]["id"]):
+        lists[kind].append(NODE_LISTS[kind].model_validate(data))
+    return KnowledgeBase(**lists)
+
+
+async def export_knowledge_base(session: AsyncSession) -> dict[str, Any]:
+    """The stored KB in the interchange format: `version: 1`, lists in format order, ids sorted."""
+    rows = (await session.execute(select(Node.kind, Node.data))).all()
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for kind, data in rows:
+        by_kind.setdefault(kind, []).append(data)
+    exported: dict[str, Any] = {"version": 1}
+    for kind in NODE_LISTS:
+        if kind in by_kind:
+            exported[kind] = sorted(by_kind[kind], key=lambda data: data["id"])
+    return exported
+
+
+async def knowledge_base_stats(session: AsyncSession) -> KBStats:
+    """Item counts per list, edge counts per relation, revision and time of the last change."""
+    nodes = dict((await session.execute(select(Node.kind, func.count()).group_by(Node.kind))).all())
+    edges = dict((await session.execute(select(Edge.rel, func.count()).group_by(Edge.rel))).all())
+    meta = await session.get(Meta, META_ID)
+    return KBStats(
+        nodes={kind: nodes.get(kind, 0) for kind in NODE_LISTS},
+        edges=edges,
+        revision=meta.revision if meta else 0,
+        updated_at=meta.updated_at if meta else None,
+    )
+
+
+async def neighbors(
+    session: AsyncSession,
+    kind: str,
+    id: str,  # noqa: A002 - the KB's own word for it
+    rel: str | None = None,
+    direction: Literal["out", "in"] = "out",
+) -> list[NodeRef]:
+    """Nodes linked to (kind, id): its references (`out`) or what references it (`in`)."""
+    if direction == "out":
+        query = select(Edge.dst_kind, Edge.dst_id, Edge.rel, Edge.position).where(
+            Edge.src_kind == kind, Edge.src_id == id
+        )
+    else:
+        query = select(Edge.src_kind, Edge.src_id, Edge.rel, Edge.position).where(
+            Edge.dst_kind == kind, Edge.dst_id == id
+        )
+    if rel is not None:
+        query = query.where(Edge.rel == rel)
+    rows = (await session.execute(query)).all()
+    refs = [NodeRef(kind=k, id=i, rel=r, position=p) for k, i, r, p in rows]
+    return sorted(refs, key=lambda ref: (ref.rel, ref.kind, ref.position, ref.id))
+
+
+async def is_empty(session: AsyncSession) -> bool:
+    """True when no item is stored."""
+    return (await session.execute(select(Node.id).limit(1))).first() is None
+
+
+async def known_ids(session: AsyncSession) -> dict[str, set[str]]:
+    """The stored ids per list, for validating references in upsert mode."""
+    rows = (await session.execute(select(Node.kind, Node.id))).all()
+    return _ids_by_kind(rows)
+
+
+async def kb_revision(session: AsyncSession) -> int:
+    """The revision counter, bumped on every change (0 for a store never written)."""
+    revision = await session.scalar(select(Meta.revision).where(Meta.id == META_ID))
+    return revision or 0
+
+
+async def _stored_hashes(session: AsyncSession) -> dict[tuple[str, str], str]:
+    rows = (await session.execute(select(Node.kind, Node.id, Node.content_hash))).all()
+    return {(kind, id_): digest for kind, id_, digest in rows}
+
+
+def _ids_by_kind(keys: Iterable[tuple[Any, ...]]) -> dict[str, set[str]]:
+    ids: dict[str, set[str]] = {name: set() for name in NODE_LISTS}
+    for kind, id_, *_ in keys:
+        ids.setdefault(kind, set()).add(id_)
+    return ids
+
+
+def _edges(key: tuple[str, str], data: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    kind, id_ = key
+    for field, target in REFERENCES.get(kind, {}).items():
+        for position, dst in enumerate(data.get(field) or []):
+            yield {
+                "src_kind": kind,
+                "src_id": id_,
+                "rel": EDGE_NAMES[(kind, field)],
+                "dst_kind": target,
+                "dst_id": dst,
+                "position": position,
+            }
+
+
+def _chunks_by_kind(keys: list[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
+    by_kind: dict[str, list[str]] = {}
+    for kind, id_ in keys:
+        by_kind.setdefault(kind, []).append(id_)
+    for kind, ids in by_kind.items():
+        for start in range(0, len(ids), _CHUNK):
+            yield kind, ids[start : start + _CHUNK]
+
+
+async def _delete_edges_from(session: AsyncSession, keys: list[tuple[str, str]]) -> None:
+    for kind, ids in _chunks_by_kind(keys):
+        await session.execute(delete(Edge).where(Edge.src_kind == kind, Edge.src_id.in_(ids)))
+
+
+async def _delete_nodes(session: AsyncSession, keys: list[tuple[str, str]]) -> None:
+    for kind, ids in _chunks_by_kind(keys):
+        await session.execute(delete(Node).where(Node.kind == kind, Node.id.in_(ids)))
+
+
+def _node_rows(
+    rows: list[tuple[tuple[str, str], dict[str, Any]]], now: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": kind,
+            "id": id_,
+            "data": data,
+            "content_hash": content_hash(data),
+            "updated_at": now,
+        }
+        for (kind, id_), data in rows
+    ]
+
+
+async def _insert_nodes(
+    session: AsyncSession, rows: list[tuple[tuple[str, str], dict[str, Any]]], now: datetime
+) -> None:
+    if rows:
+        await session.execute(insert(Node), _node_rows(rows, now))
+
+
+async def _update_nodes(
+    session: AsyncSession, rows: list[tuple[tuple[str, str], dict[str, Any]]], now: datetime
+) -> None:
+    if rows:
+        await session.execute(update(Node), _node_rows(rows, now))
+
+
+async def _bump_revision(session: AsyncSession, now: datetime) -> int:
+    meta = await session.get(Meta, META_ID, with_for_update=True)
+    if meta is None:
+        meta = Meta(id=META_ID, revision=0, updated_at=now)
+        session.add(meta)
+    meta.revision += 1
+    meta.updated_at = now
+    await session.flush()
+    return meta.revision
