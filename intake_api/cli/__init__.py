@@ -23,3 +23,4 @@ def main() -> None:
 app.command()(serve)
 # --- domain command groups (each domain adds its add_typer/command line here) ----------------
 app.add_typer(kb_app, name="kb")
+import intake_api.cli.kb_admin  # noqa: E402, F401  (registers kb import/validate/stats/export)
