@@ -1,0 +1,165 @@
+"""Hybrid search: dense, lexical and exact channels fused into ONE calibrated score per hit.
+
+The score is meant to be read on its own, not only as a rank: below `NO_ANSWER_THRESHOLD` the
+bot should say it has no good answer. It is built from channel scores that do not depend on the
+other items (a cosine, a BM25 score divided by the most the query's words could score), plus
+fixed evidence from codes and products:
+- a known code in the query that the item shows: bonus; a known code the item does not show
+  while it shows others: penalty (the customer told us which alarm it is);
+- a code-shaped string nobody knows (`E15` where codes are `E01`..`E09`): penalty for items
+  with codes, and the query as a whole is less answerable;
+- a product named in the query that the item is about: bonus; items only about other products:
+  penalty.
+Reciprocal-rank fusion of the two ranked channels is added with a small weight: it orders close
+calls (it was the best plain ranker on the sample) without moving the score scale much.
+Every weight below says how it was chosen; see docs/benchmarks/kb.md for the measurements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from knowledge_base.index import KnowledgeIndex
+from knowledge_base.text import LANG_EN, LANG_ZH, clean, detect_lang, has_chinese, tokenize
+
+MAX_QUERY_CHARS = 2000
+DENSE_ROWS = 256  # nearest texts fetched; several per item, so ~50+ distinct items
+LEXICAL_CANDIDATES = 50
+# Dense cosine mapped to 0..1 between these: USE-multilingual cosines of unrelated sentences sit
+# near 0.1-0.3 and paraphrases at 0.5-0.8 (measured on the sample and demo query sets).
+DENSE_FLOOR, DENSE_CEIL = 0.15, 0.75
+# Weights of the mapped cosine and the lexical coverage; the best separation of `answer` from
+# `no_answer` queries on the sample set was at 0.3-0.5 dense; 0.4 is the middle.
+W_DENSE, W_LEXICAL = 0.4, 0.6
+W_RRF = 1.0  # 2/(60+1) ~ 0.03 for first place in both channels: orders ties, keeps the scale
+RRF_K = 60
+CODE_MATCH_BONUS = 0.25
+CODE_CONFLICT_PENALTY = 0.30
+UNKNOWN_CODE_PENALTY = 0.30
+PRODUCT_MATCH_BONUS = 0.05
+PRODUCT_CONFLICT_PENALTY = 0.20
+# Below this fused score the searcher's best hit is not a good answer. Chosen on the sample's
+# `no_answer` queries and checked on the demo and held-out sets (docs/benchmarks/kb.md).
+NO_ANSWER_THRESHOLD = 0.37
+
+METHODS = ("hybrid", "bm25", "dense", "rrf")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked item: `title` is in the query's language when the item has it."""
+
+    id: str
+    type: str  # "fault" | "faq"
+    score: float
+    title: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.id, "type": self.type, "score": self.score, "title": self.title}
+
+
+def query_lang(text: str, lang: str | None) -> str:
+    """The language answers should follow: the caller's, else detected (`zh` or `en`)."""
+    if lang:
+        lang = lang.lower()
+        return LANG_ZH if lang.startswith("zh") else LANG_EN if lang.startswith("en") else lang
+    return detect_lang(text)
+
+
+def is_searchable(text: str) -> bool:
+    """Whether the text has any letter, digit or Chinese character left after cleaning."""
+    cleaned = clean(text)
+    return has_chinese(cleaned) or any(ch.isalnum() for ch in cleaned)
+
+
+class Searcher:
+    """Ranks a knowledge index's items for a customer's text."""
+
+    def __init__(self, index: KnowledgeIndex) -> None:
+        self.index = index
+
+    def search(
+        self, text: str, lang: str | None = None, k: int = 5, method: str = "hybrid"
+    ) -> list[Hit]:
+        """The `k` best items for `text`, best first; [] for text with nothing to search."""
+        text = clean(text)[:MAX_QUERY_CHARS]
+        if not is_searchable(text) or len(self.index) == 0:
+            return []
+        slots, scores = self._scored(text, method)
+        order = np.argsort(-scores, kind="stable")[:k]
+        lang = query_lang(text, lang)
+        return [
+            Hit(
+                id=self.index.item_id(int(slots[i])),
+                type=self.index.item_type(int(slots[i])),
+                score=round(float(scores[i]), 4),
+                title=self.index.title(int(slots[i]), lang),
+            )
+            for i in order
+        ]
+
+    def _scored(self, text: str, method: str) -> tuple[np.ndarray, np.ndarray]:
+        index = self.index
+        vector = index.encoder.encode([text])[0]
+        dense_slots, dense_sims = index.dense_scores(vector, DENSE_ROWS)
+        lexical, lexical_max = index.lexical_scores(tokenize(text))
+        top_lexical = np.argsort(-lexical)[:LEXICAL_CANDIDATES]
+        top_lexical = top_lexical[lexical[top_lexical] > 0]
+        mentions = index.matcher.find(text)
+        slots = np.union1d(dense_slots, top_lexical)
+        slots = np.union1d(slots, index.slots_with_codes(mentions.codes)).astype(np.int64)
+        slots = slots[index.alive[slots]]
+        if len(slots) == 0:
+            return slots, np.zeros(0, np.float32)
+        dense = np.full(len(slots), dense_sims.min() if len(dense_sims) else 0.0, np.float32)
+        dense[np.searchsorted(slots, dense_slots[np.isin(dense_slots, slots)])] = dense_sims[
+            np.isin(dense_slots, slots)
+        ]
+        lex = lexical[slots] / lexical_max if lexical_max > 0 else np.zeros(len(slots))
+        if method == "dense":
+            return slots, dense
+        if method == "bm25":
+            return slots, lexical[slots]
+        rrf = _rrf(dense) + _rrf(lex)
+        if method == "rrf":
+            return slots, rrf
+        dense_part = np.clip((dense - DENSE_FLOOR) / (DENSE_CEIL - DENSE_FLOOR), 0.0, 1.0)
+        score = W_DENSE * dense_part + W_LEXICAL * lex + W_RRF * rrf
+        score += self._evidence(slots, mentions)
+        return slots, np.clip(score, 0.0, 1.0)
+
+    def _evidence(self, slots: np.ndarray, mentions) -> np.ndarray:
+        """Bonuses and penalties from the codes and products the query names."""
+        index = self.index
+        adjust = np.zeros(len(slots), np.float32)
+        code_numbers = {index.code_names.index(c) for c in mentions.codes}
+        product_numbers = {
+            index.product_names.index(p) for p in mentions.products if p in index.product_names
+        }
+        for n, slot in enumerate(slots.tolist()):
+            item_codes = set(index.codes.row(slot).tolist())
+            if code_numbers:
+                if item_codes & code_numbers:
+                    adjust[n] += CODE_MATCH_BONUS
+                elif item_codes:
+                    adjust[n] -= CODE_CONFLICT_PENALTY
+            elif mentions.unknown_codes and item_codes:
+                adjust[n] -= UNKNOWN_CODE_PENALTY
+            item_products = set(index.products.row(slot).tolist())
+            if product_numbers and item_products:
+                if item_products & product_numbers:
+                    adjust[n] += PRODUCT_MATCH_BONUS
+                else:
+                    adjust[n] -= PRODUCT_CONFLICT_PENALTY
+        if mentions.unknown_codes and not code_numbers:
+            adjust -= UNKNOWN_CODE_PENALTY / 2
+        return adjust
+
+
+def _rrf(values: np.ndarray) -> np.ndarray:
+    """Reciprocal-rank fusion term of each value's rank (1-based) among `values`."""
+    ranks = np.empty(len(values), np.int64)
+    ranks[np.argsort(-values, kind="stable")] = np.arange(1, len(values) + 1)
+    return 1.0 / (RRF_K + ranks)

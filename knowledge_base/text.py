@@ -1,0 +1,272 @@
+"""Text handling for retrieval: normalization, tokenization, language/script detection, codes.
+
+Customers write Simplified or Traditional Chinese or English, in full- or half-width forms, with
+model numbers and alarm codes typed any way (`AC300`, `ac-300`, `AC 300`, `E-03`, `e3`, `报E03`,
+`E09-2`). Everything here folds those variants to one form so that the lexical and exact channels
+of the index compare like with like. Code and model matching is done against the knowledge base's
+KNOWN codes and product ids/aliases (`CodeMatcher`): a generic regex alone would take the model
+`BM-2` for an alarm code.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import jieba
+from opencc import OpenCC
+
+jieba.setLogLevel(60)  # jieba prints its dictionary loading to stderr otherwise
+
+LANG_ZH = "zh"
+LANG_EN = "en"
+SCRIPT_HANS = "zh-Hans"
+SCRIPT_HANT = "zh-Hant"
+
+_CJK_CHAR = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{_CJK_CHAR}]")
+_CJK_RUN = re.compile(f"[{_CJK_CHAR}]+")
+_WORD = re.compile(r"[a-z]+|[0-9]+")
+# Letters and digits as separate runs, with what separates them (for codes and model numbers).
+_ALNUM_RUN = re.compile(r"[A-Z]+|[0-9]+")
+_CONNECTORS = {"", "-", "_", ".", "/", " ", " - ", "- ", " -"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+
+# A small English stopword list: function words that carry no fault meaning. Negations ("no",
+# "not", "never") are kept on purpose: "no heat" and "heat" are different faults.
+STOPWORDS = frozenset(
+    """a an the and or but if then so of to in on at by for with from into onto over under
+    is are was were be been being am do does did doing have has had having i me my we our us
+    you your he she it its they them their this that these those there here what which who whom
+    how when where why can could would should will shall may might must just also very really
+    about up out off as than too again any some all each every much many more most such own
+    please hi hello thanks thank get got getting gets one ones like""".split()  # noqa: SIM905
+)
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> OpenCC:
+    return OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese folded to Simplified (other text unchanged)."""
+    return _t2s().convert(text) if _CJK.search(text) else text
+
+
+def fold_width(text: str) -> str:
+    """NFKC: full-width letters, digits and punctuation become their half-width forms."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def clean(text: str) -> str:
+    """Control characters and replacement characters removed (binary garbage gets emptied)."""
+    return _CONTROL.sub(" ", text)
+
+
+def normalize(text: str) -> str:
+    """One comparable form: NFKC, control chars removed, Simplified Chinese, lower case."""
+    return to_simplified(clean(fold_width(text))).lower()
+
+
+def has_chinese(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+def detect_lang(text: str) -> str:
+    """`zh` when the text has Chinese characters, else `en`."""
+    return LANG_ZH if has_chinese(text) else LANG_EN
+
+
+def detect_script(text: str) -> str:
+    """`zh-Hant` when t2s changes the Chinese in it, `zh-Hans` for other Chinese, else `en`."""
+    if not has_chinese(text):
+        return LANG_EN
+    chinese = "".join(_CJK_RUN.findall(text))
+    return SCRIPT_HANT if to_simplified(chinese) != chinese else SCRIPT_HANS
+
+
+def stem(word: str) -> str:
+    """Light English stemming: plural and verb endings folded (`leaks`, `leaking` -> `leak`)."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "es" and not word.endswith(("ses", "xes", "zes", "ches", "shes")):
+                return word[:-1]
+            if suffix == "s" and word.endswith("ss"):
+                return word
+            base = word[: len(word) - len(suffix)] + keep
+            if suffix in ("ing", "ed") and len(base) > 3 and base[-1] == base[-2]:
+                base = base[:-1]  # "stopped" -> "stop", "dripping" -> "drip"
+            return base
+    return word
+
+
+def _chinese_tokens(run: str) -> list[str]:
+    """jieba search-mode words plus character bigrams (robust to unknown words and typos)."""
+    words = [w for w in jieba.cut_for_search(run) if w.strip()]
+    bigrams = [run[i : i + 2] for i in range(len(run) - 1)]
+    return words + bigrams if len(run) > 1 else words
+
+
+def tokenize(text: str) -> list[str]:
+    """Lexical tokens of a text: Chinese words and bigrams, English stems, digit runs."""
+    norm = normalize(text)
+    tokens: list[str] = []
+    position = 0
+    for match in _CJK_RUN.finditer(norm):
+        tokens.extend(_latin_tokens(norm[position : match.start()]))
+        tokens.extend(_chinese_tokens(match.group()))
+        position = match.end()
+    tokens.extend(_latin_tokens(norm[position:]))
+    return tokens
+
+
+def _latin_tokens(text: str) -> list[str]:
+    """English stems without stopwords; digit runs without leading zeros (`e03` ~ `e3`)."""
+    return [
+        (w.lstrip("0") or "0") if w.isdigit() else stem(w)
+        for w in _WORD.findall(text)
+        if w not in STOPWORDS
+    ]
+
+
+# --- codes and model numbers ----------------------------------------------------------------
+
+
+def code_key(text: str) -> tuple[str, ...]:
+    """Canonical form of a code or model number: letter and digit runs, digits without leading
+    zeros, separators dropped: `E-03`, `e3`, `E03` -> ("E", "3"); `AC 300` -> ("AC", "300")."""
+    runs = _ALNUM_RUN.findall(fold_width(text).upper())
+    return tuple(run.lstrip("0") or "0" if run.isdigit() else run for run in runs)
+
+
+@dataclass(frozen=True)
+class _Run:
+    value: str
+    start: int
+    end: int
+
+
+def _alnum_runs(text: str) -> list[_Run]:
+    upper = fold_width(text).upper()
+    return [
+        _Run(m.group().lstrip("0") or "0" if m.group().isdigit() else m.group(), m.start(), m.end())
+        for m in _ALNUM_RUN.finditer(upper)
+    ]
+
+
+@dataclass
+class Mentions:
+    """What a query names: known codes, known products, and code-like strings nobody knows."""
+
+    codes: set[str] = field(default_factory=set)
+    products: set[str] = field(default_factory=set)
+    unknown_codes: set[str] = field(default_factory=set)
+
+
+class CodeMatcher:
+    """Finds a knowledge base's known codes and products in free text, however they are typed.
+
+    Codes and product ids/aliases with letters or digits are matched as canonical run sequences
+    (`code_key`); runs may be joined by nothing, a space or `-_./`, and a code followed by more
+    runs still matches (`E09-2` names `E09` when only `E09` is known). Chinese aliases match as
+    substrings after folding to Simplified. A string shaped like a known code (same letter prefix,
+    then digits) that is not known is reported as an unknown code.
+    """
+
+    def __init__(
+        self, codes: Iterable[str], products: dict[str, Iterable[str]] | None = None
+    ) -> None:
+        self._codes: dict[tuple[str, ...], str] = {}
+        for code in codes:
+            key = code_key(code)
+            if key:
+                self._codes.setdefault(key, code)
+        self._products: dict[tuple[str, ...], str] = {}
+        self._chinese_aliases: dict[str, str] = {}
+        for product_id, aliases in (products or {}).items():
+            for alias in [product_id, *aliases]:
+                if has_chinese(alias):
+                    self._chinese_aliases[normalize(alias).replace(" ", "")] = product_id
+                elif key := code_key(alias):
+                    self._products.setdefault(key, product_id)
+        self._code_prefixes = {key[0] for key in self._codes if key[0].isalpha() and len(key) > 1}
+        self._max_len = max((len(k) for k in [*self._codes, *self._products]), default=0)
+
+    def find(self, text: str) -> Mentions:
+        """The codes (as written in the KB), product ids and unknown codes that `text` names."""
+        mentions = Mentions()
+        folded = fold_width(text)
+        runs = _alnum_runs(folded)
+        position = 0
+        while position < len(runs):
+            length = self._longest_match(folded, runs, position)
+            if length:
+                key = tuple(run.value for run in runs[position : position + length])
+                if key in self._products:
+                    mentions.products.add(self._products[key])
+                else:
+                    mentions.codes.add(self._codes[key])
+                position += length
+                continue
+            if self._looks_like_code(folded, runs, position):
+                value = runs[position].value + runs[position + 1].value
+                mentions.unknown_codes.add(value)
+                position += 2
+                continue
+            position += 1
+        simplified = normalize(text).replace(" ", "")
+        for alias, product_id in self._chinese_aliases.items():
+            if alias in simplified:
+                mentions.products.add(product_id)
+        return mentions
+
+    def _longest_match(self, text: str, runs: list[_Run], start: int) -> int:
+        """Length in runs of the longest known code/product starting at `runs[start]`, or 0."""
+        if start > 0 and _joined(text, runs[start - 1], runs[start]) == "":
+            return 0  # "XE03": the run is glued to what precedes it
+        best = 0
+        for length in range(1, min(self._max_len, len(runs) - start) + 1):
+            if length > 1 and not _connected(
+                text, runs[start + length - 2], runs[start + length - 1]
+            ):
+                break
+            key = tuple(run.value for run in runs[start : start + length])
+            if key in self._codes or key in self._products:
+                best = length
+        if best and not _ends_cleanly(text, runs, start + best):
+            return 0
+        return best
+
+    def _looks_like_code(self, text: str, runs: list[_Run], start: int) -> bool:
+        if start + 1 >= len(runs) or runs[start].value not in self._code_prefixes:
+            return False
+        if start > 0 and _joined(text, runs[start - 1], runs[start]) == "":
+            return False
+        digits = runs[start + 1]
+        if not digits.value.isdigit() or _joined(text, runs[start], digits) not in ("", "-"):
+            return False
+        return _ends_cleanly(text, runs, start + 2)
+
+
+def _joined(text: str, left: _Run, right: _Run) -> str:
+    return text[left.end : right.start]
+
+
+def _connected(text: str, left: _Run, right: _Run) -> bool:
+    return _joined(text, left, right) in _CONNECTORS
+
+
+def _ends_cleanly(text: str, runs: list[_Run], end: int) -> bool:
+    """A letters-only match must not be glued to digits (`BM` is not in `BM2`); other ends are
+    clean: `E09-2` (a sub-code after a separator), `BM2s`, `BM2显示`."""
+    if end >= len(runs):
+        return True
+    last, following = runs[end - 1], runs[end]
+    glued = _joined(text, last, following) == ""
+    return not (glued and last.value.isalpha() and following.value.isdigit())
