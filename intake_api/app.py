@@ -7,11 +7,18 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 from fastapi import FastAPI
 
+from intake_api.audit.views import router as audit_router
+from intake_api.auth.views import router as apikeys_router
 from intake_api.errors import install_error_handlers
+from intake_api.events.lifespan import events_lifespan
+from intake_api.events.views import router as ticket_events_router
 from intake_api.health import router as health_router
+from intake_api.limits.dependencies import install_limits, limits_lifespan
 from intake_api.logs import configure_logging, get_logger
 from intake_api.settings import Settings, get_settings
 from intake_api.storage.db import create_engine, migrate, session_factory
+from intake_api.tickets.lifespan import tickets_lifespan
+from intake_api.tickets.views import router as tickets_router
 
 DomainLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -20,7 +27,7 @@ log = get_logger(__name__)
 
 def _domain_lifespans() -> list[DomainLifespan]:
     """Start-up/shut-down of each domain, in order (later ones may use earlier ones)."""
-    return []
+    return [limits_lifespan, events_lifespan, tickets_lifespan]
 
 
 @asynccontextmanager
@@ -53,4 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router)
     # --- domain routers (each domain adds its include here) ---------------------------------
+    install_limits(app, settings)
+    app.include_router(tickets_router)
+    app.include_router(ticket_events_router)
+    app.include_router(apikeys_router)
+    app.include_router(audit_router)
     return app

@@ -12,7 +12,11 @@ from intake_api.storage.base import Base
 # --- domain model modules (import for their side effect of registering tables) ---------------
 # (each domain adds one import line here)
 # isort: split
+import intake_api.audit.models  # noqa: F401
+import intake_api.auth.models  # noqa: F401
 import intake_api.deliveries.models  # noqa: F401
+import intake_api.messages.models  # noqa: F401  (also registers bot.dialogue.models)
+import intake_api.tickets.models  # noqa: F401
 from knowledge_base.models import KBBase
 
 target_metadata = [Base.metadata, KBBase.metadata]

@@ -1,0 +1,1 @@
+"""Audit log: who changed what and when, for every change made through the intake API."""

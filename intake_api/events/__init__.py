@@ -1,0 +1,1 @@
+"""Real-time ticket status: an event bus (in-process or Redis) and SSE / WebSocket streams."""

@@ -1,0 +1,110 @@
+"""The event bus: ticket changes fanned out to the streams open in this process.
+
+`LocalBus` fans out in-process. `RedisBus` publishes on Redis pub/sub and feeds what every worker
+publishes into its local fan-out, so a stream on one worker sees changes made on another.
+Publish only after the change is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+from intake_api.logs import get_logger
+
+log = get_logger(__name__)
+
+CHANNEL_PREFIX = "aftersales:ticket-events:"
+QUEUE_SIZE = 1000
+
+
+class EventBus(Protocol):
+    async def publish(self, ticket_id: str, payload: dict[str, Any]) -> None:
+        """Send a committed change of `ticket_id` to every subscriber of that ticket."""
+
+    def subscribe(self, ticket_id: str) -> AbstractSubscription:
+        """An async context manager yielding a queue of the ticket's payloads."""
+
+
+AbstractSubscription = contextlib.AbstractAsyncContextManager["asyncio.Queue[dict[str, Any]]"]
+
+
+class LocalBus:
+    """In-process fan-out; a subscriber whose queue is full misses events (its stream recovers
+    them from the database by sequence number)."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
+
+    def deliver(self, ticket_id: str, payload: dict[str, Any]) -> None:
+        for queue in list(self._queues.get(ticket_id, ())):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(payload)
+
+    async def publish(self, ticket_id: str, payload: dict[str, Any]) -> None:
+        self.deliver(ticket_id, payload)
+
+    @asynccontextmanager
+    async def subscribe(self, ticket_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        self._queues.setdefault(ticket_id, set()).add(queue)
+        try:
+            yield queue
+        finally:
+            subscribers = self._queues.get(ticket_id, set())
+            subscribers.discard(queue)
+            if not subscribers:
+                self._queues.pop(ticket_id, None)
+
+
+class RedisBus:
+    """Redis pub/sub between workers, a `LocalBus` inside each."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._local = LocalBus()
+        self._listener: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        """Listen to every worker's publications until `stop`."""
+        self._listener = asyncio.create_task(self._listen(), name="redis-event-bus")
+        await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.psubscribe(CHANNEL_PREFIX + "*")
+                    self._ready.set()
+                    async for message in pubsub.listen():
+                        if message["type"] == "pmessage":
+                            self._forward(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # connection lost: streams recover from the database
+                log.warning("event bus lost Redis, reconnecting", error=str(exc))
+                await asyncio.sleep(1)
+
+    def _forward(self, message: dict[str, Any]) -> None:
+        channel = message["channel"]
+        channel = channel.decode() if isinstance(channel, bytes) else channel
+        self._local.deliver(channel.removeprefix(CHANNEL_PREFIX), json.loads(message["data"]))
+
+    async def publish(self, ticket_id: str, payload: dict[str, Any]) -> None:
+        await self._redis.publish(CHANNEL_PREFIX + ticket_id, json.dumps(payload))
+
+    def subscribe(self, ticket_id: str) -> AbstractSubscription:
+        return self._local.subscribe(ticket_id)

@@ -1,0 +1,123 @@
+"""`GET /v1/tickets/{id}/events` (Server-Sent Events) and `/v1/tickets/{id}/ws` (WebSocket).
+
+Both take an API key with `tickets:read`, or `?token=` with the ticket's status token, and send
+the ticket's history (after `Last-Event-ID`), then every change live, then keep-alives.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import AsyncIterator
+
+import anyio
+from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket
+from fastapi.security import HTTPAuthorizationCredentials
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import HTTPConnection
+
+from intake_api.auth.dependencies import bearer, check_scopes, principal_of_key
+from intake_api.errors import Forbidden, ServiceError, Unauthorized
+from intake_api.events.stream import IDLE_SECONDS, ticket_events
+from intake_api.tickets import service as tickets
+
+router = APIRouter(prefix="/v1/tickets", tags=["ticket events"])
+
+READ_SCOPE = "tickets:read"
+
+
+async def authorize_stream(
+    app_request: HTTPConnection, *, ticket_id: str, key: str | None, token: str | None
+) -> str:
+    """The ticket's canonical id once the reader may see it; 401/403 for a missing or wrong key
+    or token, 404 for no such ticket."""
+    if token is None and not key:
+        raise Unauthorized("send an API key (`Authorization: Bearer <key>`) or `?token=`")
+    if token is None:
+        principal = await principal_of_key(app_request, key or "")
+        check_scopes(principal, (READ_SCOPE,))
+    async with app_request.app.state.sessions() as session:
+        ticket = await tickets.get(session, ticket_id=ticket_id)
+    if token is not None and not hmac.compare_digest(token.encode(), ticket.status_token.encode()):
+        raise Forbidden(f"the status token is not the one of ticket {ticket_id}")
+    return ticket.public_id
+
+
+def _after(last_event_id: str | None) -> int:
+    if last_event_id is None or not last_event_id.strip():
+        return 0
+    try:
+        return max(0, int(last_event_id))
+    except ValueError as exc:
+        raise ServiceError(
+            f"Last-Event-ID must be an event sequence number, got {last_event_id!r}"
+        ) from exc
+
+
+@router.get(
+    "/{ticket_id}/events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "change events"}},
+)
+async def stream_ticket_events(
+    ticket_id: str,
+    request: Request,
+    token: str | None = Query(None, max_length=200, description="The ticket's status token."),
+    last_event_id: str | None = Header(None, max_length=20),
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+) -> EventSourceResponse:
+    """Each change as `id: <seq>` and `data: {"ticket_id", "status", "at", "note"?, ...}`."""
+    ticket_id = await authorize_stream(
+        request,
+        ticket_id=ticket_id,
+        key=credentials.credentials if credentials else None,
+        token=token,
+    )
+    after = _after(last_event_id)
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        async for payload in ticket_events(
+            sessions=request.app.state.sessions,
+            bus=request.app.state.event_bus,
+            ticket_id=ticket_id,
+            after_seq=after,
+        ):
+            if payload is not None:
+                yield ServerSentEvent(data=json.dumps(payload), id=str(payload["seq"]))
+
+    return EventSourceResponse(events(), ping=IDLE_SECONDS)
+
+
+@router.websocket("/{ticket_id}/ws")
+async def ticket_events_socket(
+    websocket: WebSocket,
+    ticket_id: str,
+    token: str | None = Query(None, max_length=200),
+    api_key: str | None = Query(None, max_length=200, description="For browsers: no headers."),
+    last_event_id: str | None = Query(None, max_length=20),
+) -> None:
+    """The same events as JSON messages; `{"type": "ping"}` when idle."""
+    authorization = websocket.headers.get("authorization", "")
+    key = api_key or (authorization[7:] if authorization.lower().startswith("bearer ") else None)
+    try:
+        ticket_id = await authorize_stream(websocket, ticket_id=ticket_id, key=key, token=token)
+        after = _after(last_event_id)
+    except ServiceError as exc:
+        await websocket.close(code=4000 + exc.status_code, reason=exc.message[:120])
+        return
+    await websocket.accept()
+
+    async def send_events() -> None:
+        async for payload in ticket_events(
+            sessions=websocket.app.state.sessions,
+            bus=websocket.app.state.event_bus,
+            ticket_id=ticket_id,
+            after_seq=after,
+        ):
+            await websocket.send_json(payload if payload is not None else {"type": "ping"})
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(send_events)
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass  # clients need not talk; receiving notices when they leave
+        tasks.cancel_scope.cancel()

@@ -1,0 +1,1 @@
+"""Tickets: structured after-sales requests, triaged, with an SLA, moved through a lifecycle."""

@@ -1,0 +1,329 @@
+"""Ticket operations over a session; the caller owns the transaction (one per request).
+
+Every change writes, in the caller's transaction: the ticket row, a `ticket_events` row with the
+ticket's next sequence number, an audit row and an outbox row for the backend delivery.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake_api.audit import service as audit
+from intake_api.audit.columns import utcnow
+from intake_api.deliveries.outbox import enqueue
+from intake_api.errors import Conflict, NotFound
+from intake_api.tickets.kb_facts import kb_facts
+from intake_api.tickets.models import (
+    TRANSITIONS,
+    NoteCreate,
+    Ticket,
+    TicketCreate,
+    TicketEvent,
+    TicketRead,
+    TicketStatus,
+    TicketUpdate,
+    parse_ticket_id,
+)
+from intake_api.triage import SlaPolicy, triage
+
+
+def _not_found(ticket_id: str) -> NotFound:
+    return NotFound(f"ticket {ticket_id} not found", id=ticket_id)
+
+
+async def get(session: AsyncSession, *, ticket_id: str) -> Ticket:
+    """The ticket with readable id `ticket_id` (404 when there is none)."""
+    number = parse_ticket_id(ticket_id)
+    ticket = await session.get(Ticket, number) if number is not None else None
+    if ticket is None:
+        raise _not_found(ticket_id)
+    return ticket
+
+
+async def get_by_status_token(session: AsyncSession, *, token: str) -> Ticket | None:
+    """The ticket a customer's status token belongs to."""
+    return await session.scalar(select(Ticket).where(Ticket.status_token == token))
+
+
+async def _record_change(
+    session: AsyncSession,
+    *,
+    ticket: Ticket,
+    kind: str,
+    actor: str,
+    previous_status: str | None = None,
+    note: str | None = None,
+    changes: dict[str, Any],
+    deliveries: Sequence[str],
+) -> TicketEvent:
+    """The event, audit and outbox rows of one change (the ticket row already carries it)."""
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        seq=ticket.last_seq,
+        kind=kind,
+        status=ticket.status,
+        previous_status=previous_status,
+        note=note,
+        assignee=ticket.assignee,
+        actor=actor,
+        at=ticket.updated_at,
+    )
+    session.add(event)
+    snapshot = TicketRead.of(ticket).model_dump(mode="json")
+    for delivery in deliveries:
+        enqueue(session, ticket_id=ticket.public_id, event=delivery, ticket=snapshot)
+    await audit.record(
+        session,
+        actor=actor,
+        action=kind,
+        entity="ticket",
+        entity_id=ticket.public_id,
+        changes=changes,
+    )
+    return event
+
+
+async def create(
+    session: AsyncSession, *, data: TicketCreate, actor: str, policy: SlaPolicy
+) -> tuple[Ticket, TicketEvent]:
+    """A new ticket in status `new`, triaged for whatever `data` does not say."""
+    facts = await kb_facts(session, product_id=data.product_id, fault_id=data.fault_id)
+    customer = data.customer
+    tier = customer.tier if customer else "standard"
+    now = utcnow()
+    result = triage(
+        subject=data.subject,
+        description=data.description,
+        category=data.category or facts.category,
+        priority=data.priority,
+        tier=tier,
+        product_id=data.product_id,
+        product_line=facts.product_line,
+        fault_id=data.fault_id,
+        severity=data.severity or facts.severity,
+        safety_hazard=data.safety_hazard if data.safety_hazard is not None else facts.safety_hazard,
+        now=now,
+        policy=policy,
+    )
+    ticket = Ticket(
+        status=TicketStatus.NEW.value,
+        priority=result.priority,
+        category=result.category,
+        skill_group=result.skill_group,
+        subject=data.subject,
+        description=data.description,
+        customer_name=customer.name if customer else None,
+        customer_phone=customer.phone if customer else None,
+        customer_email=customer.email if customer else None,
+        customer_tier=tier,
+        product_id=data.product_id,
+        fault_id=data.fault_id,
+        channel=data.channel,
+        conversation_id=data.conversation_id,
+        sender_id=data.sender_id,
+        lang=data.lang,
+        status_token=secrets.token_urlsafe(24),
+        triage_reasons=list(result.reasons),
+        sla_due_at=result.response_due_at,
+        resolution_due_at=result.resolution_due_at,
+        created_at=now,
+        updated_at=now,
+        last_seq=1,
+    )
+    session.add(ticket)
+    await session.flush()
+    event = await _record_change(
+        session,
+        ticket=ticket,
+        kind="ticket.created",
+        actor=actor,
+        changes=data.model_dump(mode="json", exclude_none=True)
+        | {"priority": ticket.priority, "category": ticket.category},
+        deliveries=["ticket.created"],
+    )
+    return ticket, event
+
+
+async def _lock_for_change(session: AsyncSession, *, ticket_id: str) -> Ticket:
+    """Take the ticket's next sequence number first: the UPDATE locks the row (PostgreSQL) or
+    the database (SQLite) before anything is read, so concurrent changes queue up in order."""
+    number = parse_ticket_id(ticket_id)
+    if number is None:
+        raise _not_found(ticket_id)
+    seq = await session.scalar(
+        update(Ticket)
+        .where(Ticket.id == number)
+        .values(last_seq=Ticket.last_seq + 1)
+        .returning(Ticket.last_seq)
+    )
+    if seq is None:
+        raise _not_found(ticket_id)
+    ticket = await session.get(Ticket, number, populate_existing=True)
+    assert ticket is not None  # the row was just updated in this transaction
+    return ticket
+
+
+def _check_transition(ticket: Ticket, target: TicketStatus) -> None:
+    current = TicketStatus(ticket.status)
+    allowed = TRANSITIONS[current]
+    if target not in allowed:
+        names = ", ".join(status.value for status in allowed) or "none (final status)"
+        raise Conflict(
+            f"ticket {ticket.public_id} cannot move from {current.value} to {target.value}; "
+            f"allowed from {current.value}: {names}",
+            id=ticket.public_id,
+            from_status=current.value,
+            to_status=target.value,
+            allowed=[status.value for status in allowed],
+        )
+
+
+def _apply_status(ticket: Ticket, target: TicketStatus) -> None:
+    ticket.status = target.value
+    if target is TicketStatus.RESOLVED:
+        ticket.resolved_at = ticket.updated_at
+    elif target is TicketStatus.CLOSED:
+        ticket.closed_at = ticket.updated_at
+    elif target is not TicketStatus.CANCELLED:
+        ticket.resolved_at = None  # reopened
+
+
+async def update_ticket(
+    session: AsyncSession, *, ticket_id: str, data: TicketUpdate, actor: str
+) -> tuple[Ticket, TicketEvent]:
+    """Move a ticket (409 naming from, to and the allowed moves), set its assignee, add a note."""
+    ticket = await _lock_for_change(session, ticket_id=ticket_id)
+    previous = ticket.status
+    moves = data.status is not None and data.status.value != previous
+    if data.status is not None and not moves and data.note is None and data.assignee is None:
+        raise Conflict(
+            f"ticket {ticket.public_id} is already {previous}",
+            id=ticket.public_id,
+            from_status=previous,
+            to_status=previous,
+            allowed=[status.value for status in TRANSITIONS[TicketStatus(previous)]],
+        )
+    if moves:
+        _check_transition(ticket, data.status)
+    reassigned = data.assignee is not None and (data.assignee or None) != ticket.assignee
+    ticket.updated_at = utcnow()
+    if moves:
+        _apply_status(ticket, data.status)
+    if reassigned:
+        ticket.assignee = data.assignee or None
+    deliveries = (["ticket.status_changed"] if moves else []) + (
+        ["ticket.assigned"] if reassigned else []
+    )
+    if data.note is not None and not deliveries:
+        deliveries = ["ticket.note_added"]
+    kind = deliveries[0] if deliveries else "ticket.note_added"
+    changes = data.model_dump(mode="json", exclude_none=True)
+    if moves:
+        changes["previous_status"] = previous
+    event = await _record_change(
+        session,
+        ticket=ticket,
+        kind=kind,
+        actor=actor,
+        previous_status=previous if moves else None,
+        note=data.note,
+        changes=changes,
+        deliveries=deliveries,
+    )
+    return ticket, event
+
+
+async def add_note(
+    session: AsyncSession, *, ticket_id: str, data: NoteCreate, actor: str
+) -> tuple[Ticket, TicketEvent]:
+    """A note on the ticket's timeline; the status stays."""
+    return await update_ticket(
+        session, ticket_id=ticket_id, data=TicketUpdate(note=data.note), actor=actor
+    )
+
+
+def _filtered(
+    query: Select[Any],
+    *,
+    statuses: Sequence[str],
+    priorities: Sequence[str],
+    categories: Sequence[str],
+    assignee: str | None,
+    customer: str | None,
+    skill_group: str | None,
+    conversation_id: str | None,
+) -> Select[Any]:
+    conditions = []
+    for column, values in (
+        (Ticket.status, statuses),
+        (Ticket.priority, priorities),
+        (Ticket.category, categories),
+    ):
+        if values:
+            conditions.append(column.in_(list(values)))
+    for column, value in (
+        (Ticket.assignee, assignee),
+        (Ticket.skill_group, skill_group),
+        (Ticket.conversation_id, conversation_id),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if customer is not None:
+        conditions.append(
+            or_(
+                Ticket.customer_name == customer,
+                Ticket.customer_phone == customer,
+                Ticket.customer_email == customer,
+            )
+        )
+    return query.where(*conditions)
+
+
+async def get_all(
+    session: AsyncSession,
+    *,
+    statuses: Sequence[str] = (),
+    priorities: Sequence[str] = (),
+    categories: Sequence[str] = (),
+    assignee: str | None = None,
+    customer: str | None = None,
+    skill_group: str | None = None,
+    conversation_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Ticket], int]:
+    """A page of tickets, newest first, and how many match the filters in all."""
+    filters = dict(
+        statuses=statuses,
+        priorities=priorities,
+        categories=categories,
+        assignee=assignee,
+        customer=customer,
+        skill_group=skill_group,
+        conversation_id=conversation_id,
+    )
+    total = await session.scalar(_filtered(select(func.count(Ticket.id)), **filters))
+    rows = await session.scalars(
+        _filtered(select(Ticket), **filters).order_by(Ticket.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def events_after(
+    session: AsyncSession, *, ticket_id: str, after_seq: int
+) -> list[TicketEvent]:
+    """The ticket's events with a sequence number above `after_seq`, in order."""
+    number = parse_ticket_id(ticket_id)
+    if number is None:
+        return []
+    rows = await session.scalars(
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == number, TicketEvent.seq > after_seq)
+        .order_by(TicketEvent.seq)
+    )
+    return list(rows)

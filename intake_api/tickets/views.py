@@ -1,0 +1,113 @@
+"""Ticket routes: create (triaged), list with filters, read, move/assign/note."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from intake_api.auth.dependencies import request_sessions, require_scopes
+from intake_api.auth.models import Principal
+from intake_api.events.stream import publish_committed
+from intake_api.limits.dependencies import check_sender_rate
+from intake_api.storage.db import unit_of_work
+from intake_api.tickets import service
+from intake_api.tickets.models import (
+    NoteCreate,
+    TicketCreate,
+    TicketPage,
+    TicketRead,
+    TicketStatus,
+    TicketUpdate,
+)
+from intake_api.triage.policy import Category, Priority
+
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+reader = require_scopes("tickets:read")
+writer = require_scopes("tickets:write")
+
+
+@router.post("", status_code=201, response_model=TicketRead)
+async def create_ticket(
+    body: TicketCreate, request: Request, principal: Principal = Depends(writer)
+) -> TicketRead:
+    """Open a ticket; category, priority, skill group and SLA due times are triaged if not given."""
+    if body.sender_id:
+        await check_sender_rate(request, body.channel, body.sender_id)
+    async with unit_of_work(request_sessions(request)) as session:
+        ticket, event = await service.create(
+            session, data=body, actor=principal.actor, policy=request.app.state.sla_policy
+        )
+    await publish_committed(request.app, [event])
+    return TicketRead.of(ticket)
+
+
+@router.get("", response_model=TicketPage)
+async def list_tickets(
+    request: Request,
+    status: list[TicketStatus] = Query([], description="One or more statuses."),
+    priority: list[Priority] = Query([]),
+    category: list[Category] = Query([]),
+    assignee: str | None = Query(None, max_length=200),
+    customer: str | None = Query(None, max_length=254, description="Name, phone or e-mail."),
+    skill_group: str | None = Query(None, max_length=100),
+    conversation_id: str | None = Query(None, max_length=200),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=10_000_000),
+    _: Principal = Depends(reader),
+) -> TicketPage:
+    """Tickets newest first, filtered, one page at a time; `total` counts every match."""
+    async with unit_of_work(request_sessions(request)) as session:
+        rows, total = await service.get_all(
+            session,
+            statuses=[value.value for value in status],
+            priorities=priority,
+            categories=category,
+            assignee=assignee,
+            customer=customer,
+            skill_group=skill_group,
+            conversation_id=conversation_id,
+            limit=limit,
+            offset=offset,
+        )
+    return TicketPage(
+        items=[TicketRead.of(row) for row in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{ticket_id}", response_model=TicketRead)
+async def get_ticket(
+    ticket_id: str, request: Request, _: Principal = Depends(reader)
+) -> TicketRead:
+    """One ticket by its id (e.g. T-000123)."""
+    async with unit_of_work(request_sessions(request)) as session:
+        ticket = await service.get(session, ticket_id=ticket_id)
+    return TicketRead.of(ticket)
+
+
+@router.patch(
+    "/{ticket_id}",
+    response_model=TicketRead,
+    responses={409: {"description": "The move is not allowed from the current status."}},
+)
+async def update_ticket(
+    ticket_id: str, body: TicketUpdate, request: Request, principal: Principal = Depends(writer)
+) -> TicketRead:
+    """Move the ticket in its lifecycle, (re)assign it, add a note; illegal moves are 409."""
+    async with unit_of_work(request_sessions(request)) as session:
+        ticket, event = await service.update_ticket(
+            session, ticket_id=ticket_id, data=body, actor=principal.actor
+        )
+    await publish_committed(request.app, [event])
+    return TicketRead.of(ticket)
+
+
+@router.post("/{ticket_id}/notes", status_code=201, response_model=TicketRead)
+async def add_note(
+    ticket_id: str, body: NoteCreate, request: Request, principal: Principal = Depends(writer)
+) -> TicketRead:
+    """A note on the ticket's timeline (streamed like any change)."""
+    async with unit_of_work(request_sessions(request)) as session:
+        ticket, event = await service.add_note(
+            session, ticket_id=ticket_id, data=body, actor=principal.actor
+        )
+    await publish_committed(request.app, [event])
+    return TicketRead.of(ticket)
