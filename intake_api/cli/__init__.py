@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from intake_api.cli.apikeys import apikey_app
 from intake_api.cli.kb import kb_app
 from intake_api.cli.serve import serve
 
@@ -23,4 +24,5 @@ def main() -> None:
 app.command()(serve)
 # --- domain command groups (each domain adds its add_typer/command line here) ----------------
 app.add_typer(kb_app, name="kb")
+app.add_typer(apikey_app, name="apikey")
 import intake_api.cli.kb_admin  # noqa: E402, F401  (registers kb import/validate/stats/export)
