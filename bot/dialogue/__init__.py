@@ -1,0 +1,1 @@
+"""The dialogue manager: conversation state in the database, policy, slot filling, replies."""

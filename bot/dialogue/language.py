@@ -1,0 +1,68 @@
+"""Which language and script a customer writes in, so every reply follows it per message."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from opencc import OpenCC
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_MODEL_TOKEN = re.compile(r"\b[A-Za-z]{1,4}[- ]?\d+[A-Za-z0-9-]*\b")
+# Words customers type in any language; they do not switch the reply language.
+_NEUTRAL = re.compile(r"\b(ok|okay|OK|Ok)\b")
+
+
+@lru_cache(maxsize=2)
+def _converter(config: str) -> OpenCC:
+    return OpenCC(config)
+
+
+def to_traditional(text: str) -> str:
+    """Simplified Chinese to Traditional (opencc s2t); other text passes unchanged."""
+    return _converter("s2t").convert(text)
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese to Simplified (opencc t2s), to compare texts across scripts."""
+    return _converter("t2s").convert(text)
+
+
+def is_traditional(text: str) -> bool:
+    """True when more characters change going to Simplified than going to Traditional."""
+    chinese = "".join(_CJK.findall(text))
+    if not chinese:
+        return False
+    simplified, traditional = to_simplified(chinese), to_traditional(chinese)
+    changed_by_t2s = sum(a != b for a, b in zip(chinese, simplified, strict=False))
+    changed_by_s2t = sum(a != b for a, b in zip(chinese, traditional, strict=False))
+    return changed_by_t2s > changed_by_s2t
+
+
+@dataclass(frozen=True)
+class Voice:
+    """The language (`zh`/`en`) and, for Chinese, the script the bot answers in."""
+
+    lang: str = "zh"
+    traditional: bool = False
+
+    def render(self, text: str) -> str:
+        """Put a reply written in Simplified Chinese into the customer's script."""
+        return to_traditional(text) if self.traditional else text
+
+    def as_dict(self) -> dict[str, object]:
+        return {"lang": self.lang, "traditional": self.traditional}
+
+
+def detect_voice(text: str, hint: str | None, previous: Voice | None) -> Voice:
+    """The customer's language from the text itself; a text without words (a phone number, a
+    serial) keeps the conversation's language, then the channel's hint."""
+    if _CJK.search(text):
+        return Voice("zh", is_traditional(text))
+    if _LATIN_WORD.search(_NEUTRAL.sub(" ", _MODEL_TOKEN.sub(" ", text))):
+        return Voice("en")
+    if previous is not None:
+        return previous
+    return Voice(hint or "zh")

@@ -1,0 +1,159 @@
+"""The decisions of the dialogue, kept pure: what a message asks for, and what a knowledge base
+search allows the bot to do with it (answer, ask which model or code, or admit it does not know).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.dialogue.ports import Candidate, Mentions
+from bot.dialogue.prompts import DialogueTexts, fold
+
+# Routes of a message, in the order they win over each other.
+HANDOFF, COMPLAINT, STATUS, REPAIR = "handoff", "complaint", "status", "repair"
+GREET, THANKS, GOODBYE = "greet", "thanks", "goodbye"
+SMALLTALK = (GREET, THANKS, GOODBYE)
+QUESTION = "question"
+
+# Close calls: other hits within this much of the best one are still candidates for the answer.
+CANDIDATE_MARGIN = 0.08
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the NLU read in a message, in the shape the dialogue uses."""
+
+    text: str
+    intent: str
+    confidence: float
+    entities: list[dict[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def from_parse(cls, text: str, parsed: dict[str, Any]) -> Understanding:
+        intent = parsed.get("intent") or {}
+        entities = [
+            {"type": str(e.get("entity") or e.get("type")), "value": str(e.get("value"))}
+            for e in parsed.get("entities") or []
+            if (e.get("entity") or e.get("type")) and e.get("value") not in (None, "")
+        ]
+        return cls(
+            text=text,
+            intent=str(intent.get("name") or "nlu_fallback"),
+            confidence=float(intent.get("confidence") or 0.0),
+            entities=entities,
+        )
+
+    def entity(self, kind: str) -> str | None:
+        return next((e["value"] for e in self.entities if e["type"] == kind), None)
+
+    def entity_map(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for e in self.entities:
+            found.setdefault(e["type"], e["value"])
+        return found
+
+
+def _phrase_match(texts: DialogueTexts, route: str, text: str) -> bool:
+    """Whether the message contains one of the route's phrase patterns (dialogue.yml)."""
+    folded = fold(text)
+    patterns = texts.phrases.get(route, {})
+    return any(re.search(p, folded) for group in patterns.values() for p in group)
+
+
+def route_message(texts: DialogueTexts, understanding: Understanding) -> str:
+    """The route of a message outside any pending question: NLU intent first (when confident),
+    phrase patterns of dialogue.yml second, a knowledge base question otherwise."""
+    routed = texts.route_of(understanding.intent)
+    confident = understanding.confidence >= texts.intent_threshold
+    for route in (HANDOFF, COMPLAINT):
+        if (confident and routed == route) or _phrase_match(texts, route, understanding.text):
+            return route
+    if (confident and routed == STATUS) or _phrase_match(texts, STATUS, understanding.text):
+        return STATUS
+    if understanding.entity("ticket_id") or texts.ticket_id(understanding.text):
+        return STATUS
+    if (confident and routed == REPAIR) or _phrase_match(texts, REPAIR, understanding.text):
+        return REPAIR
+    if confident and routed in SMALLTALK:
+        return routed
+    for route in SMALLTALK:
+        if texts.is_cue(route, understanding.text):
+            return route
+    return QUESTION
+
+
+@dataclass(frozen=True)
+class KbDecision:
+    """`answer` with `item`, `clarify` on `facet` among `candidates`, or `fallback`."""
+
+    kind: str
+    item: Candidate | None = None
+    candidates: tuple[Candidate, ...] = ()
+    facet: str | None = None
+    options: tuple[str, ...] = ()
+
+
+def _compatible(candidate: Candidate, mentions: Mentions) -> bool:
+    """An item fits what the customer named: its products and codes do not contradict them."""
+    for named, own in ((mentions.products, candidate.products), (mentions.codes, candidate.codes)):
+        if named and own and not named & set(own):
+            return False
+    return True
+
+
+def decide(hits: list[Candidate], mentions: Mentions, threshold: float) -> KbDecision:
+    """Answer a confident hit; ask one question when close candidates differ by the model or the
+    alarm code the customer did not (or ambiguously) name; otherwise admit no answer."""
+    if not hits or hits[0].score < threshold:
+        return KbDecision("fallback")
+    if mentions.unknown_codes and not mentions.codes:
+        # The customer reads out an alarm code the knowledge base does not have: an answer
+        # about another code would be wrong, however close the rest of the words are.
+        return KbDecision("fallback")
+    top = hits[0]
+    close = [h for h in hits if h.score >= max(threshold, top.score - CANDIDATE_MARGIN)]
+    close = [h for h in close if _compatible(h, mentions)] or [top]
+    if len(close) == 1:
+        return KbDecision("answer", item=close[0])
+    if len(mentions.codes) >= 2:
+        codes = _distinct_facet(close, "codes", restrict=mentions.codes)
+        if len(codes) >= 2:
+            return KbDecision("clarify", candidates=tuple(close), facet="codes", options=codes)
+    if not mentions.products:
+        products = _distinct_facet(close, "products")
+        if len(products) >= 2 and _split_by(close, "products"):
+            return KbDecision(
+                "clarify", candidates=tuple(close), facet="products", options=products
+            )
+    return KbDecision("answer", item=top)
+
+
+def _distinct_facet(
+    candidates: list[Candidate], facet: str, restrict: frozenset[str] | None = None
+) -> tuple[str, ...]:
+    values: list[str] = []
+    for candidate in candidates:
+        for value in getattr(candidate, facet):
+            if (restrict is None or value in restrict) and value not in values:
+                values.append(value)
+    return tuple(values)
+
+
+def _split_by(candidates: list[Candidate], facet: str) -> bool:
+    """The candidates are about different things on `facet` (none covers all the others')."""
+    sets = [set(getattr(c, facet)) for c in candidates]
+    if any(not s for s in sets):
+        return False
+    union = set().union(*sets)
+    return not any(s == union for s in sets)
+
+
+def pick_candidate(candidates: list[Candidate], facet: str, mentions: Mentions) -> Candidate | None:
+    """The one candidate a clarifying reply points to, or None when it names none or several."""
+    named = mentions.products if facet == "products" else mentions.codes
+    if not named:
+        return None
+    fitting = [c for c in candidates if named & set(getattr(c, facet))]
+    return fitting[0] if fitting else None

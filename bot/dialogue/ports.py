@@ -1,0 +1,82 @@
+"""What the dialogue needs from the rest of the service, as small interfaces.
+
+The composition root (the messages domain, the chat command, the evaluation) passes in the real
+NLU interpreter, knowledge service and ticket desk; the dialogue never reads settings itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class Interpreter(Protocol):
+    """Rasa-style NLU: `{"intent": {"name", "confidence"}, "entities": [{"entity", "value"}]}`."""
+
+    def parse(self, text: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A knowledge base item a search returned, with the facets a clarifying question uses."""
+
+    id: str
+    type: str  # "fault" or "faq"
+    score: float
+    title: str = ""
+    products: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Mentions:
+    """Known products and alarm codes a text names, and code-like strings the KB does not know."""
+
+    products: frozenset[str] = frozenset()
+    codes: frozenset[str] = frozenset()
+    unknown_codes: frozenset[str] = frozenset()
+
+
+class Knowledge(Protocol):
+    """Search and answers over the fault knowledge base."""
+
+    threshold: float
+
+    def search(self, text: str, lang: str, k: int) -> list[Candidate]: ...
+
+    def answer(self, item_id: str, lang: str) -> str: ...
+
+    def mentions(self, text: str) -> Mentions: ...
+
+    def product_names(self, lang: str) -> dict[str, str]: ...
+
+
+@dataclass
+class TicketRequest:
+    """A ticket the dialogue asks for; triage fills priority and due times."""
+
+    subject: str
+    description: str
+    category: str
+    customer: dict[str, Any]
+    product_id: str | None = None
+    fault_id: str | None = None
+    urgency: str | None = None
+    escalated: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class TicketDesk(Protocol):
+    """Tickets, created in the caller's transaction (`session`)."""
+
+    async def create(self, session: AsyncSession, request: TicketRequest) -> dict[str, Any]: ...
+
+    async def get(
+        self, session: AsyncSession, ticket_id: str, customer: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
+    async def open_for(
+        self, session: AsyncSession, customer: dict[str, Any]
+    ) -> list[dict[str, Any]]: ...

@@ -1,0 +1,156 @@
+"""The dialogue's words: prompts, labels and cue lists from `bot/data/dialogue.yml`, small talk
+from the Rasa-style `responses:` of `bot/data/domain.yml` where it has them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.dialogue.language import Voice, detect_voice, to_simplified
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+_SPACE = re.compile(r"\s+")
+_TRAILING = re.compile(r"[\s。.!！?？~～,，、]+$")
+
+# Dialogue prompt keys that domain.yml may override with its `utter_<key>` responses.
+DOMAIN_RESPONSES = {"greet": "utter_greet", "thanks": "utter_thanks", "goodbye": "utter_goodbye"}
+
+
+class PromptMissing(KeyError):
+    """A prompt key the dialogue needs is absent from dialogue.yml."""
+
+
+def fold(text: str) -> str:
+    """Text as cue lists compare it: Simplified, lower case, single spaces, no end punctuation."""
+    return _TRAILING.sub("", _SPACE.sub(" ", to_simplified(text).strip().lower()))
+
+
+def _domain_responses(path: Path) -> dict[str, dict[str, list[str]]]:
+    """{utter name: {lang: [texts]}} from a Rasa-style domain file; a response without a
+    language tag goes under the language its text is written in."""
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    responses: dict[str, dict[str, list[str]]] = {}
+    for name, variants in (data.get("responses") or {}).items():
+        for variant in variants or []:
+            if not isinstance(variant, dict) or not isinstance(variant.get("text"), str):
+                continue
+            text = variant["text"]
+            lang = variant.get("lang") or variant.get("language") or detect_voice(text, None, None)
+            lang = lang.lang if isinstance(lang, Voice) else str(lang).split("-")[0]
+            responses.setdefault(name, {}).setdefault(lang, []).append(text)
+    return responses
+
+
+@dataclass
+class DialogueTexts:
+    """Everything the dialogue says or listens for, per language."""
+
+    prompts: dict[str, dict[str, str]]
+    labels: dict[str, Any]
+    statuses: dict[str, dict[str, str]]
+    cues: dict[str, Any]
+    phrases: dict[str, dict[str, list[str]]]
+    intents: dict[str, list[str]]
+    visit_categories: dict[str, dict[str, list[str]]]
+    ticket_id_pattern: str = r"\bT-?\d{3,12}\b"
+    intent_threshold: float = 0.5
+    inactivity_minutes: int = 120
+    max_fallbacks: int = 2
+    domain: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, data_dir: Path = DATA_DIR) -> DialogueTexts:
+        """Read dialogue.yml (and domain.yml responses when present) from `data_dir`."""
+        data = yaml.safe_load((data_dir / "dialogue.yml").read_text(encoding="utf-8"))
+        return cls(
+            prompts=data["prompts"],
+            labels=data["labels"],
+            statuses=data["ticket_statuses"],
+            cues=data["cues"],
+            phrases=data.get("phrases") or {},
+            intents={route: list(names) for route, names in data["intents"].items()},
+            visit_categories=data.get("visit_categories") or {},
+            ticket_id_pattern=data.get("ticket_id_pattern") or cls.ticket_id_pattern,
+            intent_threshold=float(data.get("intent_threshold", 0.5)),
+            inactivity_minutes=int(data.get("inactivity_minutes", 120)),
+            max_fallbacks=int(data.get("max_fallbacks", 2)),
+            domain=_domain_responses(data_dir / "domain.yml"),
+        )
+
+    def say(self, key: str, voice: Voice, **values: object) -> str:
+        """The prompt `key` in the customer's language and script, placeholders filled."""
+        template = self._template(key, voice.lang)
+        return voice.render(template.format(**values).strip())
+
+    def _template(self, key: str, lang: str) -> str:
+        domain_key = DOMAIN_RESPONSES.get(key)
+        if domain_key and (variants := self.domain.get(domain_key, {}).get(lang)):
+            return variants[0]
+        try:
+            texts = self.prompts[key]
+        except KeyError as exc:
+            raise PromptMissing(f"dialogue.yml has no prompt {key!r}") from exc
+        return texts.get(lang) or texts["en"]
+
+    def label(self, key: str, lang: str) -> str:
+        return self.labels[key].get(lang) or self.labels[key]["en"]
+
+    def urgency_label(self, value: str, lang: str) -> str:
+        names = self.labels["urgency_values"].get(value)
+        return (names.get(lang) or names["en"]) if names else value
+
+    def status_label(self, status: str, lang: str) -> str:
+        names = self.statuses.get(status)
+        return (names.get(lang) or names["en"]) if names else status
+
+    def is_cue(self, cue: str, text: str) -> bool:
+        """Whether the whole message is one of the `cue` phrases (any language)."""
+        folded = fold(text)
+        return any(folded == fold(phrase) for phrases in self._texts_of(cue) for phrase in phrases)
+
+    def starts_with_cue(self, cue: str, text: str) -> bool:
+        """Whether the message is, or opens with, one of the `cue` phrases ("no, still broken")."""
+        folded = fold(text)
+        for phrases in self._texts_of(cue):
+            for phrase in phrases:
+                word = fold(phrase)
+                if folded == word or re.match(rf"{re.escape(word)}[\s,，.。!！;；]", folded):
+                    return True
+        return False
+
+    def _texts_of(self, cue: str) -> list[list[str]]:
+        return [list(map(str, phrases)) for phrases in self.cues[cue].values()]
+
+    def visit_category(self, intent_name: str, text: str) -> str:
+        """The ticket category of a visit request: installation, maintenance or repair."""
+        folded = fold(text)
+        for category, rules in self.visit_categories.items():
+            if intent_name in rules.get("intents", []):
+                return category
+        for category, rules in self.visit_categories.items():
+            if any(re.search(p, folded) for p in rules.get("phrases", [])):
+                return category
+        return "repair"
+
+    def ticket_id(self, text: str) -> str | None:
+        """A ticket number written in the message, in the desk's form (`T-000123`)."""
+        match = re.search(self.ticket_id_pattern, text)
+        if not match:
+            return None
+        digits = re.sub(r"\D", "", match.group(0))
+        return f"T-{int(digits):06d}"
+
+    def route_of(self, intent_name: str | None) -> str | None:
+        """The dialogue route (handoff, repair, status, ...) an NLU intent name stands for."""
+        if not intent_name:
+            return None
+        for route, names in self.intents.items():
+            if intent_name in names:
+                return route
+        return None

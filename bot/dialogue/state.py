@@ -1,0 +1,45 @@
+"""A conversation's dialogue state: where it stands and what it waits for, stored as JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bot.dialogue.language import Voice
+
+IDLE = "idle"
+CLARIFY = "clarify"  # waiting for the model or code that picks one KB item
+FEEDBACK = "feedback"  # an answer was given; waiting for "did this solve it?"
+COLLECT = "collect"  # filling the repair-request form, `pending_slot` asked
+CONFIRM = "confirm"  # form complete, waiting for the customer's yes
+HANDOFF = "handoff"  # a person has the conversation
+
+
+@dataclass
+class DialogueState:
+    stage: str = IDLE
+    pending_slot: str | None = None
+    query: str | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    clarify_facet: str | None = None
+    answered_item: str | None = None
+    fallbacks: int = 0
+    request: dict[str, Any] = field(default_factory=dict)
+    voice: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> DialogueState:
+        known = cls.__dataclass_fields__
+        return cls(**{key: value for key, value in (data or {}).items() if key in known})
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def last_voice(self) -> Voice | None:
+        return Voice(**self.voice) if self.voice else None
+
+    def reset(self) -> None:
+        """Back to idle, keeping only the language and the misunderstanding count."""
+        self.stage, self.pending_slot, self.query = IDLE, None, None
+        self.candidates, self.clarify_facet, self.answered_item = [], None, None
+        self.request = {}

@@ -1,0 +1,1 @@
+"""Inbound customer messages: stored first, answered by the bot, never answered twice."""

@@ -1,0 +1,179 @@
+"""One inbound message end to end: store it, run the bot, store and return the response.
+
+Three short transactions, so no message is lost and none is answered twice:
+1. the message row (unique channel+message_id: a duplicate lands on the first row and gets
+   its stored response, waiting while the first delivery is still being answered);
+2. the bot's unit of work: conversation state, history, any ticket, and the response on the
+   message row, committed together (retried when a concurrent message of the same sender
+   changed the conversation first);
+3. only if the bot failed: the message marked failed, with the apology reply the caller gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from bot.dialogue import conversations
+from bot.dialogue.engine import DialogueEngine, Inbound, Turn
+from bot.dialogue.language import detect_voice
+from intake_api.errors import Conflict
+from intake_api.logs import get_logger
+from intake_api.messages import service
+from intake_api.messages.desk import pending_events
+from intake_api.messages.models import MessageIn
+from intake_api.storage.db import unit_of_work
+from intake_api.tickets.models import TicketEvent
+
+log = get_logger(__name__)
+
+# A concurrent message of the same sender changed the conversation first: run the bot again.
+CONFLICT_RETRIES = 5
+# How long a duplicate waits for the first delivery's response before asking to retry.
+DUPLICATE_WAIT_SECONDS = 30.0
+
+Publish = Callable[[list[TicketEvent]], Awaitable[None]]
+
+
+def response_of(turn: Turn, data: MessageIn) -> dict[str, Any]:
+    """The contract's response body for a bot turn."""
+    return {
+        "conversation_id": turn.conversation_id,
+        "action": turn.action,
+        "replies": [{"text": text} for text in turn.replies],
+        "intent": turn.intent,
+        "entities": turn.entities,
+        "kb_hits": turn.kb_hits,
+        "ticket": turn.ticket,
+        "tickets": turn.tickets,
+        "lang": turn.lang,
+        "message_id": data.message_id,
+    }
+
+
+@dataclass
+class MessageDesk:
+    """Receives inbound messages for every channel (HTTP, webhooks, web chat, terminal)."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    dialogue: DialogueEngine
+    publish: Publish | None = None
+
+    async def receive(self, data: MessageIn) -> dict[str, Any]:
+        """The response to `data`: the bot's, or the stored one for a repeated message_id."""
+        message_pk = await self._store(data)
+        if message_pk is None:
+            return await self.replay(data)
+        return await self._answer(message_pk, data)
+
+    async def replay(self, data: MessageIn) -> dict[str, Any]:
+        """The first delivery's response, once it is stored."""
+        waited, pause = 0.0, 0.02
+        while waited < DUPLICATE_WAIT_SECONDS:
+            async with self.sessions() as session:
+                stored = await service.get(
+                    session, channel=data.channel, message_id=data.message_id
+                )
+            if stored is not None and stored.response is not None:
+                return {**stored.response, "duplicate": True}
+            await asyncio.sleep(pause)
+            waited, pause = waited + pause, min(pause * 2, 0.5)
+        raise Conflict(
+            "this message_id is still being answered; retry shortly",
+            channel=data.channel,
+            message_id=data.message_id,
+        )
+
+    async def is_known(self, data: MessageIn) -> bool:
+        """Whether this channel+message_id was received before."""
+        async with self.sessions() as session:
+            stored = await service.get(session, channel=data.channel, message_id=data.message_id)
+        return stored is not None
+
+    async def _store(self, data: MessageIn) -> int | None:
+        """The new message's row id, or None when channel+message_id is already stored."""
+        try:
+            async with unit_of_work(self.sessions) as session:
+                message = service.create(session, data=data)
+                await session.flush()
+                return message.id
+        except IntegrityError:
+            return None
+
+    async def _answer(self, message_pk: int, data: MessageIn) -> dict[str, Any]:
+        inbound = Inbound(
+            channel=data.channel,
+            sender_id=data.sender_id,
+            text=data.text,
+            message_id=data.message_id,
+            lang=data.lang,
+            customer=data.customer.model_dump(exclude_none=True) if data.customer else {},
+        )
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return await self._run_bot(message_pk, inbound, data)
+            except (IntegrityError, StaleDataError, OperationalError) as exc:
+                if attempt == CONFLICT_RETRIES - 1 or not _is_conflict(exc):
+                    return await self._fail(message_pk, data, exc)
+                await asyncio.sleep(0.01 * (2**attempt))
+            except Exception as exc:  # the message is kept and answered with an apology
+                return await self._fail(message_pk, data, exc)
+        raise AssertionError("unreachable: the loop returns on its last attempt")
+
+    async def _run_bot(self, message_pk: int, inbound: Inbound, data: MessageIn) -> dict[str, Any]:
+        async with unit_of_work(self.sessions) as session:
+            turn = await self.dialogue.handle(session, inbound)
+            response = response_of(turn, data)
+            await service.mark_answered(
+                session,
+                message_pk=message_pk,
+                conversation_id=turn.conversation_id,
+                response=response,
+            )
+            events = list(pending_events(session))
+        if self.publish and events:
+            await self.publish(events)
+        return response
+
+    async def _fail(self, message_pk: int, data: MessageIn, exc: Exception) -> dict[str, Any]:
+        log.exception(
+            "the bot failed on a message; stored as failed",
+            channel=data.channel,
+            message_id=data.message_id,
+            error=repr(exc),
+        )
+        voice = detect_voice(data.text, data.lang, None)
+        async with unit_of_work(self.sessions) as session:
+            live = await conversations.get_live(
+                session, channel=data.channel, sender_id=data.sender_id
+            )
+            response = {
+                "conversation_id": live.id if live else "",
+                "action": "fallback",
+                "replies": [{"text": self.dialogue.texts.say("error", voice)}],
+                "intent": {"name": "nlu_fallback", "confidence": 0.0},
+                "entities": [],
+                "kb_hits": [],
+                "ticket": None,
+                "tickets": [],
+                "lang": voice.lang,
+                "message_id": data.message_id,
+            }
+            await service.mark_failed(
+                session, message_pk=message_pk, error=repr(exc), response=response
+            )
+        return response
+
+
+def _is_conflict(exc: Exception) -> bool:
+    """A lost race with a concurrent message (retry), as opposed to a real fault."""
+    if isinstance(exc, StaleDataError | IntegrityError):
+        return True
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text or "deadlock" in text or "serializ" in text

@@ -1,0 +1,27 @@
+"""`POST /v1/messages`: one inbound customer message from any channel."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from intake_api.auth.dependencies import require_scopes
+from intake_api.auth.models import Principal
+from intake_api.limits.dependencies import check_sender_rate
+from intake_api.messages.flows import MessageDesk
+from intake_api.messages.models import MessageIn, MessageOut
+
+router = APIRouter(prefix="/v1/messages", tags=["messages"])
+writer = require_scopes("messages:write")
+
+
+@router.post("", response_model=MessageOut, response_model_exclude_none=False)
+async def post_message(
+    body: MessageIn, request: Request, _: Principal = Depends(writer)
+) -> MessageOut:
+    """Store the message, let the bot answer it, return the answer; the same channel+message_id
+    again returns the first answer (`duplicate: true`) without running anything twice."""
+    desk: MessageDesk = request.app.state.messages
+    if await desk.is_known(body):
+        return MessageOut.model_validate(await desk.replay(body))
+    await check_sender_rate(request, body.channel, body.sender_id)
+    return MessageOut.model_validate(await desk.receive(body))
