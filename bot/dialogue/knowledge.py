@@ -8,11 +8,16 @@ service's `KnowledgeService` as well as a searcher opened on a KB folder (evalua
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bot.dialogue.ports import Candidate, Mentions
-from knowledge_base.answers import localize, normalize_lang
+from knowledge_base.answers import assemble_answer, localize, normalize_lang
+from knowledge_base.encoders import Encoder, load_encoder
 from knowledge_base.graph import KnowledgeGraph
+from knowledge_base.index import KnowledgeIndex, documents, product_aliases
+from knowledge_base.loader import read_knowledge_base
+from knowledge_base.search import NO_ANSWER_THRESHOLD, Searcher
 from knowledge_base.text import CodeMatcher, has_chinese
 
 SearchFn = Callable[[str, str, int], list[Any]]  # hits with .id .type .score .title
@@ -72,3 +77,19 @@ def _chinese_names(name: object) -> list[str]:
     """A product's Chinese names, matched as substrings (ASCII names are matched as aliases)."""
     values = name.values() if isinstance(name, dict) else [name]
     return [str(value) for value in values if has_chinese(str(value))]
+
+
+def open_folder(path: Path, index_dir: Path, encoder: Encoder | None = None) -> GraphKnowledge:
+    """A KB file or folder indexed into `index_dir` (embeds only what changed since last time),
+    for the evaluation and the terminal chat on a KB that is not in the service's store."""
+    kb = read_knowledge_base(path)
+    graph = KnowledgeGraph(kb)
+    index = KnowledgeIndex.open(index_dir, encoder or load_encoder())
+    index.sync(documents(kb), product_aliases(kb))
+    searcher = Searcher(index)
+    return GraphKnowledge(
+        search=lambda text, lang, k: searcher.search(text, lang, k),
+        answer=lambda item_id, lang: assemble_answer(graph, item_id, lang),
+        graph=graph,
+        threshold=NO_ANSWER_THRESHOLD,
+    )

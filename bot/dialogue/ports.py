@@ -18,6 +18,14 @@ class Interpreter(Protocol):
     def parse(self, text: str) -> dict[str, Any]: ...
 
 
+class NoInterpreter:
+    """No NLU model: every message is `nlu_fallback`, so the dialogue routes by the phrase
+    patterns of dialogue.yml and the knowledge base alone (the baseline the NLU must beat)."""
+
+    def parse(self, text: str) -> dict[str, Any]:
+        return {"text": text, "intent": {"name": "nlu_fallback", "confidence": 0.0}, "entities": []}
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A knowledge base item a search returned, with the facets a clarifying question uses."""

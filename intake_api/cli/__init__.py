@@ -5,7 +5,10 @@ from __future__ import annotations
 import typer
 
 from intake_api.cli.apikeys import apikey_app
+from intake_api.cli.bot import bot_app
+from intake_api.cli.chat import chat
 from intake_api.cli.kb import kb_app
+from intake_api.cli.nlu import nlu_app
 from intake_api.cli.serve import serve
 
 app = typer.Typer(
@@ -24,5 +27,8 @@ def main() -> None:
 app.command()(serve)
 # --- domain command groups (each domain adds its add_typer/command line here) ----------------
 app.add_typer(kb_app, name="kb")
+app.add_typer(nlu_app, name="nlu")
+app.add_typer(bot_app, name="bot")
+app.command("chat")(chat)
 app.add_typer(apikey_app, name="apikey")
 import intake_api.cli.kb_admin  # noqa: E402, F401  (registers kb import/validate/stats/export)

@@ -1,0 +1,72 @@
+"""`aftersales chat`: talk to the bot in the terminal, through the service's own message path.
+
+The app's lifespan runs as for `serve` (same database, knowledge base, tickets), and every line
+goes through `MessageDesk.receive` like a `POST /v1/messages` on the `terminal` channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import uuid
+
+import typer
+from pydantic import ValidationError
+
+from intake_api.messages.flows import MessageDesk
+from intake_api.messages.models import MessageIn
+from intake_api.settings import get_settings
+
+CHANNEL = "terminal"
+QUIT = {"/quit", "/exit", "/q"}
+
+
+def chat(
+    sender: str = typer.Option(
+        None, "--sender", help="Who you are to the bot (default: your login name)."
+    ),
+    lang: str = typer.Option(None, "--lang", help="zh or en when a line has no words."),
+    show_action: bool = typer.Option(True, help="Print the bot's action after each reply."),
+) -> None:
+    """Talk to the bot in the terminal (type /quit to leave)."""
+    if lang not in (None, "zh", "en"):
+        typer.echo("error: --lang must be zh or en", err=True)
+        raise typer.Exit(2)
+    asyncio.run(_session(sender or getpass.getuser(), lang, show_action))
+
+
+async def _session(sender: str, lang: str | None, show_action: bool) -> None:
+    from intake_api.app import create_app  # the whole service: loaded only when chatting
+
+    app = create_app(get_settings())
+    async with app.router.lifespan_context(app):
+        desk: MessageDesk = app.state.messages
+        typer.echo("Chat with the after-sales bot; /quit to leave.")
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "you> ")
+            except (EOFError, KeyboardInterrupt):
+                typer.echo("")
+                return
+            if line.strip() in QUIT:
+                return
+            if not line.strip():
+                continue
+            try:
+                message = MessageIn(
+                    channel=CHANNEL,
+                    sender_id=sender,
+                    message_id=uuid.uuid4().hex,
+                    text=line,
+                    lang=lang,
+                )
+            except ValidationError as exc:
+                typer.echo(f"error: {exc.errors()[0]['msg']}", err=True)
+                continue
+            response = await desk.receive(message)
+            for reply in response["replies"]:
+                typer.echo(f"bot> {reply['text']}")
+            if show_action:
+                ticket = response.get("ticket")
+                extra = f" ticket={ticket['id']} {ticket['priority']}" if ticket else ""
+                typer.echo(f"     [{response['action']}{extra}]")
