@@ -1,0 +1,211 @@
+"""Tickets over HTTP on a real server (SQLite and PostgreSQL): create, read, filter, lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from intake_api.audit.models import AuditEntry
+from intake_api.deliveries.models import OutboxEvent
+from intake_api.tickets.models import TicketEvent
+from tests.intake_api.conftest import ADMIN_KEY, new_ticket
+
+LIFECYCLE = ["triaged", "assigned", "in_progress", "waiting_customer", "resolved", "closed"]
+
+
+def test_create_answers_201_with_a_triaged_ticket(admin: httpx.Client) -> None:
+    ticket = new_ticket(
+        admin,
+        subject="Compressor AC-300 smoking, production stopped",
+        description="Smoke from the motor since 8:00",
+        customer={"name": "Wang", "phone": "+86 138 1234 5678", "tier": "key"},
+        product_id="AC-300",
+        channel="web",
+        sender_id="u-1",
+    )
+    assert ticket["id"].startswith("T-")
+    assert ticket["status"] == "new"
+    assert ticket["priority"] == "P1"
+    assert ticket["category"] == "repair"
+    assert ticket["skill_group"] == "field-service.compressors"
+    assert len(ticket["status_token"]) >= 20
+    assert ticket["customer"]["tier"] == "key"
+    created = datetime.fromisoformat(ticket["created_at"])
+    assert datetime.fromisoformat(ticket["sla_due_at"]) == created + timedelta(hours=1)
+    assert datetime.fromisoformat(ticket["resolution_due_at"]) == created + timedelta(hours=16)
+
+
+def test_given_category_and_priority_win_over_triage(admin: httpx.Client) -> None:
+    ticket = new_ticket(admin, subject="fire!", category="consulting", priority="P4")
+    assert (ticket["category"], ticket["priority"]) == ("consulting", "P4")
+
+
+def test_read_by_id_and_unknown_ids_are_404(admin: httpx.Client) -> None:
+    ticket = new_ticket(admin)
+    assert admin.get(f"/v1/tickets/{ticket['id']}").json() == ticket
+    for unknown in ("T-999999", "nonsense", "T-"):
+        response = admin.get(f"/v1/tickets/{unknown}")
+        assert response.status_code == 404
+        assert unknown in response.json()["message"]
+
+
+def test_the_whole_lifecycle_with_assignee_and_notes(admin: httpx.Client) -> None:
+    ticket = new_ticket(admin)
+    for status in LIFECYCLE:
+        body = {"status": status, "note": f"now {status}"}
+        if status == "assigned":
+            body["assignee"] = "agent-7"
+        response = admin.patch(f"/v1/tickets/{ticket['id']}", json=body)
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == status
+    final = admin.get(f"/v1/tickets/{ticket['id']}").json()
+    assert final["assignee"] == "agent-7"
+    assert final["resolved_at"] and final["closed_at"]
+    assert final["allowed_transitions"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "illegal"),
+    [
+        ([], "closed"),
+        ([], "resolved"),
+        ([], "waiting_customer"),
+        (["triaged", "assigned", "in_progress", "resolved", "closed"], "in_progress"),
+        (["cancelled"], "triaged"),
+        (["triaged", "in_progress", "waiting_customer"], "assigned"),
+        (["triaged"], "triaged"),
+    ],
+)
+def test_illegal_moves_are_409_naming_from_to_and_allowed(
+    admin: httpx.Client, path: list[str], illegal: str
+) -> None:
+    ticket = new_ticket(admin)
+    for status in path:
+        assert admin.patch(f"/v1/tickets/{ticket['id']}", json={"status": status}).is_success
+    response = admin.patch(f"/v1/tickets/{ticket['id']}", json={"status": illegal})
+    assert response.status_code == 409
+    body = response.json()
+    current = path[-1] if path else "new"
+    assert body["detail"]["from_status"] == current
+    assert body["detail"]["to_status"] == illegal
+    assert current in body["message"] and illegal in body["message"]
+    assert illegal not in body["detail"]["allowed"]
+    assert admin.get(f"/v1/tickets/{ticket['id']}").json()["status"] == current
+
+
+def test_reopen_from_resolved(admin: httpx.Client) -> None:
+    ticket = new_ticket(admin)
+    for status in ["triaged", "in_progress", "resolved", "in_progress"]:
+        response = admin.patch(f"/v1/tickets/{ticket['id']}", json={"status": status})
+        assert response.status_code == 200, response.text
+    reopened = response.json()
+    assert reopened["status"] == "in_progress"
+    assert reopened["resolved_at"] is None
+
+
+def test_notes_and_reassignment_keep_the_status(admin: httpx.Client) -> None:
+    ticket = new_ticket(admin)
+    note = admin.post(f"/v1/tickets/{ticket['id']}/notes", json={"note": "called the customer"})
+    assert note.status_code == 201
+    assert note.json()["status"] == "new"
+    assigned = admin.patch(f"/v1/tickets/{ticket['id']}", json={"assignee": "agent-2"})
+    assert assigned.json()["assignee"] == "agent-2"
+    assert assigned.json()["status"] == "new"
+
+
+def test_filters_and_pagination(admin: httpx.Client) -> None:
+    made = [
+        new_ticket(admin, subject="fire in the plant"),  # P1 repair
+        new_ticket(admin, subject="Is it possible to get a quote?"),  # P4 consulting
+        new_ticket(admin, subject="pump broken", customer={"name": "Zhao"}),  # P3 repair
+        new_ticket(admin, subject="pump broken again"),  # P3 repair
+    ]
+    admin.patch(f"/v1/tickets/{made[3]['id']}", json={"status": "triaged", "assignee": "ann"})
+
+    def ids(**params: object) -> tuple[list[str], int]:
+        page = admin.get("/v1/tickets", params=params).json()
+        return [item["id"] for item in page["items"]], page["total"]
+
+    assert ids(priority="P1") == ([made[0]["id"]], 1)
+    assert ids(category="consulting") == ([made[1]["id"]], 1)
+    assert ids(status="triaged") == ([made[3]["id"]], 1)
+    assert ids(status="new", category="repair")[1] == 2
+    assert ids(priority=["P1", "P4"])[1] == 2
+    assert ids(assignee="ann") == ([made[3]["id"]], 1)
+    assert ids(customer="Zhao") == ([made[2]["id"]], 1)
+    first, total = ids(limit=3, offset=0)
+    second, _ = ids(limit=3, offset=3)
+    assert total == 4
+    assert first + second == [ticket["id"] for ticket in reversed(made)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"subject": ""},
+        {"subject": 123},
+        {"subject": "x", "priority": "P9"},
+        {"subject": "x", "category": "gardening"},
+        {"subject": "x", "customer": {"tier": "gold"}},
+        {"subject": "x", "customer": "Wang"},
+        {"subject": "x" * 301},
+    ],
+)
+def test_bad_ticket_bodies_are_422_with_the_field(admin: httpx.Client, body: dict) -> None:
+    response = admin.post("/v1/tickets", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_bad_updates_are_4xx(admin: httpx.Client) -> None:
+    ticket = new_ticket(admin)
+    url = f"/v1/tickets/{ticket['id']}"
+    assert admin.patch(url, json={"status": "done"}).status_code == 422
+    assert admin.patch(url, json={}).status_code == 422
+    assert (
+        admin.patch(
+            url, content=b"{not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 422
+    )
+    assert admin.patch("/v1/tickets/T-424242", json={"status": "triaged"}).status_code == 404
+    assert admin.get("/v1/tickets", params={"status": "done"}).status_code == 422
+    assert admin.get("/v1/tickets", params={"limit": 0}).status_code == 422
+
+
+def test_huge_body_is_413(admin: httpx.Client) -> None:
+    response = admin.post("/v1/tickets", json={"subject": "x", "description": "y" * 2_000_000})
+    assert response.status_code == 413
+    assert "limit" in response.json()["message"]
+
+
+async def test_every_change_writes_event_audit_and_outbox_rows(
+    base_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
+        customer = {"phone": "13812345678", "email": "li.lei@example.com"}
+        created = await client.post("/v1/tickets", json={"subject": "E03", "customer": customer})
+        ticket = created.json()
+        url = f"/v1/tickets/{ticket['id']}"
+        await client.patch(url, json={"status": "triaged", "note": "ok"})
+        refused = await client.patch(url, json={"status": "closed"})
+    assert refused.status_code == 409  # and it wrote nothing
+    async with sessions() as session:
+        events = (await session.scalars(select(TicketEvent).order_by(TicketEvent.seq))).all()
+        audit = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+        outbox = (await session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))).all()
+    assert [(e.seq, e.status, e.note) for e in events] == [(1, "new", None), (2, "triaged", "ok")]
+    assert [a.action for a in audit] == ["ticket.created", "ticket.status_changed"]
+    assert audit[0].actor == "admin"
+    assert "13812345678" not in str(audit[0].changes)
+    assert "li.lei@" not in str(audit[0].changes)
+    assert [(o.ticket_id, o.event) for o in outbox] == [
+        (ticket["id"], "ticket.created"),
+        (ticket["id"], "ticket.status_changed"),
+    ]
