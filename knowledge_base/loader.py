@@ -7,7 +7,7 @@ KB author can fix a whole file in one pass. See the shared `kb-format.md` for th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,25 @@ def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> _YamlFloat:
     return number
 
 
+def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
+    """A mapping, refusing duplicate keys (YAML would silently keep only the last one)."""
+    first_line: dict[str, int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+            continue
+        if key_node.value in first_line:
+            line = first_line[key_node.value] + 1
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key_node.value!r} (first at line {line})",
+                key_node.start_mark,
+            )
+        first_line[key_node.value] = key_node.start_mark.line
+    yield from loader.construct_yaml_map(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
@@ -195,7 +214,12 @@ def _read_document(file: Path, errors: list[KBError]) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        return fail(f"YAML syntax error{where}: {exc.problem or exc.context}")
+        kind = (
+            "YAML error"
+            if isinstance(exc, yaml.constructor.ConstructorError)
+            else "YAML syntax error"
+        )
+        return fail(f"{kind}{where}: {exc.problem or exc.context}")
     except yaml.YAMLError as exc:
         return fail(f"YAML error: {exc}")
     if data is None:

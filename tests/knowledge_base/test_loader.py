@@ -252,6 +252,8 @@ def test_references_inside_invalid_items_are_still_checked(tmp_path: Path) -> No
         ("just a string\n", "top level must be a mapping"),
         ("products: []\n", "every file needs `version: 1`"),
         ("version: 2\n", "unsupported version 2"),
+        ("version: 1\nfaults: []\nfaults: []\n", "duplicate key 'faults' (first at line 2)"),
+        ("version: 1\nproducts:\n  - {id: a, name: x, name: y}\n", "duplicate key 'name'"),
         ("version: 1\nfaults: {id: F1}\n", "must be a list of items"),
         ("version: 1\nfaults:\n  - F1\n", "an item must be a mapping"),
     ],
