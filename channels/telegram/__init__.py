@@ -1,0 +1,1 @@
+"""Telegram channel: webhook at `/channels/telegram/webhook`, or long polling without one."""

@@ -1,0 +1,176 @@
+"""Telegram updates in, the bot's answers out: `/start` (welcome in the user's language),
+`/status` (the customer's open tickets), text to the bot, and the buttons under an answer
+("solved / not solved / talk to a person") told to the bot as affirm / deny / request_human.
+
+The same update twice (a webhook retry) is handled once: by `update_id` here, and by
+chat+message id in the messages desk, which also holds across restarts.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from fastapi import FastAPI
+from telegram import CallbackQuery, Message, Update, User
+from telegram.error import TelegramError
+
+from channels.base import Attachment, BotAnswer, Button, InboundMessage, answer
+from channels.telegram.sender import CHANNEL, TelegramSender
+from channels.texts import ChannelTexts, text_lang
+from intake_api.logs import get_logger
+
+log = get_logger(__name__)
+
+# Telegram's users without a language code, and those in languages we do not speak, get this.
+DEFAULT_LANG = "en"
+REMEMBERED_UPDATES = 10_000
+MAX_NAME_CHARS = 200
+
+
+def command_of(text: str) -> str | None:
+    """`start` for "/start" or "/start@SomeBot payload"; None for ordinary text."""
+    if not text.startswith("/"):
+        return None
+    return text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() or None
+
+
+class TelegramInbound:
+    """Handles one update at a time; safe to call concurrently from webhook requests."""
+
+    def __init__(self, *, app: FastAPI, sender: TelegramSender, texts: ChannelTexts) -> None:
+        self.app = app
+        self.sender = sender
+        self.texts = texts
+        self._seen: OrderedDict[int, None] = OrderedDict()
+
+    async def handle(self, update: Update) -> None:
+        """Act on `update` unless this `update_id` was handled already."""
+        if update.update_id in self._seen:
+            log.info("telegram update repeated, ignored", update_id=update.update_id)
+            return
+        self._remember(update.update_id)
+        try:
+            if update.callback_query is not None:
+                await self._on_button(update.callback_query)
+            elif update.message is not None:
+                await self._on_message(update.message)
+        except BaseException:
+            self._seen.pop(update.update_id, None)  # Telegram's retry gets another go
+            raise
+
+    def _remember(self, update_id: int) -> None:
+        self._seen[update_id] = None
+        while len(self._seen) > REMEMBERED_UPDATES:
+            self._seen.popitem(last=False)
+
+    async def _on_message(self, message: Message) -> None:
+        chat_id = str(message.chat.id)
+        lang = self._user_lang(message.from_user)
+        text = (message.text or message.caption or "").strip()
+        command = command_of(text)
+        if command == "start":
+            await self.sender.send_text(chat_id, self.texts.say("welcome", lang))
+            return
+        if command == "status":
+            text = self.texts.command("status", lang)
+        if message.photo:
+            self._keep_photo(message)
+            if not text:
+                await self.sender.send_text(chat_id, self.texts.say("image_received", lang))
+                return
+        if not text:
+            await self.sender.send_text(chat_id, self.texts.say("unsupported", lang))
+            return
+        inbound = _inbound(
+            chat_id=chat_id,
+            message_id=f"{chat_id}:{message.message_id}",
+            text=text,
+            lang=lang,
+            user=message.from_user,
+            attachments=_attachments(message),
+        )
+        await self._reply(chat_id, await answer(self.app, inbound), lang)
+
+    async def _on_button(self, query: CallbackQuery) -> None:
+        lang = self._user_lang(query.from_user)
+        button = self.texts.button(query.data or "", lang)
+        try:
+            await query.answer()  # stops the spinner on the customer's button
+        except TelegramError as exc:
+            log.warning("telegram answerCallbackQuery failed", error=repr(exc))
+        if button is None or query.message is None:
+            log.info("telegram button not ours or too old", data=query.data)
+            return
+        chat_id = str(query.message.chat.id)
+        inbound = _inbound(
+            chat_id=chat_id,
+            message_id=f"callback:{query.id}",
+            text=button.says,
+            lang=lang,
+            user=query.from_user,
+        )
+        await self._reply(chat_id, await answer(self.app, inbound), lang)
+
+    async def _reply(self, chat_id: str, result: BotAnswer, lang: str) -> None:
+        """Each reply as its own message, the answer buttons under the last one."""
+        if result.duplicate:
+            return  # its replies went out when it first came
+        lang = self._reply_lang(result, lang)
+        buttons = (
+            [Button(label=b.label, payload=b.payload) for b in self.texts.buttons(lang)]
+            if result.action in self.texts.buttons_after
+            else None
+        )
+        for number, text in enumerate(result.replies, start=1):
+            last = number == len(result.replies)
+            await self.sender.send_text(chat_id, text, buttons if last else None)
+
+    @staticmethod
+    def _user_lang(user: User | None) -> str:
+        return text_lang(user.language_code if user is not None else None, DEFAULT_LANG)
+
+    @staticmethod
+    def _reply_lang(result: BotAnswer, user_lang: str) -> str:
+        """The language the bot answered in, in the user's script for Chinese."""
+        bot_lang = text_lang(str(result.response.get("lang") or ""), user_lang)
+        return user_lang if bot_lang == "zh" and user_lang == "zh-Hant" else bot_lang
+
+    def _keep_photo(self, message: Message) -> None:
+        log.info(
+            "telegram photo received",
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            file_id=_attachments(message)[0].media_id,
+        )
+
+
+def _inbound(
+    *,
+    chat_id: str,
+    message_id: str,
+    text: str,
+    lang: str,
+    user: User | None,
+    attachments: tuple[Attachment, ...] = (),
+) -> InboundMessage:
+    """The normalized message; the chat is the sender, so group chats keep one conversation."""
+    name = user.full_name if user is not None else None
+    return InboundMessage(
+        channel=CHANNEL,
+        sender_id=chat_id,
+        message_id=message_id,
+        text=text,
+        lang=lang,
+        attachments=attachments,
+        customer={"name": name[:MAX_NAME_CHARS]} if name else None,
+    )
+
+
+def _attachments(message: Message) -> tuple[Attachment, ...]:
+    if message.photo:
+        return (Attachment(kind="image", media_id=message.photo[-1].file_id),)
+    if message.voice:
+        return (Attachment(kind="voice", media_id=message.voice.file_id),)
+    if message.document:
+        return (Attachment(kind="file", media_id=message.document.file_id),)
+    return ()

@@ -1,0 +1,100 @@
+"""What the channels say by themselves (status updates, welcome, buttons), per language, read
+from `channels/data/texts.yml` so that people without code can edit the wording."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEXTS_FILE = Path(__file__).resolve().parent / "data" / "texts.yml"
+LANGS = ("zh", "zh-Hant", "en")
+_TRADITIONAL_TAGS = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
+
+
+class TextsError(ValueError):
+    """The texts file lacks a key or a language the channels need."""
+
+
+def text_lang(code: str | None, default: str = "zh") -> str:
+    """One of `LANGS` for a language tag as platforms send it (`zh-TW`, `en_US`, `zh-hans`)."""
+    if not code:
+        return default
+    tag = code.replace("_", "-").lower()
+    if tag.startswith(_TRADITIONAL_TAGS):
+        return "zh-Hant"
+    if tag.startswith("zh"):
+        return "zh"
+    return "en"
+
+
+@dataclass(frozen=True)
+class ButtonText:
+    """One button under an answer: its label and the words a press sends to the bot."""
+
+    payload: str
+    label: str
+    says: str
+
+
+class ChannelTexts:
+    """Lookup of the texts file; every text exists in every language of `LANGS`."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+        self.buttons_after: frozenset[str] = frozenset(data.get("buttons_after") or ())
+        self._check()
+
+    @classmethod
+    def load(cls, path: Path = TEXTS_FILE) -> ChannelTexts:
+        return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+    def _check(self) -> None:
+        """Fail at start-up, naming the key, rather than when a customer is waiting."""
+        for key in ("status_changed", "status_note", "welcome", "image_received"):
+            self._by_lang(self._data.get(key), key)
+        for status, labels in (self._data.get("statuses") or {}).items():
+            self._by_lang(labels, f"statuses.{status}")
+        for payload, button in (self._data.get("buttons") or {}).items():
+            self._by_lang(button.get("label"), f"buttons.{payload}.label")
+            self._by_lang(button.get("says"), f"buttons.{payload}.says")
+
+    @staticmethod
+    def _by_lang(texts: Any, key: str) -> dict[str, str]:
+        if not isinstance(texts, dict):
+            raise TextsError(f"{TEXTS_FILE.name}: `{key}` is missing")
+        missing = [lang for lang in LANGS if not isinstance(texts.get(lang), str)]
+        if missing:
+            raise TextsError(f"{TEXTS_FILE.name}: `{key}` has no text for {', '.join(missing)}")
+        return texts
+
+    def say(self, key: str, lang: str, **fields: object) -> str:
+        """The text `key` in `lang`, placeholders filled."""
+        return self._by_lang(self._data.get(key), key)[lang].format(**fields)
+
+    def status_label(self, status: str, lang: str) -> str:
+        labels = (self._data.get("statuses") or {}).get(status)
+        return labels[lang] if isinstance(labels, dict) and lang in labels else status
+
+    def buttons(self, lang: str) -> list[ButtonText]:
+        """The answer buttons (solved / not solved / person) in `lang`."""
+        return [
+            ButtonText(payload=payload, label=button["label"][lang], says=button["says"][lang])
+            for payload, button in (self._data.get("buttons") or {}).items()
+        ]
+
+    def button(self, payload: str, lang: str) -> ButtonText | None:
+        return next((b for b in self.buttons(lang) if b.payload == payload), None)
+
+    def command(self, name: str, lang: str) -> str:
+        """The words the bot reads for a channel command such as `/status`."""
+        return self._by_lang((self._data.get("commands") or {}).get(name), f"commands.{name}")[lang]
+
+
+@lru_cache
+def channel_texts() -> ChannelTexts:
+    """The bundled texts, read once per process."""
+    return ChannelTexts.load()

@@ -1,0 +1,189 @@
+"""WeChat messages in, the bot's answer out: passively (in the reply to WeChat's request) when
+the bot answers within the budget, else `success` at once and the answer later through the
+customer-service API.
+
+WeChat retries a message it got no reply to (same `MsgId`, up to three times). The messages
+desk processes a `MsgId` once; the answers held here by `MsgId` give a retry the same passive
+reply, or `success` when the answer went (or goes) out through the API instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from wechatpy.messages import BaseMessage
+
+from channels.base import Attachment, BotAnswer, InboundMessage, answer, split_text
+from channels.texts import ChannelTexts
+from channels.wechat.api import MAX_TEXT_BYTES, WeChatApi, utf8_size
+from intake_api.logs import get_logger
+
+log = get_logger(__name__)
+
+CHANNEL = "wechat"
+# WeChat waits 5 s for a passive reply; answer within this, else reply later via the API.
+REPLY_BUDGET_SECONDS = 4.0
+# WeChat says nothing about a follower's language; the fixed texts go out in this one.
+DEFAULT_LANG = "zh"
+# Answers remembered for retries (WeChat retries within ~15 s; keep far more than that).
+REMEMBERED_ANSWERS = 10_000
+SUBSCRIBE_EVENTS = ("subscribe", "subscribe_scan", "subscribe_scan_product")
+
+
+@dataclass
+class _Pending:
+    """The bot's answer to one `MsgId`, running or done."""
+
+    task: asyncio.Task[BotAnswer]
+    late: bool = False  # the answer goes out through the API: retries get `success`
+    overflow_sent: bool = False
+
+
+class WeChatInbound:
+    """Turns the messages WeChat pushes into passive replies (or later API messages)."""
+
+    def __init__(
+        self,
+        *,
+        app: FastAPI,
+        api: WeChatApi | None,
+        texts: ChannelTexts,
+        reply_budget: float = REPLY_BUDGET_SECONDS,
+    ) -> None:
+        self.app = app
+        self.api = api
+        self.texts = texts
+        self.reply_budget = reply_budget
+        self._answers: OrderedDict[str, _Pending] = OrderedDict()
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def aclose(self) -> None:
+        """Stop answers still being sent late (at shutdown)."""
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def reply_to(self, message: BaseMessage) -> str | None:
+        """The passive reply's text, or None for a bare `success`."""
+        kind = message.type
+        if kind == "event":
+            subscribed = getattr(message, "event", "") in SUBSCRIBE_EVENTS
+            return self.texts.say("welcome", DEFAULT_LANG) if subscribed else None
+        if kind == "image":
+            self._keep_image(message)
+            return self.texts.say("image_received", DEFAULT_LANG)
+        text = _text_of(message)
+        if text is None:
+            key = "voice_unrecognized" if kind == "voice" else "unsupported"
+            return self.texts.say(key, DEFAULT_LANG)
+        inbound = InboundMessage(
+            channel=CHANNEL,
+            sender_id=message.source,
+            message_id=_message_key(message),
+            text=text,
+            attachments=_attachments(message),
+        )
+        return await self._bot_reply(inbound)
+
+    def _keep_image(self, message: BaseMessage) -> None:
+        attachment = _attachments(message)[0]
+        log.info(
+            "wechat picture received",
+            sender=message.source,
+            message_id=_message_key(message),
+            media_id=attachment.media_id,
+            url=attachment.url,
+        )
+
+    async def _bot_reply(self, inbound: InboundMessage) -> str | None:
+        pending = self._pending(inbound)
+        try:
+            result = await asyncio.wait_for(asyncio.shield(pending.task), self.reply_budget)
+        except TimeoutError:
+            self._answer_late(inbound.sender_id, pending)
+            return None
+        except BaseException:
+            self._answers.pop(inbound.message_id, None)  # a retry runs it again
+            raise
+        if pending.late or not result.replies:
+            return None
+        pieces = split_text("\n\n".join(result.replies), MAX_TEXT_BYTES, size=utf8_size)
+        if len(pieces) > 1 and not pending.overflow_sent:
+            pending.overflow_sent = True
+            self._in_background(self._send(inbound.sender_id, pieces[1:]))
+        return pieces[0]
+
+    def _pending(self, inbound: InboundMessage) -> _Pending:
+        """The answer of this `MsgId`: the one already running for a retry, else a new one."""
+        pending = self._answers.get(inbound.message_id)
+        if pending is None:
+            pending = _Pending(asyncio.create_task(answer(self.app, inbound)))
+            self._answers[inbound.message_id] = pending
+            while len(self._answers) > REMEMBERED_ANSWERS:
+                self._answers.popitem(last=False)
+        return pending
+
+    def _answer_late(self, sender_id: str, pending: _Pending) -> None:
+        if pending.late:
+            return
+        pending.late = True
+
+        async def deliver() -> None:
+            result = await pending.task
+            if not result.duplicate:  # a repeat's answer went out the first time
+                await self._send(sender_id, result.replies)
+
+        self._in_background(deliver())
+
+    async def _send(self, sender_id: str, texts: list[str]) -> None:
+        if self.api is None:
+            log.warning(
+                "wechat answer missed the passive-reply window and cannot be sent: set "
+                "AFTERSALES_WECHAT_APP_ID and AFTERSALES_WECHAT_APP_SECRET",
+                sender=sender_id,
+            )
+            return
+        for text in texts:
+            await self.api.send_text(sender_id, text)
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("wechat late answer not delivered", error=repr(task.exception()))
+
+
+def _text_of(message: BaseMessage) -> str | None:
+    """What the customer said: typed text, or WeChat's speech recognition of a voice message."""
+    if message.type == "text":
+        text = message.content
+    elif message.type == "voice":
+        text = message.recognition
+    else:
+        return None
+    return text.strip() or None if isinstance(text, str) else None
+
+
+def _message_key(message: BaseMessage) -> str:
+    """WeChat's `MsgId`; sender and time for the few pushes without one."""
+    return str(message.id) if message.id else f"{message.source}:{message.time}"
+
+
+def _attachments(message: BaseMessage) -> tuple[Attachment, ...]:
+    if message.type == "image":
+        return (Attachment(kind="image", media_id=message.media_id, url=message.image),)
+    if message.type == "voice":
+        return (Attachment(kind="voice", media_id=message.media_id),)
+    return ()

@@ -1,0 +1,54 @@
+"""Start-up of the WeChat channel from `AFTERSALES_WECHAT_*`: the server URL needs the token,
+the outbound side (late answers, status updates) the app id and secret."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from channels.texts import channel_texts
+from channels.wechat.api import WeChatApi
+from channels.wechat.envelope import WeChatConfig
+from channels.wechat.handler import WeChatInbound
+from intake_api.logs import get_logger
+from intake_api.settings import Settings
+
+if TYPE_CHECKING:
+    from channels.outbound import OutboundRegistry
+
+log = get_logger(__name__)
+
+
+@asynccontextmanager
+async def wechat_lifespan(app: FastAPI, registry: OutboundRegistry) -> AsyncIterator[None]:
+    """Put the inbound handler on `app.state.wechat` and register the API as outbound."""
+    settings: Settings = app.state.settings
+    app.state.wechat_config = app.state.wechat = None
+    if not settings.wechat_token:
+        yield
+        return
+    api = None
+    if settings.wechat_app_id and settings.wechat_app_secret:
+        api = WeChatApi(
+            app_id=settings.wechat_app_id,
+            app_secret=settings.wechat_app_secret,
+            api_url=settings.wechat_api_url,
+        )
+        registry.register(api)
+    else:
+        log.warning("wechat: no app id/secret, so slow answers and status updates cannot be sent")
+    inbound = WeChatInbound(app=app, api=api, texts=channel_texts())
+    app.state.wechat_config = WeChatConfig(
+        token=settings.wechat_token, app_id=settings.wechat_app_id, aes_key=settings.wechat_aes_key
+    )
+    app.state.wechat = inbound
+    log.info("wechat channel ready", safe_mode=bool(settings.wechat_aes_key), outbound=bool(api))
+    try:
+        yield
+    finally:
+        await inbound.aclose()
+        if api is not None:
+            await api.aclose()
