@@ -1,0 +1,45 @@
+"""The dialogue on a real knowledge base (tests/bot/dialogue/kb.yaml), real tickets and DB."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.dialogue.engine import DialogueEngine, Inbound, Turn
+from bot.dialogue.knowledge import GraphKnowledge, open_folder
+from bot.dialogue.ports import NoInterpreter
+from intake_api.messages.desk import BotTicketDesk
+from intake_api.storage.db import unit_of_work
+from intake_api.triage import load_policy
+
+KB_FILE = Path(__file__).with_name("kb.yaml")
+
+Say = Callable[..., Awaitable[Turn]]
+
+
+@pytest.fixture(scope="session")
+def knowledge(tmp_path_factory: pytest.TempPathFactory) -> GraphKnowledge:
+    """The test KB, indexed once for the whole run (the encoder loads in a few seconds)."""
+    return open_folder(KB_FILE, tmp_path_factory.mktemp("dialogue-index"))
+
+
+@pytest.fixture
+def dialogue(knowledge: GraphKnowledge) -> DialogueEngine:
+    return DialogueEngine(
+        knowledge=knowledge, interpreter=NoInterpreter(), tickets=BotTicketDesk(load_policy(None))
+    )
+
+
+@pytest.fixture
+def say(dialogue: DialogueEngine, sessions: async_sessionmaker[AsyncSession]) -> Say:
+    """Send one customer message (its own transaction, as the messages flow does)."""
+
+    async def send(text: str, sender: str = "alice", **customer: str) -> Turn:
+        inbound = Inbound(channel="test", sender_id=sender, text=text, customer=customer)
+        async with unit_of_work(sessions) as session:
+            return await dialogue.handle(session, inbound)
+
+    return send

@@ -1,0 +1,142 @@
+"""The dialogue policy end to end: every action, state kept in the database between messages."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.dialogue.models import Conversation, ConversationMessage
+from intake_api.tickets.models import Ticket
+from tests.bot.dialogue.conftest import Say
+
+
+async def test_confident_hit_is_answered_from_that_item(say: Say) -> None:
+    turn = await say("AC-500排气温度过高，怎么办")
+    assert turn.action == "answer"
+    assert turn.kb_hits[0]["id"] == "F-500-hot"
+    assert "温控阀" in turn.replies[0]  # the assembled answer walks causes and solutions
+    assert turn.lang == "zh"
+
+
+async def test_same_symptom_on_two_models_asks_which_then_answers(say: Say) -> None:
+    first = await say("The compressor overheats and stops")
+    assert first.action == "clarify"
+    assert {hit["id"] for hit in first.kb_hits} == {"F-300-hot", "F-500-hot"}
+    assert "AC-300" in first.replies[0] and "AC-500" in first.replies[0]
+    second = await say("AC500")
+    assert second.action == "answer"
+    assert second.kb_hits[0]["id"] == "F-500-hot"
+    assert second.lang == "en"
+
+
+async def test_two_codes_ask_which_code(say: Say) -> None:
+    first = await say("空压机报E05和E07")
+    assert first.action == "clarify"
+    assert "E05" in first.replies[0] and "E07" in first.replies[0]
+    second = await say("E07")
+    assert (second.action, second.kb_hits[0]["id"]) == ("answer", "F-oil-low")
+
+
+async def test_not_solved_goes_to_a_ticket_with_the_fault_and_slots(
+    say: Say, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    assert (await say("AC-300 排气温度过高，停机了")).action == "answer"
+    offer = await say("没有，还是不行")
+    assert offer.action == "collect"
+    assert "地址" in offer.replies[-1]  # product and symptom come from the answered fault
+    assert (await say("上海市浦东新区张江路88号")).action == "collect"
+    assert (await say("13800001234")).action == "collect"
+    assert (await say("1")).action == "collect"  # urgency: urgent
+    confirm = await say("跳过")  # serial unknown
+    assert confirm.action == "collect"
+    assert "张江路88号" in confirm.replies[0] and "13800001234" in confirm.replies[0]
+    done = await say("确认")
+    assert done.action == "ticket"
+    ticket = done.ticket
+    assert ticket is not None and ticket["status_token"]
+    assert ticket["priority"] in {"P1", "P2", "P3", "P4"}
+    assert ticket["fault_id"] == "F-300-hot" and ticket["product_id"] == "AC-300"
+    async with sessions() as session:
+        row = await session.scalar(select(Ticket))
+    assert row is not None and row.customer_phone == "13800001234"
+    assert "张江路88号" in (row.description or "")
+
+
+async def test_first_message_prefills_slots_and_asks_only_the_missing_ones(say: Say) -> None:
+    turn = await say("AC-300报E05，麻烦派个工程师上门，地址北京市朝阳区建国路88号，电话13912345678")
+    assert turn.action == "collect"
+    assert "紧急" in turn.replies[-1]  # product, symptom, address, phone were all given
+    assert (await say("紧急")).action == "collect"
+    confirm = await say("SN: AC3-2024-0042")
+    assert "AC3-2024-0042" in confirm.replies[0] and "建国路88号" in confirm.replies[0]
+    done = await say("好的")
+    assert done.action == "ticket" and done.ticket is not None
+
+
+async def test_status_of_a_ticket_and_of_open_tickets(say: Say) -> None:
+    await say("please send an engineer to fix my AC-300, it overheats")
+    for answer in ("12 King Street, London", "+44 20 7946 0958", "3", "skip", "yes"):
+        turn = await say(answer)
+    assert turn.action == "ticket" and turn.ticket is not None
+    ticket_id = turn.ticket["id"]
+    one = await say(f"what is the status of {ticket_id}?")
+    assert one.action == "status" and one.ticket is not None
+    assert one.ticket["id"] == ticket_id and ticket_id in one.replies[0]
+    mine = await say("any update on my repair request status?")
+    assert mine.action == "status" and [t["id"] for t in mine.tickets] == [ticket_id]
+    other = await say(f"status of {ticket_id}", sender="mallory")
+    assert other.action == "status" and other.ticket is None  # not hers: not shown
+
+
+async def test_explicit_human_request_hands_off_and_stays_with_agents(
+    say: Say, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    turn = await say("转人工客服")
+    assert turn.action == "handoff" and turn.ticket is not None
+    again = await say("保修多久")
+    assert again.action == "handoff"  # a person has the conversation now
+    async with sessions() as session:
+        conversation = await session.scalar(select(Conversation))
+    assert conversation is not None and conversation.status == "handoff"
+
+
+async def test_complaint_hands_off_with_a_complaint_ticket(say: Say) -> None:
+    turn = await say("This is ridiculous, I want to complain to a manager")
+    assert turn.action == "handoff"
+    assert turn.ticket is not None and turn.ticket["category"] == "complaint"
+
+
+async def test_two_misunderstandings_in_a_row_hand_off(say: Say) -> None:
+    assert (await say("今天天气怎么样")).action == "fallback"
+    assert (await say("推荐一家好吃的餐厅")).action == "handoff"
+
+
+async def test_uncovered_alarm_code_is_not_answered(say: Say) -> None:
+    assert (await say("AC-300显示E99是什么意思")).action == "fallback"
+
+
+async def test_traditional_in_traditional_out(say: Say) -> None:
+    turn = await say("AC-500排氣溫度過高，機器過熱停機了")
+    assert turn.action == "answer"
+    assert "溫控閥" in turn.replies[0] and "温控阀" not in turn.replies[0]
+    assert "問題" in turn.replies[1]
+    simplified = await say("谢谢")
+    assert simplified.action == "smalltalk"
+    assert "問題" not in simplified.replies[0]
+
+
+async def test_small_talk_and_answer_yes(say: Say) -> None:
+    assert (await say("hello")).action == "smalltalk"
+    assert (await say("how long is the warranty?")).action == "answer"
+    solved = await say("yes")
+    assert solved.action == "smalltalk" and "glad" in solved.replies[0].lower()
+
+
+async def test_history_keeps_messages_and_replies(
+    say: Say, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await say("保修多久")
+    async with sessions() as session:
+        lines = list(await session.scalars(select(ConversationMessage)))
+    assert [line.direction for line in lines] == ["in", "out", "out"]
+    assert lines[0].text == "保修多久" and lines[1].action == "answer"
