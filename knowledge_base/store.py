@@ -150,8 +150,13 @@ async def knowledge_base_stats(session: AsyncSession) -> KBStats:
         nodes={kind: nodes.get(kind, 0) for kind in NODE_LISTS},
         edges=edges,
         revision=meta.revision if meta else 0,
-        updated_at=meta.updated_at if meta else None,
+        updated_at=_as_utc(meta.updated_at) if meta else None,
     )
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def neighbors(
