@@ -24,10 +24,11 @@ def _hash(key: str) -> str:
 
 
 def _prefix_of(key: str) -> str | None:
-    parts = key.split("_")
-    if len(parts) != 3 or f"{parts[0]}_" != KEY_PREFIX or not parts[1] or not parts[2]:
+    """The lookup prefix of `as_<prefix>_<secret>` (the secret may itself hold underscores)."""
+    if not key.startswith(KEY_PREFIX):
         return None
-    return parts[1]
+    prefix, _, secret = key[len(KEY_PREFIX) :].partition("_")
+    return prefix if prefix and secret else None
 
 
 async def create(

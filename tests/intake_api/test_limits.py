@@ -1,0 +1,44 @@
+"""Rate limits per API key and per sender (429 + Retry-After)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from intake_api.app import create_app
+from intake_api.settings import Settings
+from tests.intake_api.conftest import ADMIN_KEY
+from tests.support.server import running_server
+
+
+@pytest.fixture
+def strict(intake_settings: Settings) -> Iterator[httpx.Client]:
+    """A server allowing 5 requests a minute per key and 2 tickets a minute per sender."""
+    settings = intake_settings.model_copy(
+        update={"rate_limit_per_key_per_minute": 5, "rate_limit_per_sender_per_minute": 2}
+    )
+    with (
+        running_server(create_app(settings)) as url,
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client,
+    ):
+        yield client
+
+
+def test_a_key_over_its_rate_gets_429_with_retry_after(strict: httpx.Client) -> None:
+    answers = [strict.get("/v1/tickets") for _ in range(7)]
+    assert [a.status_code for a in answers[:5]] == [200] * 5
+    limited = answers[5]
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert "rate limit" in limited.json()["message"]
+
+
+def test_one_sender_over_its_rate_gets_429(strict: httpx.Client) -> None:
+    def ticket(sender: str) -> int:
+        body = {"subject": "hello", "channel": "web", "sender_id": sender}
+        return strict.post("/v1/tickets", json=body).status_code
+
+    assert [ticket("alice"), ticket("alice"), ticket("alice")] == [201, 201, 429]
+    assert ticket("bob") == 201
