@@ -207,8 +207,8 @@ async def run(faults: int, database_url: str | None) -> str:
         f"Generated KB: {faults} faults, {items} items in {FILES} YAML files; "
         f"database `{dialect}`; Python {platform.python_version()}, {platform.machine()}, "
         f"{os.cpu_count()} CPUs.",
-        f"Command: `python bench/kb_store.py --faults {faults}`"
-        + (" --database-url …" if database_url else ""),
+        f"Command: `python bench/kb_store.py --faults {faults}"
+        + (" --database-url …`" if database_url else "`"),
         "",
         "| step | seconds |",
         "| --- | --- |",
