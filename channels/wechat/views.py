@@ -5,6 +5,8 @@ No API key here: WeChat proves itself with the signature of the shared token ins
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from wechatpy.replies import TextReply
@@ -22,7 +24,8 @@ from intake_api.errors import NotFound, PayloadTooLarge
 
 router = APIRouter(prefix="/channels/wechat", tags=["channels"])
 
-SignatureQuery = Query(None, max_length=128)
+# One of the query parameters WeChat signs its requests with.
+SignaturePart = Annotated[str | None, Query(max_length=128)]
 
 
 def _configured(request: Request) -> tuple[WeChatConfig, WeChatInbound]:
@@ -48,9 +51,9 @@ async def _limited_body(request: Request) -> bytes:
 @router.get("", response_class=PlainTextResponse)
 async def verify_server(
     request: Request,
-    signature: str | None = SignatureQuery,
-    timestamp: str | None = SignatureQuery,
-    nonce: str | None = SignatureQuery,
+    signature: SignaturePart = None,
+    timestamp: SignaturePart = None,
+    nonce: SignaturePart = None,
     echostr: str = Query("", max_length=1024),
 ) -> PlainTextResponse:
     """WeChat's server-URL check: echo `echostr` when the signature is right (403 if not)."""
@@ -62,10 +65,10 @@ async def verify_server(
 @router.post("")
 async def receive(
     request: Request,
-    signature: str | None = SignatureQuery,
-    timestamp: str | None = SignatureQuery,
-    nonce: str | None = SignatureQuery,
-    msg_signature: str | None = SignatureQuery,
+    signature: SignaturePart = None,
+    timestamp: SignaturePart = None,
+    nonce: SignaturePart = None,
+    msg_signature: SignaturePart = None,
     encrypt_type: str | None = Query(None, max_length=16),
 ) -> Response:
     """A message or event: the passive XML reply (encrypted in safe mode), or `success`."""
