@@ -1,0 +1,124 @@
+"""Two `aftersales serve` processes on one PostgreSQL database and a real Redis server:
+a change made through one worker reaches an SSE stream opened on the other, and the rate limit
+of a key is shared."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from intake_api.limits.buckets import RedisRateLimiter
+from tests.intake_api.sse import SseReader
+from tests.support.postgres import create_database, free_port
+from tests.support.redis import running_redis
+
+ADMIN_KEY = "workers-admin-key"
+HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
+AFTERSALES = Path(sys.executable).with_name("aftersales")
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with running_redis() as url:
+        yield url
+
+
+@contextmanager
+def serve(env: dict[str, str], log: Path) -> Iterator[str]:
+    """One `aftersales serve` process; yields its base URL once /healthz answers."""
+    port = free_port()
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(AFTERSALES), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"worker exited: {log.read_text(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"worker did not start: {log.read_text(errors='replace')}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def workers(
+    postgres_admin_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """Worker A and worker B (started one after the other: A migrates the database)."""
+    root = tmp_path_factory.mktemp("workers")
+    env = {
+        **os.environ,
+        "AFTERSALES_DATABASE_URL": create_database(postgres_admin_url),
+        "AFTERSALES_REDIS_URL": redis_url,
+        "AFTERSALES_ADMIN_KEY": ADMIN_KEY,
+        "AFTERSALES_DATA_DIR": str(root / "data"),
+        "AFTERSALES_LOAD_DEMO_KB": "false",
+        "AFTERSALES_LOG_LEVEL": "WARNING",
+    }
+    with ExitStack() as stack:
+        first = stack.enter_context(serve(env, root / "a.log"))
+        second = stack.enter_context(serve(env, root / "b.log"))
+        yield first, second
+
+
+async def test_a_change_on_one_worker_reaches_a_stream_on_the_other(
+    workers: tuple[str, str],
+) -> None:
+    worker_a, worker_b = workers
+    async with (
+        asyncio.timeout(60),
+        httpx.AsyncClient(base_url=worker_a, headers=HEADERS) as on_a,
+        httpx.AsyncClient(base_url=worker_b, headers=HEADERS) as on_b,
+    ):
+        ticket = (await on_a.post("/v1/tickets", json={"subject": "Pump broken"})).json()
+        url = f"/v1/tickets/{ticket['id']}/events"
+        async with on_b.stream("GET", url, params={"token": ticket["status_token"]}) as stream:
+            reader = SseReader(stream)
+            assert (await reader.next_event())[1]["status"] == "new"
+            for status in ("triaged", "assigned", "in_progress"):
+                response = await on_a.patch(f"/v1/tickets/{ticket['id']}", json={"status": status})
+                assert response.status_code == 200
+                event_id, data = await reader.next_event()
+                assert data["status"] == status
+            assert event_id == "4"
+
+
+async def test_redis_rate_limit_is_shared_between_limiters(redis_url: str) -> None:
+    first, second = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    try:
+        a, b = RedisRateLimiter(first), RedisRateLimiter(second)
+        allowed = [
+            await limiter.acquire("key:shared", per_minute=4) for limiter in (a, b, a, b, a, b)
+        ]
+    finally:
+        await first.aclose()
+        await second.aclose()
+    assert allowed[:4] == [None] * 4
+    assert all(wait is not None and wait > 0 for wait in allowed[4:])
