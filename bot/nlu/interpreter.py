@@ -1,0 +1,168 @@
+"""The trained NLU pipeline: Rasa `/model/parse`-shaped output, persistence to a model folder."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import joblib
+import scipy.sparse as sp
+
+from bot.nlu.classifiers import LogisticRegressionIntentClassifier
+from bot.nlu.errors import ModelError, PipelineError
+from bot.nlu.extractors import EntityExtractor, EntitySynonymMapper, LookupEntityExtractor
+from bot.nlu.featurizers import Doc, Featurizer
+from bot.nlu.text import JiebaTokenizer, WhitespaceTokenizer, fold
+from bot.nlu.training_data import TrainingData
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+FORMAT_VERSION = 1
+
+
+class Interpreter:
+    """Runs a pipeline of tokenizer, featurizers, intent classifier, extractors and mappers."""
+
+    def __init__(
+        self, components: Sequence[Any], config: list[dict[str, Any]], fingerprint: str = ""
+    ) -> None:
+        self.components = list(components)
+        self.config = config
+        self.fingerprint = fingerprint
+        tokenizers = [c for c in components if isinstance(c, WhitespaceTokenizer)]
+        self.tokenizer = tokenizers[0] if tokenizers else JiebaTokenizer()
+        self.featurizers = [c for c in components if isinstance(c, Featurizer)]
+        classifiers = [c for c in components if isinstance(c, LogisticRegressionIntentClassifier)]
+        self.classifier = classifiers[0] if classifiers else None
+        if self.classifier is not None and not self.featurizers:
+            raise PipelineError("an intent classifier needs at least one featurizer before it")
+        self.extractors = [c for c in components if isinstance(c, EntityExtractor)]
+        self.mappers = [c for c in components if isinstance(c, EntitySynonymMapper)]
+
+    # --- training --------------------------------------------------------------------------
+    def train(self, data: TrainingData) -> None:
+        """Fit every component on the training data (the classifier on labelled messages)."""
+        for component in (*self.extractors, *self.mappers):
+            component.train(data)
+        labelled = [m for m in data.messages if m.intent]
+        if self.classifier is None or not labelled:
+            return
+        docs = self.documents([m.text for m in labelled])
+        for featurizer in self.featurizers:
+            featurizer.fit(docs)
+        self.classifier.fit(self.features(docs), [m.intent for m in labelled])
+
+    # --- inference -------------------------------------------------------------------------
+    def documents(self, texts: Sequence[str]) -> list[Doc]:
+        """Folded and tokenized documents for the featurizers."""
+        return [Doc(t, fold(t), tuple(self.tokenizer.tokenize(t))) for t in texts]
+
+    def features(self, docs: Sequence[Doc]) -> sp.csr_matrix:
+        """The concatenated, weighted feature blocks of all featurizers."""
+        blocks = [f.transform(docs) * f.weight for f in self.featurizers]
+        return sp.hstack(blocks, format="csr")
+
+    def intents(self, texts: Sequence[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """(intent, intent_ranking) per text, in Rasa's shape; batched for speed."""
+        results: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [
+            ({"name": None, "confidence": 0.0}, []) for _ in texts
+        ]
+        if self.classifier is None:
+            return results
+        filled = [i for i, text in enumerate(texts) if text.strip()]
+        if not filled:
+            return results
+        rankings = self.classifier.rank(self.features(self.documents([texts[i] for i in filled])))
+        for i, ranking in zip(filled, rankings, strict=True):
+            name, confidence = self.classifier.decide(ranking)
+            listed = [{"name": n, "confidence": c} for n, c in ranking[:10]]
+            if name != ranking[0][0]:
+                listed = [{"name": name, "confidence": confidence}, *listed]
+            results[i] = ({"name": name, "confidence": confidence}, listed)
+        return results
+
+    def entities(self, text: str) -> list[dict[str, Any]]:
+        """Entities of every extractor, by position, with synonyms mapped."""
+        found = [entity for extractor in self.extractors for entity in extractor.extract(text)]
+        found.sort(key=lambda e: (e["start"], -e["end"]))
+        for mapper in self.mappers:
+            found = mapper.process(found)
+        return found
+
+    def parse_batch(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """`parse` for many texts at once (one featurization pass)."""
+        return [
+            {
+                "text": text,
+                "intent": intent,
+                "entities": self.entities(text),
+                "intent_ranking": ranking,
+            }
+            for text, (intent, ranking) in zip(texts, self.intents(texts), strict=True)
+        ]
+
+    def parse(self, text: str) -> dict[str, Any]:
+        """Rasa `/model/parse` output: text, intent, entities, intent_ranking."""
+        return self.parse_batch([text])[0]
+
+    # --- runtime knowledge -----------------------------------------------------------------
+    def add_lookup(self, entity: str, values: Iterable[str] | Mapping[str, str]) -> None:
+        """Teach the lookup extractor entries (e.g. KB product models; a mapping gives aliases)."""
+        lookups = [c for c in self.extractors if isinstance(c, LookupEntityExtractor)]
+        if not lookups:
+            raise PipelineError("the pipeline has no LookupEntityExtractor")
+        for extractor in lookups:
+            extractor.add(entity, values)
+
+    def add_synonyms(self, synonyms: Mapping[str, str]) -> None:
+        """Map extracted values to canonical ones (alias -> canonical)."""
+        for mapper in self.mappers:
+            mapper.add(synonyms)
+
+    # --- persistence -----------------------------------------------------------------------
+    def persist(self, folder: str | Path) -> Path:
+        """Write the model to `folder` (created); returns the folder."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self.components, folder / MODEL_FILE, compress=3)
+        metadata = {
+            "format_version": FORMAT_VERSION,
+            "fingerprint": self.fingerprint,
+            "pipeline": self.config,
+            "intents": self.intent_names,
+        }
+        (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2, ensure_ascii=False))
+        return folder
+
+    @property
+    def intent_names(self) -> list[str]:
+        """The intents the classifier knows."""
+        if self.classifier is None or self.classifier.model is None:
+            return []
+        return [str(c) for c in self.classifier.model.classes_]
+
+    @staticmethod
+    def read_metadata(folder: str | Path) -> dict[str, Any] | None:
+        """The metadata of a persisted model, or None when the folder holds no usable model."""
+        path = Path(folder) / METADATA_FILE
+        try:
+            metadata = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if metadata.get("format_version") != FORMAT_VERSION:
+            return None
+        return metadata if (Path(folder) / MODEL_FILE).is_file() else None
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Interpreter:
+        """A model persisted with `persist` (only load folders you wrote: it unpickles)."""
+        metadata = cls.read_metadata(folder)
+        if metadata is None:
+            raise ModelError(f"{folder} holds no NLU model of format {FORMAT_VERSION}; train one")
+        try:
+            components = joblib.load(Path(folder) / MODEL_FILE)
+        except Exception as exc:  # unpickling raises many types for a damaged file
+            raise ModelError(f"cannot load the NLU model in {folder}: {exc}") from exc
+        return cls(components, metadata["pipeline"], metadata.get("fingerprint", ""))
