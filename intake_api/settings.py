@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     wechat_app_secret: str | None = None
     wechat_aes_key: str | None = None
     wechat_api_url: str = DEFAULT_WECHAT_API_URL
+    webchat_secret: str | None = Field(
+        default=None,
+        description="Signs web chat session tokens; default: a random secret kept in the data dir.",
+    )
 
     @field_validator("database_url")
     @classmethod
