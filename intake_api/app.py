@@ -13,6 +13,8 @@ from intake_api.errors import install_error_handlers
 from intake_api.events.lifespan import events_lifespan
 from intake_api.events.views import router as ticket_events_router
 from intake_api.health import router as health_router
+from intake_api.kb.lifespan import kb_lifespan
+from intake_api.kb.views import router as kb_router
 from intake_api.limits.dependencies import install_limits, limits_lifespan
 from intake_api.logs import configure_logging, get_logger
 from intake_api.settings import Settings, get_settings
@@ -27,7 +29,7 @@ log = get_logger(__name__)
 
 def _domain_lifespans() -> list[DomainLifespan]:
     """Start-up/shut-down of each domain, in order (later ones may use earlier ones)."""
-    return [limits_lifespan, events_lifespan, tickets_lifespan]
+    return [kb_lifespan, limits_lifespan, events_lifespan, tickets_lifespan]
 
 
 @asynccontextmanager
@@ -65,4 +67,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ticket_events_router)
     app.include_router(apikeys_router)
     app.include_router(audit_router)
+    app.include_router(kb_router)
     return app

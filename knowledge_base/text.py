@@ -249,7 +249,7 @@ class CodeMatcher:
         if start > 0 and _joined(text, runs[start - 1], runs[start]) == "":
             return False
         digits = runs[start + 1]
-        if not digits.value.isdigit() or _joined(text, runs[start], digits) not in ("", "-"):
+        if not digits.value.isdigit() or _joined(text, runs[start], digits) not in ("", "-", " "):
             return False
         return _ends_cleanly(text, runs, start + 2)
 

@@ -1,0 +1,58 @@
+"""`GET /v1/kb/search`: ranked knowledge base items for a customer's text.
+
+Public: product knowledge (fault titles and FAQ questions) is what the chat and the bot show any
+customer, so this route needs no API key.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from intake_api.errors import ServiceError
+from knowledge_base.search import MAX_QUERY_CHARS, is_searchable
+from knowledge_base.service import KnowledgeService
+
+router = APIRouter(prefix="/v1/kb", tags=["knowledge base"])
+
+MAX_K = 50
+SUPPORTED_LANGS = ("zh", "zh-hans", "zh-hant", "zh-cn", "zh-tw", "zh-hk", "en")
+
+
+class InvalidQuery(ServiceError):
+    status_code = 422
+    code = "invalid_query"
+
+
+class SearchHit(BaseModel):
+    id: str
+    type: str
+    score: float
+    title: str
+
+
+@router.get("/search", response_model=list[SearchHit])
+def search(
+    request: Request,
+    q: str = Query("", description=f"The customer's text, 1 to {MAX_QUERY_CHARS} characters."),
+    lang: str | None = Query(None, description="zh or en; detected from the text if absent."),
+    k: int = Query(5, ge=1, le=MAX_K, description=f"How many hits, 1 to {MAX_K}."),
+) -> list[SearchHit]:
+    """Best items first, each `{id, type, score, title}`; no API key needed (public knowledge).
+
+    A top `score` below the service's no-answer threshold means no good answer. Text with
+    nothing searchable in it (only punctuation or control characters) gives an empty list.
+    """
+    if not q.strip():
+        raise InvalidQuery("q must not be empty: give the customer's question or message")
+    if len(q) > MAX_QUERY_CHARS:
+        raise InvalidQuery(
+            f"q is {len(q)} characters long; at most {MAX_QUERY_CHARS} are accepted",
+            max_chars=MAX_QUERY_CHARS,
+        )
+    if lang is not None and lang.lower() not in SUPPORTED_LANGS:
+        raise InvalidQuery(f"lang {lang!r} is not supported: use zh or en", lang=lang)
+    if not is_searchable(q):
+        return []
+    kb: KnowledgeService = request.app.state.kb
+    return [SearchHit(**hit.as_dict()) for hit in kb.search(q, lang=lang, k=k)]
