@@ -113,12 +113,23 @@ def _changed_hook() -> Callable[..., Any] | None:
 
 
 async def _notify_changed(settings: Settings, sessions: Sessions) -> None:
+    """Let the search index catch up; the import is committed, so a failure here is a warning."""
     hook = _changed_hook()
     if hook is None:
         return
-    result = hook(settings=settings, sessions=sessions)
-    if inspect.isawaitable(result):
-        await result
+    try:
+        with _stderr.status("Updating the search index…"):
+            result = hook(settings=settings, sessions=sessions)
+            if inspect.isawaitable(result):
+                await result
+    except Exception as exc:  # noqa: BLE001 - any failure of the index must not hide the import
+        typer.echo(
+            f"warning: the knowledge base was imported, but updating the search index failed "
+            f"({type(exc).__name__}: {exc}); it is brought up to date when the service starts.",
+            err=True,
+        )
+    else:
+        typer.echo("Search index updated.")
 
 
 def _print_report(report: ImportReport) -> None:
@@ -149,11 +160,12 @@ def import_command(
         with _stderr.status("Writing to the store…"):
             async with unit_of_work(sessions) as session:
                 report = await import_knowledge_base(session, kb, replace=replace)
+        _print_report(report)
         if report.changed:
             await _notify_changed(settings, sessions)
         return report
 
-    _print_report(_with_store(settings, work))
+    _with_store(settings, work)
 
 
 @kb_app.command("validate")

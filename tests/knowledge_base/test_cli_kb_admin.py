@@ -59,6 +59,8 @@ def test_import_prints_the_report_and_a_second_import_changes_nothing(
     first = kb("import", sample)
     assert first.exit_code == 0, first.output
     assert "faults" in first.stdout and "revision 1" in first.stdout
+    assert "Search index updated." in first.stdout  # knowledge_base.service.on_kb_changed ran
+    assert any((Path(env["AFTERSALES_DATA_DIR"]) / "index").iterdir())
     after_first = stats()
     assert after_first["nodes"]["faults"] == 12 and after_first["revision"] == 1
     second = kb("import", sample)
