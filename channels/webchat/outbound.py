@@ -1,0 +1,85 @@
+"""The web chat's outbound side: the sockets each session has open in this process, and
+`WebChatOutbound`, which stores a message in the session's conversation and pushes it to them.
+
+A page that is closed gets the stored message with its history on its next connect; with
+several workers, a page connected to another worker gets it the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.base import Button, OutboundError
+from channels.webchat import service
+from channels.webchat.service import CHANNEL
+from intake_api.storage.db import unit_of_work
+
+
+def buttons_json(buttons: Sequence[Button] | None) -> list[dict[str, str]]:
+    return [{"label": b.label, "says": b.payload} for b in buttons or ()]
+
+
+class Connection(Protocol):
+    """An open page of a session (`channels.webchat.connection.ChatConnection`)."""
+
+    async def send(self, frame: dict[str, Any]) -> None: ...
+
+    def watch(self, ticket_id: str) -> None: ...
+
+
+class ChatHub:
+    """The open pages of each session in this process (a session may have several tabs)."""
+
+    def __init__(self) -> None:
+        self._pages: dict[str, set[Connection]] = {}
+
+    def add(self, session_id: str, page: Connection) -> None:
+        self._pages.setdefault(session_id, set()).add(page)
+
+    def remove(self, session_id: str, page: Connection) -> None:
+        pages = self._pages.get(session_id, set())
+        pages.discard(page)
+        if not pages:
+            self._pages.pop(session_id, None)
+
+    def count(self, session_id: str) -> int:
+        return len(self._pages.get(session_id, ()))
+
+    async def push(self, session_id: str, frame: dict[str, Any]) -> int:
+        """Send `frame` to every open page of the session; how many took it."""
+        sent = 0
+        for page in list(self._pages.get(session_id, ())):
+            with contextlib.suppress(Exception):  # a closing page: its handler removes it
+                await page.send(frame)
+                sent += 1
+        return sent
+
+    def watch(self, session_id: str, ticket_id: str) -> None:
+        """Every open page of the session follows the ticket's status from now on."""
+        for page in list(self._pages.get(session_id, ())):
+            page.watch(ticket_id)
+
+
+class WebChatOutbound:
+    """Messages to a web chat session (ticket status changes), stored then pushed."""
+
+    name = CHANNEL
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], hub: ChatHub) -> None:
+        self.sessions = sessions
+        self.hub = hub
+
+    async def send_text(
+        self, recipient_id: str, text: str, buttons: Sequence[Button] | None = None
+    ) -> None:
+        async with unit_of_work(self.sessions) as session:
+            frame = await service.store_notice(session, sender_id=recipient_id, text=text)
+        if frame is None:
+            raise OutboundError(CHANNEL, recipient_id, "this session has no conversation")
+        await self.hub.push(
+            recipient_id, {"type": "message", **frame, "buttons": buttons_json(buttons)}
+        )

@@ -1,0 +1,133 @@
+"""The web chat's routes: the page (`GET /chat`), its assets, the embeddable widget
+(`GET /chat/widget.js`), anonymous sessions (`POST /chat/session`) and the socket
+(`/chat/ws`). None takes an API key: a page gets a signed session token of its own."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+from fastapi import APIRouter, Body, Request, WebSocket
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from starlette.requests import HTTPConnection
+
+from channels.webchat.connection import ChatConnection
+from channels.webchat.lifespan import WebChat
+from channels.webchat.sessions import MAX_TOKEN_CHARS, ChatSession
+from intake_api.errors import NotFound, RateLimited, ServiceError
+
+router = APIRouter(prefix="/chat", tags=["web chat"])
+
+# Nothing inline, nothing from elsewhere: the page runs only its own script and style sheet.
+PAGE_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "img-src 'self' data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors *",  # the widget frames the page into the customer's own site
+    )
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+ASSETS = {"chat.js": "text/javascript", "chat.css": "text/css"}
+
+
+@lru_cache
+def _asset(name: str) -> bytes:
+    return resources.files("channels.webchat.static").joinpath(name).read_bytes()
+
+
+def _webchat(connection: HTTPConnection) -> WebChat:
+    return connection.app.state.webchat
+
+
+async def _limit_sessions(connection: HTTPConnection) -> None:
+    """New sessions per client address, so a script cannot mint them without end."""
+    per_minute = connection.app.state.settings.rate_limit_per_key_per_minute
+    address = connection.client.host if connection.client else "-"
+    wait = await connection.app.state.rate_limiter.acquire(
+        f"webchat-session:{address}", per_minute=per_minute
+    )
+    if wait is not None:
+        retry = max(1, round(wait + 0.5))
+        raise RateLimited(
+            f"too many new chat sessions from this address; retry after {retry} s",
+            retry_after_seconds=retry,
+        )
+
+
+@router.get("", include_in_schema=False)
+async def chat_page() -> Response:
+    """The chat page; `?embed=1` is the same page framed by the widget."""
+    headers = {"Content-Security-Policy": PAGE_POLICY, **SECURITY_HEADERS}
+    headers["Cache-Control"] = "no-cache"
+    return Response(_asset("chat.html"), media_type="text/html; charset=utf-8", headers=headers)
+
+
+@router.get("/static/{name}", include_in_schema=False)
+async def chat_asset(name: str) -> Response:
+    if name not in ASSETS:
+        raise NotFound(f"no web chat asset {name!r}")
+    return Response(_asset(name), media_type=ASSETS[name], headers=SECURITY_HEADERS)
+
+
+@router.get("/widget.js", include_in_schema=False)
+async def chat_widget() -> Response:
+    """One `<script src=".../chat/widget.js" async></script>` on a site adds the chat button."""
+    headers = {**SECURITY_HEADERS, "Cross-Origin-Resource-Policy": "cross-origin"}
+    headers["Cache-Control"] = "public, max-age=300"
+    return Response(_asset("widget.js"), media_type="text/javascript", headers=headers)
+
+
+class SessionIn(BaseModel):
+    token: str | None = Field(default=None, max_length=MAX_TOKEN_CHARS)
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    token: str
+
+
+@router.post("/session", response_model=SessionOut)
+async def chat_session(request: Request, body: SessionIn | None = Body(None)) -> SessionOut:
+    """The session of `token` when it is still valid, else a new anonymous one."""
+    webchat = _webchat(request)
+    if body is not None and body.token:
+        try:
+            chat = webchat.signer.verify(body.token)
+            return SessionOut(session_id=chat.session_id, token=chat.token)
+        except ServiceError:
+            pass  # a stale or foreign token: the visitor starts afresh
+    await _limit_sessions(request)
+    chat = webchat.signer.new()
+    return SessionOut(session_id=chat.session_id, token=chat.token)
+
+
+async def _socket_session(socket: WebSocket, token: str | None) -> ChatSession:
+    webchat = _webchat(socket)
+    if token:
+        try:
+            return webchat.signer.verify(token)
+        except ServiceError:
+            pass
+    await _limit_sessions(socket)
+    return webchat.signer.new()
+
+
+@router.websocket("/ws")
+async def chat_socket(socket: WebSocket, token: str | None = None) -> None:
+    """The page's socket; without a valid `?token=` it gets a new session in its first frame."""
+    try:
+        chat = await _socket_session(socket, token[:MAX_TOKEN_CHARS] if token else None)
+    except ServiceError as exc:
+        await socket.close(code=4000 + exc.status_code, reason=exc.message[:120])
+        return
+    await socket.accept()
+    await ChatConnection(socket.app, socket, chat).run()
