@@ -18,17 +18,15 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.dialogue.models import Conversation
-from bot.dialogue.state import DialogueState
 from channels.base import OutboundChannel, OutboundError
+from channels.status import change_notice, customer_lang
 from channels.telegram.lifespan import telegram_lifespan
-from channels.texts import ChannelTexts, channel_texts, text_lang
+from channels.texts import ChannelTexts, channel_texts
 from channels.wechat.lifespan import wechat_lifespan
 from intake_api.errors import NotFound
 from intake_api.events.bus import AbstractSubscription, EventBus
 from intake_api.logs import get_logger
 from intake_api.tickets import service as tickets
-from intake_api.tickets.models import Ticket
 
 log = get_logger(__name__)
 
@@ -72,17 +70,6 @@ class ObservedBus:
 def is_status_change(payload: dict[str, Any]) -> bool:
     previous = payload.get("previous_status")
     return previous is not None and previous != payload.get("status")
-
-
-async def customer_lang(session: AsyncSession, ticket: Ticket) -> str:
-    """The language the customer writes in: the ticket's, in Traditional script when the
-    customer's conversation is written in it."""
-    lang = text_lang(ticket.lang)
-    if lang != "zh" or not ticket.conversation_id:
-        return lang
-    conversation = await session.get(Conversation, ticket.conversation_id)
-    voice = DialogueState.from_json(conversation.state).last_voice() if conversation else None
-    return "zh-Hant" if voice is not None and voice.traditional else lang
 
 
 class StatusNotifier:
@@ -130,23 +117,11 @@ class StatusNotifier:
             if channel is None or not ticket.sender_id:
                 return False
             lang = await customer_lang(session, ticket)
-            text = self.status_text(ticket, payload, lang)
+            text = change_notice(self.texts, ticket, payload, lang)
             recipient = ticket.sender_id
         await self._send(channel, recipient, text)
         log.info("status sent", ticket_id=payload["ticket_id"], channel=channel.name, lang=lang)
         return True
-
-    def status_text(self, ticket: Ticket, payload: dict[str, Any], lang: str) -> str:
-        text = self.texts.say(
-            "status_changed",
-            lang,
-            ticket_id=ticket.public_id,
-            subject=ticket.subject,
-            status=self.texts.status_label(str(payload["status"]), lang),
-        )
-        if payload.get("note"):
-            text += "\n" + self.texts.say("status_note", lang, note=payload["note"])
-        return text
 
     @staticmethod
     async def _send(channel: OutboundChannel, recipient: str, text: str) -> None:

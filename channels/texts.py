@@ -13,6 +13,17 @@ import yaml
 TEXTS_FILE = Path(__file__).resolve().parent / "data" / "texts.yml"
 LANGS = ("zh", "zh-Hant", "en")
 _TRADITIONAL_TAGS = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
+REQUIRED_TEXTS = (
+    "status_changed",
+    "status_note",
+    "status_list",
+    "status_line",
+    "status_none",
+    "welcome",
+    "image_received",
+    "voice_unrecognized",
+    "unsupported",
+)
 
 
 class TextsError(ValueError):
@@ -54,7 +65,7 @@ class ChannelTexts:
 
     def _check(self) -> None:
         """Fail at start-up, naming the key, rather than when a customer is waiting."""
-        for key in ("status_changed", "status_note", "welcome", "image_received"):
+        for key in REQUIRED_TEXTS:
             self._by_lang(self._data.get(key), key)
         for status, labels in (self._data.get("statuses") or {}).items():
             self._by_lang(labels, f"statuses.{status}")
@@ -88,10 +99,6 @@ class ChannelTexts:
 
     def button(self, payload: str, lang: str) -> ButtonText | None:
         return next((b for b in self.buttons(lang) if b.payload == payload), None)
-
-    def command(self, name: str, lang: str) -> str:
-        """The words the bot reads for a channel command such as `/status`."""
-        return self._by_lang((self._data.get("commands") or {}).get(name), f"commands.{name}")[lang]
 
 
 @lru_cache

@@ -15,6 +15,7 @@ from telegram import CallbackQuery, Message, Update, User
 from telegram.error import TelegramError
 
 from channels.base import Attachment, BotAnswer, Button, InboundMessage, answer
+from channels.status import open_tickets_text
 from channels.telegram.sender import CHANNEL, TelegramSender
 from channels.texts import ChannelTexts, text_lang
 from intake_api.logs import get_logger
@@ -58,6 +59,17 @@ class TelegramInbound:
             self._seen.pop(update.update_id, None)  # Telegram's retry gets another go
             raise
 
+    async def _open_tickets(self, chat_id: str, lang: str) -> str:
+        async with self.app.state.sessions() as session:
+            return await open_tickets_text(
+                session,
+                texts=self.texts,
+                policy=self.app.state.sla_policy,
+                channel=CHANNEL,
+                sender_id=chat_id,
+                lang=lang,
+            )
+
     def _remember(self, update_id: int) -> None:
         self._seen[update_id] = None
         while len(self._seen) > REMEMBERED_UPDATES:
@@ -72,7 +84,8 @@ class TelegramInbound:
             await self.sender.send_text(chat_id, self.texts.say("welcome", lang))
             return
         if command == "status":
-            text = self.texts.command("status", lang)
+            await self.sender.send_text(chat_id, await self._open_tickets(chat_id, lang))
+            return
         if message.photo:
             self._keep_photo(message)
             if not text:
