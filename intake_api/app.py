@@ -7,6 +7,9 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 from fastapi import FastAPI
 
+from channels.outbound import channels_lifespan
+from channels.telegram.views import router as telegram_router
+from channels.wechat.views import router as wechat_router
 from intake_api.audit.views import router as audit_router
 from intake_api.auth.views import router as apikeys_router
 from intake_api.errors import install_error_handlers
@@ -29,7 +32,13 @@ log = get_logger(__name__)
 
 def _domain_lifespans() -> list[DomainLifespan]:
     """Start-up/shut-down of each domain, in order (later ones may use earlier ones)."""
-    return [kb_lifespan, limits_lifespan, events_lifespan, tickets_lifespan]
+    return [
+        kb_lifespan,
+        limits_lifespan,
+        events_lifespan,
+        tickets_lifespan,
+        channels_lifespan,  # channels: last (wraps the event bus, uses the messages desk)
+    ]
 
 
 @asynccontextmanager
@@ -67,5 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ticket_events_router)
     app.include_router(apikeys_router)
     app.include_router(audit_router)
+    app.include_router(wechat_router)
+    app.include_router(telegram_router)
     app.include_router(kb_router)
     return app
