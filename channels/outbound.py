@@ -156,7 +156,10 @@ async def channels_lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
         for channel_lifespan in _channel_lifespans():
             await stack.enter_async_context(channel_lifespan(app, registry))
-        log.info("channels configured", outbound=registry.names or "none")
+        inbound = [name for name in ("wechat", "telegram") if getattr(app.state, name, None)]
+        log.info(
+            "channels configured", inbound=inbound or "none", outbound=registry.names or "none"
+        )
         bus = app.state.event_bus
         app.state.event_bus = ObservedBus(bus, notifier.observe)
         task = asyncio.create_task(notifier.run(), name="status-notifier")
