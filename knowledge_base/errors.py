@@ -9,7 +9,8 @@ from dataclasses import dataclass
 class KBError:
     """One problem in the input: where it is (file, list, item id, key) and what is wrong.
 
-    `index` is the item's position in its file's list (0-based), for items without a usable id.
+    `index` is the item's position in its file's list (0-based), for items without a usable id;
+    `line` the YAML line of the key (or item) when known.
     """
 
     file: str
@@ -18,6 +19,7 @@ class KBError:
     key: str | None
     message: str
     index: int | None = None
+    line: int | None = None
 
     def __str__(self) -> str:
         where = self.file
@@ -29,7 +31,8 @@ class KBError:
                 where += f" (id {self.item})"
         if self.key is not None:
             where += f": key '{self.key}'"
-        return f"{where}: {self.message}"
+        at_line = f" (line {self.line})" if self.line is not None else ""
+        return f"{where}: {self.message}{at_line}"
 
 
 class KBValidationError(ValueError):

@@ -59,8 +59,15 @@ def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> _YamlFloat:
     return number
 
 
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
-    """A mapping, refusing duplicate keys (YAML would silently keep only the last one)."""
+class _YamlMap(dict):  # type: ignore[type-arg]
+    """A mapping read from YAML that knows its line and the line of each key (1-based)."""
+
+    line: int
+    key_lines: dict[str, int]
+
+
+def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Iterator[_YamlMap]:
+    """A mapping with line numbers, refusing duplicate keys (YAML would keep only the last)."""
     first_line: dict[str, int] = {}
     for key_node, _ in node.value:
         if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
@@ -74,7 +81,11 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Iterator[dict[Any
                 key_node.start_mark,
             )
         first_line[key_node.value] = key_node.start_mark.line
-    yield from loader.construct_yaml_map(node)
+    data = _YamlMap()
+    data.line = node.start_mark.line + 1
+    data.key_lines = {key: line + 1 for key, line in first_line.items()}
+    yield data
+    data.update(loader.construct_mapping(node))
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
@@ -103,7 +114,9 @@ class _Entry:
         )
 
     def error(self, key: str | None, message: str) -> KBError:
-        return KBError(self.file, self.list, self.id, key, message, index=self.index)
+        return KBError(
+            self.file, self.list, self.id, key, message, index=self.index, line=_line(self.raw, key)
+        )
 
 
 def kb_files(path: Path) -> list[Path]:
@@ -247,7 +260,8 @@ def _document_entries(name: str, data: Any, errors: list[KBError]) -> list[_Entr
             continue
         if not isinstance(items, list):
             message = f"must be a list of items, got {_type_name(items)}"
-            errors.append(KBError(name, list_name, None, None, message))
+            line = _line(data, list_name)
+            errors.append(KBError(name, list_name, None, None, message, line=line))
             continue
         for index, raw in enumerate(items):
             entry = _validate_item(name, list_name, index, raw, model, errors)
@@ -314,9 +328,10 @@ def _key_message(key: str, errors: list[dict[str, Any]], value: Any) -> str:
         if is_list
         else "a text or a mapping of language to text"
     )
-    branch = {list: "list[str]", dict: "dict[str,list[str]]" if is_list else "dict[str,str]"}.get(
-        type(value), "str"
-    )
+    if isinstance(value, dict):
+        branch = "dict[str,list[str]]" if is_list else "dict[str,str]"
+    else:
+        branch = "list[str]" if isinstance(value, list) else "str"
     nested = [e for e in errors if len(e["loc"]) > 2 and e["loc"][1] == branch]
     if nested:
         return f"expected {expected}; " + "; ".join(_error_message(key, e) for e in nested)
@@ -363,6 +378,13 @@ def _cross_errors(entries: list[_Entry], known_ids: KnownIds) -> list[KBError]:
                 listed = ", ".join(repr(ref) for ref in dict.fromkeys(unknown))
                 errors.append(entry.error(key, f"unknown {target} id(s): {listed}"))
     return errors
+
+
+def _line(data: Any, key: str | None) -> int | None:
+    """The YAML line of a key in a mapping (or of the mapping itself); None for JSON and code."""
+    if not isinstance(data, _YamlMap):
+        return None
+    return data.key_lines.get(key, data.line) if key is not None else data.line
 
 
 def _type_name(value: Any) -> str:

@@ -300,3 +300,20 @@ def test_validate_knowledge_base_checks_models_built_in_code(tmp_path: Path) -> 
         validate_knowledge_base(kb)
     assert [(e.item, e.key) for e in caught.value.errors] == [("F-E03", "products")]
     validate_knowledge_base(kb, known_ids={"products": {"AC-300"}})
+
+
+def test_yaml_errors_carry_the_line_of_the_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "kb.yaml",
+        "version: 1\nfaults:\n  - id: F1\n    title: t\n    symptoms: [s]\n    severity: huge\n",
+    )
+    error = only_error(path)
+    assert error.line == 6
+    assert str(error).endswith("(line 6)")
+
+
+def test_extra_mappings_from_yaml_stay_plain_data(tmp_path: Path) -> None:
+    path = write(tmp_path, "kb.yaml", PRODUCT + "    specs: {power_kw: 22, phases: [3]}\n")
+    dumped = read_knowledge_base(path).products[0].model_dump(mode="json")
+    assert json.loads(json.dumps(dumped["specs"])) == {"power_kw": 22, "phases": [3]}
