@@ -44,7 +44,11 @@ EXACT_MAX_ROWS = 100_000
 SQ8_MAX_ROWS = 1_000_000
 PQ_BYTES = 64
 IVF_TRAIN_ROWS = 100_000  # k-means sample; more only slows training on 2 cores
-IVF_NPROBE = 24  # lists probed per query; recall@50 vs exact >= 0.95 on the scale benchmark
+EMBED_BATCH = IVF_TRAIN_ROWS  # texts embedded per batch; the first also trains IVF
+IVF_MAX_LISTS = 4096  # 4*sqrt(rows) lists, capped: k-means and assignment cost grow with it
+IVF_NPROBE = (
+    24  # lists probed per query: FAISS's usual 1-2 % of lists; latency in bench/kb_scale.py
+)
 BM25_K1, BM25_B = 1.2, 0.75
 
 _MANIFEST = "manifest.json"
@@ -374,26 +378,29 @@ class KnowledgeIndex:
             self.dense.remove_ids(faiss.IDSelectorRange(start, start + MAX_TEXTS_PER_ITEM))
 
     def _embed(self, changed: Sequence[tuple[int, ItemDoc]]) -> int:
+        """Embed the texts of changed items in batches (bounded memory) and add them."""
         texts = [text for _, doc in changed for text in doc.texts]
         ids = np.fromiter(
             (slot * MAX_TEXTS_PER_ITEM + n for slot, doc in changed for n in range(len(doc.texts))),
             dtype=np.int64,
             count=len(texts),
         )
-        vectors = self.encoder.encode(texts) if texts else np.zeros((0, self.encoder.dim))
-        self.add_vectors(ids, vectors)
+        total = self.dense.ntotal + len(texts)
+        for start in range(0, len(texts), EMBED_BATCH):
+            batch = texts[start : start + EMBED_BATCH]
+            self.add_vectors(ids[start : start + EMBED_BATCH], self.encoder.encode(batch), total)
         return len(texts)
 
-    def add_vectors(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Add dense rows; moves to an approximate index type when the exact one grows too big."""
+    def add_vectors(self, ids: np.ndarray, vectors: np.ndarray, expected_total: int) -> None:
+        """Add dense rows; when the rows expected in all will be too many for the exact index,
+        move to the approximate type first, trained on what is there plus this batch."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        total = self.dense.ntotal + len(ids)
-        if _is_exact(self.dense) and total > EXACT_MAX_ROWS:
+        if _is_exact(self.dense) and expected_total > EXACT_MAX_ROWS:
             old_ids, old_vectors = _exact_contents(self.dense)
-            ids = np.concatenate([old_ids, ids])
-            vectors = np.vstack([old_vectors, vectors])
-            self.dense = _new_dense(self.encoder.dim, total)
-            _train(self.dense, vectors)
+            self.dense = _new_dense(self.encoder.dim, expected_total)
+            _train(self.dense, np.vstack([old_vectors, vectors]))
+            if len(old_ids):
+                self.dense.add_with_ids(old_vectors, old_ids)
         if len(ids):
             self.dense.add_with_ids(vectors, ids)
 
@@ -520,7 +527,7 @@ def _new_dense(dim: int, rows: int) -> faiss.Index:
     """The FAISS index type for `rows` vectors (see EXACT_MAX_ROWS and SQ8_MAX_ROWS)."""
     if rows <= EXACT_MAX_ROWS:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    nlist = int(min(8192, max(256, 4 * np.sqrt(rows))))
+    nlist = int(min(IVF_MAX_LISTS, max(256, 4 * np.sqrt(rows))))
     quantizer = faiss.IndexFlatIP(dim)
     if rows <= SQ8_MAX_ROWS:
         return faiss.IndexIVFScalarQuantizer(

@@ -1,0 +1,119 @@
+"""Normalization, tokenization, script detection and code/model matching."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge_base.text import (
+    CodeMatcher,
+    code_key,
+    detect_script,
+    normalize,
+    to_simplified,
+    tokenize,
+)
+
+
+@pytest.fixture(scope="module")
+def matcher() -> CodeMatcher:
+    return CodeMatcher(
+        codes=["E01", "E03", "E09", "E09-1", "Err 5", "AL-21"],
+        products={
+            "AC-300": ["AC300", "AC 300", "空压机三百"],
+            "BM-2": ["BM2", "BM-2T", "两头机"],
+        },
+    )
+
+
+def test_normalize_folds_width_case_and_script() -> None:
+    assert normalize("ＡＣ－３００ 壓力錶") == "ac-300 压力表"
+
+
+def test_to_simplified_leaves_latin_text_alone() -> None:
+    assert to_simplified("Pump E03") == "Pump E03"
+    assert to_simplified("沖煮頭漏水") == "冲煮头漏水"
+
+
+@pytest.mark.parametrize(
+    ("text", "script"),
+    [
+        ("手柄邊緣一直漏水", "zh-Hant"),
+        ("手柄边缘一直漏水", "zh-Hans"),
+        ("BM-2 漏水", "zh-Hans"),
+        ("the pump hums", "en"),
+    ],
+)
+def test_detect_script(text: str, script: str) -> None:
+    assert detect_script(text) == script
+
+
+@pytest.mark.parametrize("typed", ["E03", "e03", "E-03", "e3", "Ｅ０３", "E 03"])
+def test_code_key_folds_typing_variants(typed: str) -> None:
+    assert code_key(typed) == ("E", "3")
+
+
+@pytest.mark.parametrize(
+    "text", ["AC300 不启动", "ac-300 won't start", "our AC 300", "ＡＣ３００坏了", "空压机三百坏了"]
+)
+def test_product_found_however_typed(matcher: CodeMatcher, text: str) -> None:
+    assert matcher.find(text).products == {"AC-300"}
+
+
+@pytest.mark.parametrize(
+    "text", ["报E03", "shows e3", "E-03 on the display", "屏幕显示ｅ０３了", "code E 03"]
+)
+def test_code_found_however_typed(matcher: CodeMatcher, text: str) -> None:
+    mentions = matcher.find(text)
+    assert mentions.codes == {"E03"}
+    assert not mentions.unknown_codes
+
+
+def test_sub_code_names_its_known_parent_and_exact_sub_code(matcher: CodeMatcher) -> None:
+    assert matcher.find("第二个头显示E09-2").codes == {"E09"}
+    assert matcher.find("E09-1 again").codes == {"E09-1"}
+
+
+def test_model_number_is_not_taken_for_a_code(matcher: CodeMatcher) -> None:
+    mentions = matcher.find("BM-2 shows E01")
+    assert mentions.products == {"BM-2"}
+    assert mentions.codes == {"E01"}
+    assert not mentions.unknown_codes
+
+
+def test_code_with_space_in_the_kb_matches_glued_and_dashed(matcher: CodeMatcher) -> None:
+    assert matcher.find("屏幕显示err5").codes == {"Err 5"}
+    assert matcher.find("ERR-5 on the walkie").codes == {"Err 5"}
+    assert matcher.find("al21 报警").codes == {"AL-21"}
+
+
+def test_unknown_code_of_a_known_family_is_reported(matcher: CodeMatcher) -> None:
+    mentions = matcher.find("BM-2显示E15是什么意思")
+    assert mentions.unknown_codes == {"E15"}
+    assert not mentions.codes
+
+
+def test_code_glued_inside_a_longer_word_is_not_matched(matcher: CodeMatcher) -> None:
+    assert not matcher.find("order 3E03 now").codes
+    assert not matcher.find("E031").codes
+
+
+def test_traditional_alias_matches_simplified_alias(matcher: CodeMatcher) -> None:
+    assert matcher.find("我們的兩頭機壞了").products == {"BM-2"}
+
+
+def test_traditional_and_simplified_tokenize_alike() -> None:
+    assert tokenize("沖煮壓力不夠") == tokenize("冲煮压力不够")
+
+
+def test_english_tokens_are_stemmed_without_stopwords() -> None:
+    tokens = tokenize("The group heads are leaking and dripping")
+    assert "leak" in tokens and "drip" in tokens and "head" in tokens
+    assert "the" not in tokens and "are" not in tokens
+
+
+def test_digit_runs_lose_leading_zeros() -> None:
+    assert tokenize("E03") == tokenize("e3")
+
+
+def test_control_characters_and_garbage_give_no_tokens() -> None:
+    assert tokenize("\x00\x01\x02\ufffd") == []
