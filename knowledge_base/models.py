@@ -75,7 +75,8 @@ class Meta(KBBase):
     """The single row (id 1) whose revision goes up on every change, so indexes know to resync."""
 
     __tablename__ = "kb_meta"
+    __table_args__ = (PrimaryKeyConstraint("id", name="pk_kb_meta"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(Integer, autoincrement=False)
     revision: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
