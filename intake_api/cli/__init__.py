@@ -7,6 +7,7 @@ import typer
 from intake_api.cli.apikeys import apikey_app
 from intake_api.cli.bot import bot_app
 from intake_api.cli.chat import chat
+from intake_api.cli.deliveries import deliveries_app
 from intake_api.cli.kb import kb_app
 from intake_api.cli.nlu import nlu_app
 from intake_api.cli.serve import serve
@@ -31,5 +32,6 @@ app.add_typer(nlu_app, name="nlu")
 app.add_typer(bot_app, name="bot")
 app.command("chat")(chat)
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(deliveries_app, name="deliveries")
 import intake_api.cli.kb_admin  # noqa: E402, F401  (registers kb import/validate/stats/export)
 import intake_api.cli.kb_search  # noqa: E402, F401  (registers kb search/eval)

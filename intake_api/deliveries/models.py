@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
@@ -76,3 +77,20 @@ class OutboxEvent(Base):
         Index("ix_delivery_outbox_due", "status", "next_attempt_at"),
         Index("ix_delivery_outbox_ticket", "ticket_id", "id"),
     )
+
+
+class DeliveryRead(BaseModel):
+    """A delivery as operators see it (the body is left out: it can hold personal data)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    event_id: str
+    ticket_id: str
+    event: str
+    status: DeliveryStatus
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
