@@ -67,8 +67,11 @@ def route_message(texts: DialogueTexts, understanding: Understanding) -> str:
     phrase patterns of dialogue.yml second, a knowledge base question otherwise."""
     routed = texts.route_of(understanding.intent)
     confident = understanding.confidence >= texts.intent_threshold
+    about_process = _phrase_match(texts, "process_question", understanding.text)
     for route in (HANDOFF, COMPLAINT):
-        if (confident and routed == route) or _phrase_match(texts, route, understanding.text):
+        if (confident and routed == route) or (
+            _phrase_match(texts, route, understanding.text) and not about_process
+        ):
             return route
     if (confident and routed == STATUS) or _phrase_match(texts, STATUS, understanding.text):
         return STATUS

@@ -20,8 +20,10 @@ import typer
 
 from bot.dialogue.engine import DialogueEngine, Inbound, Turn
 from bot.dialogue.knowledge import open_folder
+from bot.dialogue.ports import Interpreter, NoInterpreter
 from intake_api.messages.desk import BotTicketDesk
-from intake_api.messages.lifespan import load_interpreter
+from intake_api.messages.lifespan import load_interpreter, nlu_model_dir
+from intake_api.settings import get_settings
 from intake_api.storage.db import create_engine, migrate, session_factory, unit_of_work
 from intake_api.triage import load_policy
 from knowledge_base.errors import KBValidationError
@@ -139,6 +141,9 @@ def evaluate_command(
     queries: Path = typer.Option(..., "--queries", help="Labelled queries, JSON lines."),
     as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
     show_misses: bool = typer.Option(False, "--misses", help="List the queries it got wrong."),
+    nlu: bool = typer.Option(
+        True, help="Use the NLU model (--no-nlu: phrase rules and the KB only, the baseline)."
+    ),
 ) -> None:
     """Score the bot: AI handling share, wrong answers, uncovered answered, hand-offs, repairs."""
     try:
@@ -153,9 +158,12 @@ def evaluate_command(
         except KBValidationError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
+        interpreter: Interpreter = (
+            load_interpreter(nlu_model_dir(get_settings())) if nlu else NoInterpreter()
+        )
         dialogue = DialogueEngine(
             knowledge=knowledge,
-            interpreter=load_interpreter(),
+            interpreter=interpreter,
             tickets=BotTicketDesk(load_policy(None)),
         )
         scores = asyncio.run(evaluate(dialogue, labelled, work))

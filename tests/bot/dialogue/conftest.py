@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.engine import DialogueEngine, Inbound, Turn
-from bot.dialogue.knowledge import GraphKnowledge, open_folder
+from bot.dialogue.knowledge import ServiceKnowledge, open_folder
 from bot.dialogue.ports import NoInterpreter
 from intake_api.messages.desk import BotTicketDesk
 from intake_api.storage.db import unit_of_work
@@ -21,13 +21,13 @@ Say = Callable[..., Awaitable[Turn]]
 
 
 @pytest.fixture(scope="session")
-def knowledge(tmp_path_factory: pytest.TempPathFactory) -> GraphKnowledge:
+def knowledge(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
     """The test KB, indexed once for the whole run (the encoder loads in a few seconds)."""
     return open_folder(KB_FILE, tmp_path_factory.mktemp("dialogue-index"))
 
 
 @pytest.fixture
-def dialogue(knowledge: GraphKnowledge) -> DialogueEngine:
+def dialogue(knowledge: ServiceKnowledge) -> DialogueEngine:
     return DialogueEngine(
         knowledge=knowledge, interpreter=NoInterpreter(), tickets=BotTicketDesk(load_policy(None))
     )
