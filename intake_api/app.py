@@ -12,6 +12,7 @@ from channels.telegram.views import router as telegram_router
 from channels.wechat.views import router as wechat_router
 from intake_api.audit.views import router as audit_router
 from intake_api.auth.views import router as apikeys_router
+from intake_api.deliveries.worker import deliveries_lifespan
 from intake_api.errors import install_error_handlers
 from intake_api.events.lifespan import events_lifespan
 from intake_api.events.views import router as ticket_events_router
@@ -34,6 +35,7 @@ def _domain_lifespans() -> list[DomainLifespan]:
     """Start-up/shut-down of each domain, in order (later ones may use earlier ones)."""
     return [
         kb_lifespan,
+        deliveries_lifespan,
         limits_lifespan,
         events_lifespan,
         tickets_lifespan,
