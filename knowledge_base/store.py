@@ -78,6 +78,7 @@ async def import_knowledge_base(
     session: AsyncSession, kb: KnowledgeBase, *, replace: bool = False
 ) -> ImportReport:
     """Upsert every item by id (unchanged ones untouched); `replace` also removes absent items."""
+    await _lock_store(session)
     stored = await _stored_hashes(session)
     known = {} if replace else _ids_by_kind(stored)
     validate_knowledge_base(kb, known_ids=known)
@@ -150,7 +151,7 @@ async def knowledge_base_stats(session: AsyncSession) -> KBStats:
         nodes={kind: nodes.get(kind, 0) for kind in NODE_LISTS},
         edges=edges,
         revision=meta.revision if meta else 0,
-        updated_at=_as_utc(meta.updated_at) if meta else None,
+        updated_at=_as_utc(meta.updated_at) if meta and meta.revision else None,
     )
 
 
@@ -197,6 +198,20 @@ async def kb_revision(session: AsyncSession) -> int:
     """The revision counter, bumped on every change (0 for a store never written)."""
     revision = await session.scalar(select(Meta.revision).where(Meta.id == META_ID))
     return revision or 0
+
+
+async def _lock_store(session: AsyncSession) -> None:
+    """Serialize imports (e.g. workers loading the demo KB at once): write-lock the meta row first.
+
+    A no-op write takes PostgreSQL's row lock and SQLite's write lock before anything is read, so
+    a concurrent import waits and then sees this one's result instead of failing on duplicates.
+    """
+    locked = await session.execute(
+        update(Meta).where(Meta.id == META_ID).values(revision=Meta.revision)
+    )
+    if locked.rowcount == 0:  # a store written before the meta row existed
+        session.add(Meta(id=META_ID, revision=0, updated_at=datetime.now(UTC)))
+        await session.flush()
 
 
 async def _stored_hashes(session: AsyncSession) -> dict[tuple[str, str], str]:
@@ -274,11 +289,10 @@ async def _update_nodes(
 
 
 async def _bump_revision(session: AsyncSession, now: datetime) -> int:
-    meta = await session.get(Meta, META_ID, with_for_update=True)
-    if meta is None:
-        meta = Meta(id=META_ID, revision=0, updated_at=now)
-        session.add(meta)
-    meta.revision += 1
-    meta.updated_at = now
-    await session.flush()
-    return meta.revision
+    bumped = await session.execute(
+        update(Meta)
+        .where(Meta.id == META_ID)
+        .values(revision=Meta.revision + 1, updated_at=now)
+        .returning(Meta.revision)
+    )
+    return bumped.scalar_one()

@@ -3,6 +3,7 @@ export round trips and graph queries."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from pathlib import Path
 from typing import Any
@@ -257,3 +258,22 @@ async def test_neighbors_follow_edges_both_ways_in_order(
     assert {ref.rel for ref in everything} >= {"caused_by", "affects"}
     assert NodeRef(kind="faults", id=fault.id, rel="caused_by", position=0) in back
     assert none == []
+
+
+async def test_concurrent_imports_of_the_same_kb_both_succeed(
+    sessions: Sessions, sample: KnowledgeBase
+) -> None:
+    reports = await asyncio.gather(run_import(sessions, sample), run_import(sessions, sample))
+    created = sorted(report.lists["faults"].created for report in reports)
+    assert created == [0, len(sample.faults)]
+    assert [report.revision for report in reports] == [1, 1]
+    async with sessions() as session:
+        assert (await knowledge_base_stats(session)).nodes["faults"] == len(sample.faults)
+
+
+async def test_empty_store_has_revision_0_and_no_change_time(sessions: Sessions) -> None:
+    async with sessions() as session:
+        stats = await knowledge_base_stats(session)
+        assert await is_empty(session)
+    assert stats.revision == 0 and stats.updated_at is None
+    assert set(stats.nodes.values()) == {0}

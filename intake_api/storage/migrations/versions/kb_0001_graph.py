@@ -7,6 +7,8 @@ Create Date: 2026-11-21
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -50,13 +52,15 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_kb_edges_dst", "kb_edges", ["dst_kind", "dst_id"])
-    op.create_table(
+    meta = op.create_table(
         "kb_meta",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_kb_meta"),
     )
+    # The one meta row, so the first imports can lock it (see knowledge_base.store).
+    op.bulk_insert(meta, [{"id": 1, "revision": 0, "updated_at": datetime.now(UTC)}])
 
 
 def downgrade() -> None:
