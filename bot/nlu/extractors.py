@@ -56,25 +56,24 @@ class EntityExtractor:
         raise NotImplementedError
 
 
-def _normalize_code(match: re.Match[str]) -> str:
+def _normalize_code(match: re.Match[str], raw: str) -> str:
     return match.group("prefix").upper() + match.group("number") + (match.group("sub") or "")
 
 
-def _digits(match: re.Match[str]) -> str:
-    raw = match.group(0)
+def _digits(match: re.Match[str], raw: str) -> str:
     return ("+" if raw.startswith("+") else "") + re.sub(r"\D", "", raw)
 
 
-def _upper_compact(match: re.Match[str]) -> str:
-    return re.sub(r"\s", "", match.group(0)).upper()
+def _upper_compact(match: re.Match[str], raw: str) -> str:
+    return re.sub(r"\s", "", raw).upper()
 
 
-def _as_written(match: re.Match[str]) -> str:
-    return match.group(0)
+def _as_written(match: re.Match[str], raw: str) -> str:
+    return raw
 
 
 # Built-in patterns, in priority order (earlier wins a tie between equally long matches).
-# Each: entity name, pattern over folded (lower-case) text, value normalizer.
+# Each: entity name, pattern over folded (lower-case) text, value normalizer (match, original).
 BUILTIN_PATTERNS: list[tuple[str, str, Any]] = [
     ("email", r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}", _as_written),
     (
@@ -150,7 +149,8 @@ class RegexEntityExtractor(EntityExtractor):
                     if normalize is None:
                         value, start, end = _serial_value(match)
                     else:
-                        value, start, end = normalize(match), match.start(), match.end()
+                        start, end = match.start(), match.end()
+                        value = normalize(match, text[start:end])
                     found.append(_entity(name, value, start, end, self.name))
         return _longest_first(found)
 
