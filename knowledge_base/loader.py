@@ -6,6 +6,7 @@ KB author can fix a whole file in one pass. See the shared `kb-format.md` for th
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -277,24 +278,25 @@ def _validate_item(
         message = f"an item must be a mapping of keys (id, ...), got {_type_name(raw)}"
         errors.append(KBError(name, list_name, None, None, message, index=index))
         return None
-    raw_id = raw.get("id")
-    entry = _Entry(name, list_name, index, raw_id if isinstance(raw_id, str) else None, None, raw)
+    data = _numbers_as_text(raw, list_name)
+    raw_id = data.get("id")
+    entry = _Entry(name, list_name, index, raw_id if isinstance(raw_id, str) else None, None, data)
     try:
-        entry.item = model.model_validate(_numbers_as_text(raw))
+        entry.item = model.model_validate(data)
     except ValidationError as exc:
         errors.extend(_item_errors(entry, raw, exc))
     return entry
 
 
-def _numbers_as_text(raw: dict[str, Any]) -> dict[str, Any]:
-    """A copy where unquoted numbers in string-only keys (codes, aliases, sku) become strings."""
-    data = dict(raw)
-    for key in NUMBER_AS_TEXT_KEYS & data.keys():
+def _numbers_as_text(raw: dict[str, Any], list_name: str) -> dict[str, Any]:
+    """A copy where numbers YAML read from unquoted text become that text again where the format
+    wants strings: any number in codes, aliases and sku; YAML numbers in ids and references."""
+    data = copy.copy(raw)  # keeps the line numbers of a YAML mapping
+    id_keys = {"id", *REFERENCES.get(list_name, {})}
+    for key in (NUMBER_AS_TEXT_KEYS | id_keys) & data.keys():
+        convert = _number_text if key in NUMBER_AS_TEXT_KEYS else _yaml_number_text
         value = data[key]
-        if isinstance(value, list):
-            data[key] = [_number_text(element) for element in value]
-        else:
-            data[key] = _number_text(value)
+        data[key] = [convert(v) for v in value] if isinstance(value, list) else convert(value)
     return data
 
 
@@ -302,6 +304,10 @@ def _number_text(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return getattr(value, "source", None) or str(value)
     return value
+
+
+def _yaml_number_text(value: Any) -> Any:
+    return value.source if isinstance(value, _YamlInt | _YamlFloat) else value
 
 
 def _item_errors(entry: _Entry, raw: dict[str, Any], exc: ValidationError) -> list[KBError]:

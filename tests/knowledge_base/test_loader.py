@@ -100,6 +100,23 @@ faults:
     assert kb.faults[0].codes == ["3", "E03", "0x1F"]
 
 
+def test_unquoted_yaml_numbers_are_accepted_as_ids_and_references(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "kb.yaml",
+        "version: 1\nproducts:\n  - {id: 1001, name: x}\n"
+        "faults:\n  - {id: 042, title: t, symptoms: [s], products: [1001]}\n",
+    )
+    kb = read_knowledge_base(path)
+    assert (kb.products[0].id, kb.faults[0].id, kb.faults[0].products) == ("1001", "042", ["1001"])
+
+
+def test_numbers_where_json_gives_them_are_wrong_types_for_ids() -> None:
+    with pytest.raises(KBValidationError) as caught:
+        parse_documents([("kb.json", {"version": 1, "products": [{"id": 5, "name": "x"}]})])
+    assert "key 'id': input should be a valid string" in str(caught.value.errors[0])
+
+
 def test_extra_keys_are_kept(tmp_path: Path) -> None:
     path = write(tmp_path, "kb.yaml", PRODUCT + "    warranty_months: 24\n")
     product = read_knowledge_base(path).products[0]
