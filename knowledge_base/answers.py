@@ -174,6 +174,14 @@ def localize_list(value: LocalizedList | None, lang: Lang) -> list[str]:
     return [to_traditional(text) for text in texts] if convert else list(texts)
 
 
+def localize_steps(value: LocalizedList, lang: Lang) -> list[str]:
+    """Steps in `lang`; a plain list is one procedure, kept whole and in order even when some
+    steps read as another language (`Reset E03` among Chinese steps)."""
+    if isinstance(value, list):
+        return [to_traditional(step) for step in value] if lang == "zh-Hant" else list(value)
+    return localize_list(value, lang)
+
+
 def label(lang: Lang, key: str, **values: object) -> str:
     """A fixed phrase of the rendered answer, in the output language."""
     if lang == "en":
@@ -216,7 +224,7 @@ def _solution_info(graph: KnowledgeGraph, solution: Solution, lang: Lang) -> Sol
     return SolutionInfo(
         id=solution.id,
         title=localize(solution.title, lang) or solution.id,
-        steps=localize_list(solution.steps, lang),
+        steps=localize_steps(solution.steps, lang),
         parts=parts,
         requires_engineer=solution.requires_engineer,
         est_minutes=solution.est_minutes,

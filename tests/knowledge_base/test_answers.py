@@ -205,6 +205,21 @@ def test_falls_back_to_the_other_language(graph: KnowledgeGraph) -> None:
     assert setting.title == "Check the pressure setting"  # only English exists
 
 
+def test_plain_list_of_steps_is_kept_whole_in_every_language() -> None:
+    kb = {
+        "version": 1,
+        "solutions": [{"id": "S1", "title": "复位", "steps": ["关机", "Reset E03", "开机"]}],
+        "faults": [{"id": "F1", "title": "E03", "symptoms": ["E03"], "solutions": ["S1"]}],
+    }
+    graph = KnowledgeGraph(parse_documents([("kb", kb)]))
+    for lang, steps in [
+        ("zh", ["关机", "Reset E03", "开机"]),
+        ("en", ["关机", "Reset E03", "开机"]),
+        ("zh-Hant", ["關機", "Reset E03", "開機"]),
+    ]:
+        assert assemble_answer(graph, "F1", lang).solutions[0].steps == steps
+
+
 def test_faq_answer_in_each_language(graph: KnowledgeGraph) -> None:
     en = assemble_answer(graph, "FAQ-warranty", "en")
     assert (en.type, en.title, en.text) == (
