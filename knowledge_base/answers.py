@@ -2,12 +2,13 @@
 
 For a fault: its likely causes (likelihood first, then listed order), the solutions of each in
 order of preference with numbered steps, the parts they need, safety notes and whether an engineer
-is needed. `zh-Hant` output is converted from Simplified with OpenCC when the KB has no
-Traditional text; a text missing in the asked language falls back to the other one.
+
+
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Literal, TypeVar
 
@@ -131,18 +132,34 @@ def normalize_lang(lang: str | None) -> Lang:
     return "en"
 
 
-@lru_cache(maxsize=1)
-def _s2t() -> OpenCC:
-    return OpenCC("s2t")
+@lru_cache(maxsize=2)
+def _opencc(config: str) -> OpenCC:
+    return OpenCC(config)
 
 
 def to_traditional(text: str) -> str:
     """Simplified -> Traditional Chinese (text without Chinese is returned unchanged)."""
-    return _s2t().convert(text)
+    return _opencc("s2t").convert(text)
 
 
-def _pick(by_lang: dict[str, T], lang: Lang) -> tuple[T, bool] | None:
-    """The value in the best available language, and whether it needs converting to Traditional."""
+def to_simplified(text: str) -> str:
+    """Traditional -> Simplified Chinese (text without Chinese is returned unchanged)."""
+    return _opencc("t2s").convert(text)
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+# (stored script, output language) pairs that need converting, and how.
+_CONVERSIONS: dict[tuple[str, str], Callable[[str], str]] = {
+    ("zh", "zh-Hant"): to_traditional,
+    ("zh-Hant", "zh"): to_simplified,
+}
+
+
+def _pick(by_lang: dict[str, T], lang: Lang) -> tuple[T, Callable[[str], str]] | None:
+    """The value in the best available language, and how to convert its Chinese script."""
     if not by_lang:
         return None
     grouped: dict[str, T] = {}
@@ -151,9 +168,8 @@ def _pick(by_lang: dict[str, T], lang: Lang) -> tuple[T, bool] | None:
         grouped.setdefault(normalize_lang(code) if known else code, value)
     for choice in _PREFERENCE[lang]:
         if choice in grouped:
-            return grouped[choice], lang == "zh-Hant" and choice == "zh"
-    value = next(iter(by_lang.values()))
-    return value, False
+            return grouped[choice], _CONVERSIONS.get((choice, lang), _as_is)
+    return next(iter(by_lang.values())), _as_is
 
 
 def localize(value: LocalizedText | None, lang: Lang) -> str | None:
@@ -162,7 +178,7 @@ def localize(value: LocalizedText | None, lang: Lang) -> str | None:
     if picked is None:
         return None
     text, convert = picked
-    return to_traditional(text) if convert else text
+    return convert(text)
 
 
 def localize_list(value: LocalizedList | None, lang: Lang) -> list[str]:
@@ -171,7 +187,7 @@ def localize_list(value: LocalizedList | None, lang: Lang) -> list[str]:
     if picked is None:
         return []
     texts, convert = picked
-    return [to_traditional(text) for text in texts] if convert else list(texts)
+    return [convert(text) for text in texts]
 
 
 def localize_steps(value: LocalizedList, lang: Lang) -> list[str]:

@@ -194,6 +194,21 @@ def test_traditional_text_in_the_kb_is_preferred_over_conversion(graph: Knowledg
     assert assemble_answer(graph, "FAQ-tw", "zh").answer == "保养周期为两千小时。"
 
 
+def test_simplified_output_is_converted_from_traditional_only_text() -> None:
+    kb = {
+        "version": 1,
+        "faqs": [
+            {
+                "id": "Q1",
+                "questions": {"zh-TW": ["保固多久"]},
+                "answer": {"zh-Hant": "整機保固兩年。"},
+            }
+        ],
+    }
+    answer = assemble_answer(KnowledgeGraph(parse_documents([("kb", kb)])), "Q1", "zh")
+    assert (answer.title, answer.text) == ("保固多久", "整机保固两年。")
+
+
 def test_falls_back_to_the_other_language(graph: KnowledgeGraph) -> None:
     answer = assemble_answer(graph, "F-E03", "zh")
     valve = next(c for c in answer.causes if c.id == "C-valve").solutions[0]
