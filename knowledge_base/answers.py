@@ -2,8 +2,9 @@
 
 For a fault: its likely causes (likelihood first, then listed order), the solutions of each in
 order of preference with numbered steps, the parts they need, safety notes and whether an engineer
-
-
+is needed. Chinese text is converted with OpenCC to the asked script (`zh-Hant` from Simplified,
+`zh` from Traditional) when the KB lacks it; a text missing in the asked language falls back to
+the other one.
 """
 
 from __future__ import annotations
