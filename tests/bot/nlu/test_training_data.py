@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from bot.nlu import TrainingDataError, load_training_data
+from bot.nlu import DEFAULT_DATA, TrainingDataError, load_training_data
 from bot.nlu.training_data import Message, dump_yaml, parse_annotated, parse_yaml
 
 FULL = """
@@ -116,3 +117,12 @@ def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_annotation_parser_keeps_plain_brackets() -> None:
     assert parse_annotated("press [OK] then wait") == ("press [OK] then wait", [])
+
+
+def test_bundled_data_and_domain_agree() -> None:
+    data = load_training_data(DEFAULT_DATA)
+    domain = yaml.safe_load((DEFAULT_DATA.parent / "domain.yml").read_text(encoding="utf-8"))
+    assert sorted(domain["intents"]) == data.intents
+    for name, variants in domain["responses"].items():
+        languages = {v["condition"][0]["value"] for v in variants}
+        assert languages == {"zh", "en"}, name

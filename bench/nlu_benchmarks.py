@@ -1,0 +1,82 @@
+"""Run `aftersales nlu evaluate --json` on public intent benchmarks converted to Rasa YAML.
+
+    python bench/nlu_benchmarks.py [--datasets clinc150 smp2017 ...] [--out results.md]
+
+Each dataset is converted by bench/datasets_to_rasa.py into a temporary folder and evaluated with
+exactly the command users run; the wall time covers training and scoring. Prints a markdown table
+(also written to --out) and the raw JSON lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets_to_rasa import CONVERTERS, DATASETS, convert  # noqa: E402
+
+DEFAULT_DATASETS = ["clinc150", "banking77", "hwu64", "smp2017", "smp2019"]
+
+
+def run(name: str, work: Path, root: Path) -> dict:
+    """The evaluate JSON of one dataset plus its wall time."""
+    train, test = convert(name, work, root)
+    started = time.perf_counter()
+    completed = subprocess.run(
+        ["aftersales", "nlu", "evaluate", "--train", str(train), "--test", str(test), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"{name}: evaluate failed:\n{completed.stderr}")
+    result = json.loads(completed.stdout)
+    result["dataset"] = name
+    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def table(results: list[dict]) -> str:
+    """A markdown table of the results."""
+    lines = [
+        "| dataset | n_test | intent acc | macro-F1 | in-scope acc | OOS recall | threshold "
+        "| train s | eval wall s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['dataset']} | {r['n_test']} | {_pct(r['intent_accuracy'])} "
+            f"| {_pct(r['macro_f1'])} | {_pct(r['in_scope_accuracy'])} | {_pct(r['oos_recall'])} "
+            f"| {r['threshold']:.2f} | {r['seconds']['train']:.0f} | {r['wall_seconds']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS, choices=list(CONVERTERS))
+    parser.add_argument("--root", type=Path, default=DATASETS)
+    parser.add_argument("--out", type=Path, help="write the markdown table here")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as work:
+        for name in args.datasets:
+            results.append(run(name, Path(work), args.root))
+            print(json.dumps(results[-1]), flush=True)
+    markdown = table(results)
+    print(markdown)
+    if args.out:
+        args.out.write_text(markdown, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
