@@ -123,14 +123,15 @@ class CallDesk:
             )
             outcome = await self._conclude(session, conversation, transcript, response, text)
             if conversation is not None and conversation.live_key is not None:
-                for reply in outcome.replies[len(response["replies"]) :]:
-                    conversations.log(
-                        session,
-                        conversation,
-                        direction="out",
-                        text=reply["text"],
-                        action=outcome.action,
-                    )
+                if outcome.replies != response["replies"]:
+                    for reply in outcome.replies:
+                        conversations.log(
+                            session,
+                            conversation,
+                            direction="out",
+                            text=reply["text"],
+                            action=outcome.action,
+                        )
                 conversations.close(conversation)
             body = {
                 "call_id": transcript.call_id,
@@ -181,7 +182,7 @@ class CallDesk:
             priority=ticket.get("priority", ""),
             due=_due(ticket),
         )
-        return _Outcome("ticket", [*replies, {"text": reply}], ticket, slots)
+        return _Outcome("ticket", [{"text": reply}], ticket, slots)  # not the bot's questions
 
     def _reader(self, lang: str) -> SlotReader:
         knowledge = self.dialogue.knowledge
@@ -218,7 +219,8 @@ class CallDesk:
         texts = self.dialogue.texts
         intent = str((response.get("intent") or {}).get("name") or "")
         customer_turns = [s.text for s in transcript.segments if s.speaker == "customer"]
-        symptom = slots.get("symptom") or customer_turns[0]
+        symptom = max(customer_turns, key=len)  # the turn that describes the problem, mostly
+        slots = {**slots, "symptom": symptom}
         product = slots.get("product")
         name = self._reader(lang).product_name(product) if product else ""
         summary = "\n".join(
@@ -237,7 +239,8 @@ class CallDesk:
         return TicketRequest(
             subject=(f"{name}: {symptom}" if name else symptom)[:200],
             description=description,
-            category=state.request.get("category") or texts.visit_category(intent, symptom),
+            category=state.request.get("category")
+            or texts.visit_category(intent, "\n".join(customer_turns)),
             customer=customer,
             product_id=product,
             fault_id=state.request.get("fault_id"),
