@@ -8,7 +8,10 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from fastapi import FastAPI
 
 from channels.outbound import channels_lifespan
+from channels.phone.views import router as transcripts_router
 from channels.telegram.views import router as telegram_router
+from channels.webchat.lifespan import webchat_lifespan
+from channels.webchat.views import router as webchat_router
 from channels.wechat.views import router as wechat_router
 from intake_api.audit.views import router as audit_router
 from intake_api.auth.views import router as apikeys_router
@@ -40,6 +43,7 @@ def _domain_lifespans() -> list[DomainLifespan]:
         events_lifespan,
         tickets_lifespan,
         channels_lifespan,  # channels: last (wraps the event bus, uses the messages desk)
+        webchat_lifespan,  # after channels: joins their outbound registry
     ]
 
 
@@ -80,5 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(wechat_router)
     app.include_router(telegram_router)
+    app.include_router(webchat_router)
+    app.include_router(transcripts_router)
     app.include_router(kb_router)
     return app
