@@ -10,18 +10,24 @@ from intake_api.audit import service
 from intake_api.audit.models import AuditPage, AuditRead
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
+from intake_api.auth.responses import AUTHENTICATED
+from intake_api.limits.text import NO_NUL
 from intake_api.storage.db import unit_of_work
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=AUTHENTICATED)
 
 
 @router.get("", response_model=AuditPage)
 async def list_audit(
     request: Request,
-    actor: str | None = Query(None, max_length=200),
-    action: str | None = Query(None, max_length=64, description="e.g. ticket.status_changed"),
-    entity: str | None = Query(None, max_length=64, description="e.g. ticket, api_key"),
-    entity_id: str | None = Query(None, max_length=64),
+    actor: str | None = Query(None, max_length=200, pattern=NO_NUL),
+    action: str | None = Query(
+        None, max_length=64, pattern=NO_NUL, description="e.g. ticket.status_changed"
+    ),
+    entity: str | None = Query(
+        None, max_length=64, pattern=NO_NUL, description="e.g. ticket, api_key"
+    ),
+    entity_id: str | None = Query(None, max_length=64, pattern=NO_NUL),
     since: datetime | None = Query(None),
     until: datetime | None = Query(None),
     limit: int = Query(50, ge=1, le=500),

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake_api.audit.columns import UtcDateTime, utcnow
+from intake_api.limits.text import text
 from intake_api.storage.base import Base
 
 SCOPES = ("tickets:read", "tickets:write", "messages:write", "agents", "kb:write", "admin")
@@ -32,7 +33,7 @@ class ApiKey(Base):
 
 
 class ApiKeyCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: text(100, min_length=1, strip=True)
     scopes: list[Scope] = Field(min_length=1)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from intake_api.auth.models import SCOPES, ApiKey, Principal
 from intake_api.errors import Conflict, NotFound, ServiceError
 
 KEY_PREFIX = "as_"
+_HEX_PREFIX = re.compile(r"[0-9a-f]{8}")
 ADMIN_ACTOR = "admin"
 
 
@@ -28,7 +30,7 @@ def _prefix_of(key: str) -> str | None:
     if not key.startswith(KEY_PREFIX):
         return None
     prefix, _, secret = key[len(KEY_PREFIX) :].partition("_")
-    return prefix if prefix and secret else None
+    return prefix if secret and _HEX_PREFIX.fullmatch(prefix) else None
 
 
 async def create(

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from intake_api.auth import service
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, Principal
+from intake_api.auth.responses import AUTHENTICATED, error_responses
 from intake_api.storage.db import unit_of_work
 
-router = APIRouter(prefix="/v1/apikeys", tags=["api keys"])
+router = APIRouter(prefix="/v1/apikeys", tags=["api keys"], responses=AUTHENTICATED)
 admin = require_scopes("admin")
 
 
-@router.post("", status_code=201, response_model=ApiKeyCreated)
+@router.post("", status_code=201, response_model=ApiKeyCreated, responses=error_responses(413))
 async def create_api_key(
     body: ApiKeyCreate, request: Request, principal: Principal = Depends(admin)
 ) -> ApiKeyCreated:
@@ -33,9 +34,11 @@ async def list_api_keys(request: Request, _: Principal = Depends(admin)) -> list
     return [ApiKeyRead.model_validate(row) for row in rows]
 
 
-@router.delete("/{key_id}", response_model=ApiKeyRead)
+@router.delete("/{key_id}", response_model=ApiKeyRead, responses=error_responses(404, 409))
 async def revoke_api_key(
-    key_id: int, request: Request, principal: Principal = Depends(admin)
+    request: Request,
+    key_id: int = Path(ge=1, le=2**31 - 1),
+    principal: Principal = Depends(admin),
 ) -> ApiKeyRead:
     """Revoke a key; it is refused from now on."""
     async with unit_of_work(request_sessions(request)) as session:

@@ -17,8 +17,10 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import HTTPConnection
 
 from intake_api.auth.dependencies import bearer, check_scopes, principal_of_key
+from intake_api.auth.responses import error_responses
 from intake_api.errors import Forbidden, ServiceError, Unauthorized
 from intake_api.events.stream import IDLE_SECONDS, ticket_events
+from intake_api.limits.text import NO_NUL
 from intake_api.tickets import service as tickets
 
 router = APIRouter(prefix="/v1/tickets", tags=["ticket events"])
@@ -57,12 +59,17 @@ def _after(last_event_id: str | None) -> int:
 @router.get(
     "/{ticket_id}/events",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "change events"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "change events"},
+        **error_responses(400, 401, 403, 404),
+    },
 )
 async def stream_ticket_events(
     ticket_id: str,
     request: Request,
-    token: str | None = Query(None, max_length=200, description="The ticket's status token."),
+    token: str | None = Query(
+        None, max_length=200, pattern=NO_NUL, description="The ticket's status token."
+    ),
     last_event_id: str | None = Header(None, max_length=20),
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> EventSourceResponse:
@@ -92,9 +99,11 @@ async def stream_ticket_events(
 async def ticket_events_socket(
     websocket: WebSocket,
     ticket_id: str,
-    token: str | None = Query(None, max_length=200),
-    api_key: str | None = Query(None, max_length=200, description="For browsers: no headers."),
-    last_event_id: str | None = Query(None, max_length=20),
+    token: str | None = Query(None, max_length=200, pattern=NO_NUL),
+    api_key: str | None = Query(
+        None, max_length=200, pattern=NO_NUL, description="For browsers: no headers."
+    ),
+    last_event_id: str | None = Query(None, max_length=20, pattern=NO_NUL),
 ) -> None:
     """The same events as JSON messages; `{"type": "ping"}` when idle."""
     authorization = websocket.headers.get("authorization", "")

@@ -7,16 +7,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake_api.audit.columns import UtcDateTime, utcnow
+from intake_api.limits.text import text
 from intake_api.storage.base import Base
 from intake_api.triage.policy import Category, Priority, Tier
 
 TICKET_ID_PREFIX = "T-"
-_TICKET_ID = re.compile(r"^T-(\d{1,12})$", re.IGNORECASE)
+_TICKET_ID = re.compile(r"^T-(\d{1,9})$", re.IGNORECASE)  # fits a 32-bit key
 
 
 class TicketStatus(StrEnum):
@@ -110,21 +111,17 @@ class TicketEvent(Base):
 
 
 # --- API shapes ----------------------------------------------------------------------------------
-Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+Subject = text(300, min_length=1, strip=True)
+Short = text(200, min_length=1, strip=True)
+Note = text(10_000, min_length=1, strip=True)
+EMAIL = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
 
 
 class Customer(BaseModel):
     name: Short | None = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
+    phone: text(50, strip=True) | None = None
     email: (
-        Annotated[
-            str,
-            StringConstraints(
-                strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-            ),
-        ]
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=EMAIL)]
         | None
     ) = None
     tier: Tier = "standard"
@@ -133,11 +130,11 @@ class Customer(BaseModel):
 class TicketCreate(BaseModel):
     """A new ticket; what is not given (category, priority, ...) is triaged."""
 
-    subject: Text300
-    description: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    subject: Subject
+    description: text(20_000) | None = None
     customer: Customer | None = None
-    product_id: Annotated[str, StringConstraints(max_length=100)] | None = None
-    fault_id: Annotated[str, StringConstraints(max_length=100)] | None = None
+    product_id: text(100) | None = None
+    fault_id: text(100) | None = None
     category: Category | None = None
     priority: Priority | None = None
     severity: Literal["low", "medium", "high", "critical"] | None = Field(
@@ -146,24 +143,18 @@ class TicketCreate(BaseModel):
     safety_hazard: bool | None = Field(
         default=None, description="The fault endangers people; default: the KB fault's."
     )
-    channel: Annotated[str, StringConstraints(max_length=50)] | None = None
-    conversation_id: Annotated[str, StringConstraints(max_length=200)] | None = None
-    sender_id: Annotated[str, StringConstraints(max_length=200)] | None = None
-    lang: Annotated[str, StringConstraints(max_length=16)] | None = None
+    channel: text(50) | None = None
+    conversation_id: text(200) | None = None
+    sender_id: text(200) | None = None
+    lang: text(16) | None = None
 
 
 class TicketUpdate(BaseModel):
-    """A move in the lifecycle, a note, a new assignee, or several at once."""
+    """A move in the lifecycle, a note, a new assignee, or several at once (empty: no change)."""
 
     status: TicketStatus | None = None
     note: Note | None = None
-    assignee: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
-
-    @model_validator(mode="after")
-    def _something(self) -> TicketUpdate:
-        if self.status is None and self.note is None and self.assignee is None:
-            raise ValueError("give at least one of status, note, assignee")
-        return self
+    assignee: text(200, strip=True) | None = None
 
 
 class NoteCreate(BaseModel):

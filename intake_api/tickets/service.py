@@ -195,8 +195,12 @@ def _apply_status(ticket: Ticket, target: TicketStatus) -> None:
 
 async def update_ticket(
     session: AsyncSession, *, ticket_id: str, data: TicketUpdate, actor: str
-) -> tuple[Ticket, TicketEvent]:
-    """Move a ticket (409 naming from, to and the allowed moves), set its assignee, add a note."""
+) -> tuple[Ticket, TicketEvent | None]:
+    """Move a ticket (409 naming from, to and the allowed moves), set its assignee, add a note.
+
+    An empty update changes nothing and records no event (`None`)."""
+    if data.status is None and data.note is None and data.assignee is None:
+        return await get(session, ticket_id=ticket_id), None
     ticket = await _lock_for_change(session, ticket_id=ticket_id)
     previous = ticket.status
     moves = data.status is not None and data.status.value != previous
@@ -242,9 +246,11 @@ async def add_note(
     session: AsyncSession, *, ticket_id: str, data: NoteCreate, actor: str
 ) -> tuple[Ticket, TicketEvent]:
     """A note on the ticket's timeline; the status stays."""
-    return await update_ticket(
+    ticket, event = await update_ticket(
         session, ticket_id=ticket_id, data=TicketUpdate(note=data.note), actor=actor
     )
+    assert event is not None  # a note is always a change
+    return ticket, event
 
 
 def _filtered(

@@ -6,8 +6,10 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
+from intake_api.auth.responses import AUTHENTICATED, error_responses
 from intake_api.events.stream import publish_committed
 from intake_api.limits.dependencies import check_sender_rate
+from intake_api.limits.text import NO_NUL
 from intake_api.storage.db import unit_of_work
 from intake_api.tickets import service
 from intake_api.tickets.models import (
@@ -20,12 +22,12 @@ from intake_api.tickets.models import (
 )
 from intake_api.triage.policy import Category, Priority
 
-router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"], responses=AUTHENTICATED)
 reader = require_scopes("tickets:read")
 writer = require_scopes("tickets:write")
 
 
-@router.post("", status_code=201, response_model=TicketRead)
+@router.post("", status_code=201, response_model=TicketRead, responses=error_responses(413))
 async def create_ticket(
     body: TicketCreate, request: Request, principal: Principal = Depends(writer)
 ) -> TicketRead:
@@ -46,10 +48,12 @@ async def list_tickets(
     status: list[TicketStatus] = Query([], description="One or more statuses."),
     priority: list[Priority] = Query([]),
     category: list[Category] = Query([]),
-    assignee: str | None = Query(None, max_length=200),
-    customer: str | None = Query(None, max_length=254, description="Name, phone or e-mail."),
-    skill_group: str | None = Query(None, max_length=100),
-    conversation_id: str | None = Query(None, max_length=200),
+    assignee: str | None = Query(None, max_length=200, pattern=NO_NUL),
+    customer: str | None = Query(
+        None, max_length=254, pattern=NO_NUL, description="Name, phone or e-mail."
+    ),
+    skill_group: str | None = Query(None, max_length=100, pattern=NO_NUL),
+    conversation_id: str | None = Query(None, max_length=200, pattern=NO_NUL),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10_000_000),
     _: Principal = Depends(reader),
@@ -73,7 +77,7 @@ async def list_tickets(
     )
 
 
-@router.get("/{ticket_id}", response_model=TicketRead)
+@router.get("/{ticket_id}", response_model=TicketRead, responses=error_responses(404))
 async def get_ticket(
     ticket_id: str, request: Request, _: Principal = Depends(reader)
 ) -> TicketRead:
@@ -86,7 +90,7 @@ async def get_ticket(
 @router.patch(
     "/{ticket_id}",
     response_model=TicketRead,
-    responses={409: {"description": "The move is not allowed from the current status."}},
+    responses=error_responses(404, 409, 413),
 )
 async def update_ticket(
     ticket_id: str, body: TicketUpdate, request: Request, principal: Principal = Depends(writer)
@@ -96,11 +100,17 @@ async def update_ticket(
         ticket, event = await service.update_ticket(
             session, ticket_id=ticket_id, data=body, actor=principal.actor
         )
-    await publish_committed(request.app, [event])
+    if event is not None:
+        await publish_committed(request.app, [event])
     return TicketRead.of(ticket)
 
 
-@router.post("/{ticket_id}/notes", status_code=201, response_model=TicketRead)
+@router.post(
+    "/{ticket_id}/notes",
+    status_code=201,
+    response_model=TicketRead,
+    responses=error_responses(404, 413),
+)
 async def add_note(
     ticket_id: str, body: NoteCreate, request: Request, principal: Principal = Depends(writer)
 ) -> TicketRead:
@@ -109,5 +119,6 @@ async def add_note(
         ticket, event = await service.add_note(
             session, ticket_id=ticket_id, data=body, actor=principal.actor
         )
-    await publish_committed(request.app, [event])
+    if event is not None:
+        await publish_committed(request.app, [event])
     return TicketRead.of(ticket)
