@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from knowledge_base.loader import validate_knowledge_base
 from knowledge_base.models import Edge, Meta, Node
 
 META_ID = 1
+NodeKey = tuple[str, str]  # (list name, id)
 _CHUNK = 500  # ids per IN (...) list, well below SQLite's and asyncpg's parameter limits
 
 
@@ -74,50 +76,85 @@ def content_hash(data: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass
+class _Plan:
+    """What an import will write: new and changed items (with data and hash), removed keys."""
+
+    incoming: dict[NodeKey, tuple[dict[str, Any], str]] = field(default_factory=dict)
+    created: list[NodeKey] = field(default_factory=list)
+    updated: list[NodeKey] = field(default_factory=list)
+    removed: list[NodeKey] = field(default_factory=list)
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.created or self.updated or self.removed)
+
+    def rows(self, keys: list[NodeKey], now: datetime) -> list[dict[str, Any]]:
+        """Node rows for some of the incoming items."""
+        return [
+            {
+                "kind": kind,
+                "id": id_,
+                "data": self.incoming[(kind, id_)][0],
+                "content_hash": self.incoming[(kind, id_)][1],
+                "updated_at": now,
+            }
+            for kind, id_ in keys
+        ]
+
+
 async def import_knowledge_base(
     session: AsyncSession, kb: KnowledgeBase, *, replace: bool = False
 ) -> ImportReport:
     """Upsert every item by id (unchanged ones untouched); `replace` also removes absent items."""
     await _lock_store(session)
     stored = await _stored_hashes(session)
-    known = {} if replace else _ids_by_kind(stored)
-    validate_knowledge_base(kb, known_ids=known)
+    validate_knowledge_base(kb, known_ids={} if replace else _ids_by_kind(stored))
+    plan, report = _plan_import(kb, stored, replace=replace)
+    if not plan.writes:
+        report.revision = await kb_revision(session)
+        return report
+    now = datetime.now(UTC)
+    await _delete_edges_from(session, [*plan.updated, *plan.removed])
+    await _delete_nodes(session, plan.removed)
+    if plan.created:
+        await session.execute(insert(Node), plan.rows(plan.created, now))
+    if plan.updated:
+        await session.execute(update(Node), plan.rows(plan.updated, now))
+    changed = [*plan.created, *plan.updated]
+    edges = [edge for key in changed for edge in _edges(key, plan.incoming[key][0])]
+    if edges:
+        await session.execute(insert(Edge), edges)
+    report.revision = await _bump_revision(session, now)
+    return report
 
+
+def _plan_import(
+    kb: KnowledgeBase, stored: dict[NodeKey, str], *, replace: bool
+) -> tuple[_Plan, ImportReport]:
+    """Compare the KB with the stored content hashes: created, updated, unchanged, removed."""
+    plan = _Plan()
     report = ImportReport(lists={name: ListCounts() for name in NODE_LISTS})
-    incoming: dict[tuple[str, str], dict[str, Any]] = {}
-    created: list[tuple[str, str]] = []
-    updated: list[tuple[str, str]] = []
     for kind in NODE_LISTS:
+        counts = report.lists[kind]
         for item in getattr(kb, kind):
             key = (kind, item.id)
             data = item_data(item)
-            incoming[key] = data
-            previous = stored.get(key)
-            if previous is None:
-                created.append(key)
-                report.lists[kind].created += 1
-            elif previous != content_hash(data):
-                updated.append(key)
-                report.lists[kind].updated += 1
+            digest = content_hash(data)
+            plan.incoming[key] = (data, digest)
+            if key not in stored:
+                plan.created.append(key)
+                counts.created += 1
+            elif stored[key] != digest:
+                plan.updated.append(key)
+                counts.updated += 1
             else:
-                report.lists[kind].unchanged += 1
-    removed = [key for key in stored if key not in incoming] if replace else []
-    for kind, _ in removed:
-        report.lists[kind].removed += 1
-
-    if created or updated or removed:
-        now = datetime.now(UTC)
-        await _delete_edges_from(session, [*updated, *removed])
-        await _delete_nodes(session, removed)
-        await _insert_nodes(session, [(key, incoming[key]) for key in created], now)
-        await _update_nodes(session, [(key, incoming[key]) for key in updated], now)
-        edges = [edge for key in [*created, *updated] for edge in _edges(key, incoming[key])]
-        if edges:
-            await session.execute(insert(Edge), edges)
-        report.revision = await _bump_revision(session, now)
-    else:
-        report.revision = await kb_revision(session)
-    return report
+                counts.unchanged += 1
+    if replace:
+        plan.removed = [key for key in stored if key not in plan.incoming]
+        for kind, _ in plan.removed:
+            report.lists[kind].removed += 1
+    return plan, report
 
 
 async def load_knowledge_base(session: AsyncSession) -> KnowledgeBase:
@@ -163,7 +200,7 @@ def _as_utc(moment: datetime) -> datetime:
 async def neighbors(
     session: AsyncSession,
     kind: str,
-    id: str,  # noqa: A002 - the KB's own word for it
+    id: str,
     rel: str | None = None,
     direction: Literal["out", "in"] = "out",
 ) -> list[NodeRef]:
@@ -214,7 +251,7 @@ async def _lock_store(session: AsyncSession) -> None:
         await session.flush()
 
 
-async def _stored_hashes(session: AsyncSession) -> dict[tuple[str, str], str]:
+async def _stored_hashes(session: AsyncSession) -> dict[NodeKey, str]:
     rows = (await session.execute(select(Node.kind, Node.id, Node.content_hash))).all()
     return {(kind, id_): digest for kind, id_, digest in rows}
 
@@ -226,21 +263,21 @@ def _ids_by_kind(keys: Iterable[tuple[Any, ...]]) -> dict[str, set[str]]:
     return ids
 
 
-def _edges(key: tuple[str, str], data: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _edges(key: NodeKey, data: dict[str, Any]) -> Iterator[dict[str, Any]]:
     kind, id_ = key
-    for field, target in REFERENCES.get(kind, {}).items():
-        for position, dst in enumerate(data.get(field) or []):
+    for key_name, target in REFERENCES.get(kind, {}).items():
+        for position, dst in enumerate(data.get(key_name) or []):
             yield {
                 "src_kind": kind,
                 "src_id": id_,
-                "rel": EDGE_NAMES[(kind, field)],
+                "rel": EDGE_NAMES[(kind, key_name)],
                 "dst_kind": target,
                 "dst_id": dst,
                 "position": position,
             }
 
 
-def _chunks_by_kind(keys: list[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
+def _chunks_by_kind(keys: list[NodeKey]) -> Iterator[tuple[str, list[str]]]:
     by_kind: dict[str, list[str]] = {}
     for kind, id_ in keys:
         by_kind.setdefault(kind, []).append(id_)
@@ -249,43 +286,14 @@ def _chunks_by_kind(keys: list[tuple[str, str]]) -> Iterator[tuple[str, list[str
             yield kind, ids[start : start + _CHUNK]
 
 
-async def _delete_edges_from(session: AsyncSession, keys: list[tuple[str, str]]) -> None:
+async def _delete_edges_from(session: AsyncSession, keys: list[NodeKey]) -> None:
     for kind, ids in _chunks_by_kind(keys):
         await session.execute(delete(Edge).where(Edge.src_kind == kind, Edge.src_id.in_(ids)))
 
 
-async def _delete_nodes(session: AsyncSession, keys: list[tuple[str, str]]) -> None:
+async def _delete_nodes(session: AsyncSession, keys: list[NodeKey]) -> None:
     for kind, ids in _chunks_by_kind(keys):
         await session.execute(delete(Node).where(Node.kind == kind, Node.id.in_(ids)))
-
-
-def _node_rows(
-    rows: list[tuple[tuple[str, str], dict[str, Any]]], now: datetime
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "kind": kind,
-            "id": id_,
-            "data": data,
-            "content_hash": content_hash(data),
-            "updated_at": now,
-        }
-        for (kind, id_), data in rows
-    ]
-
-
-async def _insert_nodes(
-    session: AsyncSession, rows: list[tuple[tuple[str, str], dict[str, Any]]], now: datetime
-) -> None:
-    if rows:
-        await session.execute(insert(Node), _node_rows(rows, now))
-
-
-async def _update_nodes(
-    session: AsyncSession, rows: list[tuple[tuple[str, str], dict[str, Any]]], now: datetime
-) -> None:
-    if rows:
-        await session.execute(update(Node), _node_rows(rows, now))
 
 
 async def _bump_revision(session: AsyncSession, now: datetime) -> int:
