@@ -1,10 +1,12 @@
 """Run `aftersales nlu evaluate --json` on public intent benchmarks converted to Rasa YAML.
 
     python bench/nlu_benchmarks.py [--datasets clinc150 smp2017 ...] [--out results.md]
+    python bench/nlu_benchmarks.py --latency
 
 Each dataset is converted by bench/datasets_to_rasa.py into a temporary folder and evaluated with
 exactly the command users run; the wall time covers training and scoring. Prints a markdown table
-(also written to --out) and the raw JSON lines.
+(also written to --out) and the raw JSON lines. `--latency` instead times `Interpreter.parse` of
+single messages (the held-out domain test texts) on the bundled after-sales model.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets_to_rasa import CONVERTERS, DATASETS, convert  # noqa: E402
 
+HELD_OUT = Path(__file__).resolve().parents[1] / "tests" / "bot" / "data" / "nlu_test.yml"
 DEFAULT_DATASETS = ["clinc150", "banking77", "hwu64", "smp2017", "smp2019"]
 
 
@@ -61,12 +64,34 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def parse_latency() -> str:
+    """p50/p95 milliseconds of one `parse` call on the bundled model, over the held-out texts."""
+    import statistics
+
+    from bot.nlu import DEFAULT_DATA, load_training_data, train
+
+    texts = [m.text for m in load_training_data(HELD_OUT).messages]
+    interpreter = train(load_training_data(DEFAULT_DATA))
+    interpreter.parse("warm up")
+    timings = []
+    for text in texts:
+        started = time.perf_counter()
+        interpreter.parse(text)
+        timings.append(1000 * (time.perf_counter() - started))
+    cuts = statistics.quantiles(timings, n=20)
+    return f"parse latency over {len(texts)} messages: p50 {cuts[9]:.1f} ms, p95 {cuts[18]:.1f} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS, choices=list(CONVERTERS))
     parser.add_argument("--root", type=Path, default=DATASETS)
     parser.add_argument("--out", type=Path, help="write the markdown table here")
+    parser.add_argument("--latency", action="store_true", help="time parse() instead")
     args = parser.parse_args()
+    if args.latency:
+        print(parse_latency())
+        return
     results = []
     with tempfile.TemporaryDirectory() as work:
         for name in args.datasets:
