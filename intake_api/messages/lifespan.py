@@ -8,6 +8,7 @@ puts the `MessageDesk` every channel uses on `app.state.messages`.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -18,14 +19,12 @@ from fastapi import FastAPI
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.ports import Interpreter
-from bot.nlu import load_or_train
+from bot.nlu import DEFAULT_DATA, default_pipeline, load_or_train
+from bot.nlu.training import fingerprint
 from intake_api.events.stream import publish_committed
-from intake_api.logs import get_logger
 from intake_api.messages.desk import BotTicketDesk
 from intake_api.messages.flows import MessageDesk
 from intake_api.settings import Settings
-
-log = get_logger(__name__)
 
 
 def nlu_model_dir(settings: Settings) -> Path:
@@ -33,9 +32,18 @@ def nlu_model_dir(settings: Settings) -> Path:
     return settings.data_dir / "nlu-model"
 
 
+_interpreters: dict[str, Interpreter] = {}
+_interpreters_lock = threading.Lock()
+
+
 def load_interpreter(model_dir: Path) -> Interpreter:
-    """The NLU interpreter of the bundled training data (`bot/data/nlu/`)."""
-    return load_or_train(model_dir)
+    """The NLU interpreter of the bundled training data (`bot/data/nlu/`): trained once per
+    data version, kept in `model_dir` across restarts and in memory across apps of a process."""
+    key = fingerprint([DEFAULT_DATA], default_pipeline())
+    with _interpreters_lock:
+        if key not in _interpreters:
+            _interpreters[key] = load_or_train(model_dir)
+        return _interpreters[key]
 
 
 @asynccontextmanager
@@ -45,7 +53,6 @@ async def messages_lifespan(app: FastAPI) -> AsyncIterator[None]:
     if interpreter is None:
         interpreter = await asyncio.to_thread(load_interpreter, nlu_model_dir(app.state.settings))
         app.state.nlu = interpreter
-        log.info("NLU model ready")
     dialogue = DialogueEngine(
         knowledge=ServiceKnowledge(app.state.kb),
         interpreter=interpreter,
