@@ -24,6 +24,8 @@ from intake_api.kb.lifespan import kb_lifespan
 from intake_api.kb.views import router as kb_router
 from intake_api.limits.dependencies import install_limits, limits_lifespan
 from intake_api.logs import configure_logging, get_logger
+from intake_api.messages.lifespan import messages_lifespan
+from intake_api.messages.views import router as messages_router
 from intake_api.settings import Settings, get_settings
 from intake_api.storage.db import create_engine, migrate, session_factory
 from intake_api.tickets.lifespan import tickets_lifespan
@@ -42,6 +44,7 @@ def _domain_lifespans() -> list[DomainLifespan]:
         limits_lifespan,
         events_lifespan,
         tickets_lifespan,
+        messages_lifespan,  # the bot: uses kb and tickets; channels use its messages desk
         channels_lifespan,  # channels: last (wraps the event bus, uses the messages desk)
         webchat_lifespan,  # after channels: joins their outbound registry
     ]
@@ -86,5 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telegram_router)
     app.include_router(webchat_router)
     app.include_router(transcripts_router)
+    app.include_router(messages_router)
     app.include_router(kb_router)
     return app
