@@ -110,10 +110,14 @@ class Service:
     admin: httpx.Client
 
 
+def cached_interpreter(config: pytest.Config) -> object:
+    """The bundled NLU model, trained once and kept in pytest's cache between runs."""
+    return load_or_train(config.cache.mkdir("aftersales-nlu-model"))
+
+
 @pytest.fixture(scope="session")
 def nlu_interpreter(pytestconfig: pytest.Config) -> object:
-    """The bundled NLU model, trained once and kept in pytest's cache between runs."""
-    return load_or_train(pytestconfig.cache.mkdir("aftersales-nlu-model"))
+    return cached_interpreter(pytestconfig)
 
 
 async def _prepare_database(database_url: str, kb_dir: Path) -> None:

@@ -1,0 +1,290 @@
+"""The web chat in a real headless Chromium against the whole service on loopback: a message
+and its reply, the conversation after a reload, quick replies, a ticket made in the chat whose
+status changes appear live, the zh/en interface, the embeddable widget, and text that looks like
+HTML staying text. One browser for the module; each test has a fresh browser context (a new
+visitor with an empty localStorage, so a session of its own)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from websockets.sync.client import connect
+
+from tests.channels.test_transcripts import Service, cached_interpreter, serve_ice_maker_service
+from tests.support.server import running_server
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+RATE_PER_MINUTE = 12
+WAIT_MS = 30_000
+expect.set_options(timeout=WAIT_MS)  # the bot's first answers may take a while on a busy machine
+
+
+@pytest.fixture(scope="module")
+def chat_service(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[Service]:
+    folder = tmp_path_factory.mktemp("webchat")
+    database_url = f"sqlite+aiosqlite:///{folder / 'webchat.db'}"
+    yield from serve_ice_maker_service(
+        folder,
+        database_url,
+        cached_interpreter(pytestconfig),
+        rate_limit_per_sender_per_minute=RATE_PER_MINUTE,
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(locale="en-US")
+    context.set_default_timeout(WAIT_MS)
+    yield context
+    context.close()
+
+
+def open_chat(context: BrowserContext, service: Service) -> Page:
+    page = context.new_page()
+    page.goto(f"{service.url}/chat")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+    return page
+
+
+def say(page: Page, text: str) -> None:
+    page.locator("#input").fill(text)
+    page.locator("#input").press("Enter")
+
+
+def bot_says(page: Page, words: str) -> None:
+    expect(page.locator(".msg-bot .bubble", has_text=words).last).to_be_visible()
+
+
+def quick_reply(page: Page, label: str) -> None:
+    page.locator(".quick-reply", has_text=re.compile(f"^{re.escape(label)}$")).click()
+
+
+def stored_token(page: Page) -> str:
+    return page.evaluate("localStorage.getItem('aftersales.chat.token')")
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
+def test_page_has_a_strict_content_security_policy(chat_service: Service) -> None:
+    page = httpx.get(f"{chat_service.url}/chat")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert "http" not in page.text.split("<body>")[0]  # nothing loaded from elsewhere
+    widget = httpx.get(f"{chat_service.url}/chat/widget.js")
+    assert widget.status_code == 200
+    assert widget.headers["content-type"].startswith("text/javascript")
+    assert httpx.get(f"{chat_service.url}/chat/static/../../etc/passwd").status_code == 404
+
+
+def test_message_reply_and_the_conversation_after_a_reload(
+    context: BrowserContext, chat_service: Service
+) -> None:
+    page = open_chat(context, chat_service)
+    say(page, "How long is the warranty on the ice maker?")
+    bot_says(page, "Two years on the whole unit")
+    expect(page.locator(".quick-reply", has_text="Not solved")).to_be_visible()
+    token = stored_token(page)
+    assert token
+
+    page.reload()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+    customer = page.locator(".msg-customer .bubble")
+    expect(customer).to_have_text(["How long is the warranty on the ice maker?"])
+    bot_says(page, "Two years on the whole unit")
+    expect(page.locator(".quick-reply", has_text="Not solved")).to_be_visible()
+    assert stored_token(page) == token  # the same session, no key asked for
+
+
+def test_quick_replies_make_a_ticket_whose_status_changes_live(
+    context: BrowserContext, chat_service: Service
+) -> None:
+    page = open_chat(context, chat_service)
+    say(page, "My KX-5 ice maker stops with alarm E12")
+    bot_says(page, "Clean the condenser")
+    quick_reply(page, "Talk to a person")
+    ticket = page.locator(".ticket")
+    expect(ticket).to_have_count(1)
+    expect(ticket.locator(".ticket-status")).to_have_text("received")
+    ticket_id = ticket.get_attribute("data-ticket-id")
+    assert ticket_id and ticket_id in page.locator(".msg-bot .bubble").last.inner_text()
+    stored = chat_service.admin.get(f"/v1/tickets/{ticket_id}").json()
+    assert stored["channel"] == "webchat" and stored["category"] != "complaint"
+
+    moved = chat_service.admin.patch(
+        f"/v1/tickets/{ticket_id}", json={"status": "in_progress", "note": "engineer on the way"}
+    )
+    assert moved.status_code == 200, moved.text
+    expect(ticket.locator(".ticket-status")).to_have_text("in progress")  # no reload
+    notice = page.locator(".msg-notice .bubble")
+    expect(notice).to_contain_text(ticket_id)
+    expect(notice).to_contain_text("engineer on the way")
+
+    page.reload()  # the status and the notice are there for a page opened later
+    expect(page.locator(".ticket .ticket-status")).to_have_text("in progress")
+    expect(page.locator(".msg-notice .bubble")).to_contain_text("engineer on the way")
+
+
+def test_quick_replies_for_the_repair_form(context: BrowserContext, chat_service: Service) -> None:
+    page = open_chat(context, chat_service)
+    say(page, "My KX-5 ice maker stops with alarm E12")
+    bot_says(page, "Clean the condenser")
+    quick_reply(page, "Not solved")
+    expect(page.locator(".msg-customer .bubble").last).to_have_text("not solved")
+    say(page, "The address is 42 Harbour Road, Kowloon")
+    say(page, "61234567")
+    quick_reply(page, "urgent")  # the urgency question offers its answers
+    quick_reply(page, "Skip")  # the serial number may be skipped
+    quick_reply(page, "Confirm")
+    expect(page.locator(".ticket .ticket-status")).to_have_text("received")
+    ticket_id = page.locator(".ticket").get_attribute("data-ticket-id")
+    stored = chat_service.admin.get(f"/v1/tickets/{ticket_id}").json()
+    assert stored["product_id"] == "KX-5"
+    assert stored["customer"]["phone"] == "61234567"
+    assert "Harbour Road" in stored["description"]
+
+
+def test_html_from_the_customer_is_shown_as_text_and_never_runs(
+    context: BrowserContext, chat_service: Service
+) -> None:
+    page = open_chat(context, chat_service)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    attack = '<img src=x onerror="window.__xss = 1; alert(1)"><script>window.__xss = 2</script>'
+    say(page, attack)
+    expect(page.locator(".msg-customer .bubble")).to_have_text([attack])
+    expect(page.locator(".msg-customer")).not_to_have_class(re.compile("pending"))  # answered
+    page.reload()
+    expect(page.locator(".msg-customer .bubble")).to_have_text([attack])
+    assert page.locator("#messages img, #messages script").count() == 0
+    assert page.evaluate("window.__xss") is None
+    assert dialogs == []
+
+
+def test_interface_follows_the_browser_language_and_toggles(
+    browser: Browser, chat_service: Service
+) -> None:
+    context = browser.new_context(locale="zh-CN")
+    try:
+        page = open_chat(context, chat_service)
+        expect(page.locator("#send")).to_have_text("发送")
+        expect(page.locator("#connection")).to_have_text("在线")
+        page.locator("#lang-toggle").click()
+        expect(page.locator("#send")).to_have_text("Send")
+        page.reload()  # the choice is remembered
+        expect(page.locator("#send")).to_have_text("Send")
+    finally:
+        context.close()
+
+
+def test_the_widget_adds_a_chat_button_to_another_site(
+    context: BrowserContext, chat_service: Service
+) -> None:
+    shop = FastAPI()  # a customer's own site: another origin, one script tag
+
+    @shop.get("/")
+    def home() -> HTMLResponse:
+        return HTMLResponse(
+            "<!doctype html><html><body><h1>Ice makers for bars</h1>"
+            f'<script src="{chat_service.url}/chat/widget.js" async></script></body></html>'
+        )
+
+    with running_server(shop) as shop_url:
+        page = context.new_page()
+        page.goto(shop_url.replace("127.0.0.1", "localhost"))
+        _open_widget_and_chat(page)
+
+
+def _open_widget_and_chat(page: Page) -> None:
+    button = page.locator("#aftersales-chat-button")
+    expect(button).to_have_text("Chat with us")
+    button.click()
+    chat = page.frame_locator("#aftersales-chat-panel iframe")
+    expect(chat.locator("#connection")).to_have_attribute("data-state", "online")
+    chat.locator("#input").fill("How long is the warranty on the ice maker?")
+    chat.locator("#input").press("Enter")
+    expect(chat.locator(".msg-bot .bubble", has_text="Two years").last).to_be_visible()
+
+
+# --- the socket protocol --------------------------------------------------------------------
+
+
+def _socket_url(service: Service, token: str | None = None) -> str:
+    url = service.url.replace("http://", "ws://") + "/chat/ws"
+    return f"{url}?token={token}" if token else url
+
+
+def _frames_until(socket, kind: str) -> dict:  # noqa: ANN001 - websockets connection
+    while True:
+        frame = json.loads(socket.recv(timeout=30))
+        if frame["type"] == kind:
+            return frame
+
+
+def test_a_forged_token_gets_a_new_session(chat_service: Service) -> None:
+    session = httpx.post(f"{chat_service.url}/chat/session").json()
+    forged = session["session_id"] + ".not-our-signature"
+    with connect(_socket_url(chat_service, forged)) as socket:
+        first = json.loads(socket.recv(timeout=30))
+    assert first["type"] == "session"
+    assert first["session_id"] != session["session_id"]
+    with connect(_socket_url(chat_service, session["token"])) as socket:
+        assert json.loads(socket.recv(timeout=30))["session_id"] == session["session_id"]
+
+
+def test_bad_frames_get_an_error_and_the_socket_stays_open(chat_service: Service) -> None:
+    with connect(_socket_url(chat_service)) as socket:
+        _frames_until(socket, "history")
+        socket.send("not json")
+        assert "not JSON" in _frames_until(socket, "error")["message"]
+        socket.send(json.dumps({"type": "message", "id": "a1", "text": "   "}))
+        assert "`text`" in _frames_until(socket, "error")["message"]
+        socket.send(
+            json.dumps({"type": "message", "id": "a2", "text": "How long is the warranty?"})
+        )
+        assert _frames_until(socket, "reply")["client_id"] == "a2"
+
+
+def test_messages_are_rate_limited_per_session(chat_service: Service) -> None:
+    with connect(_socket_url(chat_service)) as socket:
+        _frames_until(socket, "history")
+        for number in range(RATE_PER_MINUTE + 1):
+            socket.send(json.dumps({"type": "message", "id": f"m{number}", "text": "hello"}))
+        replies = errors = 0
+        while replies + errors < RATE_PER_MINUTE + 1:
+            frame = json.loads(socket.recv(timeout=30))
+            replies += frame["type"] == "reply"
+            if frame["type"] == "error":
+                assert frame["code"] == "rate_limited" and frame["retry_after"] >= 1
+                errors += 1
+    assert errors >= 1 and replies <= RATE_PER_MINUTE
