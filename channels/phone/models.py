@@ -35,21 +35,6 @@ class PhoneCall(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
-class SegmentIn(BaseModel):
-    """One turn of the call (documentation of the JSON body; the parser checks it)."""
-
-    speaker: str = Field(description="customer or agent")
-    text: str
-    start: float | None = Field(default=None, description="Seconds from the call's start.")
-    end: float | None = None
-
-
-class TranscriptIn(BaseModel):
-    call_id: str = Field(max_length=200)
-    caller: str | None = Field(default=None, max_length=200)
-    segments: list[SegmentIn]
-
-
 class TranscriptOut(BaseModel):
     """What a call made: a ticket, or a conversation the bot answered."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from channels.phone.flows import CallDesk
-from channels.phone.models import TranscriptIn, TranscriptOut
+from channels.phone.models import TranscriptOut
 from channels.phone.transcripts import parse
 from intake_api.auth.dependencies import require_scopes
 from intake_api.auth.models import Principal
@@ -15,20 +15,47 @@ router = APIRouter(prefix="/v1/transcripts", tags=["phone"])
 writer = require_scopes("messages:write")
 
 _TEXT_EXAMPLE = "call_id: 8812\nCustomer: My HX-37 compressor shows E05\nAgent: Which site?\n"
+_SECONDS = {"type": "number", "minimum": 0, "description": "Seconds from the call's start."}
+TRANSCRIPT_SCHEMA = {
+    "type": "object",
+    "required": ["call_id", "segments"],
+    "properties": {
+        "call_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "caller": {"type": "string", "maxLength": 200, "description": "The caller's number."},
+        "segments": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["speaker", "text"],
+                "properties": {
+                    "speaker": {"type": "string", "enum": ["customer", "agent"]},
+                    "text": {"type": "string"},
+                    "start": _SECONDS,
+                    "end": _SECONDS,
+                },
+            },
+        },
+    },
+}
 REQUEST_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": TranscriptIn.model_json_schema()},
+            "application/json": {"schema": TRANSCRIPT_SCHEMA},
             "text/plain": {"schema": {"type": "string"}, "example": _TEXT_EXAMPLE},
             "text/vtt": {"schema": {"type": "string"}},
             "application/x-subrip": {"schema": {"type": "string"}},
         },
     }
 }
+ERRORS = {
+    415: {"description": "Not JSON, plain text, WebVTT or SRT."},
+    422: {"description": "A transcript that cannot be read; `message` names where and what."},
+}
 
 
-@router.post("", response_model=TranscriptOut, openapi_extra=REQUEST_BODY)
+@router.post("", response_model=TranscriptOut, openapi_extra=REQUEST_BODY, responses=ERRORS)
 async def post_transcript(
     request: Request,
     call_id: str | None = Query(
