@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,7 @@ import pytest
 from redis.asyncio import Redis
 
 from intake_api.limits.buckets import RedisRateLimiter
+from intake_api.storage.db import create_engine, migrate
 from tests.intake_api.sse import SseReader
 from tests.support.postgres import create_database, free_port
 from tests.support.redis import running_redis
@@ -33,9 +34,7 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def serve(env: dict[str, str], log: Path) -> Iterator[str]:
-    """One `aftersales serve` process; yields its base URL once /healthz answers."""
+def _start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -44,47 +43,71 @@ def serve(env: dict[str, str], log: Path) -> Iterator[str]:
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"worker exited: {log.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"worker did not start: {log.read_text(errors='replace')}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
+    return process, f"http://127.0.0.1:{port}"
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + 300
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"worker exited: {log.read_text(errors='replace')[-3000:]}")
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"worker did not start: {log.read_text(errors='replace')}")
+        time.sleep(0.2)
+
+
+@contextmanager
+def serving(env: dict[str, str], logs: list[Path]) -> Iterator[list[str]]:
+    """`aftersales serve` processes started together; yields their URLs once all answer."""
+    started = [_start(env, log) for log in logs]
+    try:
+        for (process, url), log in zip(started, logs, strict=True):
+            _wait_healthy(process, url, log)
+        yield [url for _, url in started]
+    finally:
+        for process, _ in started:
+            process.terminate()
+        for process, _ in started:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _migrated_database(admin_url: str) -> str:
+    """A fresh database migrated here, so that the workers need not race to migrate it."""
+    url = create_database(admin_url)
+
+    async def upgrade() -> None:
+        engine = create_engine(url)
+        await migrate(engine)
+        await engine.dispose()
+
+    asyncio.run(upgrade())
+    return url
 
 
 @pytest.fixture(scope="module")
 def workers(
     postgres_admin_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
-    """Worker A and worker B (started one after the other: A migrates the database)."""
+    """Worker A and worker B, two processes sharing the database and Redis."""
     root = tmp_path_factory.mktemp("workers")
     env = {
         **os.environ,
-        "AFTERSALES_DATABASE_URL": create_database(postgres_admin_url),
+        "AFTERSALES_DATABASE_URL": _migrated_database(postgres_admin_url),
         "AFTERSALES_REDIS_URL": redis_url,
         "AFTERSALES_ADMIN_KEY": ADMIN_KEY,
         "AFTERSALES_DATA_DIR": str(root / "data"),
         "AFTERSALES_LOAD_DEMO_KB": "false",
         "AFTERSALES_LOG_LEVEL": "WARNING",
     }
-    with ExitStack() as stack:
-        first = stack.enter_context(serve(env, root / "a.log"))
-        second = stack.enter_context(serve(env, root / "b.log"))
+    with serving(env, [root / "a.log", root / "b.log"]) as (first, second):
         yield first, second
 
 
