@@ -84,12 +84,26 @@ class Interpreter:
         return results
 
     def entities(self, text: str) -> list[dict[str, Any]]:
-        """Entities of every extractor, by position, with synonyms mapped."""
+        """Entities of every extractor, by position, with synonyms mapped.
+
+        When two extractors find the same entity type on overlapping text, the longer span wins
+        (the earlier extractor on a tie), so a value is reported once.
+        """
         found = [entity for extractor in self.extractors for entity in extractor.extract(text)]
-        found.sort(key=lambda e: (e["start"], -e["end"]))
+        ranked = sorted(enumerate(found), key=lambda p: (p[1]["start"] - p[1]["end"], p[0]))
+        kept: list[dict[str, Any]] = []
+        for _, entity in ranked:
+            if not any(
+                k["entity"] == entity["entity"]
+                and k["start"] < entity["end"]
+                and entity["start"] < k["end"]
+                for k in kept
+            ):
+                kept.append(entity)
+        kept.sort(key=lambda e: (e["start"], -e["end"]))
         for mapper in self.mappers:
-            found = mapper.process(found)
-        return found
+            kept = mapper.process(kept)
+        return kept
 
     def parse_batch(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         """`parse` for many texts at once (one featurization pass)."""

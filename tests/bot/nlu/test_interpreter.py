@@ -145,3 +145,13 @@ def test_bad_pipelines_are_clear_errors(
 def test_default_data_is_the_bundled_folder() -> None:
     assert DEFAULT_DATA.is_dir() and any(DEFAULT_DATA.glob("*.yml"))
     assert default_pipeline("minilm")[1]["model"] == "minilm"
+
+
+def test_each_value_is_reported_once(domain_interpreter: Interpreter) -> None:
+    # E01 and "urgent" are also annotated in the training data (lookup) and found by rules
+    entities = domain_interpreter.parse("our BM-2 shows E01 again, it's urgent")["entities"]
+    assert [(e["entity"], e["value"]) for e in entities] == [
+        ("product", "BM-2"),
+        ("alarm_code", "E01"),
+        ("urgency", "high"),
+    ]
