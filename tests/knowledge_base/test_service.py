@@ -1,0 +1,74 @@
+"""`KnowledgeService` over the stored KB (SQLite and PostgreSQL): search, answers, refresh, and
+the `on_kb_changed` hook of `kb import`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from intake_api.settings import Settings
+from intake_api.storage.db import unit_of_work
+from knowledge_base.format import KnowledgeBase
+from knowledge_base.index import documents
+from knowledge_base.service import KnowledgeService, on_kb_changed, sync_index
+from knowledge_base.store import import_knowledge_base, kb_revision, load_knowledge_base
+from tests.knowledge_base.test_index import SMALL_KB, CountingEncoder, small_kb
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def store(sessions: Sessions, kb: KnowledgeBase) -> None:
+    async with unit_of_work(sessions) as session:
+        await import_knowledge_base(session, kb)
+
+
+async def test_service_searches_and_answers_the_stored_kb(
+    sessions: Sessions, tmp_path: Path
+) -> None:
+    await store(sessions, small_kb())
+    service = await KnowledgeService.open(sessions, tmp_path / "index")
+    hit = service.best_answer("AC300 报E03，压力上不去")
+    assert hit is not None and hit.id == "F-AC-E03"
+    assert service.answer(hit.id, "en").text.startswith("Low discharge pressure (E03)")
+    assert service.answer(hit.id, "zh-Hant").text.startswith("排氣壓力低")
+    assert service.best_answer("What's the weather in Shenzhen tomorrow?") is None
+
+
+def test_answer_language_follows_the_customer_script() -> None:
+    assert KnowledgeService.answer_lang("冷乾機出口有水") == "zh-Hant"
+    assert KnowledgeService.answer_lang("冷干机出口有水") == "zh"
+    assert KnowledgeService.answer_lang("water at the outlet") == "en"
+
+
+async def test_refresh_embeds_only_what_an_import_changed(
+    sessions: Sessions, tmp_path: Path
+) -> None:
+    await store(sessions, small_kb())
+    service = await KnowledgeService.open(sessions, tmp_path / "index")
+    faults = json.loads(json.dumps(SMALL_KB["faults"]))
+    faults[2]["symptoms"]["en"].append("rattling from the airend bearing")
+    changed = small_kb(faults=faults)
+    await store(sessions, changed)
+    report = await service.refresh(sessions)
+    assert (report.updated, report.added, report.removed) == (1, 0, 0)
+    assert report.embedded_texts == len(
+        next(d for d in documents(changed) if d.id == "F-AC-noise").texts
+    )
+    assert service.search("rattling from the airend bearing")[0].id == "F-AC-noise"
+    nothing = await service.refresh(sessions)
+    assert not nothing.changed
+
+
+async def test_import_hook_syncs_the_index_on_disk(sessions: Sessions, settings: Settings) -> None:
+    await store(sessions, small_kb())
+    report = await on_kb_changed(settings=settings, sessions=sessions)
+    assert report.added == 6
+    async with sessions() as session:
+        kb, revision = await load_knowledge_base(session), await kb_revision(session)
+    manifest = json.loads((settings.index_dir / "manifest.json").read_text())
+    assert manifest["kb_revision"] == str(revision)
+    encoder = CountingEncoder()
+    index, again = sync_index(kb, settings.index_dir, encoder, str(revision))
+    assert encoder.texts == 0 and not again.changed and len(index) == 6
