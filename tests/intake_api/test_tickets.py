@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import httpx
@@ -210,3 +211,20 @@ async def test_every_change_writes_event_audit_and_outbox_rows(
         (ticket["id"], "ticket.created"),
         (ticket["id"], "ticket.status_changed"),
     ]
+
+
+async def test_concurrent_changes_get_gapless_sequence_numbers(
+    base_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as client:
+        ticket = (await client.post("/v1/tickets", json={"subject": "E03"})).json()
+        url = f"/v1/tickets/{ticket['id']}/notes"
+        answers = await asyncio.gather(
+            *(client.post(url, json={"note": f"note {n}"}) for n in range(8))
+        )
+    assert [answer.status_code for answer in answers] == [201] * 8
+    async with sessions() as session:
+        events = (await session.scalars(select(TicketEvent).order_by(TicketEvent.seq))).all()
+    assert [event.seq for event in events] == list(range(1, 10))
+    assert sorted(event.note for event in events[1:]) == [f"note {n}" for n in range(8)]
