@@ -242,6 +242,27 @@ async def update_ticket(
     return ticket, event
 
 
+async def escalate(
+    session: AsyncSession, *, ticket_id: str, priority: str, note: str, actor: str
+) -> tuple[Ticket, TicketEvent]:
+    """Raise the ticket's priority (or keep it at the top) and say why; streamed, audited and
+    delivered like any change."""
+    ticket = await _lock_for_change(session, ticket_id=ticket_id)
+    previous = ticket.priority
+    ticket.priority = priority
+    ticket.updated_at = utcnow()
+    event = await _record_change(
+        session,
+        ticket=ticket,
+        kind="ticket.escalated",
+        actor=actor,
+        note=note,
+        changes={"priority": priority, "previous_priority": previous, "note": note},
+        deliveries=["ticket.escalated"],
+    )
+    return ticket, event
+
+
 async def add_note(
     session: AsyncSession, *, ticket_id: str, data: NoteCreate, actor: str
 ) -> tuple[Ticket, TicketEvent]:
