@@ -61,9 +61,11 @@ async def enqueue_events(
     return enqueued
 
 
-async def eventually(condition: Callable[[], object], what: str) -> None:
+async def eventually(
+    condition: Callable[[], object], what: str, within: float = DEADLINE_SECONDS
+) -> None:
     """Poll `condition` (plain or async) until it holds; fail naming `what` if it never does."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
+    deadline = time.monotonic() + within
     while True:
         result = condition()
         if inspect.isawaitable(result):
