@@ -13,6 +13,9 @@ from channels.telegram.views import router as telegram_router
 from channels.webchat.lifespan import webchat_lifespan
 from channels.webchat.views import router as webchat_router
 from channels.wechat.views import router as wechat_router
+from intake_api.agents.scheduled import agents_lifespan
+from intake_api.agents.views import csat_router, pages_router
+from intake_api.agents.views import router as agents_router
 from intake_api.audit.views import router as audit_router
 from intake_api.auth.views import router as apikeys_router
 from intake_api.deliveries.worker import deliveries_lifespan
@@ -22,10 +25,12 @@ from intake_api.events.views import router as ticket_events_router
 from intake_api.health import router as health_router
 from intake_api.kb.lifespan import kb_lifespan
 from intake_api.kb.views import router as kb_router
+from intake_api.kpis.views import router as kpis_router
 from intake_api.limits.dependencies import install_limits, limits_lifespan
 from intake_api.logs import configure_logging, get_logger
 from intake_api.messages.lifespan import messages_lifespan
 from intake_api.messages.views import router as messages_router
+from intake_api.metrics import router as metrics_router
 from intake_api.settings import Settings, get_settings
 from intake_api.storage.db import create_engine, migrate, session_factory
 from intake_api.tickets.lifespan import tickets_lifespan
@@ -47,6 +52,7 @@ def _domain_lifespans() -> list[DomainLifespan]:
         messages_lifespan,  # the bot: uses kb and tickets; channels use its messages desk
         channels_lifespan,  # channels: last (wraps the event bus, uses the messages desk)
         webchat_lifespan,  # after channels: joins their outbound registry
+        agents_lifespan,  # auto-escalation: publishes through the channels' bus
     ]
 
 
@@ -91,4 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(transcripts_router)
     app.include_router(messages_router)
     app.include_router(kb_router)
+    app.include_router(agents_router)
+    app.include_router(csat_router)
+    app.include_router(pages_router)
+    app.include_router(kpis_router)
+    app.include_router(metrics_router)
     return app

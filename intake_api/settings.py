@@ -65,6 +65,15 @@ class Settings(BaseSettings):
         default=None, description="YAML SLA policy; default: the bundled one."
     )
 
+    # --- agents ----------------------------------------------------------------------------------
+    escalation_interval_seconds: float = Field(
+        default=60.0, gt=0, description="How often the auto-escalation job checks open tickets."
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The service's public base URL (links in CSAT surveys); default: paths only.",
+    )
+
     # --- deliveries to the backend -------------------------------------------------------------
     webhook_url: str | None = None
     webhook_secret: str | None = None

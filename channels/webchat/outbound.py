@@ -68,6 +68,7 @@ class WebChatOutbound:
     """Messages to a web chat session (ticket status changes), stored then pushed."""
 
     name = CHANNEL
+    stores_history = True  # send_text keeps the message in the conversation history itself
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], hub: ChatHub) -> None:
         self.sessions = sessions

@@ -13,6 +13,7 @@ from intake_api.storage.base import Base
 # (each domain adds one import line here)
 # isort: split
 import channels.phone.models  # noqa: F401
+import intake_api.agents.models  # noqa: F401
 import intake_api.audit.models  # noqa: F401
 import intake_api.auth.models  # noqa: F401
 import intake_api.deliveries.models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Agents: escalation queue, claims, replies, hand-back, resolution, CSAT, auto-escalation."""

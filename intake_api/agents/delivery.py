@@ -1,0 +1,39 @@
+"""Sending an agent's words (replies, CSAT surveys) to a customer on their own channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from channels.base import OutboundError
+from intake_api.logs import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Sent:
+    delivered: bool
+    error: str | None = None
+
+
+def logs_what_it_sends(app: FastAPI, channel: str | None) -> bool:
+    """Whether the channel stores what it sends in the conversation history itself (web chat)."""
+    outbound = app.state.outbound.get(channel)
+    return bool(getattr(outbound, "stores_history", False))
+
+
+async def send_to_customer(
+    app: FastAPI, *, channel: str | None, recipient: str | None, text: str
+) -> Sent:
+    """Send `text` through the channel's outbound side; says why when it could not."""
+    outbound = app.state.outbound.get(channel)
+    if outbound is None or not recipient:
+        return Sent(False, f"channel {channel or '(none)'} cannot send messages from this service")
+    try:
+        await outbound.send_text(recipient, text)
+    except OutboundError as exc:
+        log.warning("sending to a customer failed", channel=channel, error=str(exc))
+        return Sent(False, str(exc))
+    return Sent(True)

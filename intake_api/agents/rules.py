@@ -1,0 +1,68 @@
+"""Auto-escalation rules: which rules a ticket breaks at `now`. Pure, so tests pass explicit times.
+
+- `unresolved`: not resolved 24 h after creation, or past its resolution due time;
+- `complaint_open`: a complaint not closed 48 h after creation;
+- `first_response_overdue`: no person has answered and the response due time has passed.
+Each rule fires once per ticket; a run that fires any raises the priority one level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from intake_api.triage.policy import PRIORITIES
+
+UNRESOLVED_AFTER = timedelta(hours=24)
+COMPLAINT_CLOSED_WITHIN = timedelta(hours=48)
+
+UNRESOLVED = "unresolved"
+COMPLAINT_OPEN = "complaint_open"
+FIRST_RESPONSE_OVERDUE = "first_response_overdue"
+RULES = (FIRST_RESPONSE_OVERDUE, UNRESOLVED, COMPLAINT_OPEN)
+
+DONE = frozenset({"resolved", "closed", "cancelled"})
+FINAL = frozenset({"closed", "cancelled"})
+
+
+@dataclass(frozen=True)
+class TicketClock:
+    """What the rules look at of one ticket."""
+
+    status: str
+    category: str
+    priority: str
+    created_at: datetime
+    sla_due_at: datetime
+    resolution_due_at: datetime
+    first_response_at: datetime | None
+
+
+def broken_rules(ticket: TicketClock, now: datetime) -> list[str]:
+    """Every rule `ticket` breaks at `now`, in `RULES` order."""
+    broken = []
+    if ticket.status not in DONE and ticket.first_response_at is None and now > ticket.sla_due_at:
+        broken.append(FIRST_RESPONSE_OVERDUE)
+    if ticket.status not in DONE and (
+        now >= ticket.created_at + UNRESOLVED_AFTER or now > ticket.resolution_due_at
+    ):
+        broken.append(UNRESOLVED)
+    if (
+        ticket.category == "complaint"
+        and ticket.status not in FINAL
+        and now >= ticket.created_at + COMPLAINT_CLOSED_WITHIN
+    ):
+        broken.append(COMPLAINT_OPEN)
+    return broken
+
+
+def new_escalations(ticket: TicketClock, now: datetime, fired: Collection[str]) -> list[str]:
+    """The rules that fire now: broken and not fired before for this ticket."""
+    return [rule for rule in broken_rules(ticket, now) if rule not in fired]
+
+
+def raised(priority: str) -> str:
+    """One level more urgent (P1 stays P1)."""
+    index = PRIORITIES.index(priority) if priority in PRIORITIES else len(PRIORITIES) - 1
+    return PRIORITIES[max(index - 1, 0)]

@@ -1,0 +1,219 @@
+"""The auto-escalation job: every interval, one worker (holding a lease row) escalates the open
+tickets that broke a rule (see `rules`); each ticket in a transaction of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+from fastapi import FastAPI
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from intake_api.agents.metrics import ESCALATIONS
+from intake_api.agents.models import Escalation, FirstResponse, JobLease
+from intake_api.agents.rules import (
+    COMPLAINT_CLOSED_WITHIN,
+    DONE,
+    FINAL,
+    UNRESOLVED_AFTER,
+    TicketClock,
+    new_escalations,
+    raised,
+)
+from intake_api.audit.columns import utcnow
+from intake_api.events.stream import publish_committed
+from intake_api.logs import get_logger
+from intake_api.settings import Settings
+from intake_api.storage.db import unit_of_work
+from intake_api.tickets import service as tickets
+from intake_api.tickets.models import Ticket, TicketEvent
+
+log = get_logger(__name__)
+
+JOB = "auto-escalation"
+ACTOR = "system:auto-escalation"
+RULE_NOTES = {
+    "first_response_overdue": "no first response within the SLA",
+    "unresolved": "unresolved 24 h after creation or past the resolution due time",
+    "complaint_open": "complaint not closed within 48 h",
+}
+
+
+def worker_name() -> str:
+    """This process, as named in the lease row."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def take_lease(
+    session: AsyncSession, *, job: str, holder: str, now: datetime, ttl: timedelta
+) -> bool:
+    """Hold (or keep holding) the job's lease until `now + ttl`; False while another worker's
+    lease runs."""
+    renewed = await session.execute(
+        update(JobLease)
+        .where(JobLease.name == job, or_(JobLease.holder == holder, JobLease.expires_at < now))
+        .values(holder=holder, expires_at=now + ttl)
+    )
+    if renewed.rowcount:  # type: ignore[attr-defined]
+        return True
+    if await session.get(JobLease, job) is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(JobLease(name=job, holder=holder, expires_at=now + ttl))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def _candidates(
+    session: AsyncSession, now: datetime
+) -> list[tuple[Ticket, TicketClock, set[str]]]:
+    """Tickets that may break a rule at `now`, with their clocks and the rules already fired."""
+    rows = list(
+        await session.scalars(
+            select(Ticket).where(
+                or_(
+                    Ticket.status.not_in(DONE),
+                    (Ticket.category == "complaint") & Ticket.status.not_in(FINAL),
+                ),
+                or_(
+                    Ticket.sla_due_at < now,
+                    Ticket.resolution_due_at < now,
+                    Ticket.created_at <= now - min(UNRESOLVED_AFTER, COMPLAINT_CLOSED_WITHIN),
+                ),
+            )
+        )
+    )
+    ids = [ticket.id for ticket in rows]
+    answered: dict[int, datetime] = {}
+    fired: dict[int, set[str]] = {}
+    if ids:
+        for first in await session.scalars(
+            select(FirstResponse).where(FirstResponse.ticket_id.in_(ids))
+        ):
+            answered[first.ticket_id] = first.at
+        for row in await session.scalars(select(Escalation).where(Escalation.ticket_id.in_(ids))):
+            fired.setdefault(row.ticket_id, set()).add(row.rule)
+    return [
+        (
+            ticket,
+            TicketClock(
+                status=ticket.status,
+                category=ticket.category,
+                priority=ticket.priority,
+                created_at=ticket.created_at,
+                sla_due_at=ticket.sla_due_at,
+                resolution_due_at=ticket.resolution_due_at,
+                first_response_at=answered.get(ticket.id),
+            ),
+            fired.get(ticket.id, set()),
+        )
+        for ticket in rows
+    ]
+
+
+async def _escalate_one(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    ticket_id: int,
+    public_id: str,
+    priority: str,
+    rules: list[str],
+    now: datetime,
+) -> TicketEvent | None:
+    """Record the fired rules and raise the priority in one transaction; None when another
+    worker recorded them first."""
+    target = raised(priority)
+    note = "auto-escalation: " + "; ".join(RULE_NOTES[rule] for rule in rules)
+    try:
+        async with unit_of_work(sessions) as session:
+            for rule in rules:
+                session.add(
+                    Escalation(
+                        ticket_id=ticket_id,
+                        rule=rule,
+                        from_priority=priority,
+                        to_priority=target,
+                        at=now,
+                    )
+                )
+            await session.flush()
+            _, event = await tickets.escalate(
+                session, ticket_id=public_id, priority=target, note=note, actor=ACTOR
+            )
+    except IntegrityError:
+        return None
+    return event
+
+
+async def escalate_due(
+    sessions: async_sessionmaker[AsyncSession], *, now: datetime
+) -> list[TicketEvent]:
+    """Escalate every ticket that broke a rule not fired before; the committed events."""
+    async with sessions() as session:
+        candidates = await _candidates(session, now)
+    events = []
+    for ticket, clock, fired in candidates:
+        rules = new_escalations(clock, now, fired)
+        if not rules:
+            continue
+        event = await _escalate_one(
+            sessions,
+            ticket_id=ticket.id,
+            public_id=ticket.public_id,
+            priority=ticket.priority,
+            rules=rules,
+            now=now,
+        )
+        if event is not None:
+            events.append(event)
+            for rule in rules:
+                ESCALATIONS.labels(rule=rule).inc()
+            log.info("ticket escalated", ticket_id=ticket.public_id, rules=rules)
+    return events
+
+
+async def run_once(app: FastAPI, *, holder: str, now: datetime | None = None) -> list[TicketEvent]:
+    """One round: take the lease, escalate, publish the changes; [] when another worker leads."""
+    settings: Settings = app.state.settings
+    now = now or utcnow()
+    ttl = timedelta(seconds=max(3 * settings.escalation_interval_seconds, 30))
+    async with unit_of_work(app.state.sessions) as session:
+        if not await take_lease(session, job=JOB, holder=holder, now=now, ttl=ttl):
+            return []
+    events = await escalate_due(app.state.sessions, now=now)
+    await publish_committed(app, events)
+    return events
+
+
+async def _loop(app: FastAPI, holder: str, interval: float) -> None:
+    while True:
+        try:
+            await run_once(app, holder=holder)
+        except Exception as exc:  # a bad round must not stop the next one
+            log.warning("auto-escalation round failed", error=repr(exc))
+        await asyncio.sleep(interval)
+
+
+@asynccontextmanager
+async def agents_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run the auto-escalation job in the background while the app serves."""
+    settings: Settings = app.state.settings
+    task = asyncio.create_task(
+        _loop(app, worker_name(), settings.escalation_interval_seconds), name=JOB
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,482 @@
+"""Agent operations over a session; the caller owns the transaction (one per request).
+
+Ticket changes go through the tickets service (event, audit and outbox rows); what agents add of
+their own (claims, first responses, activity, the CSAT survey row) is written beside them in the
+same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.dialogue import conversations
+from bot.dialogue.models import CONVERSATION_HANDOFF, CONVERSATION_OPEN, Conversation
+from bot.dialogue.state import DialogueState
+from intake_api.agents.models import (
+    AgentActivity,
+    AgentClaim,
+    ClaimRead,
+    ConversationRead,
+    Csat,
+    Escalation,
+    FirstResponse,
+    HistoryLine,
+    QueueItem,
+)
+from intake_api.audit import service as audit
+from intake_api.audit.columns import utcnow
+from intake_api.errors import Conflict, NotFound
+from intake_api.tickets import service as tickets
+from intake_api.tickets.models import (
+    TRANSITIONS,
+    Ticket,
+    TicketEvent,
+    TicketRead,
+    TicketStatus,
+    TicketUpdate,
+    parse_ticket_id,
+)
+from intake_api.triage.policy import PRIORITIES
+
+# Tickets a person still has to work on (waiting_customer waits on the customer).
+NEEDS_PERSON = ("new", "triaged", "assigned", "in_progress")
+OPEN = (*NEEDS_PERSON, "waiting_customer")
+# A handed-off conversation without an open ticket waits in the queue at this priority.
+CONVERSATION_PRIORITY = "P3"
+AGENT_ACTION = "agent"  # history lines an agent wrote
+
+
+@dataclass
+class Outcome:
+    """What a unit of work changed that must be published after it commits."""
+
+    events: list[TicketEvent] = field(default_factory=list)
+
+    def add(self, event: TicketEvent | None) -> None:
+        if event is not None:
+            self.events.append(event)
+
+
+# --- the queue ---------------------------------------------------------------------------------
+
+
+def _rank(item: QueueItem) -> tuple[int, datetime]:
+    priority = PRIORITIES.index(item.priority) if item.priority in PRIORITIES else len(PRIORITIES)
+    return priority, item.due_at or datetime.max.replace(tzinfo=utcnow().tzinfo)
+
+
+async def _by_ticket(session: AsyncSession, model: type, ids: Sequence[int]) -> dict[int, list]:
+    rows: dict[int, list] = {}
+    if ids:
+        for row in await session.scalars(select(model).where(model.ticket_id.in_(ids))):
+            rows.setdefault(row.ticket_id, []).append(row)
+    return rows
+
+
+async def _claims(session: AsyncSession, item_ids: Iterable[str]) -> dict[str, AgentClaim]:
+    ids = list(item_ids)
+    if not ids:
+        return {}
+    rows = await session.scalars(select(AgentClaim).where(AgentClaim.item_id.in_(ids)))
+    return {row.item_id: row for row in rows}
+
+
+def _ticket_item(
+    ticket: Ticket,
+    *,
+    now: datetime,
+    first_response: FirstResponse | None,
+    rules: list[str],
+    handoff: bool,
+    claim: AgentClaim | None,
+) -> QueueItem:
+    answered_at = first_response.at if first_response else None
+    response_breached = (answered_at or now) > ticket.sla_due_at
+    return QueueItem(
+        id=ticket.public_id,
+        kind="ticket",
+        priority=ticket.priority,
+        due_at=ticket.resolution_due_at if answered_at else ticket.sla_due_at,
+        response_breached=response_breached,
+        resolution_breached=now > ticket.resolution_due_at,
+        escalated=bool(rules),
+        escalation_rules=rules,
+        handoff=handoff,
+        claimed_by=claim.agent if claim else ticket.assignee,
+        conversation_id=ticket.conversation_id,
+        channel=ticket.channel,
+        subject=ticket.subject,
+        status=ticket.status,
+        first_response_at=answered_at,
+        ticket=TicketRead.of(ticket),
+    )
+
+
+def _conversation_item(conversation: Conversation, claim: AgentClaim | None) -> QueueItem:
+    return QueueItem(
+        id=conversation.id,
+        kind="conversation",
+        priority=CONVERSATION_PRIORITY,
+        due_at=conversation.updated_at,
+        response_breached=False,
+        resolution_breached=False,
+        escalated=False,
+        escalation_rules=[],
+        handoff=True,
+        claimed_by=claim.agent if claim else None,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        subject=str(conversation.customer.get("name") or conversation.sender_id),
+        status=conversation.status,
+        first_response_at=None,
+        ticket=None,
+    )
+
+
+async def queue(session: AsyncSession, *, now: datetime) -> list[QueueItem]:
+    """Open tickets needing a person and handed-off conversations, most urgent first: by
+    priority, then by the next SLA due time."""
+    open_tickets = list(
+        await session.scalars(select(Ticket).where(Ticket.status.in_(NEEDS_PERSON)))
+    )
+    handoffs = list(
+        await session.scalars(
+            select(Conversation).where(Conversation.status == CONVERSATION_HANDOFF)
+        )
+    )
+    ids = [ticket.id for ticket in open_tickets]
+    firsts = await _by_ticket(session, FirstResponse, ids)
+    escalations = await _by_ticket(session, Escalation, ids)
+    handoff_ids = {conversation.id for conversation in handoffs}
+    claims = await _claims(session, [t.public_id for t in open_tickets] + [c.id for c in handoffs])
+    items = [
+        _ticket_item(
+            ticket,
+            now=now,
+            first_response=(firsts.get(ticket.id) or [None])[0],
+            rules=[row.rule for row in escalations.get(ticket.id, [])],
+            handoff=ticket.conversation_id in handoff_ids,
+            claim=claims.get(ticket.public_id),
+        )
+        for ticket in open_tickets
+    ]
+    with_ticket = {ticket.conversation_id for ticket in open_tickets}
+    items += [
+        _conversation_item(conversation, claims.get(conversation.id))
+        for conversation in handoffs
+        if conversation.id not in with_ticket
+    ]
+    return sorted(items, key=_rank)
+
+
+# --- claims ------------------------------------------------------------------------------------
+
+
+def _claimed_elsewhere(item_id: str, holder: str) -> Conflict:
+    return Conflict(f"{item_id} is claimed by {holder}", id=item_id, claimed_by=holder)
+
+
+async def _check_not_claimed_by_other(
+    session: AsyncSession, *, item_ids: Iterable[str], agent: str
+) -> None:
+    for claim in (await _claims(session, item_ids)).values():
+        if claim.agent != agent:
+            raise _claimed_elsewhere(claim.item_id, claim.agent)
+
+
+async def _take(session: AsyncSession, *, item_id: str, agent: str) -> AgentClaim:
+    """The agent's claim on `item_id`, new or kept; 409 when another agent holds it (a
+    concurrent claim loses on the primary key)."""
+    existing = await session.get(AgentClaim, item_id)
+    if existing is not None:
+        if existing.agent != agent:
+            raise _claimed_elsewhere(item_id, existing.agent)
+        return existing
+    claim = AgentClaim(item_id=item_id, agent=agent, claimed_at=utcnow())
+    try:
+        async with session.begin_nested():
+            session.add(claim)
+    except IntegrityError:
+        holder = await session.get(AgentClaim, item_id, populate_existing=True)
+        raise _claimed_elsewhere(item_id, holder.agent if holder else "another agent") from None
+    return claim
+
+
+def _log(
+    session: AsyncSession,
+    *,
+    agent: str,
+    kind: str,
+    conversation_id: str | None = None,
+    ticket_id: int | None = None,
+) -> None:
+    session.add(
+        AgentActivity(
+            agent=agent,
+            kind=kind,
+            conversation_id=conversation_id,
+            ticket_id=ticket_id,
+            at=utcnow(),
+        )
+    )
+
+
+async def _claim_ticket(
+    session: AsyncSession, *, ticket: Ticket, agent: str, outcome: Outcome
+) -> ClaimRead:
+    if ticket.status not in OPEN:
+        raise Conflict(
+            f"ticket {ticket.public_id} is {ticket.status}; only open tickets can be claimed",
+            id=ticket.public_id,
+            status=ticket.status,
+        )
+    if ticket.assignee and ticket.assignee != agent:
+        raise _claimed_elsewhere(ticket.public_id, ticket.assignee)
+    claim = await _take(session, item_id=ticket.public_id, agent=agent)
+    moves = TicketStatus.ASSIGNED if ticket.status in ("new", "triaged") else None
+    if moves or ticket.assignee != agent:
+        ticket, event = await tickets.update_ticket(
+            session,
+            ticket_id=ticket.public_id,
+            data=TicketUpdate(status=moves, assignee=agent),
+            actor=agent,
+        )
+        outcome.add(event)
+    _log(session, agent=agent, kind="claim", ticket_id=ticket.id)
+    return ClaimRead(
+        id=ticket.public_id,
+        claimed_by=claim.agent,
+        claimed_at=claim.claimed_at,
+        ticket=TicketRead.of(ticket),
+    )
+
+
+async def _conversation(session: AsyncSession, conversation_id: str) -> Conversation:
+    conversation = await conversations.get(session, conversation_id=conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found", id=conversation_id)
+    return conversation
+
+
+async def claim(session: AsyncSession, *, item_id: str, agent: str, outcome: Outcome) -> ClaimRead:
+    """Give a queue item (ticket or handed-off conversation) to `agent`; 409 if another agent
+    has it."""
+    if parse_ticket_id(item_id) is not None:
+        ticket = await tickets.get(session, ticket_id=item_id)
+        return await _claim_ticket(session, ticket=ticket, agent=agent, outcome=outcome)
+    conversation = await _conversation(session, item_id)
+    if conversation.status != CONVERSATION_HANDOFF:
+        raise Conflict(
+            f"conversation {item_id} is {conversation.status}, not waiting for a person",
+            id=item_id,
+            status=conversation.status,
+        )
+    taken = await _take(session, item_id=conversation.id, agent=agent)
+    _log(session, agent=agent, kind="claim", conversation_id=conversation.id)
+    return ClaimRead(
+        id=conversation.id, claimed_by=taken.agent, claimed_at=taken.claimed_at, ticket=None
+    )
+
+
+# --- conversations -----------------------------------------------------------------------------
+
+
+async def _open_tickets_of(session: AsyncSession, conversation_id: str) -> list[Ticket]:
+    rows = await session.scalars(
+        select(Ticket)
+        .where(Ticket.conversation_id == conversation_id, Ticket.status.in_(OPEN))
+        .order_by(Ticket.id)
+    )
+    return list(rows)
+
+
+async def read_conversation(session: AsyncSession, *, conversation_id: str) -> ConversationRead:
+    """A conversation with its history and tickets, for the agent reading it."""
+    conversation = await _conversation(session, conversation_id)
+    lines = await conversations.history(session, conversation_id=conversation.id)
+    linked = await session.scalars(
+        select(Ticket).where(Ticket.conversation_id == conversation.id).order_by(Ticket.id)
+    )
+    return ConversationRead(
+        id=conversation.id,
+        channel=conversation.channel,
+        sender_id=conversation.sender_id,
+        status=conversation.status,
+        lang=conversation.lang,
+        customer=dict(conversation.customer or {}),
+        messages=[
+            HistoryLine(
+                direction=line.direction, text=line.text, action=line.action, at=line.created_at
+            )
+            for line in lines
+        ],
+        tickets=[TicketRead.of(ticket) for ticket in linked],
+    )
+
+
+async def _mark_first_response(
+    session: AsyncSession, *, ticket: Ticket, agent: str, at: datetime
+) -> bool:
+    """Stop the ticket's response clock, once; False when a person answered before."""
+    if await session.get(FirstResponse, ticket.id) is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(FirstResponse(ticket_id=ticket.id, agent=agent, at=at))
+    except IntegrityError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Where a reply goes once the transaction that recorded it has committed."""
+
+    channel: str
+    sender_id: str
+
+
+async def record_reply(
+    session: AsyncSession,
+    *,
+    conversation_id: str,
+    agent: str,
+    text: str,
+    channel_logs: Callable[[str], bool],
+) -> tuple[Recipient, list[str]]:
+    """Record an agent's reply (history unless the channel logs what it sends, first response
+    of the open tickets, activity); the recipient and the tickets it first-answered."""
+    conversation = await _conversation(session, conversation_id)
+    open_tickets = await _open_tickets_of(session, conversation.id)
+    await _check_not_claimed_by_other(
+        session, item_ids=[conversation.id, *(t.public_id for t in open_tickets)], agent=agent
+    )
+    now = utcnow()
+    if not channel_logs(conversation.channel):
+        conversations.log(session, conversation, direction="out", text=text, action=AGENT_ACTION)
+    first_for = [
+        ticket.public_id
+        for ticket in open_tickets
+        if await _mark_first_response(session, ticket=ticket, agent=agent, at=now)
+    ]
+    _log(session, agent=agent, kind="reply", conversation_id=conversation.id)
+    await audit.record(
+        session,
+        actor=agent,
+        action="conversation.agent_reply",
+        entity="conversation",
+        entity_id=conversation.id,
+        changes={"text": text, "first_response_for": first_for},
+    )
+    return Recipient(conversation.channel, conversation.sender_id), first_for
+
+
+def _back_to_bot(conversation: Conversation) -> None:
+    state = DialogueState.from_json(conversation.state)
+    state.reset()
+    conversation.state = state.to_json()
+    conversation.status = CONVERSATION_OPEN
+    conversation.updated_at = utcnow()
+
+
+async def handback(session: AsyncSession, *, conversation_id: str, agent: str) -> ConversationRead:
+    """Give a handed-off conversation back to the bot; 409 when it is not handed off."""
+    conversation = await _conversation(session, conversation_id)
+    if conversation.status != CONVERSATION_HANDOFF:
+        raise Conflict(
+            f"conversation {conversation_id} is {conversation.status}, not with a person",
+            id=conversation_id,
+            status=conversation.status,
+        )
+    await _check_not_claimed_by_other(session, item_ids=[conversation.id], agent=agent)
+    _back_to_bot(conversation)
+    await session.execute(delete(AgentClaim).where(AgentClaim.item_id == conversation.id))
+    _log(session, agent=agent, kind="handback", conversation_id=conversation.id)
+    await audit.record(
+        session,
+        actor=agent,
+        action="conversation.handback",
+        entity="conversation",
+        entity_id=conversation.id,
+    )
+    await session.flush()
+    return await read_conversation(session, conversation_id=conversation.id)
+
+
+# --- resolution --------------------------------------------------------------------------------
+
+
+async def resolve(
+    session: AsyncSession, *, ticket_id: str, agent: str, note: str, outcome: Outcome
+) -> Ticket:
+    """Resolve the ticket with a note (a new ticket is assigned to the agent first), give its
+    handed-off conversation back to the bot and open its CSAT survey."""
+    ticket = await tickets.get(session, ticket_id=ticket_id)
+    await _check_not_claimed_by_other(session, item_ids=[ticket.public_id], agent=agent)
+    if TicketStatus.RESOLVED not in TRANSITIONS[TicketStatus(ticket.status)] and (
+        TicketStatus.ASSIGNED in TRANSITIONS[TicketStatus(ticket.status)]
+    ):
+        ticket, event = await tickets.update_ticket(
+            session,
+            ticket_id=ticket.public_id,
+            data=TicketUpdate(status=TicketStatus.ASSIGNED, assignee=ticket.assignee or agent),
+            actor=agent,
+        )
+        outcome.add(event)
+    ticket, event = await tickets.update_ticket(
+        session,
+        ticket_id=ticket.public_id,
+        data=TicketUpdate(
+            status=TicketStatus.RESOLVED, note=note, assignee=ticket.assignee or agent
+        ),
+        actor=agent,
+    )
+    outcome.add(event)
+    if ticket.conversation_id:
+        conversation = await conversations.get(session, conversation_id=ticket.conversation_id)
+        if conversation is not None and conversation.status == CONVERSATION_HANDOFF:
+            _back_to_bot(conversation)
+    if await session.get(Csat, ticket.id) is None:
+        session.add(Csat(ticket_id=ticket.id, surveyed_at=ticket.updated_at))
+    _log(session, agent=agent, kind="resolve", ticket_id=ticket.id)
+    return ticket
+
+
+# --- counts for monitoring ---------------------------------------------------------------------
+
+
+async def queue_length(session: AsyncSession) -> int:
+    """How many items `queue` lists, counted in the database."""
+    waiting = select(Ticket.id).where(Ticket.status.in_(NEEDS_PERSON))
+    with_ticket = select(Ticket.conversation_id).where(
+        Ticket.status.in_(NEEDS_PERSON), Ticket.conversation_id.is_not(None)
+    )
+    lonely = select(Conversation.id).where(
+        Conversation.status == CONVERSATION_HANDOFF, Conversation.id.not_in(with_ticket)
+    )
+    tickets_waiting = await session.scalar(select(func.count()).select_from(waiting.subquery()))
+    conversations_waiting = await session.scalar(
+        select(func.count()).select_from(lonely.subquery())
+    )
+    return int(tickets_waiting or 0) + int(conversations_waiting or 0)
+
+
+async def open_breaches(session: AsyncSession, *, now: datetime) -> dict[str, int]:
+    """Open tickets past their response due time without a person's answer, and past their
+    resolution due time."""
+    unanswered = select(FirstResponse.ticket_id)
+    response = await session.scalar(
+        select(func.count(Ticket.id)).where(
+            Ticket.status.in_(OPEN), Ticket.sla_due_at < now, Ticket.id.not_in(unanswered)
+        )
+    )
+    resolution = await session.scalar(
+        select(func.count(Ticket.id)).where(Ticket.status.in_(OPEN), Ticket.resolution_due_at < now)
+    )
+    return {"response": int(response or 0), "resolution": int(resolution or 0)}

@@ -1,0 +1,1 @@
+"""The agent console page (HTML, script, style), shipped in the package."""

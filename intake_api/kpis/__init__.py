@@ -1,0 +1,1 @@
+"""Service KPIs over a time window (AI handling share, response times, SLA, CSAT, repeats)."""
