@@ -44,11 +44,18 @@ CHANNEL = "phone"
 UNFINISHED = frozenset({"collect", "clarify", "fallback"})
 DUPLICATE_WAIT_SECONDS = 30.0
 MAX_DESCRIPTION_CHARS = 19_000
+MAX_SENDER_CHARS = 190  # a sender id is at most 200 characters
 
 
 def sender_of(transcript: Transcript) -> str:
-    """The caller's number (their calls share their ticket lookups), else the call itself."""
-    return f"tel:{transcript.caller}" if transcript.caller else f"call:{transcript.call_id}"
+    """The caller's number (so their calls share their ticket lookups), else the caller's name
+    as the call system gave it, else the call itself."""
+    phone = read_phone(transcript.caller or "")
+    if phone:
+        return f"tel:{phone}"
+    if transcript.caller:
+        return f"caller:{transcript.caller[:MAX_SENDER_CHARS]}"
+    return f"call:{transcript.call_id[:MAX_SENDER_CHARS]}"
 
 
 @dataclass

@@ -30,6 +30,7 @@ from channels.webchat.outbound import ChatHub, buttons_json
 from channels.webchat.quick_replies import QuickReplies
 from channels.webchat.service import CHANNEL, NOTICE_ACTION
 from channels.webchat.sessions import ChatSession
+from intake_api.errors import ServiceError
 from intake_api.events.stream import ticket_events
 from intake_api.logs import get_logger
 from intake_api.messages.models import MAX_TEXT_CHARS
@@ -121,12 +122,12 @@ class ChatConnection:
         return self.quick.after(str(last["action"] or ""), state, conversation.lang)
 
     async def _take(self, raw: str) -> None:
+        wait = await self._rate_wait()  # every frame counts: a flood of bad ones is cut too
         try:
             client_id, text = read_frame(raw)
         except FrameError as exc:
             await self.send({"type": "error", "code": "bad_frame", "message": str(exc)})
             return
-        wait = await self._rate_wait()
         if wait is not None:
             await self.send(
                 {
@@ -142,7 +143,13 @@ class ChatConnection:
         inbound = InboundMessage(
             channel=CHANNEL, sender_id=sid, message_id=f"{sid}:{client_id}", text=text
         )
-        result = await answer(self.app, inbound)
+        try:
+            result = await answer(self.app, inbound)
+        except ServiceError as exc:  # e.g. the same message still being answered elsewhere
+            await self.send(
+                {"type": "error", "code": exc.code, "message": exc.message, "id": client_id}
+            )
+            return
         if result.duplicate:
             return  # sent again after a reconnect: the history this page got already holds it
         echo = {"type": "message", "from": "customer", "text": text, "client_id": client_id}
