@@ -14,7 +14,14 @@ from fastapi import FastAPI
 from telegram import CallbackQuery, Message, Update, User
 from telegram.error import TelegramError
 
-from channels.base import Attachment, BotAnswer, Button, InboundMessage, answer
+from channels.base import (
+    Attachment,
+    BotAnswer,
+    Button,
+    InboundMessage,
+    OutboundError,
+    answer,
+)
 from channels.status import open_tickets_text
 from channels.telegram.sender import CHANNEL, TelegramSender
 from channels.texts import ChannelTexts, text_lang
@@ -55,6 +62,9 @@ class TelegramInbound:
                 await self._on_button(update.callback_query)
             elif update.message is not None:
                 await self._on_message(update.message)
+        except OutboundError as exc:
+            # The message is stored and answered; a retry would find it done and send nothing.
+            log.warning("telegram reply not delivered", update_id=update.update_id, error=str(exc))
         except BaseException:
             self._seen.pop(update.update_id, None)  # Telegram's retry gets another go
             raise
