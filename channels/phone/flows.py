@@ -6,8 +6,9 @@ final, because a call cannot answer the bot's follow-up questions:
   an answered conversation;
 - the bot made a ticket (hand-over, complaint): that ticket;
 - anything else (a repair, installation or maintenance request whose form it began to fill, a
-  fault it could not answer, a question it could not place): a ticket with every detail the
-  customer gave anywhere in the call (model, code, address, phone, urgency, serial).
+  fault it could not answer, a question it could not place, or a fault it answered while the
+  customer says in the call that the fix did not help): a ticket with every detail the customer
+  gave anywhere in the call (model, code, address, phone, urgency, serial).
 
 The conversation is closed when the call is done, and the call row keeps the transcript with
 the conversation and ticket it made. A second delivery of a `call_id` gets the first answer.
@@ -16,6 +17,7 @@ the conversation and ticket it made. A second delivery of a `call_id` gets the f
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +30,12 @@ from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.language import detect_voice
 from bot.dialogue.models import Conversation
 from bot.dialogue.ports import TicketRequest
+from bot.dialogue.prompts import fold
 from bot.dialogue.slots import SLOT_ORDER, UNKNOWN, SlotReader, read_phone
 from bot.dialogue.state import DialogueState
 from channels.base import InboundMessage, answer
 from channels.phone import service
-from channels.phone.transcripts import Transcript
+from channels.phone.transcripts import CUSTOMER, Transcript
 from intake_api.errors import Conflict
 from intake_api.events.stream import publish_committed
 from intake_api.messages.desk import BotTicketDesk, pending_events
@@ -44,6 +47,7 @@ CHANNEL = "phone"
 UNFINISHED = frozenset({"collect", "clarify", "fallback"})
 DUPLICATE_WAIT_SECONDS = 30.0
 MAX_DESCRIPTION_CHARS = 19_000
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 MAX_SENDER_CHARS = 190  # a sender id is at most 200 characters
 
 
@@ -177,9 +181,12 @@ class CallDesk:
         slots = self._slots(conversation, response, text, lang)
         replies = list(response.get("replies") or [])
         action, ticket = str(response["action"]), response.get("ticket")
-        if ticket is not None or action not in UNFINISHED:
-            return _Outcome(action, replies, ticket, slots)
         state = DialogueState.from_json(conversation.state if conversation else None)
+        unresolved = action == "answer" and self._still_broken(transcript)
+        if ticket is not None or (action not in UNFINISHED and not unresolved):
+            return _Outcome(action, replies, ticket, slots)
+        if unresolved:  # the answered fault is the one the ticket is about
+            _take_answered_fault(state, slots)
         request = self._ticket_request(transcript, response, state, slots, conversation, lang)
         ticket = await BotTicketDesk(self.app.state.sla_policy).create(session, request)
         reply = self.dialogue.texts.say(
@@ -190,6 +197,16 @@ class CallDesk:
             due=_due(ticket),
         )
         return _Outcome("ticket", [{"text": reply}], ticket, slots)  # not the bot's questions
+
+    def _still_broken(self, transcript: Transcript) -> bool:
+        """A later customer turn says the fix did not help ("还是不行", "still broken")."""
+        texts = self.dialogue.texts
+        phrases = [fold(str(p)) for group in texts.cues["no"].values() for p in group]
+        telling = [p for p in phrases if len(p) >= 3 and (_CJK.search(p) or " " in p or "'" in p)]
+        turns = [s.text for s in transcript.segments if s.speaker == CUSTOMER]
+        if any(_says(fold(turn), phrase) for turn in turns for phrase in telling):
+            return True
+        return any(texts.starts_with_cue("no", turn) for turn in turns[1:])  # "No, ..." later
 
     def _reader(self, lang: str) -> SlotReader:
         knowledge = self.dialogue.knowledge
@@ -225,7 +242,7 @@ class CallDesk:
     ) -> TicketRequest:
         texts = self.dialogue.texts
         intent = str((response.get("intent") or {}).get("name") or "")
-        customer_turns = [s.text for s in transcript.segments if s.speaker == "customer"]
+        customer_turns = [s.text for s in transcript.segments if s.speaker == CUSTOMER]
         symptom = max(customer_turns, key=len)  # the turn that describes the problem, mostly
         slots = {**slots, "symptom": symptom}
         product = slots.get("product")
@@ -261,6 +278,22 @@ class CallDesk:
         if slot == "urgency":
             return self.dialogue.texts.urgency_label(value, lang)
         return value
+
+
+def _says(text: str, phrase: str) -> bool:
+    if _CJK.search(phrase):
+        return phrase in text
+    return re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", text) is not None
+
+
+def _take_answered_fault(state: DialogueState, slots: dict[str, str]) -> None:
+    """The fault the bot answered with, and its model when it has only one, for the ticket."""
+    answered = state.candidates[0] if state.candidates else {}
+    if answered.get("type") == "fault":
+        state.request["fault_id"] = answered["id"]
+        products = answered.get("products") or []
+        if len(products) == 1:
+            slots.setdefault("product", products[0])
 
 
 def _entities(entities: list[dict[str, str]], slots: dict[str, str]) -> list[dict[str, str]]:

@@ -281,6 +281,23 @@ def test_a_standard_question_is_answered_from_the_kb_without_a_ticket(
     assert body["format"] == "text"
 
 
+def test_a_fault_the_fix_did_not_solve_makes_a_ticket_for_that_fault(
+    phone_service: Service,
+) -> None:
+    text = (
+        "客户：你好，我们的KX-5制冰机报E12，机器很烫然后停机\n"
+        "客服：请先断电，用软毛刷清洁冷凝器，两侧留出通风空间。\n"
+        "客户：这些都试过了，还是不行\n"
+    )
+    response = post_text(phone_service, text, "text/plain", call_id=new_call_id())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["action"] == "ticket"
+    assert body["kb_hits"][0]["id"] == "F-KX5-E12"
+    assert body["ticket"]["fault_id"] == "F-KX5-E12"
+    assert body["ticket"]["product_id"] == "KX-5"
+
+
 def test_plain_text_with_chinese_speaker_labels(phone_service: Service) -> None:
     text = (
         "坐席：您好，请讲。\n"
