@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import uuid
+from collections.abc import Callable
 
 import typer
 from pydantic import ValidationError
@@ -32,21 +33,28 @@ def chat(
     if lang not in (None, "zh", "en"):
         typer.echo("error: --lang must be zh or en", err=True)
         raise typer.Exit(2)
-    asyncio.run(_session(sender or getpass.getuser(), lang, show_action))
+    asyncio.run(chat_session(sender or getpass.getuser(), lang, show_action))
 
 
-async def _session(sender: str, lang: str | None, show_action: bool) -> None:
+async def chat_session(
+    sender: str,
+    lang: str | None,
+    show_action: bool,
+    read: Callable[[str], str] = input,
+    write: Callable[[str], None] = typer.echo,
+) -> None:
+    """Read lines (`read`, the terminal) until /quit or end of input; `write` the bot's replies."""
     from intake_api.app import create_app  # the whole service: loaded only when chatting
 
     app = create_app(get_settings())
     async with app.router.lifespan_context(app):
         desk: MessageDesk = app.state.messages
-        typer.echo("Chat with the after-sales bot; /quit to leave.")
+        write("Chat with the after-sales bot; /quit to leave.")
         while True:
             try:
-                line = await asyncio.to_thread(input, "you> ")
+                line = await asyncio.to_thread(read, "you> ")
             except (EOFError, KeyboardInterrupt):
-                typer.echo("")
+                write("")
                 return
             if line.strip() in QUIT:
                 return
@@ -65,8 +73,8 @@ async def _session(sender: str, lang: str | None, show_action: bool) -> None:
                 continue
             response = await desk.receive(message)
             for reply in response["replies"]:
-                typer.echo(f"bot> {reply['text']}")
+                write(f"bot> {reply['text']}")
             if show_action:
                 ticket = response.get("ticket")
                 extra = f" ticket={ticket['id']} {ticket['priority']}" if ticket else ""
-                typer.echo(f"     [{response['action']}{extra}]")
+                write(f"     [{response['action']}{extra}]")
