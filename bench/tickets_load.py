@@ -187,7 +187,7 @@ async def load(name: str, url: str, path: str, clients: int, requests: int) -> R
 
 
 def markdown(results: list[Result], clients: int) -> str:
-    bare = next(r for r in results if r.name.startswith("bare"))
+    bare = next((r for r in results if r.name.startswith("bare")), results[0])
     rows = [
         "| server | requests | errors | per second | p50 ms | p99 ms | vs bare (rate) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -223,12 +223,20 @@ def markdown(results: list[Result], clients: int) -> str:
 async def run(args: argparse.Namespace) -> list[Result]:
     workdir = Path(tempfile.mkdtemp(prefix="tickets-load-"))
     results = []
-    with bare_serve(workdir) as url:
-        results.append(await load("bare FastAPI", url, "/bare", args.clients, args.requests))
-    with aftersales_serve(None, workdir / "sqlite") as url:
-        results.append(
-            await load("tickets, SQLite", url, "/v1/tickets", args.clients, args.requests)
-        )
+    if "bare" in args.servers:
+        with bare_serve(workdir) as url:
+            results.append(await load("bare FastAPI", url, "/bare", args.clients, args.requests))
+    if "sqlite" in args.servers:
+        with aftersales_serve(None, workdir / "sqlite") as url:
+            results.append(
+                await load("tickets, SQLite", url, "/v1/tickets", args.clients, args.requests)
+            )
+    if "postgres" in args.servers:
+        results.append(await run_postgres(args, workdir))
+    return results
+
+
+async def run_postgres(args: argparse.Namespace, workdir: Path) -> Result:
     postgres_url = args.postgres_url
     server = None
     if not postgres_url:
@@ -240,13 +248,12 @@ async def run(args: argparse.Namespace) -> list[Result]:
         postgres_url = create_database(server.admin_url)
     try:
         with aftersales_serve(postgres_url, workdir / "postgres") as url:
-            results.append(
-                await load("tickets, PostgreSQL", url, "/v1/tickets", args.clients, args.requests)
+            return await load(
+                "tickets, PostgreSQL", url, "/v1/tickets", args.clients, args.requests
             )
     finally:
         if server is not None:
             server.stop()
-    return results
 
 
 def main() -> None:
@@ -254,6 +261,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--postgres-url", default=None)
+    parser.add_argument(
+        "--servers",
+        default="bare,sqlite,postgres",
+        help="Comma-separated subset of bare, sqlite, postgres.",
+    )
     parser.add_argument("--output", type=Path, default=None, help="Write the markdown here too.")
     args = parser.parse_args()
     results = asyncio.run(run(args))

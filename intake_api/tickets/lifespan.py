@@ -1,7 +1,9 @@
-"""Start-up of the tickets domain: load the SLA policy once (a bad override file stops start)."""
+"""Start-up of the tickets domain: the SLA policy (a bad override file stops the start) and, on
+SQLite, the lock that queues this process's ticket changes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +15,10 @@ from intake_api.triage import load_policy
 
 @asynccontextmanager
 async def tickets_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Put the SLA policy on `app.state.sla_policy`."""
+    """Put the SLA policy on `app.state.sla_policy` and the write lock on
+    `app.state.ticket_write_lock` (None on PostgreSQL, whose row locks suffice)."""
     settings: Settings = app.state.settings
     app.state.sla_policy = load_policy(settings.sla_policy_file)
+    sqlite = app.state.engine.dialect.name == "sqlite"
+    app.state.ticket_write_lock = asyncio.Lock() if sqlite else None
     yield

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, nullcontext
+
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
@@ -22,6 +26,16 @@ from intake_api.tickets.models import (
 )
 from intake_api.triage.policy import Category, Priority
 
+
+@asynccontextmanager
+async def ticket_change(request: Request) -> AsyncIterator[AsyncSession]:
+    """The unit of work of one ticket change. On SQLite this process's changes queue on a lock:
+    SQLite's own busy handler sleeps and retries, which gives long tail latencies."""
+    lock = request.app.state.ticket_write_lock
+    async with lock or nullcontext(), unit_of_work(request_sessions(request)) as session:
+        yield session
+
+
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"], responses=AUTHENTICATED)
 reader = require_scopes("tickets:read")
 writer = require_scopes("tickets:write")
@@ -34,7 +48,7 @@ async def create_ticket(
     """Open a ticket; category, priority, skill group and SLA due times are triaged if not given."""
     if body.sender_id:
         await check_sender_rate(request, body.channel, body.sender_id)
-    async with unit_of_work(request_sessions(request)) as session:
+    async with ticket_change(request) as session:
         ticket, event = await service.create(
             session, data=body, actor=principal.actor, policy=request.app.state.sla_policy
         )
@@ -96,7 +110,7 @@ async def update_ticket(
     ticket_id: str, body: TicketUpdate, request: Request, principal: Principal = Depends(writer)
 ) -> TicketRead:
     """Move the ticket in its lifecycle, (re)assign it, add a note; illegal moves are 409."""
-    async with unit_of_work(request_sessions(request)) as session:
+    async with ticket_change(request) as session:
         ticket, event = await service.update_ticket(
             session, ticket_id=ticket_id, data=body, actor=principal.actor
         )
@@ -115,7 +129,7 @@ async def add_note(
     ticket_id: str, body: NoteCreate, request: Request, principal: Principal = Depends(writer)
 ) -> TicketRead:
     """A note on the ticket's timeline (streamed like any change)."""
-    async with unit_of_work(request_sessions(request)) as session:
+    async with ticket_change(request) as session:
         ticket, event = await service.add_note(
             session, ticket_id=ticket_id, data=body, actor=principal.actor
         )
