@@ -3,6 +3,7 @@ and Telegram, with local stand-ins of both platforms' APIs on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from intake_api.app import create_app
+from intake_api.messages.lifespan import load_interpreter
 from intake_api.settings import Settings
 from tests.channels.standins import BotApiStandIn, WeChatApiStandIn
 from tests.support.postgres import create_database
@@ -66,6 +68,7 @@ def channel_settings(
     wechat_api: tuple[str, WeChatApiStandIn],
     bot_api: tuple[str, BotApiStandIn],
     aes_key: str,
+    trained_nlu: None,
 ) -> Settings:
     """Both channels configured, their APIs pointing at the stand-ins."""
     return settings.model_copy(
@@ -81,6 +84,25 @@ def channel_settings(
             "telegram_api_url": f"{bot_api[0]}/bot",
         }
     )
+
+
+def prepare(settings: Settings) -> None:
+    """Start and stop the service once in-process, so that its slow first start (loading and
+    indexing a knowledge base) is done before a server with a start-up deadline runs it."""
+
+    async def start_and_stop() -> None:
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            pass
+
+    asyncio.run(start_and_stop())
+
+
+@pytest.fixture(scope="session")
+def trained_nlu(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Train the bundled NLU model once per run, before any server starts (every app of the
+    process then shares it)."""
+    load_interpreter(tmp_path_factory.mktemp("nlu-model"))
 
 
 def serve(settings: Settings) -> Iterator[Service]:

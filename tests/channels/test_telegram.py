@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from intake_api.settings import Settings
-from tests.channels.conftest import TELEGRAM_SECRET, Service, serve
+from tests.channels.conftest import TELEGRAM_SECRET, Service, prepare, serve
 from tests.channels.standins import BotApiStandIn
 
 _update_ids = itertools.count(700_000)
@@ -149,7 +149,9 @@ def test_buttons_reach_the_bot_and_are_answered(service: Service, bot: BotApiSta
 @pytest.fixture
 def demo_service(channel_settings: Settings) -> Iterator[Service]:
     """The service with the bundled demo knowledge base, for answers to rate."""
-    yield from serve(channel_settings.model_copy(update={"load_demo_kb": True}))
+    settings = channel_settings.model_copy(update={"load_demo_kb": True})
+    prepare(settings)
+    yield from serve(settings)
 
 
 def test_answer_from_the_kb_offers_buttons_and_not_solved_goes_on(
