@@ -199,9 +199,9 @@ class DialogueEngine:
 
     def _answer(self, ctx: _Context, item: Candidate, hits: list[Candidate]) -> Turn:
         text = self.knowledge.answer(item.id, ctx.voice.lang)
+        query = ctx.state.query or ctx.inbound.text  # after a clarification: the first question
         ctx.state.reset()
-        ctx.state.stage, ctx.state.answered_item = FEEDBACK, item.id
-        ctx.state.query = ctx.state.query or ctx.inbound.text
+        ctx.state.stage, ctx.state.answered_item, ctx.state.query = FEEDBACK, item.id, query
         ctx.state.candidates = [_candidate_json(item)]
         ordered = [item, *[h for h in hits if h.id != item.id]]
         replies = [ctx.voice.render(text), self._say(ctx, "ask_solved")]
