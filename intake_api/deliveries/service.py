@@ -60,12 +60,12 @@ async def claim_due(
 
 
 async def mark_delivered(
-    session: AsyncSession, *, row_id: int, status_code: int, now: datetime
+    session: AsyncSession, *, row_ids: list[int], status_code: int, now: datetime
 ) -> None:
-    """Record a 2xx answer; the ticket's next event becomes due."""
+    """Record 2xx answers; each ticket's next event becomes due."""
     await session.execute(
         update(OutboxEvent)
-        .where(OutboxEvent.id == row_id, OutboxEvent.status == DeliveryStatus.pending)
+        .where(OutboxEvent.id.in_(row_ids), OutboxEvent.status == DeliveryStatus.pending)
         .values(
             status=DeliveryStatus.delivered,
             attempts=OutboxEvent.attempts + 1,

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake_api.deliveries import metrics, service
@@ -109,31 +108,22 @@ def classify(response: httpx.Response) -> Outcome:
 
 
 class DeliveryWorker:
-    """Claims due outbox rows and POSTs them, several tickets at once, one event per ticket."""
+    """Claims due outbox rows and POSTs them, several tickets at once, one event per ticket.
+
+    One loop does all database work: each round records the outcomes of finished deliveries
+    and claims new rows in a single transaction, so a delivery costs a fraction of a transaction
+    and a ticket's next event is claimed in the round that records its predecessor.
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], config: DeliveryConfig) -> None:
         self.sessions = sessions
         self.config = config
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._finished: list[tuple[OutboxEvent, Outcome]] = []
         self._loop_task: asyncio.Task[None] | None = None
         self._bell: Doorbell | None = None
         self._client: httpx.AsyncClient | None = None
-        # SQLite takes one writer at a time; queueing our own writes here instead of in its
-        # busy handler (which sleeps) keeps claims and outcomes quick and leases honest.
-        bind = sessions.kw.get("bind")
-        self._sqlite = bind is not None and bind.dialect.name == "sqlite"
-        self._write_lock = asyncio.Lock()
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work, queued behind this worker's other writes on SQLite."""
-        if not self._sqlite:
-            async with unit_of_work(self.sessions) as session:
-                yield session
-            return
-        async with self._write_lock, unit_of_work(self.sessions) as session:
-            yield session
 
     async def start(self) -> None:
         """Begin draining the outbox in the background."""
@@ -143,21 +133,25 @@ class DeliveryWorker:
         log.info("delivery worker started", worker=self.worker_id, url=self.config.url)
 
     async def stop(self) -> None:
-        """Stop claiming, let in-flight deliveries finish briefly, give back the rest."""
+        """Stop claiming; let in-flight deliveries finish briefly; record them; free the rest."""
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
-        pending = list(self._inflight.values())
-        if pending:
-            _, unfinished = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_SECONDS)
+        if self._inflight:
+            _, unfinished = await asyncio.wait(
+                list(self._inflight.values()), timeout=SHUTDOWN_GRACE_SECONDS
+            )
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
         try:
-            async with self._transaction() as session:
+            finished, self._finished = self._finished, []
+            async with unit_of_work(self.sessions) as session:
+                await self._record(session, finished)
                 await service.release_leases(session, worker_id=self.worker_id)
-        except SQLAlchemyError as exc:  # the leases then simply expire
-            log.warning("could not release delivery leases", error=str(exc))
+            self._observe(finished)
+        except Exception as exc:  # the leases then simply expire and the rows are retried
+            log.warning("could not record the last deliveries", error=str(exc))
         if self._client is not None:
             await self._client.aclose()
         log.info("delivery worker stopped", worker=self.worker_id)
@@ -166,46 +160,50 @@ class DeliveryWorker:
         assert self._bell is not None
         while True:
             self._bell.clear()
-            claimed = await self._claim()
+            finished, self._finished = self._finished, []
+            try:
+                claimed = await self._round(finished)
+            except asyncio.CancelledError:
+                self._finished[:0] = finished  # recorded by stop() (recording is idempotent)
+                raise
+            except Exception as exc:  # database briefly unavailable: keep outcomes, try again
+                self._finished[:0] = finished
+                log.warning("delivery round failed", error=str(exc))
+                await asyncio.sleep(self.config.poll_seconds)
+                continue
+            self._observe(finished)
             for row in claimed:
                 if row.id not in self._inflight:
                     task = asyncio.create_task(self._deliver(row))
                     self._inflight[row.id] = task
-                    task.add_done_callback(lambda _t, row_id=row.id: self._finished(row_id))
-            if not claimed or len(self._inflight) >= self.config.concurrency:
+                    task.add_done_callback(lambda _t, row_id=row.id: self._inflight.pop(row_id))
+            if not claimed and not finished:
                 await self._bell.wait(self.config.poll_seconds)
 
-    def _finished(self, row_id: int) -> None:
-        self._inflight.pop(row_id, None)
-        if self._bell is not None:
-            self._bell.ring()  # the ticket's next event may be due now
-
-    async def _claim(self) -> list[OutboxEvent]:
-        free = self.config.concurrency - len(self._inflight)
-        if free <= 0:
-            return []
-        now = utcnow()
-        try:
-            async with self._transaction() as session:
-                return await service.claim_due(
-                    session,
-                    worker_id=self.worker_id,
-                    now=now,
-                    lease_until=now + timedelta(seconds=self.config.lease_seconds),
-                    limit=free,
-                )
-        except SQLAlchemyError as exc:  # database briefly unavailable: try again next poll
-            log.warning("claiming deliveries failed", error=str(exc))
-            return []
+    async def _round(self, finished: list[tuple[OutboxEvent, Outcome]]) -> list[OutboxEvent]:
+        """Record `finished` outcomes and claim what is due now, in one transaction."""
+        async with unit_of_work(self.sessions) as session:
+            await self._record(session, finished)
+            free = self.config.concurrency - len(self._inflight)
+            if free <= 0:
+                return []
+            now = utcnow()
+            return await service.claim_due(
+                session,
+                worker_id=self.worker_id,
+                now=now,
+                lease_until=now + timedelta(seconds=self.config.lease_seconds),
+                limit=free,
+            )
 
     async def _deliver(self, row: OutboxEvent) -> None:
         try:
             outcome = await self._post(row)
-            await self._record(row, outcome)
-        except Exception as exc:  # one bad row must not stop the worker
-            log.error(
-                "delivery crashed; its lease will expire", event_id=row.event_id, error=str(exc)
-            )
+        except Exception as exc:  # one bad row must not stop the worker: retry it later
+            outcome = Outcome(False, None, f"{type(exc).__name__}: {exc}", "error")
+        self._finished.append((row, outcome))
+        assert self._bell is not None
+        self._bell.ring()  # record it (and claim the ticket's next event) at once
 
     async def _post(self, row: OutboxEvent) -> Outcome:
         assert self._client is not None
@@ -223,43 +221,55 @@ class DeliveryWorker:
             return Outcome(False, None, f"{type(exc).__name__}: {exc}", "network")
         return classify(response)
 
-    async def _record(self, row: OutboxEvent, outcome: Outcome) -> None:
+    async def _record(
+        self, session: AsyncSession, finished: list[tuple[OutboxEvent, Outcome]]
+    ) -> None:
         now = utcnow()
-        if outcome.delivered:
-            assert outcome.status_code is not None
-            async with self._transaction() as session:
-                await service.mark_delivered(
-                    session, row_id=row.id, status_code=outcome.status_code, now=now
-                )
-            metrics.DELIVERED.inc()
-            metrics.LAG.observe((now - row.created_at).total_seconds())
-            return
-        retry_at = self._retry_at(row, outcome, now)
-        async with self._transaction() as session:
+        delivered: dict[int, list[int]] = {}
+        for row, outcome in finished:
+            if outcome.delivered:
+                assert outcome.status_code is not None
+                delivered.setdefault(outcome.status_code, []).append(row.id)
+                continue
             await service.mark_failed(
                 session,
                 row_id=row.id,
                 worker_id=self.worker_id,
                 error=outcome.error,
                 status_code=outcome.status_code,
-                retry_at=retry_at,
+                retry_at=self._retry_at(row, outcome, now),
             )
-        metrics.FAILED_ATTEMPTS.labels(reason=outcome.reason).inc()
-        if retry_at is None:
-            metrics.DEAD.inc()
-            log.warning("delivery dead-lettered", event_id=row.event_id, error=outcome.error)
+        for status_code, row_ids in delivered.items():
+            await service.mark_delivered(session, row_ids=row_ids, status_code=status_code, now=now)
 
     def _retry_at(self, row: OutboxEvent, outcome: Outcome, now: datetime) -> datetime | None:
         """When to try again, or None to dead-letter (rejected, or attempts exhausted)."""
-        attempt = row.attempts + 1
-        if not outcome.retryable or attempt >= self.config.max_attempts:
+        if not self._retryable(row, outcome):
             return None
         delay = backoff_seconds(
-            attempt, base=self.config.backoff_base_seconds, cap=self.config.backoff_cap_seconds
+            row.attempts + 1,
+            base=self.config.backoff_base_seconds,
+            cap=self.config.backoff_cap_seconds,
         )
         if outcome.retry_after is not None:
             delay = max(delay, min(outcome.retry_after, self.config.backoff_cap_seconds))
         return now + timedelta(seconds=delay)
+
+    def _retryable(self, row: OutboxEvent, outcome: Outcome) -> bool:
+        return outcome.retryable and row.attempts + 1 < self.config.max_attempts
+
+    def _observe(self, finished: list[tuple[OutboxEvent, Outcome]]) -> None:
+        """Metrics and logs of recorded outcomes."""
+        now = utcnow()
+        for row, outcome in finished:
+            if outcome.delivered:
+                metrics.DELIVERED.inc()
+                metrics.LAG.observe((now - row.created_at).total_seconds())
+                continue
+            metrics.FAILED_ATTEMPTS.labels(reason=outcome.reason).inc()
+            if not self._retryable(row, outcome):
+                metrics.DEAD.inc()
+                log.warning("delivery dead-lettered", event_id=row.event_id, error=outcome.error)
 
 
 @asynccontextmanager
