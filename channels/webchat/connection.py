@@ -45,8 +45,10 @@ class FrameError(ValueError):
     """A frame from the page that is not a message we can take; says what is wrong."""
 
 
-def read_frame(raw: str) -> tuple[str, str]:
+def read_frame(raw: str | None) -> tuple[str, str]:
     """The client id and text of a message frame."""
+    if raw is None:
+        raise FrameError("send text frames holding JSON, not binary ones")
     if len(raw) > MAX_FRAME_CHARS:
         raise FrameError(f"frame larger than {MAX_FRAME_CHARS} characters")
     try:
@@ -93,7 +95,10 @@ class ChatConnection:
             )
             await self._send_history()
             while True:
-                await self._take(await self.socket.receive_text())
+                message = await self.socket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                await self._take(message.get("text"))
         except WebSocketDisconnect:
             pass
         finally:
@@ -121,7 +126,7 @@ class ChatConnection:
         state = DialogueState.from_json(conversation.state)
         return self.quick.after(str(last["action"] or ""), state, conversation.lang)
 
-    async def _take(self, raw: str) -> None:
+    async def _take(self, raw: str | None) -> None:
         wait = await self._rate_wait()  # every frame counts: a flood of bad ones is cut too
         try:
             client_id, text = read_frame(raw)

@@ -267,6 +267,8 @@ def test_bad_frames_get_an_error_and_the_socket_stays_open(chat_service: Service
         _frames_until(socket, "history")
         socket.send("not json")
         assert "not JSON" in _frames_until(socket, "error")["message"]
+        socket.send(b"\x00\x01")
+        assert "binary" in _frames_until(socket, "error")["message"]
         socket.send(json.dumps({"type": "message", "id": "a1", "text": "   "}))
         assert "`text`" in _frames_until(socket, "error")["message"]
         socket.send(
