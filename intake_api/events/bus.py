@@ -75,7 +75,13 @@ class RedisBus:
     async def start(self) -> None:
         """Listen to every worker's publications until `stop`."""
         self._listener = asyncio.create_task(self._listen(), name="redis-event-bus")
-        await asyncio.wait_for(self._ready.wait(), timeout=10)
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout=10)
+        except TimeoutError as exc:
+            await self.stop()
+            raise RuntimeError(
+                "event bus: Redis (AFTERSALES_REDIS_URL) did not accept a subscription in 10 s"
+            ) from exc
 
     async def stop(self) -> None:
         if self._listener is not None:

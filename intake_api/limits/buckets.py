@@ -6,6 +6,11 @@ import time
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from intake_api.logs import get_logger
+
+log = get_logger(__name__)
 
 
 class RateLimiter(Protocol):
@@ -66,10 +71,16 @@ class RedisRateLimiter:
         self._script = redis.register_script(_TOKEN_BUCKET_LUA)
 
     async def acquire(self, key: str, *, per_minute: int) -> float | None:
+        """As the in-process bucket; while Redis is unreachable requests are let through (a
+        limiter outage must not become an API outage)."""
         rate = per_minute / 60.0
-        wait = float(
-            await self._script(
-                keys=[self._namespace + key], args=[rate, per_minute, f"{time.time():.6f}"]
+        try:
+            wait = float(
+                await self._script(
+                    keys=[self._namespace + key], args=[rate, per_minute, f"{time.time():.6f}"]
+                )
             )
-        )
+        except RedisError as exc:
+            log.warning("rate limiter cannot reach Redis; request allowed", error=str(exc))
+            return None
         return wait or None

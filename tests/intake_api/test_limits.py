@@ -6,10 +6,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from intake_api.app import create_app
+from intake_api.limits.buckets import RedisRateLimiter
 from intake_api.settings import Settings
 from tests.intake_api.conftest import ADMIN_KEY
+from tests.support.postgres import free_port
 from tests.support.server import running_server
 
 
@@ -42,3 +45,11 @@ def test_one_sender_over_its_rate_gets_429(strict: httpx.Client) -> None:
 
     assert [ticket("alice"), ticket("alice"), ticket("alice")] == [201, 201, 429]
     assert ticket("bob") == 201
+
+
+async def test_an_unreachable_redis_limiter_lets_requests_through() -> None:
+    redis = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        assert await RedisRateLimiter(redis).acquire("key:x", per_minute=1) is None
+    finally:
+        await redis.aclose()
