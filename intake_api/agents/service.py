@@ -34,7 +34,6 @@ from intake_api.audit.columns import utcnow
 from intake_api.errors import Conflict, NotFound
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import (
-    TRANSITIONS,
     Ticket,
     TicketEvent,
     TicketRead,
@@ -419,9 +418,13 @@ async def resolve(
     handed-off conversation back to the bot and open its CSAT survey."""
     ticket = await tickets.get(session, ticket_id=ticket_id)
     await _check_not_claimed_by_other(session, item_ids=[ticket.public_id], agent=agent)
-    if TicketStatus.RESOLVED not in TRANSITIONS[TicketStatus(ticket.status)] and (
-        TicketStatus.ASSIGNED in TRANSITIONS[TicketStatus(ticket.status)]
-    ):
+    if ticket.status not in OPEN:
+        raise Conflict(
+            f"ticket {ticket.public_id} is already {ticket.status}",
+            id=ticket.public_id,
+            status=ticket.status,
+        )
+    if ticket.status == TicketStatus.NEW:  # new tickets cannot be resolved before assignment
         ticket, event = await tickets.update_ticket(
             session,
             ticket_id=ticket.public_id,
