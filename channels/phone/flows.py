@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue import conversations
@@ -36,7 +36,7 @@ from bot.dialogue.state import DialogueState
 from channels.base import InboundMessage, answer
 from channels.phone import service
 from channels.phone.transcripts import CUSTOMER, Transcript
-from intake_api.errors import Conflict
+from intake_api.errors import Conflict, ServiceError
 from intake_api.events.stream import publish_committed
 from intake_api.messages.desk import BotTicketDesk, pending_events
 from intake_api.messages.models import MAX_TEXT_CHARS
@@ -49,6 +49,13 @@ DUPLICATE_WAIT_SECONDS = 30.0
 MAX_DESCRIPTION_CHARS = 19_000
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 MAX_SENDER_CHARS = 190  # a sender id is at most 200 characters
+
+
+class Busy(ServiceError):
+    """The call could not be stored or understood now; sending it again is safe."""
+
+    status_code = 503
+    code = "busy"
 
 
 def sender_of(transcript: Transcript) -> str:
@@ -88,9 +95,11 @@ class CallDesk:
             return await self._replay(transcript.call_id)
         try:
             return await self._understand(call_pk, transcript)
-        except BaseException:
+        except BaseException as exc:
             async with unit_of_work(self.sessions) as session:
                 await service.delete(session, call_pk=call_pk)  # a retry starts afresh
+            if isinstance(exc, OperationalError):
+                raise Busy("the database is busy; send the call again shortly") from exc
             raise
 
     async def _store(self, transcript: Transcript) -> int | None:
@@ -134,28 +143,8 @@ class CallDesk:
             )
             outcome = await self._conclude(session, conversation, transcript, response, text)
             if conversation is not None and conversation.live_key is not None:
-                if outcome.replies != response["replies"]:
-                    for reply in outcome.replies:
-                        conversations.log(
-                            session,
-                            conversation,
-                            direction="out",
-                            text=reply["text"],
-                            action=outcome.action,
-                        )
-                conversations.close(conversation)
-            body = {
-                "call_id": transcript.call_id,
-                "conversation_id": conversation_id,
-                "action": outcome.action,
-                "ticket": outcome.ticket,
-                "replies": outcome.replies,
-                "intent": response.get("intent"),
-                "entities": _entities(response.get("entities") or [], outcome.slots),
-                "kb_hits": response.get("kb_hits") or [],
-                "format": transcript.format,
-                "segments": len(transcript.segments),
-            }
+                _close(session, conversation, outcome, response)
+            body = _answer_body(transcript, response, outcome)
             await service.mark_answered(
                 session,
                 call_pk=call_pk,
@@ -294,6 +283,39 @@ def _take_answered_fault(state: DialogueState, slots: dict[str, str]) -> None:
         products = answered.get("products") or []
         if len(products) == 1:
             slots.setdefault("product", products[0])
+
+
+def _close(
+    session: AsyncSession,
+    conversation: Conversation,
+    outcome: _Outcome,
+    response: dict[str, Any],
+) -> None:
+    """The call is over: its conversation keeps what the caller was told, and is closed."""
+    if outcome.replies != response["replies"]:
+        for reply in outcome.replies:
+            conversations.log(
+                session, conversation, direction="out", text=reply["text"], action=outcome.action
+            )
+    conversations.close(conversation)
+
+
+def _answer_body(
+    transcript: Transcript, response: dict[str, Any], outcome: _Outcome
+) -> dict[str, Any]:
+    """The answer to `POST /v1/transcripts` (stored too, for a repeat of the call)."""
+    return {
+        "call_id": transcript.call_id,
+        "conversation_id": str(response.get("conversation_id") or ""),
+        "action": outcome.action,
+        "ticket": outcome.ticket,
+        "replies": outcome.replies,
+        "intent": response.get("intent"),
+        "entities": _entities(response.get("entities") or [], outcome.slots),
+        "kb_hits": response.get("kb_hits") or [],
+        "format": transcript.format,
+        "segments": len(transcript.segments),
+    }
 
 
 def _entities(entities: list[dict[str, str]], slots: dict[str, str]) -> list[dict[str, str]]:

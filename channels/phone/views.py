@@ -52,6 +52,7 @@ REQUEST_BODY = {
 ERRORS = {
     415: {"description": "Not JSON, plain text, WebVTT or SRT."},
     422: {"description": "A transcript that cannot be read; `message` names where and what."},
+    503: {"description": "The database is busy; sending the same call again is safe."},
 }
 
 

@@ -38,6 +38,7 @@ from intake_api.messages.models import MAX_TEXT_CHARS
 log = get_logger(__name__)
 
 MAX_FRAME_CHARS = 16_000
+UNAVAILABLE = "unavailable"  # the page retries such a message with the same id
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -153,6 +154,17 @@ class ChatConnection:
         except ServiceError as exc:  # e.g. the same message still being answered elsewhere
             await self.send(
                 {"type": "error", "code": exc.code, "message": exc.message, "id": client_id}
+            )
+            return
+        except Exception as exc:  # the database busy or down: the page sends it again later
+            log.warning("web chat message not taken", session_id=sid, error=repr(exc))
+            await self.send(
+                {
+                    "type": "error",
+                    "code": UNAVAILABLE,
+                    "message": "the service is busy; the message will be sent again",
+                    "id": client_id,
+                }
             )
             return
         if result.duplicate:

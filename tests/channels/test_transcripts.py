@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,8 +112,11 @@ class Service:
 
 
 def cached_interpreter(config: pytest.Config) -> object:
-    """The bundled NLU model, trained once and kept in pytest's cache between runs."""
-    return load_or_train(config.cache.mkdir("aftersales-nlu-model"))
+    """The bundled NLU model, trained once and kept in pytest's cache between runs (in a
+    temporary folder when the cache is off)."""
+    cache = getattr(config, "cache", None)
+    folder = cache.mkdir("aftersales-nlu-model") if cache else Path(tempfile.mkdtemp()) / "nlu"
+    return load_or_train(folder)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@
   var TOKEN_KEY = "aftersales.chat.token";
   var LANG_KEY = "aftersales.chat.lang";
   var MAX_DELAY_MS = 10000;
+  var RETRY_MS = 2000;
 
   var TEXTS = {
     zh: {
@@ -204,6 +205,13 @@
     },
     ticket: function (frame) { updateTicket(frame.ticket_id, frame.status, frame.seq); },
     error: function (frame) {
+      var retry = frame.code === "unavailable" && pending.filter(function (p) {
+        return p.id === frame.id;
+      })[0];
+      if (retry) {  // the service was busy: the same id again cannot be taken twice
+        window.setTimeout(function () { transmit(retry); }, RETRY_MS);
+        return;
+      }
       if (frame.id) {
         pending = pending.filter(function (p) { return p.id !== frame.id; });
         var mine = rendered[frame.id];
