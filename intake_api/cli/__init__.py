@@ -11,6 +11,7 @@ from intake_api.cli.deliveries import deliveries_app
 from intake_api.cli.kb import kb_app
 from intake_api.cli.nlu import nlu_app
 from intake_api.cli.serve import serve
+from intake_api.cli.telegram import telegram_app
 
 app = typer.Typer(
     name="aftersales",
@@ -33,5 +34,6 @@ app.add_typer(bot_app, name="bot")
 app.command("chat")(chat)
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(telegram_app, name="telegram")
 import intake_api.cli.kb_admin  # noqa: E402, F401  (registers kb import/validate/stats/export)
 import intake_api.cli.kb_search  # noqa: E402, F401  (registers kb search/eval)

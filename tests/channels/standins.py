@@ -3,7 +3,8 @@
 - WeChat: `GET /cgi-bin/token` and `POST /cgi-bin/message/custom/send` (errcode 40001 for a
   token it did not issue or has revoked).
 - Telegram Bot API: `/bot<token>/getMe`, `sendMessage`, `answerCallbackQuery`, `setWebhook`,
-  `deleteWebhook`, `getUpdates` (parameters as JSON or form fields, answers `{"ok", "result"}`).
+  `deleteWebhook`, `getWebhookInfo`, `getUpdates` (parameters as JSON or form fields, answers
+  `{"ok", "result"}`).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class BotApiStandIn:
         self.token = token
         self.recorder = Recorder()
         self.pending_updates: list[dict[str, Any]] = []
+        self.webhook_url = ""
         self._message_ids = itertools.count(1000)
         self.app = FastAPI()
         self.app.post("/bot{token}/{method}")(self.call)
@@ -137,10 +139,19 @@ class BotApiStandIn:
         return True
 
     async def _setWebhook(self, params: dict) -> bool:  # noqa: N802
+        self.webhook_url = str(params["url"])
         return True
 
     async def _deleteWebhook(self, params: dict) -> bool:  # noqa: N802
+        self.webhook_url = ""
         return True
+
+    async def _getWebhookInfo(self, params: dict) -> dict:  # noqa: N802
+        return {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.pending_updates),
+        }
 
     async def _getUpdates(self, params: dict) -> list[dict]:  # noqa: N802
         """Updates from `offset` on; waits a little when there are none, as long polling."""
