@@ -62,7 +62,7 @@ class LogisticRegressionIntentClassifier:
         max_iter: int = 300,
         threshold: float | str = "auto",
         validation_fraction: float = 0.25,
-        max_accuracy_loss: float = 0.01,
+        max_accuracy_loss: float = 0.005,
         max_threshold: float = 0.6,
         oos_intent: str = OUT_OF_SCOPE,
         n_jobs: int = 2,

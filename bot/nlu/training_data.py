@@ -26,7 +26,23 @@ _ANNOTATION = re.compile(
     r"\[(?P<text>[^\]\[]+?)\]"
     r"(?:\((?P<entity>[^():]+?)(?::(?P<value>[^()]+?))?\)|(?P<json>\{[^{}]+?\}))"
 )
+# Words that YAML 1.1 readers turn into booleans or null: quoted when written.
+_YAML_WORDS = {"yes", "no", "on", "off", "true", "false", "y", "n", "null", "~"}
 _EXAMPLE_LINE = re.compile(r"^\s*-\s?(?P<text>.*)$")
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans (as Rasa reads them): `yes`, `no`, `on`, `off` stay
+    strings, so intents named `yes` or `no` keep their names."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 @dataclass
@@ -165,6 +181,8 @@ def _read_item(raw: Any, index: int, source: str, data: TrainingData) -> None:
     kind = kinds[0]
     name = raw[kind]
     item = f"nlu item {index} ({kind} {name!r})"
+    if isinstance(name, bool):  # `- intent: true` in YAML 1.2
+        name = str(name).lower()
     if not isinstance(name, str | int) or not str(name).strip():
         raise TrainingDataError(
             f"the {kind} name must be a non-empty string", source=source, item=item
@@ -203,7 +221,7 @@ def _read_item(raw: Any, index: int, source: str, data: TrainingData) -> None:
 def parse_yaml(content: str, source: str = "<string>", *, require_nlu: bool = True) -> TrainingData:
     """TrainingData from the text of one Rasa YAML file (`source` names it in errors)."""
     try:
-        document = yaml.safe_load(content)
+        document = yaml.load(content, Loader=_Yaml12Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -275,7 +293,8 @@ def dump_yaml(messages: Iterable[Message]) -> str:
         grouped.setdefault(message.intent or "", []).append(text)
     lines = ['version: "3.1"', "nlu:"]
     for intent, texts in grouped.items():
-        name = intent if re.fullmatch(r"[\w./-]+", intent) else json.dumps(intent)
+        plain = re.fullmatch(r"[\w./-]+", intent) and intent.lower() not in _YAML_WORDS
+        name = intent if plain else json.dumps(intent)
         lines.append(f"- intent: {name}")
         lines.append("  examples: |")
         lines.extend(f"    - {text}" for text in texts)

@@ -126,3 +126,13 @@ def test_bundled_data_and_domain_agree() -> None:
     for name, variants in domain["responses"].items():
         languages = {v["condition"][0]["value"] for v in variants}
         assert languages == {"zh", "en"}, name
+
+
+def test_yes_and_no_intents_keep_their_names() -> None:
+    # YAML 1.1 would read these names as booleans; Rasa (YAML 1.2) reads strings
+    content = (
+        "nlu:\n- intent: yes\n  examples: |\n    - yep\n- intent: no\n  examples: |\n    - nah\n"
+    )
+    data = parse_yaml(content)
+    assert data.intents == ["no", "yes"]
+    assert parse_yaml(dump_yaml(data.messages)).intents == ["no", "yes"]
