@@ -67,12 +67,16 @@ def route_message(texts: DialogueTexts, understanding: Understanding) -> str:
     phrase patterns of dialogue.yml second, a knowledge base question otherwise."""
     routed = texts.route_of(understanding.intent)
     confident = understanding.confidence >= texts.intent_threshold
+    # "How long until a complaint is answered?" asks about the process: a KB question.
     about_process = _phrase_match(texts, "process_question", understanding.text)
-    for route in (HANDOFF, COMPLAINT):
-        if (confident and routed == route) or (
-            _phrase_match(texts, route, understanding.text) and not about_process
-        ):
-            return route
+    if (confident and routed == HANDOFF) or (
+        _phrase_match(texts, HANDOFF, understanding.text) and not about_process
+    ):
+        return HANDOFF
+    if not about_process and (
+        (confident and routed == COMPLAINT) or _phrase_match(texts, COMPLAINT, understanding.text)
+    ):
+        return COMPLAINT
     if (confident and routed == STATUS) or _phrase_match(texts, STATUS, understanding.text):
         return STATUS
     if understanding.entity("ticket_id") or texts.ticket_id(understanding.text):
