@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import platform
 import statistics
 import sys
@@ -42,6 +43,7 @@ from tests.channels.conftest import (  # noqa: E402
     WECHAT_SECRET,
     WECHAT_TOKEN,
     new_aes_key,
+    prepare,
 )
 from tests.channels.standins import BotApiStandIn, Recorder, WeChatApiStandIn  # noqa: E402
 from tests.channels.test_telegram import text_update  # noqa: E402
@@ -87,7 +89,8 @@ def wait_for_count(recorder: Recorder, method: str, count: int) -> None:
 def bench_wechat(wechat: WeChatServers, texts: list[str], *, safe: bool) -> list[float]:
     def send(number: int, text: str) -> Callable[[], object]:
         def call() -> None:
-            xml = message_xml(f"o-bench-{safe}-{number}", "text", 10**15 + number, Content=text)
+            msg_id = (2 if safe else 1) * 10**15 + number  # a new message, not a retry
+            xml = message_xml(f"o-bench-{safe}-{number}", "text", msg_id, Content=text)
             wechat.reply(wechat.post(xml, safe=safe), safe=safe)
 
         return call
@@ -182,6 +185,7 @@ def run(n: int) -> list[dict[str, object]]:
             telegram_webhook_secret=TELEGRAM_SECRET,
             telegram_api_url=f"{bot_url}/bot",
         )
+        prepare(settings)  # loads and indexes the demo KB, trains the NLU: not measured
         url = stack.enter_context(running_server(create_app(settings)))
         client = stack.enter_context(httpx.Client(base_url=url, timeout=30))
         admin = stack.enter_context(
@@ -212,7 +216,11 @@ def markdown(rows: list[dict[str, object]], n: int) -> str:
     columns = ("what", "n", "p50_ms", "p95_ms", "max_ms", "within_4s")
     head = "| what | n | p50 ms | p95 ms | max ms | within 4 s |\n" + "| --- " * 6 + "|"
     lines = ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
-    machine = f"{platform.machine()}, Python {platform.python_version()}"
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    machine = (
+        f"{platform.machine()} ({os.cpu_count()} CPUs, load average {load} at the end), "
+        f"Python {platform.python_version()}"
+    )
     return "\n".join(
         [
             "## Channels (WeChat, Telegram, status pushes)",
