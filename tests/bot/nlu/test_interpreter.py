@@ -73,7 +73,7 @@ def test_low_confidence_is_rejected_to_out_of_scope(domain_interpreter: Interpre
     name, confidence = classifier.decide([("greet", classifier.threshold_ - 0.01), ("thanks", 0.0)])
     assert name == "out_of_scope" and confidence > 0.5
     assert classifier.decide([("greet", classifier.threshold_ + 0.01)])[0] == "greet"
-    assert 0.0 < classifier.threshold_ <= classifier.max_threshold
+    assert 0.0 <= classifier.threshold_ <= classifier.max_threshold
 
 
 def test_held_out_domain_accuracy(domain_interpreter: Interpreter, domain_test_data) -> None:
