@@ -120,9 +120,15 @@ def bench_messages(base: str, texts: list[str]) -> dict[str, float]:
     trips = []
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client:
         for text in texts:
-            body = {"channel": "bench", "sender_id": uuid.uuid4().hex, "message_id": "1"}
+            body = {
+                "channel": "bench",
+                "sender_id": uuid.uuid4().hex,
+                "message_id": uuid.uuid4().hex,
+            }
             started = time.perf_counter()
-            client.post("/v1/messages", json={**body, "text": text}, timeout=60).raise_for_status()
+            response = client.post("/v1/messages", json={**body, "text": text}, timeout=60)
+            response.raise_for_status()
+            assert not response.json()["duplicate"], "each message must run the bot"
             trips.append(time.perf_counter() - started)
     return percentiles(trips)
 
