@@ -63,10 +63,13 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None
 
 @contextmanager
 def serving(env: dict[str, str], logs: list[Path]) -> Iterator[list[str]]:
-    """`aftersales serve` processes started together; yields their URLs once all answer."""
-    started = [_start(env, log) for log in logs]
+    """`aftersales serve` processes started one after the other (a later one reuses what the
+    first one cached in the shared data dir, e.g. the trained NLU model); yields their URLs."""
+    started: list[tuple[subprocess.Popen[bytes], str]] = []
     try:
-        for (process, url), log in zip(started, logs, strict=True):
+        for log in logs:
+            process, url = _start(env, log)
+            started.append((process, url))
             _wait_healthy(process, url, log)
         yield [url for _, url in started]
     finally:
