@@ -97,7 +97,7 @@ async function refresh() {
       const again = queue.items.find((item) => item.id === selected.id);
       if (again) selected = again;
     }
-    say(`Queue updated ${new Date().toLocaleTimeString()}`);
+    $("#updated").textContent = `Queue updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
     say(error.message, true);
   }
