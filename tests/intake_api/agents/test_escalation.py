@@ -3,11 +3,13 @@ once per ticket, priority one level up, event + audit + outbox rows, one runner 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake_api.agents.models import Escalation, FirstResponse
@@ -21,12 +23,17 @@ from intake_api.agents.rules import (
     raised,
 )
 from intake_api.agents.scheduled import escalate_due, take_lease
+from intake_api.app import create_app
+from intake_api.audit.columns import utcnow
 from intake_api.audit.models import AuditEntry
 from intake_api.deliveries.models import OutboxEvent
+from intake_api.settings import Settings
 from intake_api.storage.db import unit_of_work
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import Ticket, TicketEvent, TicketUpdate, parse_ticket_id
 from tests.intake_api.agents.conftest import seed_ticket
+from tests.intake_api.conftest import ADMIN_KEY
+from tests.support.server import running_server
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -158,3 +165,29 @@ async def test_one_worker_holds_the_lease_until_it_expires(
     assert await take("worker-b", T0 + timedelta(seconds=100)) is False
     assert await take("worker-b", T0 + timedelta(seconds=111)) is True
     assert await take("worker-a", T0 + timedelta(seconds=120)) is False
+
+
+async def test_the_running_service_escalates_on_its_own(
+    intake_settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    ticket_id = await seed_ticket(sessions, priority="P4")
+    async with unit_of_work(sessions) as session:
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == parse_ticket_id(ticket_id))
+            .values(sla_due_at=utcnow() - H)
+        )
+    settings = intake_settings.model_copy(update={"escalation_interval_seconds": 0.2})
+    with running_server(create_app(settings)) as base:
+        async with httpx.AsyncClient(
+            base_url=base, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+        ) as admin:
+            for _ in range(300):
+                ticket = (await admin.get(f"/v1/tickets/{ticket_id}")).json()
+                if ticket["priority"] != "P4":
+                    break
+                await asyncio.sleep(0.1)
+            item = (await admin.get("/v1/agent/queue")).json()["items"][0]
+    assert ticket["priority"] == "P3"
+    assert item["escalated"] is True and item["escalation_rules"] == [FIRST_RESPONSE_OVERDUE]
+    assert item["response_breached"] is True
