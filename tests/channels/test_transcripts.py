@@ -13,9 +13,11 @@ import asyncio
 import itertools
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -33,6 +35,7 @@ from tests.support.postgres import create_database
 from tests.support.server import running_server
 
 ADMIN_KEY = "phone-and-webchat-admin-key-0123456789"
+T = TypeVar("T")
 
 # A maker of ice machines: two models sharing one fault, one fault of one model, one FAQ.
 ICE_KB = """
@@ -124,6 +127,13 @@ def nlu_interpreter(pytestconfig: pytest.Config) -> object:
     return cached_interpreter(pytestconfig)
 
 
+def run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to its end in a thread of its own (Playwright's sync API keeps an event
+    loop running in the test's thread)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 async def _prepare_database(database_url: str, kb_dir: Path) -> None:
     engine = create_engine(database_url)
     try:
@@ -141,7 +151,7 @@ def serve_ice_maker_service(
     kb_dir = folder / "kb"
     kb_dir.mkdir()
     (kb_dir / "ice.yaml").write_text(ICE_KB, encoding="utf-8")
-    asyncio.run(_prepare_database(database_url, kb_dir))
+    run_apart(_prepare_database(database_url, kb_dir))
     settings = Settings(
         _env_file=None,
         data_dir=folder / "data",
@@ -202,7 +212,7 @@ def stored_call(service: Service, call_id: str) -> PhoneCall | None:
         finally:
             await engine.dispose()
 
-    return asyncio.run(read())
+    return run_apart(read())
 
 
 # A repair call: the model, the address and the phone number each come in a different turn.

@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from websockets.sync.client import connect
 
 from tests.channels.test_transcripts import Service, cached_interpreter, serve_ice_maker_service
+from tests.support.postgres import create_database
 from tests.support.server import running_server
 
 CHROMIUM_ARGS = [
@@ -291,3 +292,39 @@ def test_messages_are_rate_limited_per_session(chat_service: Service) -> None:
         _frames_until(other, "history")
         other.send(json.dumps({"type": "message", "id": "fine", "text": "hello"}))
         assert _frames_until(other, "reply")["client_id"] == "fine"
+
+
+# --- the same on PostgreSQL, at the socket (no browser) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pg_chat_service(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config, postgres_admin_url: str
+) -> Iterator[Service]:
+    folder = tmp_path_factory.mktemp("webchat-pg")
+    database_url = create_database(postgres_admin_url)
+    yield from serve_ice_maker_service(folder, database_url, cached_interpreter(pytestconfig))
+
+
+def test_history_ticket_status_and_notices_on_postgresql(pg_chat_service: Service) -> None:
+    with connect(_socket_url(pg_chat_service)) as socket:
+        token = _frames_until(socket, "session")["token"]
+        assert _frames_until(socket, "history")["messages"] == []
+        socket.send(json.dumps({"type": "message", "id": "p1", "text": "talk to a person"}))
+        reply = _frames_until(socket, "reply")
+        ticket_id = reply["ticket"]["id"]
+        assert _frames_until(socket, "ticket")["ticket_id"] == ticket_id
+        moved = pg_chat_service.admin.patch(
+            f"/v1/tickets/{ticket_id}", json={"status": "assigned", "assignee": "li.wei"}
+        )
+        assert moved.status_code == 200, moved.text
+        assert _frames_until(socket, "ticket")["status"] == "assigned"
+        notice = _frames_until(socket, "message")
+        assert notice["action"] == "notice" and ticket_id in notice["text"]
+    with connect(_socket_url(pg_chat_service, token)) as socket:
+        lines = _frames_until(socket, "history")["messages"]
+        assert [line["from"] for line in lines] == ["customer", "bot", "bot"]
+        assert lines[0]["text"] == "talk to a person" and lines[0]["client_id"] == "p1"
+        assert lines[-1]["action"] == "notice"
+        statuses = [_frames_until(socket, "ticket")["status"] for _ in range(2)]
+        assert statuses[-1] == "assigned"

@@ -60,6 +60,8 @@
     var stored = null;
     try { stored = localStorage.getItem(LANG_KEY); } catch (e) { /* storage off */ }
     if (stored === "zh" || stored === "en") { return stored; }
+    var asked = new URLSearchParams(window.location.search).get("lang");  // the widget's data-lang
+    if (asked === "zh" || asked === "en") { return asked; }
     var browser = (navigator.language || "en").toLowerCase();
     return browser.indexOf("zh") === 0 ? "zh" : "en";
   }

@@ -9,9 +9,11 @@
 
   var script = document.currentScript;
   var base = new URL(script ? script.src : "/chat/widget.js", window.location.href);
-  var chatUrl = new URL("/chat?embed=1", base).toString();
   var langAttr = (script && script.dataset.lang) || navigator.language || "en";
   var zh = langAttr.toLowerCase().indexOf("zh") === 0;
+  var chatUrl = new URL("/chat?embed=1", base);
+  if (script && script.dataset.lang) { chatUrl.searchParams.set("lang", zh ? "zh" : "en"); }
+  chatUrl = chatUrl.toString();
   var side = script && script.dataset.position === "left" ? "left" : "right";
   var labels = zh ? { open: "在线客服", close: "关闭" } : { open: "Chat with us", close: "Close" };
 
