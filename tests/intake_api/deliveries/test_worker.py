@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake_api.deliveries import service
@@ -30,6 +31,10 @@ async def running_worker(
         await worker.stop()
 
 
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 async def rows(sessions: async_sessionmaker[AsyncSession]) -> list[OutboxEvent]:
     async with sessions() as session:
         return await service.list_events(session, limit=10_000)
@@ -43,8 +48,12 @@ async def test_delivery_is_signed_with_the_secret(
     sessions: async_sessionmaker[AsyncSession], delivery_settings: Settings, receiver: Receiver
 ) -> None:
     enqueued = await enqueue_events(sessions, tickets=1, events_per_ticket=1)
+    delivered_before = sample("aftersales_deliveries_delivered_total")
+    lags_before = sample("aftersales_delivery_lag_seconds_count")
     async with running_worker(sessions, delivery_settings):
         await eventually(lambda: receiver.accepted(), "the delivery")
+    assert sample("aftersales_deliveries_delivered_total") == delivered_before + 1
+    assert sample("aftersales_delivery_lag_seconds_count") == lags_before + 1
     (request,) = receiver.accepted()
     [event_id] = enqueued["T-0"]
     assert request.signed_with(SECRET)
@@ -90,6 +99,8 @@ async def test_dead_letter_holds_the_tickets_later_events_until_replayed(
     receiver.answer = 503
     settings = delivery_settings.model_copy(update={"delivery_max_attempts": 3})
     enqueued = await enqueue_events(sessions, tickets=2, events_per_ticket=2)
+    dead_before = sample("aftersales_deliveries_dead_total")
+    failed_before = sample("aftersales_delivery_attempts_failed_total", reason="http_5xx")
 
     async def first_events_dead() -> bool:
         return sum(r.status == DeliveryStatus.dead for r in await rows(sessions)) == 2
@@ -110,6 +121,10 @@ async def test_dead_letter_holds_the_tickets_later_events_until_replayed(
         assert (later.status, later.attempts) == ("pending", 0)
     assert (counts.dead, counts.held, counts.pending) == (2, 2, 2)
     assert len(receiver.requests) == 2 * 3 + 4
+    assert sample("aftersales_deliveries_dead_total") == dead_before + 2
+    assert sample("aftersales_delivery_attempts_failed_total", reason="http_5xx") == (
+        failed_before + 6
+    )
     assert first_arrival_order(receiver.accepted()) == enqueued
 
 
