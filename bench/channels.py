@@ -55,9 +55,10 @@ BUDGET_SECONDS = 4.0
 NOTES = """
 Reading: the bot's turn (NLU, knowledge-base search, the database writes of the messages desk)
 is nearly all of a message's time; the channel's own work (signature, defusedxml check, AES,
-wechatpy parsing, reply encryption) is a fraction of a millisecond (the envelope rows). Safe mode
-costs no more than plain mode end to end. Every WeChat answer came within the 4 s passive-reply
-budget; slower ones would be answered `success` and sent through the customer-service API. A
+wechatpy parsing, reply encryption) is a fraction of a millisecond (the envelope rows), so the
+gap between safe and plain mode end to end is noise of the shared machine. Every WeChat answer
+came within the 4 s passive-reply budget; slower ones would be answered `success` and sent
+through the customer-service API. A
 status push goes out right after the `PATCH` is answered (the notifier hears the event bus,
 no polling). The machine was shared with other jobs (load average above), so these latencies
 are pessimistic.
