@@ -58,10 +58,9 @@ is nearly all of a message's time; the channel's own work (signature, defusedxml
 wechatpy parsing, reply encryption) is a fraction of a millisecond (the envelope rows), so the
 gap between safe and plain mode end to end is noise of the shared machine. Every WeChat answer
 came within the 4 s passive-reply budget; slower ones would be answered `success` and sent
-through the customer-service API. A
-status push goes out right after the `PATCH` is answered (the notifier hears the event bus,
-no polling). The machine was shared with other jobs (load average above), so these latencies
-are pessimistic.
+through the customer-service API. A status push goes out right after the `PATCH` is answered
+(the notifier hears the event bus, no polling). The machine was shared with other jobs (load
+average above), so these latencies are pessimistic.
 """
 
 
