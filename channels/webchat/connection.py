@@ -193,6 +193,7 @@ class ChatConnection:
         frame = {
             "type": "reply",
             "client_id": client_id,
+            "conversation_id": response["conversation_id"],
             "action": result.action,
             "replies": result.replies,
             "buttons": buttons_json(buttons),

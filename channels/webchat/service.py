@@ -47,13 +47,15 @@ def message_frame(line: ConversationMessage, sender_id: str) -> dict[str, Any]:
 async def history(
     session: AsyncSession, *, sender_id: str
 ) -> tuple[Conversation | None, list[dict[str, Any]]]:
-    """The session's newest conversation and its last `HISTORY_LIMIT` lines, oldest first."""
+    """The session's newest conversation, and the last `HISTORY_LIMIT` lines of all its
+    conversations (a goodbye closes one; the page still shows what came before), oldest first."""
     conversation = await latest_conversation(session, sender_id=sender_id)
     if conversation is None:
         return None, []
     query = (
         select(ConversationMessage)
-        .where(ConversationMessage.conversation_id == conversation.id)
+        .join(Conversation, Conversation.id == ConversationMessage.conversation_id)
+        .where(Conversation.channel == CHANNEL, Conversation.sender_id == sender_id)
         .order_by(ConversationMessage.id.desc())
         .limit(HISTORY_LIMIT)
     )

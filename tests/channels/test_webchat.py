@@ -278,6 +278,20 @@ def test_bad_frames_get_an_error_and_the_socket_stays_open(chat_service: Service
         assert _frames_until(socket, "reply")["client_id"] == "a2"
 
 
+def test_history_keeps_earlier_conversations_of_the_session(chat_service: Service) -> None:
+    with connect(_socket_url(chat_service)) as socket:
+        token = _frames_until(socket, "session")["token"]
+        conversations = []
+        for number, text in enumerate(["hello", "bye", "How long is the warranty?"]):
+            socket.send(json.dumps({"type": "message", "id": f"h{number}", "text": text}))
+            conversations.append(_frames_until(socket, "reply")["conversation_id"])
+        assert conversations[1] != conversations[2]  # "bye" closed the first conversation
+    with connect(_socket_url(chat_service, token)) as socket:
+        lines = _frames_until(socket, "history")["messages"]
+    said = [line["text"] for line in lines if line["from"] == "customer"]
+    assert said == ["hello", "bye", "How long is the warranty?"]
+
+
 def test_messages_are_rate_limited_per_session(chat_service: Service) -> None:
     with connect(_socket_url(chat_service)) as socket:
         _frames_until(socket, "history")
