@@ -37,8 +37,10 @@ _TIMING = re.compile(r"^(\S+)\s+-->\s+(\S+)(?:\s+.*)?$")
 _VOICE = re.compile(r"<v(?:\.[^\s>]+)*\s+([^>]+)>", re.IGNORECASE)
 _TAG = re.compile(r"</?[^>]*>")
 _LEADING_TIME = re.compile(r"^\s*[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?[\])]?\s*[-–]?\s*")
-# "Label: text": a short label (at most three words, no sentence punctuation) and a colon.
-_LABELLED = re.compile(r"^([^\s:：,，.。!?！？][^:：,，.。!?！？]{0,23}?)\s*[:：]\s*(.*)$")
+# "Label: text": a short label (no sentence punctuation outside a parenthesis) and a colon.
+_LABELLED = re.compile(
+    r"^([^\s:：,，.。!?！？(（](?:[^:：,，.。!?！？(（]|[(（][^)）]{0,40}[)）]){0,23}?)\s*[:：]\s*(.*)$"
+)
 _META_KEYS = {"call_id": "call_id", "call-id": "call_id", "call id": "call_id", "caller": "caller"}
 
 

@@ -281,9 +281,9 @@ def test_a_standard_question_is_answered_from_the_kb_without_a_ticket(
 ) -> None:
     text = (
         "Agent: Good morning, after-sales service.\n"
-        "Customer: Hi, I bought one of your ice makers last month.\n"
+        "Customer (Mr. Li): Hi, I bought one of your ice makers last month.\n"
         "Customer: How long is the warranty on the ice maker?\n"
-        "Agent: Let me check that for you.\n"
+        "Agent 2: Let me check that for you.\n"
     )
     response = post_text(phone_service, text, "text/plain", call_id=new_call_id())
     assert response.status_code == 200, response.text
