@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,8 +21,11 @@ from intake_api.agents.metrics import ESCALATIONS
 from intake_api.agents.models import Escalation, FirstResponse, JobLease
 from intake_api.agents.rules import (
     COMPLAINT_CLOSED_WITHIN,
+    COMPLAINT_OPEN,
     DONE,
     FINAL,
+    FIRST_RESPONSE_OVERDUE,
+    UNRESOLVED,
     UNRESOLVED_AFTER,
     TicketClock,
     new_escalations,
@@ -74,25 +77,32 @@ async def take_lease(
     return True
 
 
+def _not_fired(rule: str) -> ColumnElement[bool]:
+    return ~exists().where(Escalation.ticket_id == Ticket.id, Escalation.rule == rule)
+
+
+def _may_fire(now: datetime) -> ColumnElement[bool]:
+    """SQL for "some rule not fired yet may fire at `now`" (the rules decide exactly), so
+    steady rounds skip tickets already escalated for every rule that applies."""
+    unanswered = ~exists().where(FirstResponse.ticket_id == Ticket.id)
+    is_open = Ticket.status.not_in(DONE)
+    return or_(
+        is_open & (Ticket.sla_due_at < now) & unanswered & _not_fired(FIRST_RESPONSE_OVERDUE),
+        is_open
+        & or_(Ticket.created_at <= now - UNRESOLVED_AFTER, Ticket.resolution_due_at < now)
+        & _not_fired(UNRESOLVED),
+        (Ticket.category == "complaint")
+        & Ticket.status.not_in(FINAL)
+        & (Ticket.created_at <= now - COMPLAINT_CLOSED_WITHIN)
+        & _not_fired(COMPLAINT_OPEN),
+    )
+
+
 async def _candidates(
     session: AsyncSession, now: datetime
 ) -> list[tuple[Ticket, TicketClock, set[str]]]:
     """Tickets that may break a rule at `now`, with their clocks and the rules already fired."""
-    rows = list(
-        await session.scalars(
-            select(Ticket).where(
-                or_(
-                    Ticket.status.not_in(DONE),
-                    (Ticket.category == "complaint") & Ticket.status.not_in(FINAL),
-                ),
-                or_(
-                    Ticket.sla_due_at < now,
-                    Ticket.resolution_due_at < now,
-                    Ticket.created_at <= now - min(UNRESOLVED_AFTER, COMPLAINT_CLOSED_WITHIN),
-                ),
-            )
-        )
-    )
+    rows = list(await session.scalars(select(Ticket).where(_may_fire(now))))
     ids = [ticket.id for ticket in rows]
     answered: dict[int, datetime] = {}
     fired: dict[int, set[str]] = {}

@@ -1,0 +1,259 @@
+"""Benchmark of the agents domain at scale: listing the escalation queue, counting it for
+/metrics, computing 30-day KPIs and one auto-escalation round, on seeded tickets (SQLite and
+PostgreSQL), measured in-process (no HTTP) with a warm connection.
+
+    python bench/agents.py [--tickets 20000] [--open-share 0.1] [--repeat 15] [--postgres-url URL]
+        [--output docs/benchmarks/agents.md]
+
+Without --postgres-url a throwaway PostgreSQL server is started (tests/support/postgres.py).
+Seeded: `--tickets` tickets over the last 60 days (a share open), one conversation each, first
+responses for 70 %, CSAT answers for half of the resolved ones, a handed-off conversation for
+every 20th open ticket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert  # noqa: E402
+
+from bot.dialogue.models import Conversation  # noqa: E402
+from intake_api.agents import service as agents  # noqa: E402
+from intake_api.agents.models import Csat, FirstResponse  # noqa: E402
+from intake_api.agents.scheduled import escalate_due  # noqa: E402
+from intake_api.audit.columns import utcnow  # noqa: E402
+from intake_api.kpis.service import kpis  # noqa: E402
+from intake_api.storage.db import create_engine, migrate, session_factory  # noqa: E402
+from intake_api.tickets.models import Ticket  # noqa: E402
+
+CHANNELS = ("wechat", "telegram", "webchat", "phone")
+CATEGORIES = ("repair", "maintenance", "complaint", "parts", "consulting")
+PRIORITIES = ("P1", "P2", "P3", "P4")
+BATCH = 2000
+
+
+def _status(is_open: bool, resolved: datetime | None, now: datetime, rng: random.Random) -> str:
+    """Open tickets somewhere in the work; resolved ones closed after a week."""
+    if is_open:
+        return rng.choice(("new", "assigned", "in_progress"))
+    return "closed" if resolved and now - resolved > timedelta(days=7) else "resolved"
+
+
+def _rows(count: int, open_share: float, rng: random.Random) -> tuple[list, list, list, list]:
+    now = utcnow()
+    tickets, conversations, firsts, answers = [], [], [], []
+    for number in range(1, count + 1):
+        created = now - timedelta(seconds=rng.uniform(0, 60 * 86400))
+        is_open = rng.random() < open_share
+        conversation_id = f"c{number:010d}"
+        handed_off = is_open and number % 20 == 0
+        conversations.append(
+            dict(
+                id=conversation_id,
+                channel=rng.choice(CHANNELS),
+                sender_id=f"s{number % (count // 3 + 1)}",
+                live_key=f"live{number}" if handed_off else None,
+                status="handoff" if handed_off else "closed",
+                lang="zh",
+                state={},
+                slots={},
+                customer={},
+                version=1,
+                created_at=created,
+                updated_at=created,
+            )
+        )
+        resolved = None if is_open else created + timedelta(hours=rng.uniform(1, 100))
+        tickets.append(
+            dict(
+                id=number,
+                status=_status(is_open, resolved, now, rng),
+                priority=rng.choice(PRIORITIES),
+                category=rng.choice(CATEGORIES),
+                skill_group="general",
+                subject=f"ticket {number}",
+                customer_phone=f"+86 {number % (count // 4 + 1):08d}",
+                customer_tier="standard",
+                product_id="AC-300",
+                fault_id=f"F-{number % 40}",
+                channel=conversations[-1]["channel"],
+                conversation_id=conversation_id,
+                sender_id=conversations[-1]["sender_id"],
+                status_token=f"tok{number}",
+                triage_reasons=[],
+                sla_due_at=created + timedelta(hours=8),
+                resolution_due_at=created + timedelta(hours=72),
+                created_at=created,
+                updated_at=resolved or created,
+                resolved_at=resolved,
+                closed_at=resolved,
+                last_seq=1,
+            )
+        )
+        if rng.random() < 0.7:
+            firsts.append(
+                dict(
+                    ticket_id=number,
+                    agent="bench",
+                    at=created + timedelta(hours=rng.uniform(0, 12)),
+                )
+            )
+        if resolved and rng.random() < 0.5:
+            answers.append(
+                dict(
+                    ticket_id=number,
+                    surveyed_at=resolved,
+                    score=rng.randint(1, 5),
+                    answered_at=resolved,
+                )
+            )
+    return tickets, conversations, firsts, answers
+
+
+async def _seed(engine, count: int, open_share: float) -> None:  # noqa: ANN001
+    tickets, conversations, firsts, answers = _rows(count, open_share, random.Random(7))
+    async with engine.begin() as connection:
+        for table, rows in (
+            (Conversation.__table__, conversations),
+            (Ticket.__table__, tickets),
+            (FirstResponse.__table__, firsts),
+            (Csat.__table__, answers),
+        ):
+            for start in range(0, len(rows), BATCH):
+                await connection.execute(insert(table), rows[start : start + BATCH])
+        if engine.dialect.name == "postgresql":
+            from sqlalchemy import text
+
+            await connection.execute(text(f"SELECT setval('tickets_id_seq', {count})"))
+
+
+async def _timed(run: Callable[[], Awaitable[object]], repeat: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        await run()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), max(times)
+
+
+async def bench(url: str, count: int, open_share: float, repeat: int) -> dict[str, object]:
+    engine = create_engine(url)
+    await migrate(engine)
+    await _seed(engine, count, open_share)
+    sessions = session_factory(engine)
+    now = utcnow()
+
+    async def queue() -> None:
+        async with sessions() as session:
+            await agents.queue(session, now=now)
+
+    async def queue_length() -> None:
+        async with sessions() as session:
+            await agents.queue_length(session)
+
+    async def kpi_window() -> None:
+        async with sessions() as session:
+            await kpis(session, start=now - timedelta(days=30), end=now, now=now)
+
+    async with sessions() as session:
+        listed = len(await agents.queue(session, now=now))
+    start = time.perf_counter()
+    escalated = len(await escalate_due(sessions, now=now))
+    first_round = (time.perf_counter() - start) * 1000
+    results = {
+        "queue": await _timed(queue, repeat),
+        "queue_length": await _timed(queue_length, repeat),
+        "kpis_30d": await _timed(kpi_window, max(3, repeat // 3)),
+        "escalation_steady": await _timed(lambda: escalate_due(sessions, now=now), 3),
+    }
+    await engine.dispose()
+    return {
+        "listed": listed,
+        "escalated": escalated,
+        "escalation_first_round_ms": first_round,
+        **results,
+    }
+
+
+def _table(name: str, result: dict) -> list[str]:
+    def ms(key: str) -> str:
+        median, worst = result[key]
+        return f"{median:.1f} / {worst:.1f}"
+
+    return [
+        f"| {name} | {result['listed']} | {ms('queue')} | {ms('queue_length')} | "
+        f"{ms('kpis_30d')} | {result['escalated']} in {result['escalation_first_round_ms']:.0f} | "
+        f"{ms('escalation_steady')} |"
+    ]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tickets", type=int, default=20_000)
+    parser.add_argument("--open-share", type=float, default=0.1)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--postgres-url")
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+
+    lines = []
+    with tempfile.TemporaryDirectory() as folder:
+        sqlite = await bench(
+            f"sqlite+aiosqlite:///{folder}/bench.db", args.tickets, args.open_share, args.repeat
+        )
+        lines += _table("SQLite", sqlite)
+    server = None
+    url = args.postgres_url
+    if url is None:
+        from tests.support.postgres import PostgresServer, create_database
+
+        server = PostgresServer()
+        server.start()
+        url = create_database(server.admin_url)
+    try:
+        lines += _table("PostgreSQL", await bench(url, args.tickets, args.open_share, args.repeat))
+    finally:
+        if server is not None:
+            server.stop()
+
+    report = "\n".join(
+        [
+            "## Agents: queue, KPIs and auto-escalation at scale",
+            "",
+            f"`python bench/agents.py --tickets {args.tickets} --open-share {args.open_share}` "
+            f"({platform.python_version()}, {os.cpu_count()} CPUs, in-process, warm connection; "
+            "times in ms as median / worst).",
+            "",
+            f"{args.tickets} tickets over 60 days ({args.open_share:.0%} open), one conversation "
+            "each, first responses for 70 %, CSAT for half the resolved ones.",
+            "",
+            "| database | queue items | `GET /v1/agent/queue` | queue length (`/metrics`) | "
+            "`GET /v1/kpis` (30 days) | first escalation round: tickets in ms | "
+            "later rounds (nothing new) |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+            *lines,
+            "",
+        ]
+    )
+    print(report)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(report, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
