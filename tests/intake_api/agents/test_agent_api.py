@@ -242,3 +242,19 @@ async def test_agent_routes_need_the_agents_scope(service: Service) -> None:
     ) as reader:
         denied = await reader.get("/v1/agent/queue")
     assert denied.status_code == 403 and denied.json()["detail"]["missing_scopes"] == ["agents"]
+
+
+async def test_a_web_chat_reply_is_stored_once_by_the_web_chat_channel(
+    alice: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    conversation_id, _ = await seed_handoff(sessions, channel="webchat", sender_id="page-1")
+
+    reply = await alice.post(
+        f"/v1/agent/conversations/{conversation_id}/reply", json={"text": "An engineer is on it."}
+    )
+
+    assert reply.status_code == 200 and reply.json()["delivered"] is True
+    history = (await alice.get(f"/v1/agent/conversations/{conversation_id}")).json()["messages"]
+    assert [(line["direction"], line["text"]) for line in history] == [
+        ("out", "An engineer is on it.")
+    ]
