@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from intake_api.cli.kb import kb_app
+from intake_api.kb.lifespan import load_demo_if_empty
 from intake_api.settings import get_settings
 from intake_api.storage.db import create_engine, migrate, session_factory
 from knowledge_base.encoders import EncoderError
@@ -36,7 +37,10 @@ def search_command(
     top_k: int = typer.Option(5, "--top-k", min=1, max=50, help="How many hits."),
     as_json: bool = typer.Option(False, "--json", help='Print [{"id","type","score","title"}].'),
 ) -> None:
-    """Ranked knowledge base items for a text (stored KB; index under the data dir)."""
+    """Ranked knowledge base items for a text (stored KB; index under the data dir).
+
+    Like `serve`, an empty store gets the bundled demo KB first (unless AFTERSALES_LOAD_DEMO_KB
+    is false)."""
     if not text.strip():
         raise _fail("TEXT must not be empty.")
     if len(text) > MAX_QUERY_CHARS:
@@ -49,8 +53,11 @@ def search_command(
         engine = create_engine(settings.resolved_database_url)
         try:
             await migrate(engine)
+            sessions = session_factory(engine)
+            if settings.load_demo_kb:
+                await load_demo_if_empty(sessions)
             return await KnowledgeService.open(
-                session_factory(engine), settings.index_dir, settings.embedding_model
+                sessions, settings.index_dir, settings.embedding_model
             )
         finally:
             await engine.dispose()

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake_api.logs import get_logger
 from intake_api.settings import Settings
@@ -24,9 +25,9 @@ DEMO_KB_DIR = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo"
 log = get_logger(__name__)
 
 
-async def load_demo_if_empty(app: FastAPI) -> bool:
+async def load_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bool:
     """Import the bundled demo KB into an empty store; True when it did."""
-    async with unit_of_work(app.state.sessions) as session:
+    async with unit_of_work(sessions) as session:
         if not await is_empty(session):
             return False
         await import_knowledge_base(session, read_knowledge_base(DEMO_KB_DIR))
@@ -39,7 +40,7 @@ async def kb_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Put the `KnowledgeService` on `app.state.kb`."""
     settings: Settings = app.state.settings
     if settings.load_demo_kb:
-        await load_demo_if_empty(app)
+        await load_demo_if_empty(app.state.sessions)
     app.state.kb = await KnowledgeService.open(
         app.state.sessions, settings.index_dir, settings.embedding_model
     )
