@@ -6,6 +6,7 @@ the ticket's history (after `Last-Event-ID`), then every change live, then keep-
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocketDisconnect
 
 from intake_api.auth.dependencies import bearer, check_scopes, principal_of_key
 from intake_api.auth.responses import error_responses
@@ -26,6 +28,7 @@ from intake_api.tickets import service as tickets
 router = APIRouter(prefix="/v1/tickets", tags=["ticket events"])
 
 READ_SCOPE = "tickets:read"
+_MAX_SEQ = 2**31 - 1  # sequence numbers are 32-bit integers in the database
 
 
 async def authorize_stream(
@@ -49,7 +52,7 @@ def _after(last_event_id: str | None) -> int:
     if last_event_id is None or not last_event_id.strip():
         return 0
     try:
-        return max(0, int(last_event_id))
+        return min(max(0, int(last_event_id)), _MAX_SEQ)
     except ValueError as exc:
         raise ServiceError(
             f"Last-Event-ID must be an event sequence number, got {last_event_id!r}"
@@ -117,13 +120,14 @@ async def ticket_events_socket(
     await websocket.accept()
 
     async def send_events() -> None:
-        async for payload in ticket_events(
-            sessions=websocket.app.state.sessions,
-            bus=websocket.app.state.event_bus,
-            ticket_id=ticket_id,
-            after_seq=after,
-        ):
-            await websocket.send_json(payload if payload is not None else {"type": "ping"})
+        with contextlib.suppress(WebSocketDisconnect):  # the client left while we were sending
+            async for payload in ticket_events(
+                sessions=websocket.app.state.sessions,
+                bus=websocket.app.state.event_bus,
+                ticket_id=ticket_id,
+                after_seq=after,
+            ):
+                await websocket.send_json(payload if payload is not None else {"type": "ping"})
 
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(send_events)

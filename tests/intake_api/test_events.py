@@ -103,6 +103,17 @@ async def test_unknown_ticket_stream_is_404(client: httpx.AsyncClient) -> None:
     assert response.status_code == 404
 
 
+async def test_a_bad_or_huge_last_event_id_is_handled(client: httpx.AsyncClient) -> None:
+    ticket = await _ticket(client)
+    url = f"/v1/tickets/{ticket['id']}/events"
+    bad = await client.get(url, headers={"Last-Event-ID": "abc"})
+    assert bad.status_code == 400 and "Last-Event-ID" in bad.json()["message"]
+    await client.patch(f"/v1/tickets/{ticket['id']}", json={"status": "triaged"})
+    huge = {"Last-Event-ID": "9" * 19}
+    async with asyncio.timeout(30), client.stream("GET", url, headers=huge) as stream:
+        assert stream.status_code == 200  # nothing after that; the stream stays open
+
+
 async def test_websocket_sends_the_same_events(base_url: str, client) -> None:
     ticket = await _ticket(client)
     ws_url = base_url.replace("http://", "ws://") + f"/v1/tickets/{ticket['id']}/ws"
