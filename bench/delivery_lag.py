@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 import httpx
@@ -98,15 +99,16 @@ def delivery_config(receiver_url: str) -> DeliveryConfig:
     return DeliveryConfig.from_settings(settings)
 
 
-async def _worker_forever(database_url: str, receiver_url: str) -> None:
+async def _worker_forever(database_url: str, receiver_url: str, ready: EventType) -> None:
     engine = create_engine(database_url)
     worker = DeliveryWorker(session_factory(engine), delivery_config(receiver_url))
     await worker.start()
+    ready.set()
     await asyncio.Event().wait()
 
 
-def run_worker(database_url: str, receiver_url: str) -> None:
-    asyncio.run(_worker_forever(database_url, receiver_url))
+def run_worker(database_url: str, receiver_url: str, ready: EventType) -> None:
+    asyncio.run(_worker_forever(database_url, receiver_url, ready))
 
 
 # --- producers ------------------------------------------------------------------------------
@@ -219,10 +221,13 @@ async def measure(database: str, database_url: str, setup: str, args: argparse.N
     worker_process = None
     worker = None
     if setup == "separate process":
+        ready = ctx.Event()
         worker_process = ctx.Process(
-            target=run_worker, args=(database_url, receiver_url), daemon=True
+            target=run_worker, args=(database_url, receiver_url, ready), daemon=True
         )
         worker_process.start()
+        if not await asyncio.to_thread(ready.wait, 600):  # its imports take a while
+            raise SystemExit("the worker process did not start")
     else:
         worker_engine = create_engine(database_url)
         worker = DeliveryWorker(session_factory(worker_engine), delivery_config(receiver_url))
