@@ -107,8 +107,7 @@ class Searcher:
         vector = index.encoder.encode([text])[0]
         dense_slots, dense_sims = index.dense_scores(vector, DENSE_ROWS)
         lexical, lexical_max = index.lexical_scores(tokenize(text))
-        top_lexical = np.argsort(-lexical)[:LEXICAL_CANDIDATES]
-        top_lexical = top_lexical[lexical[top_lexical] > 0]
+        top_lexical = _top(lexical, LEXICAL_CANDIDATES)
         mentions = index.matcher.find(text)
         slots = np.union1d(dense_slots, top_lexical)
         slots = np.union1d(slots, index.slots_with_codes(mentions.codes)).astype(np.int64)
@@ -158,6 +157,12 @@ class Searcher:
         if mentions.unknown_codes and not code_numbers:
             adjust -= UNKNOWN_CODE_PENALTY / 2
         return adjust
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the `n` highest positive scores (argpartition: linear in the item count)."""
+    best = np.argpartition(-scores, n)[:n] if len(scores) > n else np.arange(len(scores))
+    return best[scores[best] > 0]
 
 
 def _rrf(values: np.ndarray) -> np.ndarray:
