@@ -19,6 +19,7 @@ from intake_api.tickets import service
 from intake_api.tickets.models import (
     NoteCreate,
     TicketCreate,
+    TicketEventRead,
     TicketPage,
     TicketRead,
     TicketStatus,
@@ -99,6 +100,21 @@ async def get_ticket(
     async with unit_of_work(request_sessions(request)) as session:
         ticket = await service.get(session, ticket_id=ticket_id)
     return TicketRead.of(ticket)
+
+
+@router.get(
+    "/{ticket_id}/history",
+    response_model=list[TicketEventRead],
+    responses=error_responses(404),
+)
+async def ticket_history(
+    ticket_id: str, request: Request, _: Principal = Depends(reader)
+) -> list[TicketEventRead]:
+    """Every change of the ticket in order (what the event stream sends, as one list)."""
+    async with unit_of_work(request_sessions(request)) as session:
+        ticket = await service.get(session, ticket_id=ticket_id)
+        events = await service.events_after(session, ticket_id=ticket.public_id, after_seq=0)
+    return [TicketEventRead.of(event) for event in events]
 
 
 @router.patch(

@@ -66,6 +66,10 @@ def test_the_whole_lifecycle_with_assignee_and_notes(admin: httpx.Client) -> Non
     assert final["assignee"] == "agent-7"
     assert final["resolved_at"] and final["closed_at"]
     assert final["allowed_transitions"] == []
+    history = admin.get(f"/v1/tickets/{ticket['id']}/history").json()
+    assert [event["seq"] for event in history] == list(range(1, len(LIFECYCLE) + 2))
+    assert [event["status"] for event in history] == ["new", *LIFECYCLE]
+    assert history[2]["assignee"] == "agent-7" and history[2]["note"] == "now assigned"
 
 
 ILLEGAL_MOVES = [
