@@ -64,8 +64,15 @@ class PoolEncoder:
         self.name, self.dim = self.real.name, self.real.dim
         self.position = {text: i for i, text in enumerate(pool)}
         self.vectors = self.real.encode(pool)
+        self.remembered: dict[str, np.ndarray] = {}
+
+    def remember(self, query: str) -> None:
+        """Embed a query now (timed by the caller) so that the search after it reuses it."""
+        self.remembered[query] = self.real.encode([query])[0]
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        if len(texts) == 1 and texts[0] in self.remembered:
+            return self.remembered[texts[0]][None, :]
         parts = [text.split(SEPARATOR) for text in texts]
         if not all(all(p in self.position for p in ps) for ps in parts):
             return self.real.encode(texts)
@@ -120,22 +127,29 @@ def measure(index_dir: Path) -> dict[str, float]:
     index = KnowledgeIndex.open(index_dir, encoder)
     load_seconds = time.perf_counter() - started
     searcher = Searcher(index)
-    texts = [q.text for path in QUERY_SETS if path.exists() for q in read_queries(path)]
+    texts = [q.text for path in QUERY_SETS if path.exists() for q in read_queries(path)][:300]
     for text in texts[:20]:
         searcher.search(text)  # warm up
-    latencies, cpu = [], []
-    for text in texts[:300]:
+    embed_ms, index_ms, cpu_ms = [], [], []
+    for text in texts:
         t0, c0 = time.perf_counter(), time.process_time()
-        searcher.search(text, k=5)
-        latencies.append((time.perf_counter() - t0) * 1000)
-        cpu.append((time.process_time() - c0) * 1000)
+        encoder.remember(text)
+        t1 = time.perf_counter()
+        searcher.search(text, k=5)  # the vector is remembered: this is the index side alone
+        embed_ms.append((t1 - t0) * 1000)
+        index_ms.append((time.perf_counter() - t1) * 1000)
+        cpu_ms.append((time.process_time() - c0) * 1000)
+    total_ms = np.add(embed_ms, index_ms)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "load_seconds": round(load_seconds, 1),
-        "queries": len(latencies),
-        "p50_ms": round(float(np.percentile(latencies, 50)), 1),
-        "p99_ms": round(float(np.percentile(latencies, 99)), 1),
-        "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 1),
+        "queries": len(texts),
+        "p50_ms": round(float(np.percentile(total_ms, 50)), 1),
+        "p99_ms": round(float(np.percentile(total_ms, 99)), 1),
+        "embed_p50_ms": round(float(np.percentile(embed_ms, 50)), 1),
+        "index_p50_ms": round(float(np.percentile(index_ms, 50)), 1),
+        "index_p99_ms": round(float(np.percentile(index_ms, 99)), 1),
+        "cpu_p50_ms": round(float(np.percentile(cpu_ms, 50)), 1),
         "load_average": round(os.getloadavg()[0], 1),
         "peak_rss_mb": round(rss),
         "items_loaded": len(index),
