@@ -1,10 +1,11 @@
-"""`aftersales deliveries list|replay|stats`: inspect and requeue deliveries to the backend."""
+"""`aftersales deliveries list|replay|stats|purge`: inspect, requeue and prune deliveries."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar
 
 import typer
@@ -12,13 +13,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_api.deliveries import service
-from intake_api.deliveries.models import DeliveryRead, DeliveryStatus
+from intake_api.deliveries.models import DeliveryRead, DeliveryStatus, utcnow
 from intake_api.errors import ServiceError
 from intake_api.settings import get_settings
 from intake_api.storage.db import create_engine, migrate, session_factory, unit_of_work
 
 deliveries_app = typer.Typer(
-    help="Deliveries of ticket events to the backend webhook: list, replay, stats.",
+    help="Deliveries of ticket events to the backend webhook: list, replay, stats, purge.",
     no_args_is_help=True,
 )
 
@@ -90,6 +91,18 @@ def replay(
         return
     count = _run(service.replay_dead)
     typer.echo(f"requeued {count} dead-lettered deliveries")
+
+
+@deliveries_app.command("purge")
+def purge(
+    older_than_days: float = typer.Option(
+        ..., "--older-than-days", min=0, help="Delete deliveries delivered longer ago than this."
+    ),
+) -> None:
+    """Delete old delivered rows to keep the outbox small (pending and dead rows stay)."""
+    before = utcnow() - timedelta(days=older_than_days)
+    count = _run(lambda session: service.purge_delivered(session, before=before))
+    typer.echo(f"deleted {count} delivered deliveries older than {older_than_days:g} days")
 
 
 @deliveries_app.command("stats")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -222,8 +222,18 @@ async def replay_event(session: AsyncSession, *, event_id: str) -> OutboxEvent:
         raise Conflict(f"delivery {event_id} is already pending", event_id=event_id)
     await session.execute(
         update(OutboxEvent)
-        .where(and_(OutboxEvent.id == row.id, OutboxEvent.status == row.status))
+        .where(OutboxEvent.id == row.id, OutboxEvent.status == row.status)
         .values(**_requeue_values(utcnow()))
     )
     await session.refresh(row)
     return row
+
+
+async def purge_delivered(session: AsyncSession, *, before: datetime) -> int:
+    """Delete rows delivered before `before` (order only ever looks at undelivered rows)."""
+    result = await session.execute(
+        delete(OutboxEvent).where(
+            OutboxEvent.status == DeliveryStatus.delivered, OutboxEvent.delivered_at < before
+        )
+    )
+    return result.rowcount

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import update
 from typer.testing import CliRunner, Result
 
 from intake_api.cli import app
-from intake_api.deliveries.models import DeliveryStatus, OutboxEvent
+from intake_api.deliveries.models import DeliveryStatus, OutboxEvent, utcnow
 from intake_api.settings import get_settings
 from intake_api.storage.db import create_engine, migrate, session_factory, unit_of_work
 from tests.intake_api.deliveries.conftest import enqueue_events
@@ -101,3 +102,38 @@ def test_bad_invocations_fail_with_a_clear_message() -> None:
     assert unknown.exit_code == 1 and "no delivery with event id" in unknown.output
     bad_status = deliveries("list", "--status", "lost")
     assert bad_status.exit_code == 2 and "lost" in bad_status.output
+
+
+def outbox_with_deliveries_of_age(database_url: str, ages_in_days: list[float]) -> None:
+    """One delivered event per age, plus one pending event."""
+
+    async def build() -> None:
+        engine = create_engine(database_url)
+        try:
+            await migrate(engine)
+            sessions = session_factory(engine)
+            tickets = len(ages_in_days) + 1
+            enqueued = await enqueue_events(sessions, tickets=tickets, events_per_ticket=1)
+            async with unit_of_work(sessions) as session:
+                for age, ids in zip(ages_in_days, enqueued.values(), strict=False):
+                    await session.execute(
+                        update(OutboxEvent)
+                        .where(OutboxEvent.event_id == ids[0])
+                        .values(
+                            status=DeliveryStatus.delivered,
+                            delivered_at=utcnow() - timedelta(days=age),
+                        )
+                    )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(build())
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_purge_deletes_only_old_delivered_rows(database_url: str) -> None:
+    outbox_with_deliveries_of_age(database_url, [10, 8, 1])
+    purged = deliveries("purge", "--older-than-days", "7")
+    assert purged.exit_code == 0 and "deleted 2 " in purged.output
+    after = json_of(deliveries("stats", "--json"))
+    assert (after["delivered"], after["pending"]) == (1, 1)
