@@ -31,6 +31,8 @@ How it behaves (the contract's "Deliveries to the backend", in detail):
   clocks of the processes: keep hosts NTP-synchronized.
 - Ordering across concurrent transactions relies on enqueue order: change the ticket row
   before enqueueing (its row lock orders concurrent changes of one ticket).
+- Retention: delivered rows stay for inspection until
+  `aftersales deliveries purge --older-than-days N` deletes them.
 - Metrics (`metrics`): `aftersales_deliveries_delivered_total`,
   `aftersales_delivery_attempts_failed_total{reason}`, `aftersales_deliveries_dead_total`,
   `aftersales_delivery_lag_seconds` (enqueue to 2xx), on the default Prometheus registry.
