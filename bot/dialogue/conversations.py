@@ -57,7 +57,7 @@ async def open_live(
     conversation = await get_live(session, channel=channel, sender_id=sender_id)
     if conversation is not None and utcnow() - conversation.updated_at > idle_after:
         close(conversation)
-        await session.flush()
+        await session.flush()  # frees the live key before the new conversation takes it
         conversation = None
     if conversation is None:
         conversation = Conversation(
@@ -72,7 +72,6 @@ async def open_live(
             customer={},
         )
         session.add(conversation)
-        await session.flush()
     if customer:
         conversation.customer = {**conversation.customer, **customer}
     return conversation

@@ -7,6 +7,7 @@ memory between messages, so any worker continues any conversation, also after a 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -96,8 +97,19 @@ class DialogueEngine:
         self.tickets = tickets
         self.texts = texts or DialogueTexts.load()
 
-    async def handle(self, session: AsyncSession, inbound: Inbound) -> Turn:
+    def understand(self, text: str) -> Understanding:
+        """The NLU's reading of a message (CPU-bound: callers run it before their transaction)."""
+        return Understanding.from_parse(text, self.interpreter.parse(text))
+
+    async def handle(
+        self,
+        session: AsyncSession,
+        inbound: Inbound,
+        understanding: Understanding | None = None,
+    ) -> Turn:
         """Run one message through the dialogue in the caller's transaction."""
+        if understanding is None:
+            understanding = await asyncio.to_thread(self.understand, inbound.text)
         conversation = await conversations.open_live(
             session,
             channel=inbound.channel,
@@ -108,7 +120,6 @@ class DialogueEngine:
         )
         state = DialogueState.from_json(conversation.state)
         voice = detect_voice(inbound.text, inbound.lang, state.last_voice())
-        understanding = Understanding.from_parse(inbound.text, self.interpreter.parse(inbound.text))
         ctx = _Context(
             session, conversation, state, voice, understanding, inbound, dict(conversation.slots)
         )
@@ -151,9 +162,9 @@ class DialogueEngine:
         if route == STATUS:
             return await self._status(ctx)
         if route == REPAIR:
-            return self._start_collect(ctx, self._search(ctx, ctx.inbound.text))
+            return self._start_collect(ctx, await self._search(ctx, ctx.inbound.text))
         if route in SMALLTALK:
-            return self._smalltalk(ctx, route)
+            return await self._smalltalk(ctx, route)
         return await self._question(ctx)
 
     def _means(self, ctx: _Context, cue: str) -> bool:
@@ -166,12 +177,13 @@ class DialogueEngine:
 
     # --- knowledge base ---------------------------------------------------------------------
 
-    def _search(self, ctx: _Context, text: str) -> list[Candidate]:
-        return self.knowledge.search(text, ctx.voice.lang, TOP_K)
+    async def _search(self, ctx: _Context, text: str) -> list[Candidate]:
+        """KB search off the event loop (numpy and BM25 work), so other messages keep moving."""
+        return await asyncio.to_thread(self.knowledge.search, text, ctx.voice.lang, TOP_K)
 
     async def _question(self, ctx: _Context) -> Turn:
         text = ctx.inbound.text
-        hits = self._search(ctx, text)
+        hits = await self._search(ctx, text)
         decision = decide(hits, self.knowledge.mentions(text), self.knowledge.threshold)
         if decision.kind == "answer" and decision.item is not None:
             return self._answer(ctx, decision.item, hits)
@@ -403,11 +415,11 @@ class DialogueEngine:
         line = self._say(ctx, "ticket_line", ticket_id=ticket["id"])
         return self._turn(ctx, "handoff", [self._say(ctx, key, ticket_line=line)], ticket=ticket)
 
-    def _smalltalk(self, ctx: _Context, route: str) -> Turn:
+    async def _smalltalk(self, ctx: _Context, route: str) -> Turn:
         if not self.texts.is_cue(route, ctx.inbound.text):
             # "Hi, my BM-2 shows E01": the greeting does not hide a question the KB can answer.
             text = ctx.inbound.text
-            hits = self._search(ctx, text)
+            hits = await self._search(ctx, text)
             decision = decide(hits, self.knowledge.mentions(text), self.knowledge.threshold)
             if decision.kind == "answer" and decision.item is not None:
                 return self._answer(ctx, decision.item, hits)

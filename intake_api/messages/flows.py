@@ -23,7 +23,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.dialogue import conversations
 from bot.dialogue.engine import DialogueEngine, Inbound, Turn
 from bot.dialogue.language import detect_voice
-from intake_api.errors import Conflict
+from bot.dialogue.policy import Understanding
+from intake_api.errors import Conflict, ServiceError
 from intake_api.logs import get_logger
 from intake_api.messages import service
 from intake_api.messages.desk import pending_events
@@ -39,6 +40,13 @@ CONFLICT_RETRIES = 5
 DUPLICATE_WAIT_SECONDS = 30.0
 
 Publish = Callable[[list[TicketEvent]], Awaitable[None]]
+
+
+class Busy(ServiceError):
+    """The database stayed locked (SQLite under heavy concurrent writes): retry later."""
+
+    status_code = 503
+    code = "busy"
 
 
 def response_of(turn: Turn, data: MessageIn) -> dict[str, Any]:
@@ -98,13 +106,19 @@ class MessageDesk:
 
     async def _store(self, data: MessageIn) -> int | None:
         """The new message's row id, or None when channel+message_id is already stored."""
-        try:
-            async with unit_of_work(self.sessions) as session:
-                message = service.create(session, data=data)
-                await session.flush()
-                return message.id
-        except IntegrityError:
-            return None
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                async with unit_of_work(self.sessions) as session:
+                    message = service.create(session, data=data)
+                    await session.flush()
+                    return message.id
+            except IntegrityError:
+                return None
+            except OperationalError as exc:
+                if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
+                    raise Busy("the message store is busy; retry shortly") from exc
+                await asyncio.sleep(0.05 * (2**attempt))
+        raise AssertionError("unreachable: the loop returns or raises on its last attempt")
 
     async def _answer(self, message_pk: int, data: MessageIn) -> dict[str, Any]:
         inbound = Inbound(
@@ -115,9 +129,13 @@ class MessageDesk:
             lang=data.lang,
             customer=data.customer.model_dump(exclude_none=True) if data.customer else {},
         )
+        try:
+            understanding = await asyncio.to_thread(self.dialogue.understand, data.text)
+        except Exception as exc:  # the message is kept and answered with an apology
+            return await self._fail(message_pk, data, exc)
         for attempt in range(CONFLICT_RETRIES):
             try:
-                return await self._run_bot(message_pk, inbound, data)
+                return await self._run_bot(message_pk, inbound, understanding, data)
             except (IntegrityError, StaleDataError, OperationalError) as exc:
                 if attempt == CONFLICT_RETRIES - 1 or not _is_conflict(exc):
                     return await self._fail(message_pk, data, exc)
@@ -126,9 +144,14 @@ class MessageDesk:
                 return await self._fail(message_pk, data, exc)
         raise AssertionError("unreachable: the loop returns on its last attempt")
 
-    async def _run_bot(self, message_pk: int, inbound: Inbound, data: MessageIn) -> dict[str, Any]:
+    async def _run_bot(
+        self, message_pk: int, inbound: Inbound, understanding: Understanding, data: MessageIn
+    ) -> dict[str, Any]:
         async with unit_of_work(self.sessions) as session:
-            turn = await self.dialogue.handle(session, inbound)
+            # A write first: SQLite then queues this transaction behind other writers instead of
+            # failing it when it would upgrade a read snapshot that another writer made stale.
+            await service.mark_processing(session, message_pk=message_pk)
+            turn = await self.dialogue.handle(session, inbound, understanding)
             response = response_of(turn, data)
             await service.mark_answered(
                 session,
@@ -149,22 +172,23 @@ class MessageDesk:
             error=repr(exc),
         )
         voice = detect_voice(data.text, data.lang, None)
-        async with unit_of_work(self.sessions) as session:
+        async with self.sessions() as session:  # a read of its own: the write below goes first
             live = await conversations.get_live(
                 session, channel=data.channel, sender_id=data.sender_id
             )
-            response = {
-                "conversation_id": live.id if live else "",
-                "action": "fallback",
-                "replies": [{"text": self.dialogue.texts.say("error", voice)}],
-                "intent": {"name": "nlu_fallback", "confidence": 0.0},
-                "entities": [],
-                "kb_hits": [],
-                "ticket": None,
-                "tickets": [],
-                "lang": voice.lang,
-                "message_id": data.message_id,
-            }
+        response = {
+            "conversation_id": live.id if live else "",
+            "action": "fallback",
+            "replies": [{"text": self.dialogue.texts.say("error", voice)}],
+            "intent": {"name": "nlu_fallback", "confidence": 0.0},
+            "entities": [],
+            "kb_hits": [],
+            "ticket": None,
+            "tickets": [],
+            "lang": voice.lang,
+            "message_id": data.message_id,
+        }
+        async with unit_of_work(self.sessions) as session:
             await service.mark_failed(
                 session, message_pk=message_pk, error=repr(exc), response=response
             )

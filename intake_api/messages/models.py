@@ -17,6 +17,7 @@ from intake_api.audit.columns import UtcDateTime, utcnow
 from intake_api.storage.base import Base
 
 STATUS_RECEIVED = "received"
+STATUS_PROCESSING = "processing"
 STATUS_ANSWERED = "answered"
 STATUS_FAILED = "failed"
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_api.audit.columns import utcnow
 from intake_api.messages.models import (
     STATUS_ANSWERED,
     STATUS_FAILED,
+    STATUS_PROCESSING,
     InboundMessage,
     MessageIn,
 )
@@ -39,6 +40,15 @@ def create(session: AsyncSession, *, data: MessageIn) -> InboundMessage:
     return message
 
 
+async def mark_processing(session: AsyncSession, *, message_pk: int) -> None:
+    """The bot has started on the message (an UPDATE: the transaction's first statement)."""
+    await session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == message_pk)
+        .values(status=STATUS_PROCESSING)
+    )
+
+
 async def mark_answered(
     session: AsyncSession, *, message_pk: int, conversation_id: str, response: dict[str, Any]
 ) -> None:
@@ -55,9 +65,8 @@ async def mark_failed(
     session: AsyncSession, *, message_pk: int, error: str, response: dict[str, Any]
 ) -> None:
     """Keep a message the bot failed on, with the error and the fallback reply it got."""
-    message = await session.get(InboundMessage, message_pk)
-    assert message is not None, "the inbound message was stored before the bot ran"
-    message.status = STATUS_FAILED
-    message.error = error[:4000]
-    message.response = response
-    message.answered_at = utcnow()
+    await session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == message_pk)
+        .values(status=STATUS_FAILED, error=error[:4000], response=response, answered_at=utcnow())
+    )
