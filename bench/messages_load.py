@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import sys
 import tempfile
@@ -118,6 +119,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     texts = [json.loads(line)["text"] for line in QUERIES.read_text("utf-8").splitlines() if line]
+    random.Random(7).shuffle(texts)  # a fixed mix of answers, hand-offs, repairs, no-answers
     with tempfile.TemporaryDirectory(prefix="aftersales-load-") as tmp:
         settings = Settings(
             _env_file=None,
