@@ -213,6 +213,8 @@ class KnowledgeIndex:
         self.hashes = np.zeros(0, dtype="S20")
         self.titles: dict[str, StringTable] = {}
         self.code_names: list[str] = []
+        self.code_number: dict[str, int] = {}
+        self.product_number: dict[str, int] = {}
         self.product_names: list[str] = []
         self.codes = _Csr()
         self.products = _Csr()
@@ -361,7 +363,7 @@ class KnowledgeIndex:
             return report
         self._remove_rows([slot for slot, _ in changed if slot < len(self.alive)] + removed)
         report.embedded_texts = self._embed(changed)
-        self._rebuild_metadata(docs, slot_of, changed, removed, next_slot, aliases)
+        self._rebuild_metadata(docs, slot_of, changed, next_slot, aliases)
         self.kb_revision = revision
         if save:
             self.save()
@@ -409,7 +411,6 @@ class KnowledgeIndex:
         docs: Sequence[ItemDoc],
         slot_of: dict[str, int],
         changed: Sequence[tuple[int, ItemDoc]],
-        removed: Sequence[int],
         size: int,
         aliases: dict[str, list[str]],
     ) -> None:
@@ -446,6 +447,8 @@ class KnowledgeIndex:
         self._after_change()
 
     def _after_change(self) -> None:
+        self.code_number = {code: n for n, code in enumerate(self.code_names)}
+        self.product_number = {product: n for n, product in enumerate(self.product_names)}
         self._matcher = CodeMatcher(
             self.code_names, {p: self.aliases.get(p, []) for p in self.product_names}
         )
@@ -507,8 +510,8 @@ class KnowledgeIndex:
         return next((t[slot] for t in self.titles.values() if t[slot]), self.ids[slot])
 
     def slots_with_codes(self, codes: Iterable[str]) -> np.ndarray:
-        wanted = {self.code_names.index(c) for c in codes if c in self.code_names}
-        hits = np.isin(self.codes.values, list(wanted))
+        wanted = [self.code_number[c] for c in codes if c in self.code_number]
+        hits = np.isin(self.codes.values, wanted)
         return np.unique(np.searchsorted(self.codes.indptr, np.flatnonzero(hits), side="right") - 1)
 
     def slots_of(self, item_ids: Iterable[str]) -> list[int]:

@@ -24,7 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from knowledge_base.index import KnowledgeIndex
-from knowledge_base.text import LANG_EN, LANG_ZH, clean, detect_lang, has_chinese, tokenize
+from knowledge_base.text import (
+    LANG_EN,
+    LANG_ZH,
+    Mentions,
+    clean,
+    detect_lang,
+    has_chinese,
+    tokenize,
+)
 
 MAX_QUERY_CHARS = 2000
 DENSE_ROWS = 256  # nearest texts fetched; several per item, so ~50+ distinct items
@@ -131,13 +139,13 @@ class Searcher:
         score += self._evidence(slots, mentions)
         return slots, np.clip(score, 0.0, 1.0)
 
-    def _evidence(self, slots: np.ndarray, mentions) -> np.ndarray:
+    def _evidence(self, slots: np.ndarray, mentions: Mentions) -> np.ndarray:
         """Bonuses and penalties from the codes and products the query names."""
         index = self.index
         adjust = np.zeros(len(slots), np.float32)
-        code_numbers = {index.code_names.index(c) for c in mentions.codes}
+        code_numbers = {index.code_number[c] for c in mentions.codes if c in index.code_number}
         product_numbers = {
-            index.product_names.index(p) for p in mentions.products if p in index.product_names
+            index.product_number[p] for p in mentions.products if p in index.product_number
         }
         for n, slot in enumerate(slots.tolist()):
             item_codes = set(index.codes.row(slot).tolist())
