@@ -37,7 +37,7 @@ from intake_api.logs import get_logger
 from intake_api.settings import Settings
 from intake_api.storage.db import unit_of_work
 from intake_api.tickets import service as tickets
-from intake_api.tickets.models import Ticket, TicketEvent
+from intake_api.tickets.models import Ticket, TicketEvent, format_ticket_id
 
 log = get_logger(__name__)
 
@@ -78,13 +78,14 @@ async def take_lease(
 
 
 def _not_fired(rule: str) -> ColumnElement[bool]:
-    return ~exists().where(Escalation.ticket_id == Ticket.id, Escalation.rule == rule)
+    fired = exists().where(Escalation.ticket_id == Ticket.id, Escalation.rule == rule)
+    return ~fired.correlate(Ticket)
 
 
 def _may_fire(now: datetime) -> ColumnElement[bool]:
     """SQL for "some rule not fired yet may fire at `now`" (the rules decide exactly), so
     steady rounds skip tickets already escalated for every rule that applies."""
-    unanswered = ~exists().where(FirstResponse.ticket_id == Ticket.id)
+    unanswered = ~exists().where(FirstResponse.ticket_id == Ticket.id).correlate(Ticket)
     is_open = Ticket.status.not_in(DONE)
     return or_(
         is_open & (Ticket.sla_due_at < now) & unanswered & _not_fired(FIRST_RESPONSE_OVERDUE),
@@ -100,34 +101,47 @@ def _may_fire(now: datetime) -> ColumnElement[bool]:
 
 async def _candidates(
     session: AsyncSession, now: datetime
-) -> list[tuple[Ticket, TicketClock, set[str]]]:
-    """Tickets that may break a rule at `now`, with their clocks and the rules already fired."""
-    rows = list(await session.scalars(select(Ticket).where(_may_fire(now))))
-    ids = [ticket.id for ticket in rows]
-    answered: dict[int, datetime] = {}
+) -> list[tuple[TicketClock, int, set[str]]]:
+    """Tickets that may break a rule at `now`: their clocks, row ids and the rules already
+    fired (subqueries, not id lists: a first round may see many tickets)."""
+    may_fire = _may_fire(now)
     fired: dict[int, set[str]] = {}
-    if ids:
-        for first in await session.scalars(
-            select(FirstResponse).where(FirstResponse.ticket_id.in_(ids))
-        ):
-            answered[first.ticket_id] = first.at
-        for row in await session.scalars(select(Escalation).where(Escalation.ticket_id.in_(ids))):
-            fired.setdefault(row.ticket_id, set()).add(row.rule)
+    for number, rule in await session.execute(
+        select(Escalation.ticket_id, Escalation.rule).where(
+            Escalation.ticket_id.in_(select(Ticket.id).where(may_fire))
+        )
+    ):
+        fired.setdefault(number, set()).add(rule)
+    rows = await session.execute(
+        select(
+            Ticket.id,
+            Ticket.status,
+            Ticket.category,
+            Ticket.priority,
+            Ticket.created_at,
+            Ticket.sla_due_at,
+            Ticket.resolution_due_at,
+            FirstResponse.at,
+        )
+        .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
+        .where(may_fire)
+        .order_by(Ticket.id)
+    )
     return [
         (
-            ticket,
             TicketClock(
-                status=ticket.status,
-                category=ticket.category,
-                priority=ticket.priority,
-                created_at=ticket.created_at,
-                sla_due_at=ticket.sla_due_at,
-                resolution_due_at=ticket.resolution_due_at,
-                first_response_at=answered.get(ticket.id),
+                status=row.status,
+                category=row.category,
+                priority=row.priority,
+                created_at=row.created_at,
+                sla_due_at=row.sla_due_at,
+                resolution_due_at=row.resolution_due_at,
+                first_response_at=row.at,
             ),
-            fired.get(ticket.id, set()),
+            row.id,
+            fired.get(row.id, set()),
         )
-        for ticket in rows
+        for row in rows
     ]
 
 
@@ -172,15 +186,16 @@ async def escalate_due(
     async with sessions() as session:
         candidates = await _candidates(session, now)
     events = []
-    for ticket, clock, fired in candidates:
+    for clock, number, fired in candidates:
         rules = new_escalations(clock, now, fired)
         if not rules:
             continue
+        public_id = format_ticket_id(number)
         event = await _escalate_one(
             sessions,
-            ticket_id=ticket.id,
-            public_id=ticket.public_id,
-            priority=ticket.priority,
+            ticket_id=number,
+            public_id=public_id,
+            priority=clock.priority,
             rules=rules,
             now=now,
         )
@@ -188,7 +203,7 @@ async def escalate_due(
             events.append(event)
             for rule in rules:
                 ESCALATIONS.labels(rule=rule).inc()
-            log.info("ticket escalated", ticket_id=ticket.public_id, rules=rules)
+            log.info("ticket escalated", ticket_id=public_id, rules=rules)
     return events
 
 

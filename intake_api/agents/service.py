@@ -65,9 +65,52 @@ class Outcome:
 # --- the queue ---------------------------------------------------------------------------------
 
 
-def _rank(item: QueueItem) -> tuple[int, datetime]:
-    priority = PRIORITIES.index(item.priority) if item.priority in PRIORITIES else len(PRIORITIES)
-    return priority, item.due_at or datetime.max.replace(tzinfo=utcnow().tzinfo)
+@dataclass(frozen=True, order=True)
+class _Place:
+    """Where an item stands in the queue: priority rank, due time, then its id."""
+
+    priority: int
+    due_at: datetime
+    kind: str
+    key: str
+
+
+def _priority_rank(priority: str) -> int:
+    return PRIORITIES.index(priority) if priority in PRIORITIES else len(PRIORITIES)
+
+
+async def _places(session: AsyncSession) -> tuple[list[_Place], set[str]]:
+    """Every queue item ranked, read from a few light columns; and the handed-off
+    conversation ids."""
+    waiting = await session.execute(
+        select(
+            Ticket.id,
+            Ticket.priority,
+            Ticket.sla_due_at,
+            Ticket.resolution_due_at,
+            Ticket.conversation_id,
+            FirstResponse.at,
+        )
+        .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
+        .where(Ticket.status.in_(NEEDS_PERSON))
+    )
+    places, with_ticket = [], set()
+    for number, priority, response_due, resolution_due, conversation_id, answered in waiting:
+        due = resolution_due if answered else response_due
+        places.append(_Place(_priority_rank(priority), due, "ticket", str(number)))
+        with_ticket.add(conversation_id)
+    handoffs = await session.execute(
+        select(Conversation.id, Conversation.updated_at).where(
+            Conversation.status == CONVERSATION_HANDOFF
+        )
+    )
+    handed_off = set()
+    for conversation_id, updated_at in handoffs:
+        handed_off.add(conversation_id)
+        if conversation_id not in with_ticket:
+            rank = _priority_rank(CONVERSATION_PRIORITY)
+            places.append(_Place(rank, updated_at, "conversation", conversation_id))
+    return sorted(places), handed_off
 
 
 async def _by_ticket(session: AsyncSession, model: type, ids: Sequence[int]) -> dict[int, list]:
@@ -138,40 +181,54 @@ def _conversation_item(conversation: Conversation, claim: AgentClaim | None) -> 
     )
 
 
-async def queue(session: AsyncSession, *, now: datetime) -> list[QueueItem]:
-    """Open tickets needing a person and handed-off conversations, most urgent first: by
-    priority, then by the next SLA due time."""
-    open_tickets = list(
-        await session.scalars(select(Ticket).where(Ticket.status.in_(NEEDS_PERSON)))
+async def queue(session: AsyncSession, *, now: datetime, limit: int) -> tuple[list[QueueItem], int]:
+    """The `limit` most urgent items (open tickets needing a person, handed-off conversations
+    without one), by priority then next SLA due time; and how many wait in all."""
+    places, handed_off = await _places(session)
+    top = places[:limit]
+    numbers = [int(place.key) for place in top if place.kind == "ticket"]
+    conversation_ids = [place.key for place in top if place.kind == "conversation"]
+    tickets_by_number = (
+        {
+            ticket.id: ticket
+            for ticket in await session.scalars(select(Ticket).where(Ticket.id.in_(numbers)))
+        }
+        if numbers
+        else {}
     )
-    handoffs = list(
-        await session.scalars(
-            select(Conversation).where(Conversation.status == CONVERSATION_HANDOFF)
-        )
+    conversations_by_id = (
+        {
+            conversation.id: conversation
+            for conversation in await session.scalars(
+                select(Conversation).where(Conversation.id.in_(conversation_ids))
+            )
+        }
+        if conversation_ids
+        else {}
     )
-    ids = [ticket.id for ticket in open_tickets]
-    firsts = await _by_ticket(session, FirstResponse, ids)
-    escalations = await _by_ticket(session, Escalation, ids)
-    handoff_ids = {conversation.id for conversation in handoffs}
-    claims = await _claims(session, [t.public_id for t in open_tickets] + [c.id for c in handoffs])
-    items = [
-        _ticket_item(
-            ticket,
-            now=now,
-            first_response=(firsts.get(ticket.id) or [None])[0],
-            rules=[row.rule for row in escalations.get(ticket.id, [])],
-            handoff=ticket.conversation_id in handoff_ids,
-            claim=claims.get(ticket.public_id),
+    firsts = await _by_ticket(session, FirstResponse, numbers)
+    escalations = await _by_ticket(session, Escalation, numbers)
+    claims = await _claims(
+        session,
+        [tickets_by_number[n].public_id for n in numbers] + conversation_ids,
+    )
+    items = []
+    for place in top:
+        if place.kind == "conversation":
+            items.append(_conversation_item(conversations_by_id[place.key], claims.get(place.key)))
+            continue
+        ticket = tickets_by_number[int(place.key)]
+        items.append(
+            _ticket_item(
+                ticket,
+                now=now,
+                first_response=(firsts.get(ticket.id) or [None])[0],
+                rules=[row.rule for row in escalations.get(ticket.id, [])],
+                handoff=ticket.conversation_id in handed_off,
+                claim=claims.get(ticket.public_id),
+            )
         )
-        for ticket in open_tickets
-    ]
-    with_ticket = {ticket.conversation_id for ticket in open_tickets}
-    items += [
-        _conversation_item(conversation, claims.get(conversation.id))
-        for conversation in handoffs
-        if conversation.id not in with_ticket
-    ]
-    return sorted(items, key=_rank)
+    return items, len(places)
 
 
 # --- claims ------------------------------------------------------------------------------------

@@ -51,14 +51,14 @@ agent = require_scopes("agents")
 @router.get("/queue", response_model=Queue)
 async def get_queue(
     request: Request,
-    limit: int = Query(200, ge=1, le=1000),
+    limit: int = Query(100, ge=1, le=1000, description="How many of the most urgent items."),
     _: Principal = Depends(agent),
 ) -> Queue:
     """Escalated and handed-off items waiting for a person, most urgent first (priority, then
     SLA due time), with breach flags."""
     async with unit_of_work(request_sessions(request)) as session:
-        items = await service.queue(session, now=utcnow())
-    return Queue(items=items[:limit], total=len(items))
+        items, total = await service.queue(session, now=utcnow(), limit=limit)
+    return Queue(items=items, total=total)
 
 
 @router.post(

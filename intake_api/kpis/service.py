@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, ConversationMessage
@@ -48,45 +48,67 @@ class TicketFacts:
     first_response_at: datetime | None
 
 
-def _customer_key(ticket: Ticket) -> str | None:
-    if ticket.customer_phone or ticket.customer_email:
-        return f"contact:{ticket.customer_phone or ''}|{ticket.customer_email or ''}"
-    if ticket.sender_id:
-        return f"sender:{ticket.channel}|{ticket.sender_id}"
-    return None
+def _customer_key(
+    phone: str | None, email: str | None, channel: str | None, sender: str | None
+) -> str | None:
+    if phone or email:
+        return f"contact:{phone or ''}|{email or ''}"
+    return f"sender:{channel}|{sender}" if sender else None
 
 
-def _fault_key(ticket: Ticket) -> str | None:
-    if ticket.fault_id:
-        return f"fault:{ticket.fault_id}"
-    return f"product:{ticket.product_id}" if ticket.product_id else None
+def _fault_key(product_id: str | None, fault_id: str | None) -> str | None:
+    if fault_id:
+        return f"fault:{fault_id}"
+    return f"product:{product_id}" if product_id else None
+
+
+def _created_in(start: datetime, end: datetime) -> ColumnElement[bool]:
+    return and_(Ticket.created_at >= start, Ticket.created_at < end)
 
 
 async def _ticket_facts(session: AsyncSession, start: datetime, end: datetime) -> list[TicketFacts]:
+    """The window's tickets, read as plain columns (no ORM objects: windows can be large)."""
     rows = await session.execute(
-        select(Ticket, FirstResponse.at)
+        select(
+            Ticket.id,
+            Ticket.created_at,
+            Ticket.status,
+            Ticket.priority,
+            Ticket.category,
+            Ticket.channel,
+            Ticket.conversation_id,
+            Ticket.customer_phone,
+            Ticket.customer_email,
+            Ticket.sender_id,
+            Ticket.product_id,
+            Ticket.fault_id,
+            Ticket.sla_due_at,
+            Ticket.resolution_due_at,
+            Ticket.resolved_at,
+            Ticket.closed_at,
+            FirstResponse.at,
+        )
         .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
-        .where(Ticket.created_at >= start, Ticket.created_at < end)
+        .where(_created_in(start, end))
         .order_by(Ticket.created_at, Ticket.id)
     )
     return [
         TicketFacts(
-            id=ticket.id,
-            created_at=ticket.created_at,
-            status=ticket.status,
-            priority=ticket.priority,
-            category=ticket.category,
-            channel=ticket.channel,
-            conversation_id=ticket.conversation_id,
-            customer=_customer_key(ticket),
-            fault=_fault_key(ticket),
-            sla_due_at=ticket.sla_due_at,
-            resolution_due_at=ticket.resolution_due_at,
-            resolved_at=ticket.resolved_at
-            or (ticket.closed_at if ticket.status == "closed" else None),
-            first_response_at=answered_at,
+            id=row[0],
+            created_at=row[1],
+            status=row[2],
+            priority=row[3],
+            category=row[4],
+            channel=row[5],
+            conversation_id=row[6],
+            customer=_customer_key(row[7], row[8], row[5], row[9]),
+            fault=_fault_key(row[10], row[11]),
+            sla_due_at=row[12],
+            resolution_due_at=row[13],
+            resolved_at=row[14] or (row[15] if row[2] == "closed" else None),
+            first_response_at=row[16],
         )
-        for ticket, answered_at in rows
+        for row in rows
     ]
 
 
@@ -160,35 +182,30 @@ def repeat_faults(
 
 
 async def _first_contact_resolution(
-    session: AsyncSession, facts: list[TicketFacts]
+    session: AsyncSession, facts: list[TicketFacts], start: datetime, end: datetime
 ) -> models.FirstContactResolution:
     resolved = [t for t in facts if t.resolved_at is not None]
-    ids = [t.id for t in resolved]
-    reopened = (
-        set(
-            await session.scalars(
-                select(TicketEvent.ticket_id).where(
-                    TicketEvent.ticket_id.in_(ids),
-                    TicketEvent.previous_status == "resolved",
-                    TicketEvent.status.not_in(("closed", "resolved")),
-                )
-            )
-        )
-        if ids
-        else set()
-    )
-    conversation_ids = {t.conversation_id for t in resolved if t.conversation_id}
-    replies: dict[str, int] = {}
-    if conversation_ids:
-        rows = await session.execute(
-            select(AgentActivity.conversation_id, func.count())
+    in_window = select(Ticket.id).where(_created_in(start, end))
+    reopened = set(
+        await session.scalars(
+            select(TicketEvent.ticket_id)
             .where(
-                AgentActivity.kind == "reply",
-                AgentActivity.conversation_id.in_(conversation_ids),
+                TicketEvent.ticket_id.in_(in_window),
+                TicketEvent.previous_status == "resolved",
+                TicketEvent.status.not_in(("closed", "resolved")),
             )
-            .group_by(AgentActivity.conversation_id)
+            .distinct()
         )
-        replies = {str(conversation): int(count) for conversation, count in rows}
+    )
+    conversations = select(Ticket.conversation_id).where(
+        _created_in(start, end), Ticket.conversation_id.is_not(None)
+    )
+    rows = await session.execute(
+        select(AgentActivity.conversation_id, func.count())
+        .where(AgentActivity.kind == "reply", AgentActivity.conversation_id.in_(conversations))
+        .group_by(AgentActivity.conversation_id)
+    )
+    replies = {str(conversation): int(count) for conversation, count in rows}
     first_contact = sum(
         1 for t in resolved if t.id not in reopened and replies.get(t.conversation_id or "", 0) <= 1
     )
@@ -263,7 +280,7 @@ async def kpis(
         tickets=len(facts),
         ai_handling=await _ai_handling(session, start, end),
         first_response=first_response(facts),
-        first_contact_resolution=await _first_contact_resolution(session, facts),
+        first_contact_resolution=await _first_contact_resolution(session, facts, start, end),
         sla=sla_compliance(facts, now),
         csat=await _csat(session, start, end),
         repeat_faults=repeat_faults(facts, earlier, start),
