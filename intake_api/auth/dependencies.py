@@ -58,13 +58,14 @@ async def current_principal(
 
 def require_scopes(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting keys that hold every one of `scopes` (403 otherwise), rate-limited
-    per key (429)."""
+    per key (429; the admin key is not limited)."""
 
     async def dependency(
         request: Request, principal: Principal = Depends(current_principal)
     ) -> Principal:
         check_scopes(principal, scopes)
-        await check_key_rate(request, principal.actor)
+        if not principal.is_admin_key:
+            await check_key_rate(request, principal.actor)
         return principal
 
     return dependency

@@ -60,6 +60,11 @@ class Principal:
     scopes: frozenset[str]
     key_id: int | None = None
 
+    @property
+    def is_admin_key(self) -> bool:
+        """AFTERSALES_ADMIN_KEY: the operator's key, exempt from rate limits."""
+        return self.key_id is None
+
     def allows(self, scope: str) -> bool:
         """The admin scope includes every other."""
         return "admin" in self.scopes or scope in self.scopes

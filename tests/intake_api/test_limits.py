@@ -17,16 +17,34 @@ from tests.support.server import running_server
 
 
 @pytest.fixture
-def strict(intake_settings: Settings) -> Iterator[httpx.Client]:
+def strict_server(intake_settings: Settings) -> Iterator[str]:
     """A server allowing 5 requests a minute per key and 2 tickets a minute per sender."""
     settings = intake_settings.model_copy(
         update={"rate_limit_per_key_per_minute": 5, "rate_limit_per_sender_per_minute": 2}
     )
-    with (
-        running_server(create_app(settings)) as url,
-        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client,
-    ):
+    with running_server(create_app(settings)) as url:
+        yield url
+
+
+@pytest.fixture
+def strict(strict_server: str) -> Iterator[httpx.Client]:
+    """A client with a key of its own (not the admin key) on the strict server."""
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    body = {"name": "crm", "scopes": ["tickets:read", "tickets:write"]}
+    created = httpx.post(f"{strict_server}/v1/apikeys", json=body, headers=admin)
+    headers = {"Authorization": f"Bearer {created.json()['key']}"}
+    with httpx.Client(base_url=strict_server, headers=headers) as client:
         yield client
+
+
+def test_the_admin_key_is_not_rate_limited(strict_server: str) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    with httpx.Client(base_url=strict_server, headers=headers) as operator:
+        answers = [operator.get("/v1/tickets").status_code for _ in range(8)]
+        body = {"subject": "hello", "channel": "web", "sender_id": "alice"}
+        tickets = [operator.post("/v1/tickets", json=body).status_code for _ in range(3)]
+    assert answers == [200] * 8
+    assert tickets == [201] * 3
 
 
 def test_a_key_over_its_rate_gets_429_with_retry_after(strict: httpx.Client) -> None:
