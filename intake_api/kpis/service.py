@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, ConversationMessage
@@ -159,26 +159,53 @@ def sla_compliance(facts: list[TicketFacts], now: datetime) -> dict[str, models.
     return result
 
 
-def repeat_faults(
-    facts: list[TicketFacts], earlier: list[TicketFacts], start: datetime
-) -> models.RepeatFaults:
-    """Tickets in the window whose customer opened one for the same fault in the 30 days
-    before (`earlier` holds the tickets of the 30 days before the window)."""
-    seen: dict[tuple[str, str], list[datetime]] = {}
+Sighting = tuple[str, str, datetime]  # customer key, fault key, when the ticket was opened
+
+
+def repeat_faults(sightings: list[Sighting], start: datetime) -> models.RepeatFaults:
+    """Tickets opened from `start` on whose customer opened one for the same fault in the 30
+    days before; `sightings` are in time order and reach 30 days back from `start`."""
+    last_seen: dict[tuple[str, str], datetime] = {}
     with_fault = repeats = 0
-    for ticket in [*earlier, *facts]:
-        if ticket.customer is None or ticket.fault is None:
-            continue
-        key = (ticket.customer, ticket.fault)
-        previous = seen.setdefault(key, [])
-        if ticket.created_at >= start:
+    for customer, fault, created_at in sightings:
+        previous = last_seen.get((customer, fault))
+        if created_at >= start:
             with_fault += 1
-            if any(ticket.created_at - at <= REPEAT_WITHIN for at in previous):
+            if previous is not None and created_at - previous <= REPEAT_WITHIN:
                 repeats += 1
-        previous.append(ticket.created_at)
+        last_seen[(customer, fault)] = created_at
     return models.RepeatFaults(
         tickets_with_fault=with_fault, repeats=repeats, share=ratio(repeats, with_fault)
     )
+
+
+async def _sightings_before(session: AsyncSession, start: datetime) -> list[Sighting]:
+    """Customer and fault of the tickets of the 30 days before `start` (only those columns)."""
+    rows = await session.execute(
+        select(
+            Ticket.customer_phone,
+            Ticket.customer_email,
+            Ticket.channel,
+            Ticket.sender_id,
+            Ticket.product_id,
+            Ticket.fault_id,
+            Ticket.created_at,
+        )
+        .where(_created_in(start - REPEAT_WITHIN, start))
+        .where(or_(Ticket.fault_id.is_not(None), Ticket.product_id.is_not(None)))
+        .order_by(Ticket.created_at, Ticket.id)
+    )
+    sightings = []
+    for phone, email, channel, sender, product_id, fault_id, created_at in rows:
+        customer = _customer_key(phone, email, channel, sender)
+        fault = _fault_key(product_id, fault_id)
+        if customer and fault:
+            sightings.append((customer, fault, created_at))
+    return sightings
+
+
+def _sightings(facts: list[TicketFacts]) -> list[Sighting]:
+    return [(t.customer, t.fault, t.created_at) for t in facts if t.customer and t.fault]
 
 
 async def _first_contact_resolution(
@@ -273,7 +300,7 @@ async def kpis(
 ) -> models.Kpis:
     """Every KPI of the window [start, end)."""
     facts = await _ticket_facts(session, start, end)
-    earlier = await _ticket_facts(session, start - REPEAT_WITHIN, start)
+    earlier = await _sightings_before(session, start)
     return models.Kpis(
         start=start,
         end=end,
@@ -283,7 +310,7 @@ async def kpis(
         first_contact_resolution=await _first_contact_resolution(session, facts, start, end),
         sla=sla_compliance(facts, now),
         csat=await _csat(session, start, end),
-        repeat_faults=repeat_faults(facts, earlier, start),
+        repeat_faults=repeat_faults(earlier + _sightings(facts), start),
         volume=models.Volume(
             conversations_by_channel=await _conversations_by_channel(session, start, end),
             tickets_by_channel=_count(t.channel or NO_CHANNEL for t in facts),
