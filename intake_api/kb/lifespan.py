@@ -6,6 +6,8 @@ without re-embedding; only items changed since it was written are embedded again
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,9 +20,10 @@ from intake_api.settings import Settings
 from intake_api.storage.db import unit_of_work
 from knowledge_base.loader import read_knowledge_base
 from knowledge_base.service import KnowledgeService
-from knowledge_base.store import import_knowledge_base, is_empty
+from knowledge_base.store import import_knowledge_base, is_empty, kb_revision
 
 DEMO_KB_DIR = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo"
+REVISION_POLL_SECONDS = 2.0  # how soon a running server sees an import made elsewhere
 
 log = get_logger(__name__)
 
@@ -35,9 +38,26 @@ async def load_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bool
     return True
 
 
+async def follow_imports(
+    service: KnowledgeService, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Refresh the service when the stored KB revision moves (an import by `aftersales kb
+    import` in another process, or by another worker)."""
+    while True:
+        await asyncio.sleep(REVISION_POLL_SECONDS)
+        try:
+            async with sessions() as session:
+                revision = await kb_revision(session)
+            if revision != service.graph.revision:
+                report = await service.refresh(sessions)
+                log.info("knowledge base refreshed", revision=revision, **report.__dict__)
+        except Exception as exc:  # noqa: BLE001 - keep serving the KB it has; try again later
+            log.warning("knowledge base refresh failed", error=str(exc))
+
+
 @asynccontextmanager
 async def kb_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Put the `KnowledgeService` on `app.state.kb`."""
+    """Put the `KnowledgeService` on `app.state.kb` and keep it in step with the store."""
     settings: Settings = app.state.settings
     if settings.load_demo_kb:
         await load_demo_if_empty(app.state.sessions)
@@ -45,4 +65,10 @@ async def kb_lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.sessions, settings.index_dir, settings.embedding_model
     )
     log.info("knowledge base ready", items=len(app.state.kb.index))
-    yield
+    follower = asyncio.create_task(follow_imports(app.state.kb, app.state.sessions))
+    try:
+        yield
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -16,8 +17,11 @@ import pytest
 from intake_api.app import create_app
 from intake_api.kb.lifespan import DEMO_KB_DIR
 from intake_api.settings import Settings
+from intake_api.storage.db import create_engine, session_factory, unit_of_work
 from knowledge_base.loader import read_knowledge_base
 from knowledge_base.service import KnowledgeService
+from knowledge_base.store import import_knowledge_base
+from tests.knowledge_base.test_index import small_kb
 from tests.support.postgres import create_database
 from tests.support.server import running_server
 
@@ -44,9 +48,9 @@ def warm_up(settings: Settings) -> None:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def base_url(
+def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, demo_index: Path
-) -> Iterator[str]:
+) -> Iterator[tuple[str, Settings]]:
     """One real server per database for the module, started on an empty store."""
     data_dir = tmp_path_factory.mktemp("data")
     if request.param == "sqlite":
@@ -57,7 +61,12 @@ def base_url(
     shutil.copytree(demo_index, settings.index_dir)
     warm_up(settings)
     with running_server(create_app(settings)) as base:
-        yield base
+        yield base, settings
+
+
+@pytest.fixture
+def base_url(server: tuple[str, Settings]) -> str:
+    return server[0]
 
 
 def test_search_answers_in_the_contract_shape_without_a_key(base_url: str) -> None:
@@ -128,3 +137,24 @@ def test_garbage_gives_an_empty_list(base_url: str, q: str) -> None:
 def test_binary_bytes_in_the_query_string_never_5xx(base_url: str) -> None:
     response = httpx.get(f"{base_url}/v1/kb/search?q=%FF%FE%00%C3%28pump")
     assert response.status_code < 500
+
+
+def test_running_server_follows_an_import_made_elsewhere(server: tuple[str, Settings]) -> None:
+    base, settings = server
+
+    async def import_small_kb() -> None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            async with unit_of_work(session_factory(engine)) as session:
+                await import_knowledge_base(session, small_kb())
+        finally:
+            await engine.dispose()
+
+    asyncio.run(import_small_kb())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        hits = httpx.get(f"{base}/v1/kb/search", params={"q": "AC300 报E03"}).json()
+        if hits and hits[0]["id"] == "F-AC-E03":
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the server did not pick up the import: {hits}")
