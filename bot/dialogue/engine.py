@@ -68,6 +68,15 @@ class Turn:
 
 
 @dataclass
+class Reading:
+    """What can be worked out from a message before its transaction: the NLU's reading and the
+    KB search of its text (the CPU-heavy parts, kept out of the database's write lock)."""
+
+    understanding: Understanding
+    searches: dict[tuple[str, str], list[Candidate]] = field(default_factory=dict)
+
+
+@dataclass
 class _Context:
     """Everything one step of the dialogue reads and changes."""
 
@@ -78,6 +87,7 @@ class _Context:
     understanding: Understanding
     inbound: Inbound
     slots: dict[str, Any]
+    searches: dict[tuple[str, str], list[Candidate]]
 
 
 class DialogueEngine:
@@ -97,19 +107,21 @@ class DialogueEngine:
         self.tickets = tickets
         self.texts = texts or DialogueTexts.load()
 
-    def understand(self, text: str) -> Understanding:
-        """The NLU's reading of a message (CPU-bound: callers run it before their transaction)."""
-        return Understanding.from_parse(text, self.interpreter.parse(text))
+    def read(self, inbound: Inbound) -> Reading:
+        """NLU and KB search of a message (CPU-bound: callers run it before their transaction;
+        the search is in the language the text is written in, which most turns then use)."""
+        understanding = Understanding.from_parse(inbound.text, self.interpreter.parse(inbound.text))
+        lang = detect_voice(inbound.text, inbound.lang, None).lang
+        hits = self.knowledge.search(inbound.text, lang, TOP_K)
+        return Reading(understanding, {(inbound.text, lang): hits})
 
     async def handle(
-        self,
-        session: AsyncSession,
-        inbound: Inbound,
-        understanding: Understanding | None = None,
+        self, session: AsyncSession, inbound: Inbound, reading: Reading | None = None
     ) -> Turn:
         """Run one message through the dialogue in the caller's transaction."""
-        if understanding is None:
-            understanding = await asyncio.to_thread(self.understand, inbound.text)
+        if reading is None:
+            reading = await asyncio.to_thread(self.read, inbound)
+        understanding = reading.understanding
         conversation = await conversations.open_live(
             session,
             channel=inbound.channel,
@@ -121,7 +133,14 @@ class DialogueEngine:
         state = DialogueState.from_json(conversation.state)
         voice = detect_voice(inbound.text, inbound.lang, state.last_voice())
         ctx = _Context(
-            session, conversation, state, voice, understanding, inbound, dict(conversation.slots)
+            session,
+            conversation,
+            state,
+            voice,
+            understanding,
+            inbound,
+            dict(conversation.slots),
+            reading.searches,
         )
         conversations.log(
             session, conversation, direction="in", text=inbound.text, message_id=inbound.message_id
@@ -178,8 +197,13 @@ class DialogueEngine:
     # --- knowledge base ---------------------------------------------------------------------
 
     async def _search(self, ctx: _Context, text: str) -> list[Candidate]:
-        """KB search off the event loop (numpy and BM25 work), so other messages keep moving."""
-        return await asyncio.to_thread(self.knowledge.search, text, ctx.voice.lang, TOP_K)
+        """The search done before the transaction, else one off the event loop."""
+        key = (text, ctx.voice.lang)
+        if key not in ctx.searches:
+            ctx.searches[key] = await asyncio.to_thread(
+                self.knowledge.search, text, ctx.voice.lang, TOP_K
+            )
+        return ctx.searches[key]
 
     async def _question(self, ctx: _Context) -> Turn:
         text = ctx.inbound.text

@@ -21,9 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.dialogue import conversations
-from bot.dialogue.engine import DialogueEngine, Inbound, Turn
+from bot.dialogue.engine import DialogueEngine, Inbound, Reading, Turn
 from bot.dialogue.language import detect_voice
-from bot.dialogue.policy import Understanding
 from intake_api.errors import Conflict, ServiceError
 from intake_api.logs import get_logger
 from intake_api.messages import service
@@ -130,12 +129,12 @@ class MessageDesk:
             customer=data.customer.model_dump(exclude_none=True) if data.customer else {},
         )
         try:
-            understanding = await asyncio.to_thread(self.dialogue.understand, data.text)
+            reading = await asyncio.to_thread(self.dialogue.read, inbound)
         except Exception as exc:  # the message is kept and answered with an apology
             return await self._fail(message_pk, data, exc)
         for attempt in range(CONFLICT_RETRIES):
             try:
-                return await self._run_bot(message_pk, inbound, understanding, data)
+                return await self._run_bot(message_pk, inbound, reading, data)
             except (IntegrityError, StaleDataError, OperationalError) as exc:
                 if attempt == CONFLICT_RETRIES - 1 or not _is_conflict(exc):
                     return await self._fail(message_pk, data, exc)
@@ -145,13 +144,13 @@ class MessageDesk:
         raise AssertionError("unreachable: the loop returns on its last attempt")
 
     async def _run_bot(
-        self, message_pk: int, inbound: Inbound, understanding: Understanding, data: MessageIn
+        self, message_pk: int, inbound: Inbound, reading: Reading, data: MessageIn
     ) -> dict[str, Any]:
         async with unit_of_work(self.sessions) as session:
             # A write first: SQLite then queues this transaction behind other writers instead of
             # failing it when it would upgrade a read snapshot that another writer made stale.
             await service.mark_processing(session, message_pk=message_pk)
-            turn = await self.dialogue.handle(session, inbound, understanding)
+            turn = await self.dialogue.handle(session, inbound, reading)
             response = response_of(turn, data)
             await service.mark_answered(
                 session,
