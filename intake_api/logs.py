@@ -25,6 +25,20 @@ def _mask_processor(_logger: object, _name: str, event_dict: dict) -> dict:
     return event_dict
 
 
+class _StderrLogger:
+    """Writes each line to the *current* `sys.stderr`, so swapped streams (CLI runners, test
+    capture) never leave the logger holding a closed file."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+def _stderr_logger_factory(*_args: object) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     """Configure structlog and the stdlib root logger once per process."""
     renderer = (
@@ -41,8 +55,8 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=_stderr_logger_factory,
+        cache_logger_on_first_use=False,
     )
     logging.basicConfig(
         level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
