@@ -162,11 +162,6 @@ class ResolveCreate(BaseModel):
     note: text(10_000, min_length=1, strip=True)
 
 
-class ResolveResult(BaseModel):
-    ticket: TicketRead
-    survey_sent: bool
-
-
 class CsatCreate(BaseModel):
     score: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy).")
     comment: text(2000, strip=True) | None = None

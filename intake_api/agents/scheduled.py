@@ -1,5 +1,6 @@
-"""The auto-escalation job: every interval, one worker (holding a lease row) escalates the open
-tickets that broke a rule (see `rules`); each ticket in a transaction of its own."""
+"""The agents' background work: the auto-escalation job (every interval, one worker holding a
+lease row escalates the open tickets that broke a rule, see `rules`; each ticket in a
+transaction of its own) and the CSAT survey sender (`surveys`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from channels.outbound import ObservedBus
 from intake_api.agents.metrics import ESCALATIONS
 from intake_api.agents.models import Escalation, FirstResponse, JobLease
 from intake_api.agents.rules import (
@@ -31,6 +33,7 @@ from intake_api.agents.rules import (
     new_escalations,
     raised,
 )
+from intake_api.agents.surveys import SurveySender
 from intake_api.audit.columns import utcnow
 from intake_api.events.stream import publish_committed
 from intake_api.logs import get_logger
@@ -231,14 +234,24 @@ async def _loop(app: FastAPI, holder: str, interval: float) -> None:
 
 @asynccontextmanager
 async def agents_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Run the auto-escalation job in the background while the app serves."""
+    """Run the auto-escalation job and the CSAT survey sender while the app serves (the sender
+    hears resolutions on the event bus, after the channels' notifier)."""
     settings: Settings = app.state.settings
-    task = asyncio.create_task(
-        _loop(app, worker_name(), settings.escalation_interval_seconds), name=JOB
-    )
+    surveys = SurveySender(app)
+    bus = app.state.event_bus
+    app.state.event_bus = ObservedBus(bus, surveys.observe)
+    tasks = [
+        asyncio.create_task(
+            _loop(app, worker_name(), settings.escalation_interval_seconds), name=JOB
+        ),
+        asyncio.create_task(surveys.run(), name="csat-surveys"),
+    ]
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        app.state.event_bus = bus

@@ -23,7 +23,6 @@ from intake_api.agents.models import (
     AgentClaim,
     ClaimRead,
     ConversationRead,
-    Csat,
     Escalation,
     FirstResponse,
     HistoryLine,
@@ -471,8 +470,8 @@ async def handback(session: AsyncSession, *, conversation_id: str, agent: str) -
 async def resolve(
     session: AsyncSession, *, ticket_id: str, agent: str, note: str, outcome: Outcome
 ) -> Ticket:
-    """Resolve the ticket with a note (a new ticket is assigned to the agent first), give its
-    handed-off conversation back to the bot and open its CSAT survey."""
+    """Resolve the ticket with a note (a new ticket is assigned to the agent first) and give its
+    handed-off conversation back to the bot; the published resolution brings the CSAT survey."""
     ticket = await tickets.get(session, ticket_id=ticket_id)
     await _check_not_claimed_by_other(session, item_ids=[ticket.public_id], agent=agent)
     if ticket.status not in OPEN:
@@ -502,8 +501,6 @@ async def resolve(
         conversation = await conversations.get(session, conversation_id=ticket.conversation_id)
         if conversation is not None and conversation.status == CONVERSATION_HANDOFF:
             _back_to_bot(conversation)
-    if await session.get(Csat, ticket.id) is None:
-        session.add(Csat(ticket_id=ticket.id, surveyed_at=ticket.updated_at))
     _log(session, agent=agent, kind="resolve", ticket_id=ticket.id)
     return ticket
 

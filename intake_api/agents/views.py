@@ -23,7 +23,6 @@ from intake_api.agents.models import (
     ReplyCreate,
     ReplyResult,
     ResolveCreate,
-    ResolveResult,
 )
 from intake_api.audit.columns import utcnow
 from intake_api.auth.dependencies import (
@@ -139,26 +138,20 @@ async def handback(
 
 @router.post(
     "/tickets/{ticket_id}/resolve",
-    response_model=ResolveResult,
+    response_model=TicketRead,
     responses=error_responses(404, 409, 413),
 )
 async def resolve(
     ticket_id: str, body: ResolveCreate, request: Request, principal: Principal = Depends(agent)
-) -> ResolveResult:
-    """Resolve the ticket with a note and send the customer the CSAT survey."""
+) -> TicketRead:
+    """Resolve the ticket with a note; the customer then gets the CSAT survey on their channel."""
     outcome = service.Outcome()
     async with unit_of_work(request_sessions(request)) as session:
         ticket = await service.resolve(
             session, ticket_id=ticket_id, agent=principal.actor, note=body.note, outcome=outcome
         )
     await publish_committed(request.app, outcome.events)
-    sent = await send_to_customer(
-        request.app,
-        channel=ticket.channel,
-        recipient=ticket.sender_id,
-        text=csat.survey_text(ticket, request.app.state.settings.public_url),
-    )
-    return ResolveResult(ticket=TicketRead.of(ticket), survey_sent=sent.delivered)
+    return TicketRead.of(ticket)
 
 
 # --- CSAT ---------------------------------------------------------------------------------------

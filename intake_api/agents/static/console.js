@@ -185,7 +185,7 @@ async function resolve(event) {
     const path = `/v1/agent/tickets/${encodeURIComponent(selected.id)}/resolve`;
     const result = await api("POST", path, { note: $("#resolve-note").value.trim() });
     $("#resolve-note").value = "";
-    say(`${result.ticket.id} resolved; survey ${result.survey_sent ? "sent" : "not sent"}.`);
+    say(`${result.id} resolved; the customer gets the satisfaction survey.`);
     selected = null;
     $("#detail").hidden = true;
     await refresh();

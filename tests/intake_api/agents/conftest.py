@@ -3,6 +3,7 @@ channel registered in its outbound registry, agents with API keys, and seeding h
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -45,6 +46,16 @@ class StandInChannel:
     def messages_to(self, recipient_id: str) -> list[str]:
         with self.lock:
             return [text for to, text in self.sent if to == recipient_id]
+
+    async def wait_for(self, recipient_id: str, containing: str, count: int = 1) -> list[str]:
+        """The first `count` messages to `recipient_id` containing `containing`, waiting for
+        them (surveys and status notices are sent in the background)."""
+        for _ in range(400):
+            found = [text for text in self.messages_to(recipient_id) if containing in text]
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no message with {containing!r} to {recipient_id}: {self.sent}")
 
 
 @dataclass

@@ -212,10 +212,9 @@ async def test_resolve_moves_the_ticket_and_sends_the_csat_survey(
     )
 
     assert resolved.status_code == 200, resolved.text
-    ticket = resolved.json()["ticket"]
+    ticket = resolved.json()
     assert ticket["status"] == "resolved" and ticket["assignee"].endswith(":alice")
-    assert resolved.json()["survey_sent"] is True
-    (survey,) = [text for text in service.channel.messages_to("lee-2") if "/csat/" in text]
+    (survey,) = await service.channel.wait_for("lee-2", "/csat/")
     assert ticket_id in survey and f"/csat/{ticket_id}?token={ticket['status_token']}" in survey
     assert "1 (poor) to 5 (excellent)" in survey  # the ticket's language is English
     async with sessions() as session:
@@ -258,3 +257,18 @@ async def test_a_web_chat_reply_is_stored_once_by_the_web_chat_channel(
     assert [(line["direction"], line["text"]) for line in history] == [
         ("out", "An engineer is on it.")
     ]
+
+
+async def test_every_resolution_brings_one_survey_however_it_was_resolved(
+    service: Service, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    ticket_id = await seed_ticket(sessions, channel="standin", sender_id="lee-3", lang="zh")
+    async with client(service.base, await api_key(service.base, "crm", ["tickets:write"])) as crm:
+        for status in ("in_progress", "resolved", "in_progress", "resolved"):
+            moved = await crm.patch(f"/v1/tickets/{ticket_id}", json={"status": status})
+            assert moved.status_code == 200, moved.text
+
+    (survey,) = await service.channel.wait_for("lee-3", "/csat/")
+    assert "请为本次服务打分" in survey  # in the ticket's language
+    await asyncio.sleep(0.5)  # a second survey would have been queued by now
+    assert len([text for text in service.channel.messages_to("lee-3") if "/csat/" in text]) == 1
