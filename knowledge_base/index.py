@@ -32,7 +32,7 @@ from knowledge_base.encoders import Encoder
 from knowledge_base.format import KnowledgeBase, lists_by_lang, texts_by_lang
 from knowledge_base.text import CodeMatcher, normalize, tokenize
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 ITEM_TYPES = ("fault", "faq")
 # An item's FAISS ids are slot * MAX_TEXTS_PER_ITEM + n; texts beyond this are not embedded.
 MAX_TEXTS_PER_ITEM = 64
@@ -70,12 +70,13 @@ class ItemDoc:
     products: tuple[str, ...] = ()
 
     def content_hash(self) -> bytes:
+        """SHA-1 of the content, in hex (numpy's fixed-size bytes drop trailing zero bytes)."""
         payload = json.dumps(
             [self.type, self.titles, self.texts, self.lexical, self.codes, self.products],
             ensure_ascii=False,
             sort_keys=True,
         )
-        return hashlib.sha1(payload.encode("utf-8")).digest()
+        return hashlib.sha1(payload.encode("utf-8")).hexdigest().encode("ascii")
 
 
 def documents(kb: KnowledgeBase) -> list[ItemDoc]:
@@ -159,9 +160,6 @@ class StringTable:
     def __getitem__(self, i: int) -> str:
         return self.blob[self.offsets[i] : self.offsets[i + 1]].tobytes().decode("utf-8")
 
-    def to_list(self) -> list[str]:
-        return [self[i] for i in range(len(self))]
-
 
 @dataclass
 class SyncReport:
@@ -210,7 +208,7 @@ class KnowledgeIndex:
         self.ids = StringTable.build([])
         self.types = np.zeros(0, dtype=np.int8)
         self.alive = np.zeros(0, dtype=bool)
-        self.hashes = np.zeros(0, dtype="S20")
+        self.hashes = np.zeros(0, dtype="S40")
         self.titles: dict[str, StringTable] = {}
         self.code_names: list[str] = []
         self.code_number: dict[str, int] = {}
@@ -430,7 +428,7 @@ class KnowledgeIndex:
         self.ids = StringTable.build([d.id if d else "" for d in by_slot])
         self.types = np.array([ITEM_TYPES.index(d.type) if d else 0 for d in by_slot], np.int8)
         self.alive = np.array([d is not None for d in by_slot], dtype=bool)
-        self.hashes = np.array([d.content_hash() if d else b"" for d in by_slot], dtype="S20")
+        self.hashes = np.array([d.content_hash() if d else b"" for d in by_slot], dtype="S40")
         self.titles = {
             lang: StringTable.build([(d.titles.get(lang, "") if d else "") for d in by_slot])
             for lang in langs
@@ -513,10 +511,6 @@ class KnowledgeIndex:
         wanted = [self.code_number[c] for c in codes if c in self.code_number]
         hits = np.isin(self.codes.values, wanted)
         return np.unique(np.searchsorted(self.codes.indptr, np.flatnonzero(hits), side="right") - 1)
-
-    def slots_of(self, item_ids: Iterable[str]) -> list[int]:
-        slot_of = self._slots()
-        return [slot_of[i] for i in item_ids if i in slot_of]
 
 
 def _revision(docs: Sequence[ItemDoc]) -> str:

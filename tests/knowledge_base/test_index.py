@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import knowledge_base.index as index_module
 from knowledge_base.encoders import Encoder, load_encoder
 from knowledge_base.format import KnowledgeBase
-from knowledge_base.index import KnowledgeIndex, documents, product_aliases
+from knowledge_base.index import ItemDoc, KnowledgeIndex, documents, product_aliases
 from knowledge_base.search import Searcher
 
 # A small two-product KB used by the index, search and service tests.
@@ -198,3 +200,52 @@ def test_manifest_records_encoder_revision_and_sizes(index_dir: Path) -> None:
     assert manifest["items"] == 6
     assert manifest["encoder"] == {"name": "use-multilingual", "dim": 512}
     assert manifest["dense_type"] == "IndexIDMap2"
+
+
+class HashEncoder:
+    """Random but fixed unit vectors per text: enough to test index mechanics at a few hundred
+    rows without a model."""
+
+    name, dim = "hash-test", 64
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        rows = [
+            np.random.default_rng(
+                int(hashlib.sha1(t.encode()).hexdigest()[:8], 16)
+            ).standard_normal(self.dim)
+            for t in texts
+        ]
+        vectors = np.array(rows, dtype=np.float32).reshape(len(texts), self.dim)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def many_docs(count: int) -> list[ItemDoc]:
+    return [
+        ItemDoc(
+            id=f"F-{n}",
+            type="fault",
+            titles={"en": f"fault {n}"},
+            texts=(f"fault {n} title", f"fault {n} symptom", f"fault {n} question"),
+            lexical=f"fault {n}",
+        )
+        for n in range(count)
+    ]
+
+
+def test_growing_past_the_exact_limit_moves_to_ivf_and_keeps_items(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "EXACT_MAX_ROWS", 200)
+    index = KnowledgeIndex.open(index_dir, HashEncoder())
+    index.sync(many_docs(50), {})
+    assert json.loads((index_dir / "manifest.json").read_text())["dense_type"] == "IndexIDMap2"
+    report = index.sync(many_docs(120), {})
+    assert (report.added, report.unchanged, report.embedded_texts) == (70, 50, 210)
+    reopened = KnowledgeIndex.open(index_dir, HashEncoder())
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    assert manifest["dense_type"] == "IndexIVFScalarQuantizer"
+    assert reopened.dense.ntotal == 360 and len(reopened) == 120
+    for n in (3, 77):  # one item from before the switch, one added with it
+        vector = HashEncoder().encode([f"fault {n} symptom"])[0]
+        slots, _ = reopened.dense_scores(vector, 5)
+        assert n in {int(s) for s in slots}
