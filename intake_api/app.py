@@ -44,7 +44,7 @@ log = get_logger(__name__)
 def _domain_lifespans() -> list[DomainLifespan]:
     """Start-up/shut-down of each domain, in order (later ones may use earlier ones)."""
     return [
-        kb_lifespan,
+        kb_lifespan,  # knowledge base first: the bot uses app.state.kb
         deliveries_lifespan,
         limits_lifespan,
         events_lifespan,
