@@ -23,13 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge_base.answers import to_traditional
 from knowledge_base.index import KnowledgeIndex
 from knowledge_base.text import (
     LANG_EN,
     LANG_ZH,
+    SCRIPT_HANT,
     Mentions,
     clean,
     detect_lang,
+    detect_script,
     has_chinese,
     tokenize,
 )
@@ -99,16 +102,22 @@ class Searcher:
             return []
         slots, scores = self._scored(text, method)
         order = np.argsort(-scores, kind="stable")[:k]
+        traditional = detect_script(text) == SCRIPT_HANT and (lang or "zh").lower() == "zh"
         lang = query_lang(text, lang)
         return [
             Hit(
                 id=self.index.item_id(int(slots[i])),
                 type=self.index.item_type(int(slots[i])),
                 score=round(float(scores[i]), 4),
-                title=self.index.title(int(slots[i]), lang),
+                title=self._title(int(slots[i]), lang, traditional),
             )
             for i in order
         ]
+
+    def _title(self, slot: int, lang: str, traditional: bool) -> str:
+        """The title in the query's language; in Traditional script for a Traditional query."""
+        title = self.index.title(slot, lang)
+        return to_traditional(title) if traditional and lang == LANG_ZH else title
 
     def _scored(self, text: str, method: str) -> tuple[np.ndarray, np.ndarray]:
         index = self.index

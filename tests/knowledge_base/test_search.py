@@ -54,6 +54,7 @@ def test_title_follows_the_query_language(searcher: Searcher) -> None:
     assert searcher.search("AC300 E03")[0].title == "Low discharge pressure (E03)"
     assert searcher.search("AC300 报E03")[0].title == "排气压力低（E03）"
     assert searcher.search("E03", lang="zh")[0].title == "排气压力低（E03）"
+    assert searcher.search("AC300 壓力上不去 E03")[0].title == "排氣壓力低（E03）"
 
 
 def test_answerable_query_clears_the_threshold(searcher: Searcher) -> None:
