@@ -36,11 +36,12 @@ INDEX_FORMAT = 2
 ITEM_TYPES = ("fault", "faq")
 # An item's FAISS ids are slot * MAX_TEXTS_PER_ITEM + n; texts beyond this are not embedded.
 MAX_TEXTS_PER_ITEM = 64
-# Index type by number of dense rows (item texts). Exact inner product up to EXACT_MAX_ROWS
-# (100k rows x 512 dims: ~200 MB, ~8 ms per query on 2 cores, see docs/benchmarks/kb.md);
+# Index type by number of dense rows (item texts). Exact inner product up to EXACT_MAX_ROWS:
+# measured single-threaded (bench/kb_scale.py), exact search over 40k rows cost 11.5 ms p50 on
+# the index side, IVF-SQ8 over 400k rows 3.5 ms, so exact stops at 20k rows (~5 ms).
 # IVF with 8-bit scalar quantization up to SQ8_MAX_ROWS (512 B per row); IVF-PQ (64 B per row)
 # beyond, which keeps 1M items (several rows each) within the 2 GB budget.
-EXACT_MAX_ROWS = 100_000
+EXACT_MAX_ROWS = 20_000
 SQ8_MAX_ROWS = 1_000_000
 PQ_BYTES = 64
 IVF_TRAIN_ROWS = 100_000  # k-means sample; more only slows training on 2 cores
