@@ -71,3 +71,22 @@ async def test_an_unreachable_redis_limiter_lets_requests_through() -> None:
         assert await RedisRateLimiter(redis).acquire("key:x", per_minute=1) is None
     finally:
         await redis.aclose()
+
+
+def test_messages_from_one_sender_are_limited_except_for_the_admin_key(
+    strict_server: str,
+) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    body = {"name": "channel-gateway", "scopes": ["messages:write"]}
+    gateway = {
+        "Authorization": f"Bearer {httpx.post(f'{strict_server}/v1/apikeys', json=body, headers=admin).json()['key']}"
+    }
+
+    def send(headers: dict[str, str], message_id: str) -> int:
+        message = {"channel": "web", "sender_id": "carol", "message_id": message_id, "text": "hi"}
+        return httpx.post(
+            f"{strict_server}/v1/messages", json=message, headers=headers, timeout=60
+        ).status_code
+
+    assert [send(gateway, f"g{n}") for n in range(3)] == [200, 200, 429]
+    assert [send(admin, f"a{n}") for n in range(3)] == [200, 200, 200]
