@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 from bot.nlu.classifiers import OUT_OF_SCOPE
 from bot.nlu.training_data import Message, dump_yaml
 
-DATASETS = Path("/work/shared/datasets")
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 Split = list[Message]
 
 

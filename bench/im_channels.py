@@ -9,7 +9,7 @@
 The platforms are the local stand-ins of the tests. Customer messages are the demo queries
 (`bench/data/demo-queries.jsonl`), one new customer per message.
 
-    python bench/channels.py [--n 100] [--write docs/benchmarks/channels.md]
+    python bench/im_channels.py [--n 100] [--write docs/benchmarks/channels.md]
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def markdown(rows: list[dict[str, object]], n: int) -> str:
         [
             "## Channels (WeChat, Telegram, status pushes)",
             "",
-            f"`python bench/channels.py --n {n}` on {machine}: the whole service on loopback "
+            f"`python bench/im_channels.py --n {n}` on {machine}: the whole service on loopback "
             "(SQLite, bundled demo KB, default encoder), platforms' APIs as local stand-ins, "
             "one client sending sequentially; each message from a new customer, texts from "
             "`bench/data/demo-queries.jsonl`.",
