@@ -34,8 +34,12 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The quick quality benchmarks; the others are listed in docs/benchmarks.md.
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python bench/kb_quality.py
+	$(BIN)/aftersales bot evaluate --kb ../shared/samples/kb-sample.yaml --queries ../shared/samples/dev-queries.jsonl
+	$(BIN)/aftersales bot evaluate --kb knowledge_base/demo --queries bench/data/demo-queries.jsonl
+	$(BIN)/aftersales bot evaluate --kb bench/data/holdout/kb.yaml --queries bench/data/holdout/queries.jsonl
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
