@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake_api.auth import service
 from intake_api.auth.models import SCOPES, ApiKeyRead
-from intake_api.errors import ServiceError
-from intake_api.settings import get_settings
-from intake_api.storage.db import create_engine, migrate, session_factory, unit_of_work
+from intake_api.cli.runtime import run_in_transaction
 
 apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
 CLI_ACTOR = "cli"
-T = TypeVar("T")
-
-
-def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one transaction on the migrated database; service errors exit 1."""
-
-    async def main() -> T:
-        settings = get_settings()
-        settings.ensure_dirs()
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            await migrate(engine)
-            async with unit_of_work(session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except ServiceError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
 
 
 @apikey_app.command("create")
@@ -57,7 +30,7 @@ def create(
         row, key = await service.create(session, name=name, scopes=scopes, actor=CLI_ACTOR)
         return ApiKeyRead.model_validate(row), key
 
-    record, key = _run(work)
+    record, key = run_in_transaction(work)
     if as_json:
         typer.echo(json.dumps(record.model_dump(mode="json") | {"key": key}))
         return
@@ -76,7 +49,7 @@ def list_keys(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
     async def work(session: AsyncSession) -> list[ApiKeyRead]:
         return [ApiKeyRead.model_validate(row) for row in await service.get_all(session)]
 
-    records = _run(work)
+    records = run_in_transaction(work)
     if as_json:
         typer.echo(json.dumps([record.model_dump(mode="json") for record in records]))
         return
@@ -97,5 +70,5 @@ def revoke(key_id: int = typer.Argument(..., help="The key's id (see `apikey lis
             await service.revoke(session, key_id=key_id, actor=CLI_ACTOR)
         )
 
-    record = _run(work)
+    record = run_in_transaction(work)
     typer.echo(f"revoked key {record.id} ({record.name})")

@@ -2,52 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from intake_api.cli.runtime import run_in_transaction
 from intake_api.deliveries import service
 from intake_api.deliveries.models import DeliveryRead, DeliveryStatus, utcnow
-from intake_api.errors import ServiceError
-from intake_api.settings import get_settings
-from intake_api.storage.db import create_engine, migrate, session_factory, unit_of_work
 
 deliveries_app = typer.Typer(
     help="Deliveries of ticket events to the backend webhook: list, replay, stats, purge.",
     no_args_is_help=True,
 )
-
-T = TypeVar("T")
-
-
-def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one transaction on the migrated database; errors exit 1 with a message."""
-
-    async def main() -> T:
-        settings = get_settings()
-        settings.ensure_dirs()
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            await migrate(engine)
-            async with unit_of_work(session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except ServiceError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
-    except (SQLAlchemyError, OSError) as exc:
-        typer.echo(f"error: database unavailable: {exc}", err=True)
-        raise typer.Exit(1) from None
 
 
 @deliveries_app.command("list")
@@ -57,7 +24,9 @@ def list_deliveries(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
 ) -> None:
     """List deliveries in delivery order."""
-    rows = _run(lambda session: service.list_events(session, status=status, limit=limit))
+    rows = run_in_transaction(
+        lambda session: service.list_events(session, status=status, limit=limit)
+    )
     items = [DeliveryRead.model_validate(row) for row in rows]
     if as_json:
         typer.echo(json.dumps([item.model_dump(mode="json") for item in items], indent=2))
@@ -86,10 +55,10 @@ def replay(
         typer.echo("error: give exactly one of --dead or --event-id ID", err=True)
         raise typer.Exit(1)
     if event_id is not None:
-        row = _run(lambda session: service.replay_event(session, event_id=event_id))
+        row = run_in_transaction(lambda session: service.replay_event(session, event_id=event_id))
         typer.echo(f"requeued delivery {row.event_id} ({row.event} of ticket {row.ticket_id})")
         return
-    count = _run(service.replay_dead)
+    count = run_in_transaction(service.replay_dead)
     typer.echo(f"requeued {count} dead-lettered deliveries")
 
 
@@ -101,14 +70,14 @@ def purge(
 ) -> None:
     """Delete old delivered rows to keep the outbox small (pending and dead rows stay)."""
     before = utcnow() - timedelta(days=older_than_days)
-    count = _run(lambda session: service.purge_delivered(session, before=before))
+    count = run_in_transaction(lambda session: service.purge_delivered(session, before=before))
     typer.echo(f"deleted {count} delivered deliveries older than {older_than_days:g} days")
 
 
 @deliveries_app.command("stats")
 def stats(as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
     """Counts by state, deliveries held behind a dead one, and the oldest pending age."""
-    snapshot = _run(service.stats).as_dict()
+    snapshot = run_in_transaction(service.stats).as_dict()
     if as_json:
         typer.echo(json.dumps(snapshot))
         return

@@ -5,46 +5,22 @@ from __future__ import annotations
 from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from intake_api.errors import ServiceError
+from knowledge_base.format import Category
 
 BUNDLED_POLICY = Path(__file__).with_name("sla_policy.yaml")
 
-PRIORITIES = ("P1", "P2", "P3", "P4")
-TIERS = ("strategic", "key", "standard")
-CATEGORIES = (
-    "installation",
-    "maintenance",
-    "repair",
-    "upgrade",
-    "consulting",
-    "training",
-    "complaint",
-    "parts",
-    "warranty",
-    "recycling",
-    "other",
-)
 Priority = Literal["P1", "P2", "P3", "P4"]
 Tier = Literal["strategic", "key", "standard"]
-Category = Literal[
-    "installation",
-    "maintenance",
-    "repair",
-    "upgrade",
-    "consulting",
-    "training",
-    "complaint",
-    "parts",
-    "warranty",
-    "recycling",
-    "other",
-]
+PRIORITIES: tuple[str, ...] = get_args(Priority)
+TIERS: tuple[str, ...] = get_args(Tier)
+CATEGORIES: tuple[str, ...] = get_args(Category)  # the KB format's categories
 
 
 class PolicyError(ServiceError):
