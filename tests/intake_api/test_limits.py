@@ -78,9 +78,8 @@ def test_messages_from_one_sender_are_limited_except_for_the_admin_key(
 ) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     body = {"name": "channel-gateway", "scopes": ["messages:write"]}
-    gateway = {
-        "Authorization": f"Bearer {httpx.post(f'{strict_server}/v1/apikeys', json=body, headers=admin).json()['key']}"
-    }
+    created = httpx.post(f"{strict_server}/v1/apikeys", json=body, headers=admin)
+    gateway = {"Authorization": f"Bearer {created.json()['key']}"}
 
     def send(headers: dict[str, str], message_id: str) -> int:
         message = {"channel": "web", "sender_id": "carol", "message_id": message_id, "text": "hi"}
