@@ -114,7 +114,9 @@ class TicketEvent(Base):
 Subject = text(300, min_length=1, strip=True)
 Short = text(200, min_length=1, strip=True)
 Note = text(10_000, min_length=1, strip=True)
-EMAIL = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
+# Explicit ASCII whitespace, not `\s`: regex engines (the schema fuzzers', pydantic's) disagree on
+# which Unicode characters `\s` covers, so a schema-valid address could be refused.
+EMAIL = r"^[^@ \t\n\r\f\v\x00]+@[^@ \t\n\r\f\v\x00]+\.[^@ \t\n\r\f\v\x00]+$"
 
 
 class Customer(BaseModel):
