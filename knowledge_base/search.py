@@ -18,12 +18,13 @@ Every weight below says how it was chosen; see docs/benchmarks/kb.md for the mea
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from knowledge_base.answers import to_traditional
+from knowledge_base.calibration import Calibration, HitSignals, shipped_calibration
 from knowledge_base.index import KnowledgeIndex
 from knowledge_base.text import (
     LANG_EN,
@@ -68,9 +69,25 @@ class Hit:
     type: str  # "fault" | "faq"
     score: float
     title: str
+    # Probability that this item answers the query (knowledge_base.calibration); hybrid only.
+    confidence: float | None = None
+    signals: HitSignals | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, object]:
+        """The contract's shape of a hit (`kb search --json`, `GET /v1/kb/search`)."""
         return {"id": self.id, "type": self.type, "score": self.score, "title": self.title}
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """Candidate slots with their fused score and, for the hybrid method, its parts."""
+
+    slots: np.ndarray
+    score: np.ndarray
+    tokens: int = 0
+    dense: np.ndarray | None = None
+    lexical: np.ndarray | None = None
+    evidence: np.ndarray | None = None  # code/product adjustments plus the rank-fusion term
 
 
 def query_lang(text: str, lang: str | None) -> str:
@@ -90,8 +107,9 @@ def is_searchable(text: str) -> bool:
 class Searcher:
     """Ranks a knowledge index's items for a customer's text."""
 
-    def __init__(self, index: KnowledgeIndex) -> None:
+    def __init__(self, index: KnowledgeIndex, calibration: Calibration | None = None) -> None:
         self.index = index
+        self.calibration = calibration or shipped_calibration()
 
     def search(
         self, text: str, lang: str | None = None, k: int = 5, method: str = "hybrid"
@@ -100,53 +118,79 @@ class Searcher:
         text = clean(text)[:MAX_QUERY_CHARS]
         if not is_searchable(text) or len(self.index) == 0:
             return []
-        slots, scores = self._scored(text, method)
+        scored = self._scored(text, method)
+        slots, scores = scored.slots, scored.score
         order = np.argsort(-scores, kind="stable")[:k]
         traditional = detect_script(text) == SCRIPT_HANT and (lang or "zh").lower() == "zh"
         lang = query_lang(text, lang)
-        return [
-            Hit(
-                id=self.index.item_id(int(slots[i])),
-                type=self.index.item_type(int(slots[i])),
-                score=round(float(scores[i]), 4),
-                title=self._title(int(slots[i]), lang, traditional),
+        hits = []
+        for i in order.tolist():
+            signals = self._signals(scored, i, zh=lang == LANG_ZH)
+            hits.append(
+                Hit(
+                    id=self.index.item_id(int(slots[i])),
+                    type=self.index.item_type(int(slots[i])),
+                    score=round(float(scores[i]), 4),
+                    title=self._title(int(slots[i]), lang, traditional),
+                    confidence=self._confidence(signals),
+                    signals=signals,
+                )
             )
-            for i in order
-        ]
+        return hits
+
+    def _signals(self, scored: _Scored, i: int, *, zh: bool) -> HitSignals | None:
+        """The calibration's view of candidate `i` (None for the uncalibrated methods)."""
+        if scored.dense is None or scored.lexical is None or scored.evidence is None:
+            return None
+        others = np.delete(scored.score, i)
+        return HitSignals(
+            score=float(scored.score[i]),
+            dense=float(scored.dense[i]),
+            lexical=float(scored.lexical[i]),
+            evidence=float(scored.evidence[i]),
+            is_faq=self.index.item_type(int(scored.slots[i])) == "faq",
+            gap=float(scored.score[i] - (others.max() if len(others) else 0.0)),
+            zh=zh,
+            tokens=scored.tokens,
+        )
+
+    def _confidence(self, signals: HitSignals | None) -> float | None:
+        return None if signals is None else round(self.calibration.confidence(signals), 4)
 
     def _title(self, slot: int, lang: str, traditional: bool) -> str:
         """The title in the query's language; in Traditional script for a Traditional query."""
         title = self.index.title(slot, lang)
         return to_traditional(title) if traditional and lang == LANG_ZH else title
 
-    def _scored(self, text: str, method: str) -> tuple[np.ndarray, np.ndarray]:
+    def _scored(self, text: str, method: str) -> _Scored:
         index = self.index
         vector = index.encoder.encode([text])[0]
         dense_slots, dense_sims = index.dense_scores(vector, DENSE_ROWS)
-        lexical, lexical_max = index.lexical_scores(tokenize(text))
+        tokens = tokenize(text)
+        lexical, lexical_max = index.lexical_scores(tokens)
         top_lexical = _top(lexical, LEXICAL_CANDIDATES)
         mentions = index.matcher.find(text)
         slots = np.union1d(dense_slots, top_lexical)
         slots = np.union1d(slots, index.slots_with_codes(mentions.codes)).astype(np.int64)
         slots = slots[index.alive[slots]]
         if len(slots) == 0:
-            return slots, np.zeros(0, np.float32)
+            return _Scored(slots, np.zeros(0, np.float32))
         dense = np.full(len(slots), dense_sims.min() if len(dense_sims) else 0.0, np.float32)
         dense[np.searchsorted(slots, dense_slots[np.isin(dense_slots, slots)])] = dense_sims[
             np.isin(dense_slots, slots)
         ]
         lex = lexical[slots] / lexical_max if lexical_max > 0 else np.zeros(len(slots))
         if method == "dense":
-            return slots, dense
+            return _Scored(slots, dense)
         if method == "bm25":
-            return slots, lexical[slots]
+            return _Scored(slots, lexical[slots])
         rrf = _rrf(dense) + _rrf(lex)
         if method == "rrf":
-            return slots, rrf
+            return _Scored(slots, rrf)
         dense_part = np.clip((dense - DENSE_FLOOR) / (DENSE_CEIL - DENSE_FLOOR), 0.0, 1.0)
-        score = W_DENSE * dense_part + W_LEXICAL * lex + W_RRF * rrf
-        score += self._evidence(slots, mentions)
-        return slots, np.clip(score, 0.0, 1.0)
+        evidence = W_RRF * rrf + self._evidence(slots, mentions)
+        score = np.clip(W_DENSE * dense_part + W_LEXICAL * lex + evidence, 0.0, 1.0)
+        return _Scored(slots, score, len(tokens), dense, lex, evidence)
 
     def _evidence(self, slots: np.ndarray, mentions: Mentions) -> np.ndarray:
         """Bonuses and penalties from the codes and products the query names."""

@@ -67,6 +67,11 @@ class KnowledgeService:
         return cls(KnowledgeGraph(kb, revision=revision), index)
 
     @property
+    def answer_confidence(self) -> float:
+        """The confidence (`Hit.confidence`) a hit needs to be given as the answer."""
+        return self._state[1].calibration.answer_threshold
+
+    @property
     def graph(self) -> KnowledgeGraph:
         return self._state[0]
 

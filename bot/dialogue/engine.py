@@ -25,6 +25,7 @@ from bot.dialogue.policy import (
     SMALLTALK,
     STATUS,
     THANKS,
+    KbDecision,
     Understanding,
     decide,
     pick_candidate,
@@ -205,10 +206,16 @@ class DialogueEngine:
             )
         return ctx.searches[key]
 
+    def _decide(self, hits: list[Candidate], text: str) -> KbDecision:
+        knowledge = self.knowledge
+        return decide(
+            hits, knowledge.mentions(text), knowledge.threshold, knowledge.answer_confidence
+        )
+
     async def _question(self, ctx: _Context) -> Turn:
         text = ctx.inbound.text
         hits = await self._search(ctx, text)
-        decision = decide(hits, self.knowledge.mentions(text), self.knowledge.threshold)
+        decision = self._decide(hits, text)
         if decision.kind == "answer" and decision.item is not None:
             return self._answer(ctx, decision.item, hits)
         if decision.kind == "clarify":
@@ -264,7 +271,7 @@ class DialogueEngine:
         slots = reader.from_message(text, ctx.understanding.entity_map())
         if ctx.inbound.customer.get("phone"):
             slots.setdefault("phone", ctx.inbound.customer["phone"])
-        decision = decide(hits, self.knowledge.mentions(text), self.knowledge.threshold)
+        decision = self._decide(hits, text)
         fault = decision.item if decision.kind == "answer" and decision.item else None
         if fault is not None and fault.type == "fault":
             ctx.state.request["fault_id"] = fault.id
@@ -444,7 +451,7 @@ class DialogueEngine:
             # "Hi, my BM-2 shows E01": the greeting does not hide a question the KB can answer.
             text = ctx.inbound.text
             hits = await self._search(ctx, text)
-            decision = decide(hits, self.knowledge.mentions(text), self.knowledge.threshold)
+            decision = self._decide(hits, text)
             if decision.kind == "answer" and decision.item is not None:
                 return self._answer(ctx, decision.item, hits)
         if route == GOODBYE:

@@ -29,6 +29,10 @@ class ServiceKnowledge:
     def threshold(self) -> float:
         return self.service.threshold
 
+    @property
+    def answer_confidence(self) -> float:
+        return self.service.answer_confidence
+
     def search(self, text: str, lang: str, k: int) -> list[Candidate]:
         graph = self.service.graph
         return [_candidate(graph, hit) for hit in self.service.search(text, lang, k)]
@@ -72,6 +76,7 @@ def _candidate(graph: KnowledgeGraph, hit: Hit) -> Candidate:
         title=hit.title,
         products=tuple(getattr(item, "products", ()) or ()),
         codes=tuple(getattr(item, "codes", ()) or ()),
+        confidence=hit.confidence,
     )
 
 

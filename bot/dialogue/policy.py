@@ -110,9 +110,24 @@ def _compatible(candidate: Candidate, mentions: Mentions) -> bool:
     return True
 
 
-def decide(hits: list[Candidate], mentions: Mentions, threshold: float) -> KbDecision:
+def decide(
+    hits: list[Candidate], mentions: Mentions, threshold: float, min_confidence: float = 0.0
+) -> KbDecision:
     """Answer a confident hit; ask one question when close candidates differ by the model or the
-    alarm code the customer did not (or ambiguously) name; otherwise admit no answer."""
+    alarm code the customer did not (or ambiguously) name; otherwise admit no answer.
+
+    `threshold` bars the search score (nothing relevant at all); `min_confidence` bars the
+    calibrated confidence of the item about to be given as the answer (a close call or a
+    question the knowledge base does not cover), after the chance to ask which one was meant.
+    """
+    decision = _decide(hits, mentions, threshold)
+    item = decision.item
+    if item is not None and item.confidence is not None and item.confidence < min_confidence:
+        return KbDecision("fallback")
+    return decision
+
+
+def _decide(hits: list[Candidate], mentions: Mentions, threshold: float) -> KbDecision:
     if not hits or hits[0].score < threshold:
         return KbDecision("fallback")
     if mentions.unknown_codes and not mentions.codes:

@@ -36,6 +36,7 @@ class Candidate:
     title: str = ""
     products: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()
+    confidence: float | None = None  # probability it answers the query (KB calibration)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class Mentions:
 class Knowledge(Protocol):
     """Search and answers over the fault knowledge base."""
 
-    threshold: float
+    threshold: float  # a top score under it: no good answer at all
+    answer_confidence: float  # an answer needs at least this confidence
 
     def search(self, text: str, lang: str, k: int) -> list[Candidate]: ...
 

@@ -1,0 +1,113 @@
+"""Fit the answer-confidence model (knowledge_base/calibration.py) on labelled query sets.
+
+Every `answer` and `no_answer` query is searched; the top hit's signals are the inputs and
+"the top hit is the labelled item" is the target. The answer threshold is the lowest confidence
+at which the pooled training sets keep wrong answers at or under `--max-wrong` of all answers.
+The held-out set (bench/data/holdout) is never passed here: it measures the result.
+
+    python bench/fit_calibration.py            # fits on the shared sample and the demo set
+    python bench/fit_calibration.py --dry-run  # prints the fit without writing it
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from knowledge_base.calibration import CALIBRATION_FILE, FEATURES, Calibration, features
+from knowledge_base.encoders import load_encoder
+from knowledge_base.loader import read_knowledge_base
+from knowledge_base.search import Searcher, read_queries
+from knowledge_base.service import sync_index
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SETS = {
+    "shared sample": (
+        ROOT.parent / "shared/samples/kb-sample.yaml",
+        ROOT.parent / "shared/samples/dev-queries.jsonl",
+    ),
+    "demo": (ROOT / "knowledge_base/demo", ROOT / "bench/data/demo-queries.jsonl"),
+}
+# Fitting needs hits before a calibration exists: any fixed one will do, it is not used.
+UNFITTED = Calibration(coefficients=(0.0,) * len(FEATURES), intercept=0.0, answer_threshold=0.5)
+
+
+def labelled_signals(kb: Path, queries: Path, work: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets of one query set: one row per answerable or uncovered query."""
+    index, _ = sync_index(read_knowledge_base(kb), work, load_encoder(None))
+    searcher = Searcher(index, UNFITTED)
+    rows, targets = [], []
+    for query in read_queries(queries):
+        if query.expect not in ("answer", "no_answer"):
+            continue
+        hits = searcher.search(query.text, lang=query.lang or None, k=5)
+        if not hits or hits[0].signals is None:
+            continue
+        rows.append(features(hits[0].signals))
+        targets.append(query.expect == "answer" and hits[0].id == query.id)
+    return np.array(rows), np.array(targets, dtype=int)
+
+
+def rates(confidence: np.ndarray, right: np.ndarray, answerable: int, threshold: float) -> dict:
+    answered = confidence >= threshold
+    n = int(answered.sum())
+    return {
+        "answered_right": round(float((answered & (right == 1)).sum()) / max(answerable, 1), 3),
+        "wrong_of_answers": round(float((answered & (right == 0)).sum()) / max(n, 1), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-wrong", type=float, default=0.02)
+    parser.add_argument("--c", type=float, default=1.0, help="inverse regularization strength")
+    parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args()
+
+    sets: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+    with tempfile.TemporaryDirectory(prefix="aftersales-fit-") as tmp:
+        for number, (name, (kb, queries)) in enumerate(DEFAULT_SETS.items()):
+            x, y = labelled_signals(kb, queries, Path(tmp) / str(number))
+            answerable = sum(q.expect == "answer" for q in read_queries(queries))
+            sets[name] = (x, y, answerable)
+    x = np.vstack([s[0] for s in sets.values()])
+    y = np.concatenate([s[1] for s in sets.values()])
+    model = LogisticRegression(C=args.c, max_iter=2000).fit(x, y)
+    confidence = model.predict_proba(x)[:, 1]
+    threshold = next(
+        (
+            float(t)
+            for t in np.arange(0.30, 0.96, 0.01)
+            if (confidence >= t).any()
+            and ((confidence >= t) & (y == 0)).sum() / (confidence >= t).sum() <= args.max_wrong
+        ),
+        0.95,
+    )
+    threshold = round(threshold, 2)
+    fitted = {
+        "features": list(FEATURES),
+        "coefficients": [round(float(c), 5) for c in model.coef_[0]],
+        "intercept": round(float(model.intercept_[0]), 5),
+        "answer_threshold": threshold,
+        "encoder": load_encoder(None).name,
+        "fitted_on": {name: int(len(s[1])) for name, s in sets.items()},
+        "max_wrong": args.max_wrong,
+        "fitted_by": "python bench/fit_calibration.py",
+    }
+    for name, (xs, ys, answerable) in sets.items():
+        fitted_rates = rates(model.predict_proba(xs)[:, 1], ys, answerable, threshold)
+        print(f"{name:<16} {json.dumps(fitted_rates)}")
+    print(json.dumps(fitted, indent=2))
+    if not args.dry_run:
+        args.out.write_text(json.dumps(fitted, indent=2) + "\n", encoding="utf-8")
+        print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
