@@ -7,6 +7,9 @@ The held-out set (bench/data/holdout) is never passed here: it measures the resu
 
     python bench/fit_calibration.py            # fits on the shared sample and the demo set
     python bench/fit_calibration.py --dry-run  # prints the fit without writing it
+
+It also prints, for each set, the rates of a model fitted on the other sets only: what the fit
+does on a knowledge base it has not seen.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -62,6 +66,17 @@ def rates(confidence: np.ndarray, right: np.ndarray, answerable: int, threshold:
     }
 
 
+def fit(x: np.ndarray, y: np.ndarray, c: float, max_wrong: float) -> tuple[Any, float]:
+    """The model, and the lowest threshold keeping wrong answers <= `max_wrong` on (x, y)."""
+    model = LogisticRegression(C=c, max_iter=2000).fit(x, y)
+    confidence = model.predict_proba(x)[:, 1]
+    for threshold in np.arange(0.30, 0.96, 0.01):
+        answered = confidence >= threshold
+        if answered.any() and (answered & (y == 0)).sum() / answered.sum() <= max_wrong:
+            return model, round(float(threshold), 2)
+    return model, 0.95
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-wrong", type=float, default=0.02)
@@ -76,20 +91,19 @@ def main() -> None:
             x, y = labelled_signals(kb, queries, Path(tmp) / str(number))
             answerable = sum(q.expect == "answer" for q in read_queries(queries))
             sets[name] = (x, y, answerable)
+    for name, (xs, ys, answerable) in sets.items():
+        others = [s for other, s in sets.items() if other != name]
+        model, threshold = fit(
+            np.vstack([s[0] for s in others]),
+            np.concatenate([s[1] for s in others]),
+            args.c,
+            args.max_wrong,
+        )
+        unseen = rates(model.predict_proba(xs)[:, 1], ys, answerable, threshold)
+        print(f"{name:<16} fitted on the others (threshold {threshold}): {json.dumps(unseen)}")
     x = np.vstack([s[0] for s in sets.values()])
     y = np.concatenate([s[1] for s in sets.values()])
-    model = LogisticRegression(C=args.c, max_iter=2000).fit(x, y)
-    confidence = model.predict_proba(x)[:, 1]
-    threshold = next(
-        (
-            float(t)
-            for t in np.arange(0.30, 0.96, 0.01)
-            if (confidence >= t).any()
-            and ((confidence >= t) & (y == 0)).sum() / (confidence >= t).sum() <= args.max_wrong
-        ),
-        0.95,
-    )
-    threshold = round(threshold, 2)
+    model, threshold = fit(x, y, args.c, args.max_wrong)
     fitted = {
         "features": list(FEATURES),
         "coefficients": [round(float(c), 5) for c in model.coef_[0]],
@@ -102,7 +116,7 @@ def main() -> None:
     }
     for name, (xs, ys, answerable) in sets.items():
         fitted_rates = rates(model.predict_proba(xs)[:, 1], ys, answerable, threshold)
-        print(f"{name:<16} {json.dumps(fitted_rates)}")
+        print(f"{name:<16} fitted on all sets: {json.dumps(fitted_rates)}")
     print(json.dumps(fitted, indent=2))
     if not args.dry_run:
         args.out.write_text(json.dumps(fitted, indent=2) + "\n", encoding="utf-8")
