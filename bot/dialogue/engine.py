@@ -211,16 +211,20 @@ class DialogueEngine:
             )
         return ctx.searches[key]
 
-    def _decide(self, hits: list[Candidate], text: str) -> KbDecision:
-        knowledge = self.knowledge
-        return decide(
-            hits, knowledge.mentions(text), knowledge.threshold, knowledge.answer_confidence
-        )
+    def _decide(self, ctx: _Context, hits: list[Candidate], text: str) -> KbDecision:
+        knowledge, understanding = self.knowledge, ctx.understanding
+        bar = knowledge.answer_confidence
+        if (
+            understanding.intent in self.texts.cautious_intents
+            and understanding.confidence >= self.texts.intent_threshold
+        ):
+            bar = max(bar, self.texts.cautious_confidence)
+        return decide(hits, knowledge.mentions(text), knowledge.threshold, bar)
 
     async def _question(self, ctx: _Context) -> Turn:
         text = ctx.inbound.text
         hits = await self._search(ctx, text)
-        decision = self._decide(hits, text)
+        decision = self._decide(ctx, hits, text)
         if decision.kind == "answer" and decision.item is not None:
             return self._answer(ctx, decision.item, hits)
         if decision.kind == "clarify":
@@ -276,7 +280,7 @@ class DialogueEngine:
         slots = reader.from_message(text, ctx.understanding.entity_map())
         if ctx.inbound.customer.get("phone"):
             slots.setdefault("phone", ctx.inbound.customer["phone"])
-        decision = self._decide(hits, text)
+        decision = self._decide(ctx, hits, text)
         fault = decision.item if decision.kind == "answer" and decision.item else None
         if fault is not None and fault.type == "fault":
             ctx.state.request["fault_id"] = fault.id
@@ -456,7 +460,7 @@ class DialogueEngine:
             # "Hi, my BM-2 shows E01": the greeting does not hide a question the KB can answer.
             text = ctx.inbound.text
             hits = await self._search(ctx, text)
-            decision = self._decide(hits, text)
+            decision = self._decide(ctx, hits, text)
             if decision.kind == "answer" and decision.item is not None:
                 return self._answer(ctx, decision.item, hits)
         if route == GOODBYE:

@@ -62,6 +62,10 @@ class DialogueTexts:
     intent_threshold: float = 0.5
     inactivity_minutes: int = 120
     max_fallbacks: int = 2
+    # Questions of these intents (prices, quotes, off-topic) are the sales team's or nobody's: a
+    # KB item answers them only at `cautious_confidence` (knowledge_base.calibration).
+    cautious_intents: tuple[str, ...] = ()
+    cautious_confidence: float = 0.9
     domain: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     @classmethod
@@ -80,6 +84,8 @@ class DialogueTexts:
             intent_threshold=float(data.get("intent_threshold", 0.5)),
             inactivity_minutes=int(data.get("inactivity_minutes", 120)),
             max_fallbacks=int(data.get("max_fallbacks", 2)),
+            cautious_intents=tuple(data.get("cautious_intents") or ()),
+            cautious_confidence=float(data.get("cautious_confidence", 0.9)),
             domain=_domain_responses(data_dir / "domain.yml"),
         )
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.dialogue.engine import DialogueEngine, Inbound
+from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.models import Conversation, ConversationMessage
+from intake_api.messages.desk import BotTicketDesk
+from intake_api.storage.db import unit_of_work
 from intake_api.tickets.models import Ticket
+from intake_api.triage import load_policy
 from tests.bot.dialogue.conftest import Say
 
 
@@ -140,3 +146,36 @@ async def test_history_keeps_messages_and_replies(
         lines = list(await session.scalars(select(ConversationMessage)))
     assert [line.direction for line in lines] == ["in", "out", "out"]
     assert lines[0].text == "保修多久" and lines[1].action == "answer"
+
+
+class _AlwaysIntent:
+    """An NLU that reads every message as one intent, confidently."""
+
+    def __init__(self, intent: str) -> None:
+        self.intent = intent
+
+    def parse(self, text: str) -> dict:
+        return {"text": text, "intent": {"name": self.intent, "confidence": 0.95}, "entities": []}
+
+
+@pytest.mark.parametrize(
+    ("intent", "action"), [("ask_fault", "answer"), ("price_inquiry", "fallback")]
+)
+async def test_a_price_question_needs_more_confidence_than_a_fault_question(
+    knowledge: ServiceKnowledge,
+    sessions: async_sessionmaker[AsyncSession],
+    intent: str,
+    action: str,
+) -> None:
+    """The same KB hit (confidence ~0.8: over the usual bar, under the cautious one) answers a
+    fault question and not a question the NLU reads as a price inquiry."""
+    dialogue = DialogueEngine(
+        knowledge=knowledge,
+        interpreter=_AlwaysIntent(intent),
+        tickets=BotTicketDesk(load_policy(None)),
+    )
+    inbound = Inbound(channel="test", sender_id="bob", text="AC500 overheating, what to do")
+    async with unit_of_work(sessions) as session:
+        turn = await dialogue.handle(session, inbound)
+    assert turn.action == action
+    assert turn.kb_hits[0]["id"] == "F-500-hot"
