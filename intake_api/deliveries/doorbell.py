@@ -36,9 +36,16 @@ class Doorbell:
         self._event.clear()
 
     async def wait(self, seconds: float) -> None:
-        """Return when rung (since the last `clear`) or after `seconds`, whichever is first."""
+        """Return when rung (since the last `clear`) or after `seconds`, whichever is first.
+
+        `asyncio.timeout`, not `asyncio.wait_for`: before Python 3.12, `wait_for` swallows a
+        cancellation that arrives while the awaited event is being set (it returns the result
+        instead), so a worker cancelled just as a delivery rang would loop on and `stop()`
+        would wait for it forever.
+        """
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
 
 
 def ring() -> None:

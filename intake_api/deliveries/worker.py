@@ -124,6 +124,7 @@ class DeliveryWorker:
         self._loop_task: asyncio.Task[None] | None = None
         self._bell: Doorbell | None = None
         self._client: httpx.AsyncClient | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         """Begin draining the outbox in the background."""
@@ -134,6 +135,7 @@ class DeliveryWorker:
 
     async def stop(self) -> None:
         """Stop claiming; let in-flight deliveries finish briefly; record them; free the rest."""
+        self._stopping = True  # ends the loop even if a library swallows the cancellation
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
@@ -158,7 +160,7 @@ class DeliveryWorker:
 
     async def _run(self) -> None:
         assert self._bell is not None
-        while True:
+        while not self._stopping:
             self._bell.clear()
             finished, self._finished = self._finished, []
             try:

@@ -63,8 +63,9 @@ async def ticket_events(
             last = payload["seq"]
             yield payload
         while True:
-            try:
-                live = await asyncio.wait_for(queue.get(), idle_seconds)
+            try:  # not `wait_for`: before 3.12 it can swallow the stream's cancellation
+                async with asyncio.timeout(idle_seconds):
+                    live = await queue.get()
             except TimeoutError:
                 batch = await _stored_after(sessions, ticket_id, last)
                 if not batch:
