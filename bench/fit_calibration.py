@@ -42,12 +42,14 @@ DEFAULT_SETS = {
 UNFITTED = Calibration(coefficients=(0.0,) * len(FEATURES), intercept=0.0, answer_threshold=0.5)
 
 
-def labelled_signals(kb: Path, queries: Path, work: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and targets of one query set: one row per answerable or uncovered query."""
+def labelled_signals(kb: Path, queries: Path, work: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """Inputs and targets of one query set (one row per answerable or uncovered query), and how
+    many of its queries are answerable."""
     index, _ = sync_index(read_knowledge_base(kb), work, load_encoder(None))
     searcher = Searcher(index, UNFITTED)
+    labelled = read_queries(queries)
     rows, targets = [], []
-    for query in read_queries(queries):
+    for query in labelled:
         if query.expect not in ("answer", "no_answer"):
             continue
         hits = searcher.search(query.text, lang=query.lang or None, k=5)
@@ -55,7 +57,8 @@ def labelled_signals(kb: Path, queries: Path, work: Path) -> tuple[np.ndarray, n
             continue
         rows.append(features(hits[0].signals))
         targets.append(query.expect == "answer" and hits[0].id == query.id)
-    return np.array(rows), np.array(targets, dtype=int)
+    answerable = sum(query.expect == "answer" for query in labelled)
+    return np.array(rows), np.array(targets, dtype=int), answerable
 
 
 def rates(confidence: np.ndarray, right: np.ndarray, answerable: int, threshold: float) -> dict:
@@ -89,9 +92,7 @@ def main() -> None:
     sets: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
     with tempfile.TemporaryDirectory(prefix="aftersales-fit-") as tmp:
         for number, (name, (kb, queries)) in enumerate(DEFAULT_SETS.items()):
-            x, y = labelled_signals(kb, queries, Path(tmp) / str(number))
-            answerable = sum(q.expect == "answer" for q in read_queries(queries))
-            sets[name] = (x, y, answerable)
+            sets[name] = labelled_signals(kb, queries, Path(tmp) / str(number))
     for name, (xs, ys, answerable) in sets.items():
         others = [s for other, s in sets.items() if other != name]
         model, threshold = fit(

@@ -123,9 +123,13 @@ class Searcher:
         order = np.argsort(-scores, kind="stable")[:k]
         traditional = detect_script(text) == SCRIPT_HANT and (lang or "zh").lower() == "zh"
         lang = query_lang(text, lang)
+        # Each hit's lead over the best other candidate: the top one leads the second.
+        best = float(scores[order[0]])
+        second = float(scores[order[1]]) if len(order) > 1 else 0.0
         hits = []
         for i in order.tolist():
-            signals = self._signals(scored, i, zh=lang == LANG_ZH)
+            rival = second if i == order[0] else best
+            signals = self._signals(scored, i, rival=rival, zh=lang == LANG_ZH)
             hits.append(
                 Hit(
                     id=self.index.item_id(int(slots[i])),
@@ -138,18 +142,17 @@ class Searcher:
             )
         return hits
 
-    def _signals(self, scored: _Scored, i: int, *, zh: bool) -> HitSignals | None:
+    def _signals(self, scored: _Scored, i: int, *, rival: float, zh: bool) -> HitSignals | None:
         """The calibration's view of candidate `i` (None for the uncalibrated methods)."""
         if scored.dense is None or scored.lexical is None or scored.evidence is None:
             return None
-        others = np.delete(scored.score, i)
         return HitSignals(
             score=float(scored.score[i]),
             dense=float(scored.dense[i]),
             lexical=float(scored.lexical[i]),
             evidence=float(scored.evidence[i]),
             is_faq=self.index.item_type(int(scored.slots[i])) == "faq",
-            gap=float(scored.score[i] - (others.max() if len(others) else 0.0)),
+            gap=float(scored.score[i]) - rival,
             zh=zh,
             tokens=scored.tokens,
         )
