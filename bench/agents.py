@@ -32,12 +32,13 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert  # noqa: E402
 
 from bot.dialogue.models import Conversation  # noqa: E402
+from core.columns import utcnow  # noqa: E402
+from core.database import create_engine, session_factory  # noqa: E402
 from intake_api.agents import service as agents  # noqa: E402
 from intake_api.agents.models import Csat, FirstResponse  # noqa: E402
 from intake_api.agents.scheduled import escalate_due  # noqa: E402
-from intake_api.audit.columns import utcnow  # noqa: E402
 from intake_api.kpis.service import kpis  # noqa: E402
-from intake_api.storage.db import create_engine, migrate, session_factory  # noqa: E402
+from intake_api.storage.migrate import migrate  # noqa: E402
 from intake_api.tickets.models import Ticket  # noqa: E402
 
 CHANNELS = ("wechat", "telegram", "webchat", "phone")

@@ -38,15 +38,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.database import create_engine, session_factory, unit_of_work  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from intake_api.deliveries.outbox import enqueue  # noqa: E402
 from intake_api.deliveries.worker import DeliveryConfig, DeliveryWorker  # noqa: E402
-from intake_api.settings import Settings  # noqa: E402
-from intake_api.storage.db import (  # noqa: E402
-    create_engine,
-    migrate,
-    session_factory,
-    unit_of_work,
-)
+from intake_api.storage.migrate import migrate  # noqa: E402
 
 SECRET = "bench-secret"
 

@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from channels.wechat.envelope import Signed, WeChatConfig, open_message, seal_reply  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from intake_api.app import create_app  # noqa: E402
-from intake_api.settings import Settings  # noqa: E402
 from tests.channels.conftest import (  # noqa: E402
     ADMIN_KEY,
     TELEGRAM_SECRET,

@@ -25,7 +25,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from intake_api.storage.db import create_engine, migrate, session_factory, unit_of_work  # noqa: E402
+from core.database import create_engine, session_factory, unit_of_work  # noqa: E402
+from intake_api.storage.migrate import migrate  # noqa: E402
 from knowledge_base.answers import assemble_answer  # noqa: E402
 from knowledge_base.format import KnowledgeBase  # noqa: E402
 from knowledge_base.graph import KnowledgeGraph  # noqa: E402

@@ -29,8 +29,8 @@ import uvicorn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.settings import Settings  # noqa: E402
 from intake_api.app import create_app  # noqa: E402
-from intake_api.settings import Settings  # noqa: E402
 from knowledge_base.encoders import load_encoder  # noqa: E402
 
 QUERIES = ROOT / "bench" / "data" / "demo-queries.jsonl"

@@ -33,8 +33,8 @@ from websockets.asyncio.client import connect
 
 from bot.nlu import load_or_train
 from channels.phone.transcripts import parse
+from core.settings import Settings
 from intake_api.app import create_app
-from intake_api.settings import Settings
 from tests.support.server import running_server
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,14 +18,14 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from channels.base import OutboundChannel, OutboundError
 from channels.status import change_notice, customer_lang
 from channels.telegram.lifespan import telegram_lifespan
 from channels.texts import ChannelTexts, channel_texts
 from channels.wechat.lifespan import wechat_lifespan
-from intake_api.errors import NotFound
-from intake_api.events.bus import AbstractSubscription, EventBus
-from intake_api.logs import get_logger
+from core.channels import OutboundChannel, OutboundError, OutboundRegistry
+from core.errors import NotFound
+from core.events import AbstractSubscription, EventBus
+from core.logs import get_logger
 from intake_api.tickets import service as tickets
 
 log = get_logger(__name__)
@@ -33,23 +33,6 @@ log = get_logger(__name__)
 SEND_ATTEMPTS = 3
 RETRY_PAUSE_SECONDS = 1.0
 QUEUE_SIZE = 10_000
-
-
-class OutboundRegistry:
-    """The platforms this process can send to, by channel name (`wechat`, `telegram`, ...)."""
-
-    def __init__(self) -> None:
-        self._channels: dict[str, OutboundChannel] = {}
-
-    def register(self, channel: OutboundChannel) -> None:
-        self._channels[channel.name] = channel
-
-    def get(self, name: str | None) -> OutboundChannel | None:
-        return self._channels.get(name) if name else None
-
-    @property
-    def names(self) -> list[str]:
-        return sorted(self._channels)
 
 
 class ObservedBus:

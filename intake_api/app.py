@@ -13,13 +13,16 @@ from channels.telegram.views import router as telegram_router
 from channels.webchat.lifespan import webchat_lifespan
 from channels.webchat.views import router as webchat_router
 from channels.wechat.views import router as wechat_router
+from core.database import create_engine, session_factory
+from core.errors import install_error_handlers
+from core.logs import configure_logging, get_logger
+from core.settings import Settings, get_settings
 from intake_api.agents.scheduled import agents_lifespan
 from intake_api.agents.views import csat_router, pages_router
 from intake_api.agents.views import router as agents_router
 from intake_api.audit.views import router as audit_router
 from intake_api.auth.views import router as apikeys_router
 from intake_api.deliveries.worker import deliveries_lifespan
-from intake_api.errors import install_error_handlers
 from intake_api.events.lifespan import events_lifespan
 from intake_api.events.views import router as ticket_events_router
 from intake_api.health import router as health_router
@@ -27,12 +30,10 @@ from intake_api.kb.lifespan import kb_lifespan
 from intake_api.kb.views import router as kb_router
 from intake_api.kpis.views import router as kpis_router
 from intake_api.limits.dependencies import install_limits, limits_lifespan
-from intake_api.logs import configure_logging, get_logger
 from intake_api.messages.lifespan import messages_lifespan
 from intake_api.messages.views import router as messages_router
 from intake_api.metrics import router as metrics_router
-from intake_api.settings import Settings, get_settings
-from intake_api.storage.db import create_engine, migrate, session_factory
+from intake_api.storage.migrate import migrate
 from intake_api.tickets.lifespan import tickets_lifespan
 from intake_api.tickets.views import router as tickets_router
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue.models import Conversation, ConversationMessage
+from core.columns import utcnow
 from intake_api.agents import service as agents
-from intake_api.audit.columns import utcnow
 from intake_api.tickets.models import Ticket
 
 router = APIRouter(tags=["health"])

@@ -24,7 +24,7 @@ from knowledge_base.store import kb_revision, load_knowledge_base
 from knowledge_base.text import detect_script
 
 if TYPE_CHECKING:
-    from intake_api.settings import Settings
+    from core.settings import Settings
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from intake_api.settings import Settings
-from intake_api.storage.db import create_engine, migrate, session_factory
+from core.database import create_engine, session_factory
+from core.settings import Settings
+from intake_api.storage.migrate import migrate
 from tests.support.postgres import PostgresServer, create_database
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"

@@ -1,8 +1,9 @@
 """The dialogue manager: one customer message in, the bot's action and replies out.
 
 Each call loads the sender's conversation from the database, decides with `policy`, updates the
-state and the history in the caller's transaction, and returns a `Turn`. Nothing is kept in
-memory between messages, so any worker continues any conversation, also after a restart.
+state and the history in the caller's transaction, and returns the `Answer` of the message
+contract (`core.messages`). Nothing is kept in memory between messages, so any worker continues
+any conversation, also after a restart.
 """
 
 from __future__ import annotations
@@ -36,37 +37,11 @@ from bot.dialogue.ports import Candidate, Interpreter, Knowledge, TicketDesk, Ti
 from bot.dialogue.prompts import DialogueTexts
 from bot.dialogue.slots import SLOT_ORDER, UNKNOWN, SlotReader
 from bot.dialogue.state import CLARIFY, COLLECT, CONFIRM, FEEDBACK, DialogueState
+from core.messages import Answer, Entity, InboundMessage, Intent, KbHit, Reply
 
 TOP_K = 5
 # A first message this long describes the problem well enough to stand as the symptom.
 MIN_SYMPTOM_CHARS = {"zh": 8, "en": 20}
-
-
-@dataclass
-class Inbound:
-    """One customer message as every channel hands it to the dialogue."""
-
-    channel: str
-    sender_id: str
-    text: str
-    message_id: str | None = None
-    lang: str | None = None
-    customer: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Turn:
-    """What the bot did with a message (the contract's response, before serialization)."""
-
-    conversation_id: str
-    action: str
-    replies: list[str]
-    intent: dict[str, Any]
-    entities: list[dict[str, str]]
-    lang: str
-    kb_hits: list[dict[str, Any]] = field(default_factory=list)
-    ticket: dict[str, Any] | None = None
-    tickets: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -87,7 +62,7 @@ class _Context:
     state: DialogueState
     voice: Voice
     understanding: Understanding
-    inbound: Inbound
+    inbound: InboundMessage
     slots: dict[str, Any]
     searches: dict[tuple[str, str], list[Candidate]]
 
@@ -112,7 +87,7 @@ class DialogueEngine:
         # from request threads only fight over them (8 senders: 3x fewer messages a second).
         self._reading = threading.Lock()
 
-    def read(self, inbound: Inbound) -> Reading:
+    def read(self, inbound: InboundMessage) -> Reading:
         """NLU and KB search of a message (CPU-bound: callers run it before their transaction;
         the search is in the language the text is written in, which most turns then use)."""
         with self._reading:
@@ -122,8 +97,8 @@ class DialogueEngine:
         return Reading(Understanding.from_parse(inbound.text, parsed), {(inbound.text, lang): hits})
 
     async def handle(
-        self, session: AsyncSession, inbound: Inbound, reading: Reading | None = None
-    ) -> Turn:
+        self, session: AsyncSession, inbound: InboundMessage, reading: Reading | None = None
+    ) -> Answer:
         """Run one message through the dialogue in the caller's transaction."""
         if reading is None:
             reading = await asyncio.to_thread(self.read, inbound)
@@ -133,7 +108,7 @@ class DialogueEngine:
             channel=inbound.channel,
             sender_id=inbound.sender_id,
             lang=inbound.lang or "zh",
-            customer=inbound.customer,
+            customer=inbound.customer_facts(),
             idle_after=timedelta(minutes=self.texts.inactivity_minutes),
         )
         state = DialogueState.from_json(conversation.state)
@@ -157,7 +132,7 @@ class DialogueEngine:
 
     # --- routing ----------------------------------------------------------------------------
 
-    async def _step(self, ctx: _Context) -> Turn:
+    async def _step(self, ctx: _Context) -> Answer:
         state = ctx.state
         if ctx.conversation.status == CONVERSATION_HANDOFF:
             return self._turn(ctx, "handoff", [self._say(ctx, "handoff_waiting")])
@@ -221,7 +196,7 @@ class DialogueEngine:
             bar = max(bar, self.texts.cautious_confidence)
         return decide(hits, knowledge.mentions(text), knowledge.threshold, bar)
 
-    async def _question(self, ctx: _Context) -> Turn:
+    async def _question(self, ctx: _Context) -> Answer:
         text = ctx.inbound.text
         hits = await self._search(ctx, text)
         decision = self._decide(ctx, hits, text)
@@ -249,7 +224,7 @@ class DialogueEngine:
         mentions = self.knowledge.mentions(ctx.inbound.text)
         return pick_candidate(candidates, ctx.state.clarify_facet or "", mentions)
 
-    def _answer(self, ctx: _Context, item: Candidate, hits: list[Candidate]) -> Turn:
+    def _answer(self, ctx: _Context, item: Candidate, hits: list[Candidate]) -> Answer:
         text = self.knowledge.answer(item.id, ctx.voice.lang)
         query = ctx.state.query or ctx.inbound.text  # after a clarification: the first question
         ctx.state.reset()
@@ -259,7 +234,7 @@ class DialogueEngine:
         replies = [ctx.voice.render(text), self._say(ctx, "ask_solved")]
         return self._turn(ctx, "answer", replies, hits=ordered)
 
-    async def _fallback(self, ctx: _Context, hits: list[Candidate]) -> Turn:
+    async def _fallback(self, ctx: _Context, hits: list[Candidate]) -> Answer:
         """No good answer; the second one in a row hands the conversation to a person."""
         ctx.state.fallbacks += 1
         if ctx.state.fallbacks >= self.texts.max_fallbacks:
@@ -274,12 +249,12 @@ class DialogueEngine:
             self.texts, lambda text: sorted(self.knowledge.mentions(text).products), names
         )
 
-    def _start_collect(self, ctx: _Context, hits: list[Candidate]) -> Turn:
+    def _start_collect(self, ctx: _Context, hits: list[Candidate]) -> Answer:
         text, lang = ctx.inbound.text, ctx.voice.lang
         reader = self._reader(ctx)
         slots = reader.from_message(text, ctx.understanding.entity_map())
-        if ctx.inbound.customer.get("phone"):
-            slots.setdefault("phone", ctx.inbound.customer["phone"])
+        if ctx.inbound.customer_facts().get("phone"):
+            slots.setdefault("phone", ctx.inbound.customer_facts()["phone"])
         decision = self._decide(ctx, hits, text)
         fault = decision.item if decision.kind == "answer" and decision.item else None
         if fault is not None and fault.type == "fault":
@@ -294,15 +269,15 @@ class DialogueEngine:
         ctx.state.request["text"] = text
         return self._ask_next(ctx, hits=[fault] if fault else [])
 
-    def _not_solved(self, ctx: _Context) -> Turn:
+    def _not_solved(self, ctx: _Context) -> Answer:
         """The KB answer did not help: go to the repair form with the fault filled in."""
         item = Candidate(**ctx.state.candidates[0]) if ctx.state.candidates else None
         query = ctx.state.query or ""
         ctx.state.reset()
         reader = self._reader(ctx)
         slots = reader.from_message(query, {})
-        if ctx.inbound.customer.get("phone"):
-            slots.setdefault("phone", ctx.inbound.customer["phone"])
+        if ctx.inbound.customer_facts().get("phone"):
+            slots.setdefault("phone", ctx.inbound.customer_facts()["phone"])
         if item is not None:
             ctx.state.request["fault_id"] = item.id if item.type == "fault" else None
             if len(item.products) == 1:
@@ -316,7 +291,7 @@ class DialogueEngine:
 
     def _ask_next(
         self, ctx: _Context, lead: list[str] | None = None, hits: list[Candidate] | None = None
-    ) -> Turn:
+    ) -> Answer:
         missing = next((slot for slot in SLOT_ORDER if not ctx.slots.get(slot)), None)
         replies = list(lead or [])
         if missing is None:
@@ -328,7 +303,7 @@ class DialogueEngine:
             replies.append(self._say(ctx, f"ask_{missing}", options=options))
         return self._turn(ctx, "collect", replies, hits=hits or [])
 
-    async def _collect_reply(self, ctx: _Context) -> Turn:
+    async def _collect_reply(self, ctx: _Context) -> Answer:
         slot = ctx.state.pending_slot or SLOT_ORDER[0]
         reader = self._reader(ctx)
         entities = ctx.understanding.entity_map()
@@ -342,7 +317,7 @@ class DialogueEngine:
             return self._ask_next(ctx, lead=[self._say(ctx, value.error)])
         return self._ask_next(ctx)
 
-    async def _confirm_reply(self, ctx: _Context) -> Turn:
+    async def _confirm_reply(self, ctx: _Context) -> Answer:
         if self._means(ctx, "yes"):
             return await self._create_ticket(ctx)
         reader = self._reader(ctx)
@@ -368,7 +343,7 @@ class DialogueEngine:
             lines.append(f"{self.texts.label(slot, lang)}: {value}")
         return "\n".join(lines)
 
-    async def _create_ticket(self, ctx: _Context) -> Turn:
+    async def _create_ticket(self, ctx: _Context) -> Answer:
         request = self._ticket_request(ctx, ctx.state.request.get("category") or "repair")
         ticket = await self.tickets.create(ctx.session, request)
         ctx.state.reset()
@@ -416,7 +391,7 @@ class DialogueEngine:
 
     # --- status, hand-over, small talk ------------------------------------------------------
 
-    async def _status(self, ctx: _Context) -> Turn:
+    async def _status(self, ctx: _Context) -> Answer:
         customer = self._customer(ctx)
         ticket_id = ctx.understanding.entity("ticket_id") or self.texts.ticket_id(ctx.inbound.text)
         if ticket_id:
@@ -443,7 +418,7 @@ class DialogueEngine:
             subject=ticket.get("subject", ""),
         )
 
-    async def _handoff(self, ctx: _Context, *, complaint: bool) -> Turn:
+    async def _handoff(self, ctx: _Context, *, complaint: bool) -> Answer:
         """A person takes over: the conversation is marked for agents and a ticket says why."""
         category = "complaint" if complaint else (ctx.state.request.get("category") or "other")
         request = self._ticket_request(ctx, category, escalated=True)
@@ -455,7 +430,7 @@ class DialogueEngine:
         line = self._say(ctx, "ticket_line", ticket_id=ticket["id"])
         return self._turn(ctx, "handoff", [self._say(ctx, key, ticket_line=line)], ticket=ticket)
 
-    async def _smalltalk(self, ctx: _Context, route: str) -> Turn:
+    async def _smalltalk(self, ctx: _Context, route: str) -> Answer:
         if not self.texts.is_cue(route, ctx.inbound.text):
             # "Hi, my BM-2 shows E01": the greeting does not hide a question the KB can answer.
             text = ctx.inbound.text
@@ -481,20 +456,21 @@ class DialogueEngine:
         hits: list[Candidate] | None = None,
         ticket: dict[str, Any] | None = None,
         tickets: list[dict[str, Any]] | None = None,
-    ) -> Turn:
-        return Turn(
+    ) -> Answer:
+        return Answer(
             conversation_id=ctx.conversation.id,
-            action=action,
-            replies=replies,
-            intent={"name": ctx.understanding.intent, "confidence": ctx.understanding.confidence},
-            entities=self._entities(ctx),
+            action=action,  # type: ignore[arg-type]  # the dialogue's actions are the contract's
+            replies=[Reply(text=text) for text in replies],
+            intent=Intent(name=ctx.understanding.intent, confidence=ctx.understanding.confidence),
+            entities=[Entity(**entity) for entity in self._entities(ctx)],
             lang=ctx.voice.lang,
             kb_hits=[
-                {"id": h.id, "type": h.type, "score": round(h.score, 4), "title": h.title}
+                KbHit(id=h.id, type=h.type, score=round(h.score, 4), title=h.title)
                 for h in hits or []
             ],
             ticket=ticket,
             tickets=tickets or [],
+            message_id=ctx.inbound.message_id,
         )
 
     def _entities(self, ctx: _Context) -> list[dict[str, str]]:
@@ -507,7 +483,7 @@ class DialogueEngine:
                     entities.append({"type": kind, "value": value})
         return entities
 
-    def _save(self, ctx: _Context, turn: Turn) -> None:
+    def _save(self, ctx: _Context, turn: Answer) -> None:
         conversation = ctx.conversation
         if turn.action != "fallback":
             ctx.state.fallbacks = 0
@@ -516,7 +492,7 @@ class DialogueEngine:
         conversation.slots = dict(ctx.slots)
         conversation.lang = ctx.voice.lang
         conversation.updated_at = utcnow()
-        for reply in turn.replies:
+        for reply in turn.texts:
             conversations.log(
                 ctx.session, conversation, direction="out", text=reply, action=turn.action
             )

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intake_api.audit.columns import UtcDateTime, utcnow
-from intake_api.storage.base import Base
+from core.columns import UtcDateTime, utcnow
+from core.database import Base
 
 CONVERSATION_OPEN = "open"
 CONVERSATION_HANDOFF = "handoff"

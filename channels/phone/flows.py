@@ -33,14 +33,14 @@ from bot.dialogue.ports import TicketRequest
 from bot.dialogue.prompts import fold
 from bot.dialogue.slots import SLOT_ORDER, UNKNOWN, SlotReader, read_phone
 from bot.dialogue.state import DialogueState
-from channels.base import InboundMessage, answer
+from channels.base import answer
 from channels.phone import service
 from channels.phone.transcripts import CUSTOMER, Transcript
-from intake_api.errors import Conflict, ServiceError
+from core.database import unit_of_work
+from core.errors import Conflict, ServiceError
+from core.messages import MAX_TEXT_CHARS, InboundMessage
 from intake_api.events.stream import publish_committed
 from intake_api.messages.desk import BotTicketDesk, pending_events
-from intake_api.messages.models import MAX_TEXT_CHARS
-from intake_api.storage.db import unit_of_work
 
 CHANNEL = "phone"
 # What the bot did that leaves the customer's request open when the call has ended.
@@ -135,7 +135,7 @@ class CallDesk:
             text=text,
             customer={"phone": phone} if phone else None,
         )
-        response = (await answer(self.app, inbound)).response
+        response = (await answer(self.app, inbound)).model_dump(mode="json")
         async with unit_of_work(self.sessions) as session:
             conversation_id = str(response.get("conversation_id") or "")
             conversation = (

@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intake_api.audit.columns import UtcDateTime, utcnow
-from intake_api.storage.base import Base
+from core.columns import UtcDateTime, utcnow
+from core.database import Base
 
 STATUS_RECEIVED = "received"
 STATUS_ANSWERED = "answered"

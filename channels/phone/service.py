@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.phone.models import STATUS_ANSWERED, PhoneCall
 from channels.phone.transcripts import Transcript
-from intake_api.audit.columns import utcnow
+from core.columns import utcnow
 
 
 async def get(session: AsyncSession, *, call_id: str) -> PhoneCall | None:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from intake_api.errors import ServiceError
+from core.errors import ServiceError
 
 CUSTOMER = "customer"
 AGENT = "agent"

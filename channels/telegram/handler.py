@@ -14,18 +14,13 @@ from fastapi import FastAPI
 from telegram import CallbackQuery, Message, Update, User
 from telegram.error import TelegramError
 
-from channels.base import (
-    Attachment,
-    BotAnswer,
-    Button,
-    InboundMessage,
-    OutboundError,
-    answer,
-)
+from channels.base import answer
 from channels.status import open_tickets_text
 from channels.telegram.sender import CHANNEL, TelegramSender
 from channels.texts import ChannelTexts, text_lang
-from intake_api.logs import get_logger
+from core.channels import OutboundError
+from core.logs import get_logger
+from core.messages import Answer, Attachment, Button, InboundMessage
 
 log = get_logger(__name__)
 
@@ -134,7 +129,7 @@ class TelegramInbound:
         )
         await self._reply(chat_id, await answer(self.app, inbound), lang)
 
-    async def _reply(self, chat_id: str, result: BotAnswer, lang: str) -> None:
+    async def _reply(self, chat_id: str, result: Answer, lang: str) -> None:
         """Each reply as its own message, the answer buttons under the last one."""
         if result.duplicate:
             return  # its replies went out when it first came
@@ -144,8 +139,8 @@ class TelegramInbound:
             if result.action in self.texts.buttons_after
             else None
         )
-        for number, text in enumerate(result.replies, start=1):
-            last = number == len(result.replies)
+        for number, text in enumerate(result.texts, start=1):
+            last = number == len(result.texts)
             await self.sender.send_text(chat_id, text, buttons if last else None)
 
     @staticmethod
@@ -153,9 +148,9 @@ class TelegramInbound:
         return text_lang(user.language_code if user is not None else None, DEFAULT_LANG)
 
     @staticmethod
-    def _reply_lang(result: BotAnswer, user_lang: str) -> str:
+    def _reply_lang(result: Answer, user_lang: str) -> str:
         """The language the bot answered in, in the user's script for Chinese."""
-        bot_lang = text_lang(str(result.response.get("lang") or ""), user_lang)
+        bot_lang = text_lang(result.lang, user_lang)
         return user_lang if bot_lang == "zh" and user_lang == "zh-Hant" else bot_lang
 
     def _keep_photo(self, message: Message) -> None:
@@ -191,9 +186,9 @@ def _inbound(
 
 def _attachments(message: Message) -> tuple[Attachment, ...]:
     if message.photo:
-        return (Attachment(kind="image", media_id=message.photo[-1].file_id),)
+        return (Attachment(type="image", media_id=message.photo[-1].file_id),)
     if message.voice:
-        return (Attachment(kind="voice", media_id=message.voice.file_id),)
+        return (Attachment(type="voice", media_id=message.voice.file_id),)
     if message.document:
-        return (Attachment(kind="file", media_id=message.document.file_id),)
+        return (Attachment(type="file", media_id=message.document.file_id),)
     return ()

@@ -17,11 +17,11 @@ from channels.telegram.handler import TelegramInbound
 from channels.telegram.polling import poll_updates
 from channels.telegram.sender import TelegramSender
 from channels.texts import channel_texts
-from intake_api.logs import get_logger
-from intake_api.settings import Settings
+from core.logs import get_logger
+from core.settings import Settings
 
 if TYPE_CHECKING:
-    from channels.outbound import OutboundRegistry
+    from core.channels import OutboundRegistry
 
 log = get_logger(__name__)
 

@@ -9,7 +9,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from channels.telegram.handler import TelegramInbound
-from intake_api.logs import get_logger
+from core.logs import get_logger
 
 log = get_logger(__name__)
 

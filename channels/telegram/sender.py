@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
-from channels.base import Button, OutboundError, split_text
+from core.channels import OutboundError, split_text
+from core.messages import Button
 
 CHANNEL = "telegram"
 MAX_TEXT_CHARS = 4096

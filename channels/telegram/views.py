@@ -10,8 +10,8 @@ from fastapi import APIRouter, Header, Request
 from telegram import Update
 
 from channels.telegram.handler import TelegramInbound
-from intake_api.errors import Forbidden, NotFound, ServiceError
-from intake_api.settings import Settings
+from core.errors import Forbidden, NotFound, ServiceError
+from core.settings import Settings
 
 router = APIRouter(prefix="/channels/telegram", tags=["channels"])
 

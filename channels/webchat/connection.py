@@ -24,16 +24,16 @@ from starlette.websockets import WebSocketDisconnect
 
 from bot.dialogue.models import Conversation
 from bot.dialogue.state import DialogueState
-from channels.base import BotAnswer, Button, InboundMessage, answer
+from channels.base import answer
 from channels.webchat import service
 from channels.webchat.outbound import ChatHub, buttons_json
 from channels.webchat.quick_replies import QuickReplies
 from channels.webchat.service import CHANNEL, NOTICE_ACTION
 from channels.webchat.sessions import ChatSession
-from intake_api.errors import ServiceError
+from core.errors import ServiceError
+from core.logs import get_logger
+from core.messages import MAX_TEXT_CHARS, Answer, Button, InboundMessage
 from intake_api.events.stream import ticket_events
-from intake_api.logs import get_logger
-from intake_api.messages.models import MAX_TEXT_CHARS
 
 log = get_logger(__name__)
 
@@ -183,8 +183,8 @@ class ChatConnection:
         wait = await self.app.state.rate_limiter.acquire(key, per_minute=per_minute)
         return None if wait is None else max(1, round(wait + 0.5))
 
-    async def _reply(self, result: BotAnswer, client_id: str) -> None:
-        response = result.response
+    async def _reply(self, result: Answer, client_id: str) -> None:
+        response = result.model_dump(mode="json")
         async with self.app.state.sessions() as session:
             conversation = await session.get(Conversation, str(response["conversation_id"]))
         state = DialogueState.from_json(conversation.state if conversation else None)
@@ -195,7 +195,7 @@ class ChatConnection:
             "client_id": client_id,
             "conversation_id": response["conversation_id"],
             "action": result.action,
-            "replies": result.replies,
+            "replies": result.texts,
             "buttons": buttons_json(buttons),
             "ticket": _ticket_summary(ticket) if ticket else None,
         }

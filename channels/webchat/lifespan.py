@@ -13,7 +13,7 @@ from channels.texts import channel_texts
 from channels.webchat.outbound import ChatHub, WebChatOutbound
 from channels.webchat.quick_replies import QuickReplies
 from channels.webchat.sessions import SessionSigner, load_secret
-from intake_api.logs import get_logger
+from core.logs import get_logger
 
 log = get_logger(__name__)
 

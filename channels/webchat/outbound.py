@@ -13,10 +13,11 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from channels.base import Button, OutboundError
 from channels.webchat import service
 from channels.webchat.service import CHANNEL
-from intake_api.storage.db import unit_of_work
+from core.channels import OutboundError
+from core.database import unit_of_work
+from core.messages import Button
 
 
 def buttons_json(buttons: Sequence[Button] | None) -> list[dict[str, str]]:

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from bot.dialogue.state import CLARIFY, COLLECT, CONFIRM, DialogueState
-from channels.base import Button
 from channels.texts import ChannelTexts, text_lang
+from core.messages import Button
 
 QUICK_REPLIES_FILE = Path(__file__).resolve().parent / "quick_replies.yml"
 MAX_BUTTONS = 8

@@ -11,8 +11,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from intake_api.errors import Unauthorized
-from intake_api.settings import Settings
+from core.errors import Unauthorized
+from core.settings import Settings
 
 SESSION_PREFIX = "wc_"
 SECRET_FILE = "webchat.secret"

@@ -15,7 +15,7 @@ from starlette.requests import HTTPConnection
 from channels.webchat.connection import ChatConnection
 from channels.webchat.lifespan import WebChat
 from channels.webchat.sessions import MAX_TOKEN_CHARS, ChatSession
-from intake_api.errors import NotFound, RateLimited, ServiceError
+from core.errors import NotFound, RateLimited, ServiceError
 
 router = APIRouter(prefix="/chat", tags=["web chat"])
 

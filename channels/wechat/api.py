@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from channels.base import Button, OutboundError, split_text
+from core.channels import OutboundError, split_text
+from core.messages import Button
 
 CHANNEL = "wechat"
 # errcodes meaning "this access token is no good any more": invalid, expired, not the latest.

@@ -17,7 +17,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.messages import BaseMessage
 from wechatpy.utils import check_signature
 
-from intake_api.errors import Forbidden, ServiceError
+from core.errors import Forbidden, ServiceError
 
 MAX_XML_BYTES = 64 * 1024
 

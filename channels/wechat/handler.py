@@ -19,10 +19,12 @@ from typing import Any
 from fastapi import FastAPI
 from wechatpy.messages import BaseMessage
 
-from channels.base import Attachment, BotAnswer, InboundMessage, answer, split_text
+from channels.base import answer
 from channels.texts import ChannelTexts
 from channels.wechat.api import MAX_TEXT_BYTES, WeChatApi, utf8_size
-from intake_api.logs import get_logger
+from core.channels import split_text
+from core.logs import get_logger
+from core.messages import Answer, Attachment, InboundMessage
 
 log = get_logger(__name__)
 
@@ -40,7 +42,7 @@ SUBSCRIBE_EVENTS = ("subscribe", "subscribe_scan", "subscribe_scan_product")
 class _Pending:
     """The bot's answer to one `MsgId`, running or done."""
 
-    task: asyncio.Task[BotAnswer]
+    task: asyncio.Task[Answer]
     late: bool = False  # the answer goes out through the API: retries get `success`
     overflow_sent: bool = False
 
@@ -113,9 +115,9 @@ class WeChatInbound:
         except BaseException:
             self._answers.pop(inbound.message_id, None)  # a retry runs it again
             raise
-        if pending.late or not result.replies:
+        if pending.late or not result.texts:
             return None
-        pieces = split_text("\n\n".join(result.replies), MAX_TEXT_BYTES, size=utf8_size)
+        pieces = split_text("\n\n".join(result.texts), MAX_TEXT_BYTES, size=utf8_size)
         if len(pieces) > 1 and not pending.overflow_sent:
             pending.overflow_sent = True
             self._in_background(self._send(inbound.sender_id, pieces[1:]))
@@ -139,7 +141,7 @@ class WeChatInbound:
         async def deliver() -> None:
             result = await pending.task
             if not result.duplicate:  # a repeat's answer went out the first time
-                await self._send(sender_id, result.replies)
+                await self._send(sender_id, result.texts)
 
         self._in_background(deliver())
 
@@ -183,7 +185,7 @@ def _message_key(message: BaseMessage) -> str:
 
 def _attachments(message: BaseMessage) -> tuple[Attachment, ...]:
     if message.type == "image":
-        return (Attachment(kind="image", media_id=message.media_id, url=message.image),)
+        return (Attachment(type="image", media_id=message.media_id, url=message.image),)
     if message.type == "voice":
-        return (Attachment(kind="voice", media_id=message.media_id),)
+        return (Attachment(type="voice", media_id=message.media_id),)
     return ()

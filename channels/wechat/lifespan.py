@@ -13,11 +13,11 @@ from channels.texts import channel_texts
 from channels.wechat.api import WeChatApi
 from channels.wechat.envelope import WeChatConfig
 from channels.wechat.handler import WeChatInbound
-from intake_api.logs import get_logger
-from intake_api.settings import Settings
+from core.logs import get_logger
+from core.settings import Settings
 
 if TYPE_CHECKING:
-    from channels.outbound import OutboundRegistry
+    from core.channels import OutboundRegistry
 
 log = get_logger(__name__)
 

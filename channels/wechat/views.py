@@ -20,7 +20,7 @@ from channels.wechat.envelope import (
     verify_signature,
 )
 from channels.wechat.handler import WeChatInbound
-from intake_api.errors import NotFound, PayloadTooLarge
+from core.errors import NotFound, PayloadTooLarge
 
 router = APIRouter(prefix="/channels/wechat", tags=["channels"])
 

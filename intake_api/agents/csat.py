@@ -6,10 +6,10 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.columns import utcnow
+from core.errors import Conflict
 from intake_api.agents.models import Csat, CsatCreate, CsatRead
 from intake_api.audit import service as audit
-from intake_api.audit.columns import utcnow
-from intake_api.errors import Conflict
 from intake_api.tickets.models import Ticket
 
 ANSWERABLE = ("resolved", "closed")

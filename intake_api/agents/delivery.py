@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from channels.base import OutboundError
-from intake_api.logs import get_logger
+from core.channels import OutboundError
+from core.logs import get_logger
 
 log = get_logger(__name__)
 

@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intake_api.audit.columns import UtcDateTime, utcnow
+from core.columns import UtcDateTime, utcnow
+from core.database import Base
 from intake_api.limits.text import text
-from intake_api.storage.base import Base
 from intake_api.tickets.models import TicketRead
 
 

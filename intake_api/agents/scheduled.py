@@ -19,6 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.outbound import ObservedBus
+from core.columns import utcnow
+from core.database import unit_of_work
+from core.logs import get_logger
+from core.settings import Settings
 from intake_api.agents.metrics import ESCALATIONS
 from intake_api.agents.models import Escalation, FirstResponse, JobLease
 from intake_api.agents.rules import (
@@ -34,11 +38,7 @@ from intake_api.agents.rules import (
     raised,
 )
 from intake_api.agents.surveys import SurveySender
-from intake_api.audit.columns import utcnow
 from intake_api.events.stream import publish_committed
-from intake_api.logs import get_logger
-from intake_api.settings import Settings
-from intake_api.storage.db import unit_of_work
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import Ticket, TicketEvent, format_ticket_id
 

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.dialogue import conversations
 from bot.dialogue.models import CONVERSATION_HANDOFF, CONVERSATION_OPEN, Conversation
 from bot.dialogue.state import DialogueState
+from core.columns import utcnow
+from core.errors import Conflict, NotFound
 from intake_api.agents.models import (
     AgentActivity,
     AgentClaim,
@@ -29,8 +31,6 @@ from intake_api.agents.models import (
     QueueItem,
 )
 from intake_api.audit import service as audit
-from intake_api.audit.columns import utcnow
-from intake_api.errors import Conflict, NotFound
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import (
     Ticket,

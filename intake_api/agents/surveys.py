@@ -14,13 +14,13 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 
+from core.columns import utcnow
+from core.database import unit_of_work
+from core.errors import NotFound
+from core.logs import get_logger
 from intake_api.agents.csat import survey_text
 from intake_api.agents.delivery import send_to_customer
 from intake_api.agents.models import Csat
-from intake_api.audit.columns import utcnow
-from intake_api.errors import NotFound
-from intake_api.logs import get_logger
-from intake_api.storage.db import unit_of_work
 from intake_api.tickets import service as tickets
 
 log = get_logger(__name__)

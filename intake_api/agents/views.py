@@ -11,6 +11,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
 
+from core.columns import utcnow
+from core.database import unit_of_work
+from core.errors import Forbidden, Unauthorized
 from intake_api.agents import csat, service
 from intake_api.agents.delivery import logs_what_it_sends, send_to_customer
 from intake_api.agents.metrics import AGENT_REPLIES, CSAT_ANSWERS
@@ -24,7 +27,6 @@ from intake_api.agents.models import (
     ReplyResult,
     ResolveCreate,
 )
-from intake_api.audit.columns import utcnow
 from intake_api.auth.dependencies import (
     bearer,
     check_scopes,
@@ -34,10 +36,8 @@ from intake_api.auth.dependencies import (
 )
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED, error_responses
-from intake_api.errors import Forbidden, Unauthorized
 from intake_api.events.stream import publish_committed
 from intake_api.limits.text import NO_NUL
-from intake_api.storage.db import unit_of_work
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import TicketRead
 

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intake_api.audit.columns import UtcDateTime, utcnow
-from intake_api.storage.base import Base
+from core.columns import UtcDateTime, utcnow
+from core.database import Base
 
 
 class AuditEntry(Base):

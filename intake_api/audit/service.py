@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.logs import mask_personal_data
 from intake_api.audit.models import AuditEntry
-from intake_api.logs import mask_personal_data
 
 
 def _masked(value: Any) -> Any:

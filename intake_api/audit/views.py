@@ -6,13 +6,13 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from core.database import unit_of_work
 from intake_api.audit import service
 from intake_api.audit.models import AuditPage, AuditRead
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED
 from intake_api.limits.text import NO_NUL
-from intake_api.storage.db import unit_of_work
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=AUTHENTICATED)
 

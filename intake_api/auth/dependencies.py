@@ -9,9 +9,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
+from core.errors import Forbidden, Unauthorized
 from intake_api.auth import service
 from intake_api.auth.models import Principal
-from intake_api.errors import Forbidden, Unauthorized
 from intake_api.limits.dependencies import check_key_rate
 
 bearer = HTTPBearer(

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intake_api.audit.columns import UtcDateTime, utcnow
+from core.columns import UtcDateTime, utcnow
+from core.database import Base
 from intake_api.limits.text import text
-from intake_api.storage.base import Base
 
 SCOPES = ("tickets:read", "tickets:write", "messages:write", "agents", "kb:write", "admin")
 Scope = Literal["tickets:read", "tickets:write", "messages:write", "agents", "kb:write", "admin"]

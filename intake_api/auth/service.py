@@ -10,10 +10,10 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.columns import utcnow
+from core.errors import Conflict, NotFound, ServiceError
 from intake_api.audit import service as audit
-from intake_api.audit.columns import utcnow
 from intake_api.auth.models import SCOPES, ApiKey, Principal
-from intake_api.errors import Conflict, NotFound, ServiceError
 
 KEY_PREFIX = "as_"
 _HEX_PREFIX = re.compile(r"[0-9a-f]{8}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Request
 
+from core.database import unit_of_work
 from intake_api.auth import service
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, Principal
 from intake_api.auth.responses import AUTHENTICATED, error_responses
-from intake_api.storage.db import unit_of_work
 
 router = APIRouter(prefix="/v1/apikeys", tags=["api keys"], responses=AUTHENTICATED)
 admin = require_scopes("admin")

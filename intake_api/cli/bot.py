@@ -18,13 +18,15 @@ from typing import Any
 
 import typer
 
-from bot.dialogue.engine import DialogueEngine, Inbound, Turn
+from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.knowledge import open_folder
 from bot.dialogue.ports import Interpreter, NoInterpreter
+from core.database import create_engine, session_factory, unit_of_work
+from core.messages import Answer, InboundMessage
+from core.settings import get_settings
 from intake_api.messages.desk import BotTicketDesk
 from intake_api.messages.lifespan import load_interpreter, nlu_model_dir
-from intake_api.settings import get_settings
-from intake_api.storage.db import create_engine, migrate, session_factory, unit_of_work
+from intake_api.storage.migrate import migrate
 from intake_api.triage import load_policy
 from knowledge_base.errors import KBValidationError
 
@@ -47,9 +49,9 @@ class Scores:
     actions: Counter[str] = field(default_factory=Counter)
     misses: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, query: dict[str, Any], turn: Turn) -> None:
+    def add(self, query: dict[str, Any], turn: Answer) -> None:
         expect, action = query["expect"], turn.action
-        top = turn.kb_hits[0]["id"] if turn.kb_hits else None
+        top = turn.kb_hits[0].id if turn.kb_hits else None
         self.total[expect] += 1
         self.actions[action] += 1
         answered = action == "answer"
@@ -122,9 +124,10 @@ async def evaluate(dialogue: DialogueEngine, queries: list[dict[str, Any]], work
     scores = Scores()
     try:
         for number, query in enumerate(queries):
-            inbound = Inbound(
+            inbound = InboundMessage(
                 channel="evaluate",
                 sender_id=f"q{number}",
+                message_id=f"q{number}",
                 text=query["text"],
                 lang=query.get("lang"),
             )

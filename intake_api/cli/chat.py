@@ -14,9 +14,9 @@ from collections.abc import Callable
 import typer
 from pydantic import ValidationError
 
+from core.messages import InboundMessage
+from core.settings import get_settings
 from intake_api.messages.flows import MessageDesk
-from intake_api.messages.models import MessageIn
-from intake_api.settings import get_settings
 
 CHANNEL = "terminal"
 QUIT = {"/quit", "/exit", "/q"}
@@ -61,7 +61,7 @@ async def chat_session(
             if not line.strip():
                 continue
             try:
-                message = MessageIn(
+                message = InboundMessage(
                     channel=CHANNEL,
                     sender_id=sender,
                     message_id=uuid.uuid4().hex,
@@ -71,10 +71,10 @@ async def chat_session(
             except ValidationError as exc:
                 typer.echo(f"error: {exc.errors()[0]['msg']}", err=True)
                 continue
-            response = await desk.receive(message)
-            for reply in response["replies"]:
-                write(f"bot> {reply['text']}")
+            answer = await desk.receive(message)
+            for text in answer.texts:
+                write(f"bot> {text}")
             if show_action:
-                ticket = response.get("ticket")
+                ticket = answer.ticket
                 extra = f" ticket={ticket['id']} {ticket['priority']}" if ticket else ""
-                write(f"     [{response['action']}{extra}]")
+                write(f"     [{answer.action}{extra}]")

@@ -24,9 +24,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.database import create_engine, session_factory, unit_of_work
+from core.settings import Settings, get_settings
 from intake_api.cli.kb import kb_app
-from intake_api.settings import Settings, get_settings
-from intake_api.storage.db import create_engine, migrate, session_factory, unit_of_work
+from intake_api.storage.migrate import migrate
 from knowledge_base.errors import KBValidationError
 from knowledge_base.format import NODE_LISTS, KnowledgeBase
 from knowledge_base.loader import kb_files, read_knowledge_base

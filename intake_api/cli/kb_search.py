@@ -14,10 +14,11 @@ from pathlib import Path
 
 import typer
 
+from core.database import create_engine, session_factory
+from core.settings import get_settings
 from intake_api.cli.kb import kb_app
 from intake_api.kb.lifespan import load_demo_if_empty
-from intake_api.settings import get_settings
-from intake_api.storage.db import create_engine, migrate, session_factory
+from intake_api.storage.migrate import migrate
 from knowledge_base.encoders import EncoderError
 from knowledge_base.errors import KBValidationError
 from knowledge_base.loader import read_knowledge_base

@@ -11,7 +11,7 @@ import typer
 from bot.nlu import DEFAULT_DATA, NLUError, default_pipeline, load_or_train, train
 from bot.nlu.evaluation import EvaluationReport, evaluate
 from bot.nlu.training_data import load_training_data
-from intake_api.settings import get_settings
+from core.settings import get_settings
 from knowledge_base.encoders import EncoderError
 
 nlu_app = typer.Typer(

@@ -10,9 +10,10 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake_api.errors import ServiceError
-from intake_api.settings import get_settings
-from intake_api.storage.db import create_engine, migrate, session_factory, unit_of_work
+from core.database import create_engine, session_factory, unit_of_work
+from core.errors import ServiceError
+from core.settings import get_settings
+from intake_api.storage.migrate import migrate
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 import uvicorn
 
-from intake_api.settings import get_settings
+from core.settings import get_settings
 
 
 def serve(

@@ -16,7 +16,7 @@ from telegram.error import TelegramError
 
 from channels.telegram.lifespan import build_bot
 from channels.telegram.polling import ALLOWED_UPDATES
-from intake_api.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 telegram_app = typer.Typer(help="Telegram bot: webhook set-up.", no_args_is_help=True)
 

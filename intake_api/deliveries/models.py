@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intake_api.audit.columns import UtcDateTime, utcnow
-from intake_api.storage.base import Base
+from core.columns import UtcDateTime, utcnow
+from core.database import Base
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -14,8 +14,8 @@ from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from core.errors import Conflict, NotFound
 from intake_api.deliveries.models import DeliveryStatus, OutboxEvent, utcnow
-from intake_api.errors import Conflict, NotFound
 
 
 def _has_undelivered_predecessor(row: type[OutboxEvent]) -> ColumnElement[bool]:

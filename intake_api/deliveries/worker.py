@@ -23,13 +23,13 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.database import unit_of_work
+from core.logs import get_logger
+from core.settings import Settings
 from intake_api.deliveries import metrics, service
 from intake_api.deliveries.doorbell import Doorbell
 from intake_api.deliveries.models import OutboxEvent, utcnow
 from intake_api.deliveries.signing import EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, sign
-from intake_api.logs import get_logger
-from intake_api.settings import Settings
-from intake_api.storage.db import unit_of_work
 
 log = get_logger(__name__)
 

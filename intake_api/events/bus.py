@@ -12,27 +12,17 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any
 
 from redis.asyncio import Redis
 
-from intake_api.logs import get_logger
+from core.events import AbstractSubscription
+from core.logs import get_logger
 
 log = get_logger(__name__)
 
 CHANNEL_PREFIX = "aftersales:ticket-events:"
 QUEUE_SIZE = 1000
-
-
-class EventBus(Protocol):
-    async def publish(self, ticket_id: str, payload: dict[str, Any]) -> None:
-        """Send a committed change of `ticket_id` to every subscriber of that ticket."""
-
-    def subscribe(self, ticket_id: str) -> AbstractSubscription:
-        """An async context manager yielding a queue of the ticket's payloads."""
-
-
-AbstractSubscription = contextlib.AbstractAsyncContextManager["asyncio.Queue[dict[str, Any]]"]
 
 
 class LocalBus:

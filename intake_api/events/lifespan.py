@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from core.settings import Settings
 from intake_api.events.bus import LocalBus, RedisBus
-from intake_api.settings import Settings
 
 
 @asynccontextmanager

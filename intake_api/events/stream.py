@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from intake_api.events.bus import EventBus
-from intake_api.logs import get_logger
+from core.events import EventBus
+from core.logs import get_logger
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import TicketEvent, TicketEventRead
 

@@ -18,9 +18,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect
 
+from core.errors import Forbidden, ServiceError, Unauthorized
 from intake_api.auth.dependencies import bearer, check_scopes, principal_of_key
 from intake_api.auth.responses import error_responses
-from intake_api.errors import Forbidden, ServiceError, Unauthorized
 from intake_api.events.stream import IDLE_SECONDS, ticket_events
 from intake_api.limits.text import NO_NUL
 from intake_api.tickets import service as tickets

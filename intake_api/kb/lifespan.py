@@ -15,9 +15,9 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from intake_api.logs import get_logger
-from intake_api.settings import Settings
-from intake_api.storage.db import unit_of_work
+from core.database import unit_of_work
+from core.logs import get_logger
+from core.settings import Settings
 from knowledge_base.loader import read_knowledge_base
 from knowledge_base.service import KnowledgeService
 from knowledge_base.store import import_knowledge_base, is_empty, kb_revision

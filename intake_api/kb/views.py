@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from intake_api.errors import ServiceError
+from core.errors import ServiceError
 from knowledge_base.search import MAX_QUERY_CHARS, is_searchable
 from knowledge_base.service import KnowledgeService
 

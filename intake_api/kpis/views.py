@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from intake_api.audit.columns import utcnow
+from core.columns import utcnow
+from core.database import unit_of_work
+from core.errors import ServiceError
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED
-from intake_api.errors import ServiceError
 from intake_api.kpis import service
 from intake_api.kpis.models import Kpis
-from intake_api.storage.db import unit_of_work
 
 router = APIRouter(prefix="/v1/kpis", tags=["kpis"], responses=AUTHENTICATED)
 DEFAULT_WINDOW = timedelta(days=30)

@@ -8,7 +8,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from intake_api.logs import get_logger
+from core.logs import get_logger
 
 log = get_logger(__name__)
 

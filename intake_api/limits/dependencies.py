@@ -10,10 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
-from intake_api.errors import RateLimited
+from core.errors import RateLimited
+from core.settings import Settings
 from intake_api.limits.body_size import BodySizeLimit
 from intake_api.limits.buckets import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from intake_api.settings import Settings
 
 
 async def _check(request: Request, key: str, per_minute: int, what: str) -> None:

@@ -14,21 +14,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.dialogue import conversations
-from bot.dialogue.engine import DialogueEngine, Inbound, Reading, Turn
+from bot.dialogue.engine import DialogueEngine, Reading
 from bot.dialogue.language import detect_voice
-from intake_api.errors import Conflict, ServiceError
-from intake_api.logs import get_logger
+from core.database import unit_of_work
+from core.errors import Conflict, ServiceError
+from core.logs import get_logger
+from core.messages import Answer, InboundMessage, Intent, Reply
 from intake_api.messages import service
 from intake_api.messages.desk import pending_events
-from intake_api.messages.models import MessageIn
-from intake_api.storage.db import unit_of_work
 from intake_api.tickets.models import TicketEvent
 
 log = get_logger(__name__)
@@ -48,22 +47,6 @@ class Busy(ServiceError):
     code = "busy"
 
 
-def response_of(turn: Turn, data: MessageIn) -> dict[str, Any]:
-    """The contract's response body for a bot turn."""
-    return {
-        "conversation_id": turn.conversation_id,
-        "action": turn.action,
-        "replies": [{"text": text} for text in turn.replies],
-        "intent": turn.intent,
-        "entities": turn.entities,
-        "kb_hits": turn.kb_hits,
-        "ticket": turn.ticket,
-        "tickets": turn.tickets,
-        "lang": turn.lang,
-        "message_id": data.message_id,
-    }
-
-
 @dataclass
 class MessageDesk:
     """Receives inbound messages for every channel (HTTP, webhooks, web chat, terminal)."""
@@ -72,14 +55,14 @@ class MessageDesk:
     dialogue: DialogueEngine
     publish: Publish | None = None
 
-    async def receive(self, data: MessageIn) -> dict[str, Any]:
+    async def receive(self, data: InboundMessage) -> Answer:
         """The response to `data`: the bot's, or the stored one for a repeated message_id."""
         message_pk = await self._store(data)
         if message_pk is None:
             return await self.replay(data)
         return await self._answer(message_pk, data)
 
-    async def replay(self, data: MessageIn) -> dict[str, Any]:
+    async def replay(self, data: InboundMessage) -> Answer:
         """The first delivery's response, once it is stored."""
         waited, pause = 0.0, 0.02
         while waited < DUPLICATE_WAIT_SECONDS:
@@ -88,7 +71,7 @@ class MessageDesk:
                     session, channel=data.channel, message_id=data.message_id
                 )
             if stored is not None and stored.response is not None:
-                return {**stored.response, "duplicate": True}
+                return Answer.model_validate({**stored.response, "duplicate": True})
             await asyncio.sleep(pause)
             waited, pause = waited + pause, min(pause * 2, 0.5)
         raise Conflict(
@@ -97,13 +80,13 @@ class MessageDesk:
             message_id=data.message_id,
         )
 
-    async def is_known(self, data: MessageIn) -> bool:
+    async def is_known(self, data: InboundMessage) -> bool:
         """Whether this channel+message_id was received before."""
         async with self.sessions() as session:
             stored = await service.get(session, channel=data.channel, message_id=data.message_id)
         return stored is not None
 
-    async def _store(self, data: MessageIn) -> int | None:
+    async def _store(self, data: InboundMessage) -> int | None:
         """The new message's row id, or None when channel+message_id is already stored."""
         for attempt in range(CONFLICT_RETRIES):
             try:
@@ -119,22 +102,14 @@ class MessageDesk:
                 await asyncio.sleep(0.05 * (2**attempt))
         raise AssertionError("unreachable: the loop returns or raises on its last attempt")
 
-    async def _answer(self, message_pk: int, data: MessageIn) -> dict[str, Any]:
-        inbound = Inbound(
-            channel=data.channel,
-            sender_id=data.sender_id,
-            text=data.text,
-            message_id=data.message_id,
-            lang=data.lang,
-            customer=data.customer.model_dump(exclude_none=True) if data.customer else {},
-        )
+    async def _answer(self, message_pk: int, data: InboundMessage) -> Answer:
         try:
-            reading = await asyncio.to_thread(self.dialogue.read, inbound)
+            reading = await asyncio.to_thread(self.dialogue.read, data)
         except Exception as exc:  # the message is kept and answered with an apology
             return await self._fail(message_pk, data, exc)
         for attempt in range(CONFLICT_RETRIES):
             try:
-                return await self._run_bot(message_pk, inbound, reading, data)
+                return await self._run_bot(message_pk, data, reading)
             except (IntegrityError, StaleDataError, OperationalError) as exc:
                 if attempt == CONFLICT_RETRIES - 1 or not _is_conflict(exc):
                     return await self._fail(message_pk, data, exc)
@@ -143,27 +118,24 @@ class MessageDesk:
                 return await self._fail(message_pk, data, exc)
         raise AssertionError("unreachable: the loop returns on its last attempt")
 
-    async def _run_bot(
-        self, message_pk: int, inbound: Inbound, reading: Reading, data: MessageIn
-    ) -> dict[str, Any]:
+    async def _run_bot(self, message_pk: int, data: InboundMessage, reading: Reading) -> Answer:
         async with unit_of_work(self.sessions) as session:
             # A write first: SQLite then queues this transaction behind other writers instead of
             # failing it when it would upgrade a read snapshot that another writer made stale.
             await service.mark_processing(session, message_pk=message_pk)
-            turn = await self.dialogue.handle(session, inbound, reading)
-            response = response_of(turn, data)
+            answer = await self.dialogue.handle(session, data, reading)
             await service.mark_answered(
                 session,
                 message_pk=message_pk,
-                conversation_id=turn.conversation_id,
-                response=response,
+                conversation_id=answer.conversation_id,
+                response=answer.model_dump(mode="json"),
             )
             events = list(pending_events(session))
         if self.publish and events:
             await self.publish(events)
-        return response
+        return answer
 
-    async def _fail(self, message_pk: int, data: MessageIn, exc: Exception) -> dict[str, Any]:
+    async def _fail(self, message_pk: int, data: InboundMessage, exc: Exception) -> Answer:
         log.exception(
             "the bot failed on a message; stored as failed",
             channel=data.channel,
@@ -175,23 +147,24 @@ class MessageDesk:
             live = await conversations.get_live(
                 session, channel=data.channel, sender_id=data.sender_id
             )
-        response = {
-            "conversation_id": live.id if live else "",
-            "action": "fallback",
-            "replies": [{"text": self.dialogue.texts.say("error", voice)}],
-            "intent": {"name": "nlu_fallback", "confidence": 0.0},
-            "entities": [],
-            "kb_hits": [],
-            "ticket": None,
-            "tickets": [],
-            "lang": voice.lang,
-            "message_id": data.message_id,
-        }
+        answer = Answer(
+            conversation_id=live.id if live else "",
+            action="fallback",
+            replies=[Reply(text=self.dialogue.texts.say("error", voice))],
+            intent=Intent(name="nlu_fallback", confidence=0.0),
+            entities=[],
+            kb_hits=[],
+            lang=voice.lang,
+            message_id=data.message_id,
+        )
         async with unit_of_work(self.sessions) as session:
             await service.mark_failed(
-                session, message_pk=message_pk, error=repr(exc), response=response
+                session,
+                message_pk=message_pk,
+                error=repr(exc),
+                response=answer.model_dump(mode="json"),
             )
-        return response
+        return answer
 
 
 def _is_conflict(exc: Exception) -> bool:

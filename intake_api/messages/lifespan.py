@@ -21,10 +21,10 @@ from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.ports import Interpreter
 from bot.nlu import DEFAULT_DATA, default_pipeline, load_or_train
 from bot.nlu.training import fingerprint
+from core.settings import Settings
 from intake_api.events.stream import publish_committed
 from intake_api.messages.desk import BotTicketDesk
 from intake_api.messages.flows import MessageDesk
-from intake_api.settings import Settings
 
 
 def nlu_model_dir(settings: Settings) -> Path:

@@ -7,34 +7,39 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake_api.audit.columns import utcnow
+from core.columns import utcnow
+from core.messages import InboundMessage
 from intake_api.messages.models import (
     STATUS_ANSWERED,
     STATUS_FAILED,
     STATUS_PROCESSING,
-    InboundMessage,
-    MessageIn,
+    StoredMessage,
 )
 
 
-async def get(session: AsyncSession, *, channel: str, message_id: str) -> InboundMessage | None:
+async def get(session: AsyncSession, *, channel: str, message_id: str) -> StoredMessage | None:
     """The stored message a channel delivered under `message_id`."""
-    query = select(InboundMessage).where(
-        InboundMessage.channel == channel, InboundMessage.message_id == message_id
+    query = select(StoredMessage).where(
+        StoredMessage.channel == channel, StoredMessage.message_id == message_id
     )
     return (await session.execute(query)).scalar_one_or_none()
 
 
-def create(session: AsyncSession, *, data: MessageIn) -> InboundMessage:
+def create(session: AsyncSession, *, data: InboundMessage) -> StoredMessage:
     """A new inbound message row (flushed by the caller's commit; the unique channel+message_id
-    rejects a duplicate there)."""
-    message = InboundMessage(
+    rejects a duplicate there). Attachments are kept by reference; inline bytes are not stored
+    in the message row."""
+    message = StoredMessage(
         channel=data.channel,
         message_id=data.message_id,
         sender_id=data.sender_id,
         text=data.text,
         lang=data.lang,
-        customer=data.customer.model_dump(exclude_none=True) if data.customer else None,
+        customer=data.customer_facts() or None,
+        attachments=[
+            a.model_dump(exclude_none=True, exclude={"data_base64"}) for a in data.attachments
+        ]
+        or None,
     )
     session.add(message)
     return message
@@ -43,9 +48,7 @@ def create(session: AsyncSession, *, data: MessageIn) -> InboundMessage:
 async def mark_processing(session: AsyncSession, *, message_pk: int) -> None:
     """The bot has started on the message (an UPDATE: the transaction's first statement)."""
     await session.execute(
-        update(InboundMessage)
-        .where(InboundMessage.id == message_pk)
-        .values(status=STATUS_PROCESSING)
+        update(StoredMessage).where(StoredMessage.id == message_pk).values(status=STATUS_PROCESSING)
     )
 
 
@@ -53,7 +56,7 @@ async def mark_answered(
     session: AsyncSession, *, message_pk: int, conversation_id: str, response: dict[str, Any]
 ) -> None:
     """Store the response the caller gets (and every retry of the same message gets)."""
-    message = await session.get(InboundMessage, message_pk)
+    message = await session.get(StoredMessage, message_pk)
     assert message is not None, "the inbound message was stored before the bot ran"
     message.status = STATUS_ANSWERED
     message.conversation_id = conversation_id
@@ -66,7 +69,7 @@ async def mark_failed(
 ) -> None:
     """Keep a message the bot failed on, with the error and the fallback reply it got."""
     await session.execute(
-        update(InboundMessage)
-        .where(InboundMessage.id == message_pk)
+        update(StoredMessage)
+        .where(StoredMessage.id == message_pk)
         .values(status=STATUS_FAILED, error=error[:4000], response=response, answered_at=utcnow())
     )

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from core.messages import Answer, InboundMessage
 from intake_api.auth.dependencies import require_scopes
 from intake_api.auth.models import Principal
 from intake_api.limits.dependencies import check_sender_rate
 from intake_api.messages.flows import MessageDesk
-from intake_api.messages.models import MessageIn, MessageOut
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 writer = require_scopes("messages:write")
 
 
-@router.post("", response_model=MessageOut, response_model_exclude_none=False)
+@router.post("", response_model=Answer, response_model_exclude_none=False)
 async def post_message(
-    body: MessageIn, request: Request, principal: Principal = Depends(writer)
-) -> MessageOut:
+    body: InboundMessage, request: Request, principal: Principal = Depends(writer)
+) -> Answer:
     """Store the message, let the bot answer it, return the answer; the same channel+message_id
     again returns the first answer (`duplicate: true`) without running anything twice."""
     desk: MessageDesk = request.app.state.messages
     if await desk.is_known(body):
-        return MessageOut.model_validate(await desk.replay(body))
+        return await desk.replay(body)
     if not principal.is_admin_key:  # the operator's own key is exempt, as from the key limit
         await check_sender_rate(request, body.channel, body.sender_id)
-    return MessageOut.model_validate(await desk.receive(body))
+    return await desk.receive(body)

@@ -7,7 +7,7 @@ Import each domain's models module here so its tables are registered.
 
 from __future__ import annotations
 
-from intake_api.storage.base import Base
+from core.database import Base
 
 # --- domain model modules (import for their side effect of registering tables) ---------------
 # (each domain adds one import line here)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from intake_api.settings import Settings
+from core.settings import Settings
 from intake_api.triage import load_policy
 
 

@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intake_api.audit.columns import UtcDateTime, utcnow
+from core.columns import UtcDateTime, utcnow
+from core.database import Base
 from intake_api.limits.text import text
-from intake_api.storage.base import Base
 from intake_api.triage.policy import Category, Priority, Tier
 
 TICKET_ID_PREFIX = "T-"

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.columns import utcnow
+from core.errors import Conflict, NotFound
 from intake_api.audit import service as audit
-from intake_api.audit.columns import utcnow
 from intake_api.deliveries.outbox import enqueue
-from intake_api.errors import Conflict, NotFound
 from intake_api.tickets.kb_facts import kb_facts
 from intake_api.tickets.models import (
     TRANSITIONS,

@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager, nullcontext
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.database import unit_of_work
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED, error_responses
 from intake_api.events.stream import publish_committed
 from intake_api.limits.dependencies import check_sender_rate
 from intake_api.limits.text import NO_NUL
-from intake_api.storage.db import unit_of_work
 from intake_api.tickets import service
 from intake_api.tickets.models import (
     NoteCreate,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from intake_api.errors import ServiceError
+from core.errors import ServiceError
 from knowledge_base.format import Category
 
 BUNDLED_POLICY = Path(__file__).with_name("sla_policy.yaml")

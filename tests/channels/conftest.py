@@ -13,9 +13,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from core.settings import Settings
 from intake_api.app import create_app
 from intake_api.messages.lifespan import load_interpreter
-from intake_api.settings import Settings
 from tests.channels.standins import BotApiStandIn, WeChatApiStandIn
 from tests.support.postgres import create_database
 from tests.support.server import running_server

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from intake_api.settings import Settings
+from core.settings import Settings
 from tests.channels.conftest import TELEGRAM_SECRET, Service, prepare, serve
 from tests.channels.standins import BotApiStandIn
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import get_settings
 from intake_api.cli import app
-from intake_api.settings import get_settings
 from tests.channels.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN
 from tests.channels.standins import BotApiStandIn
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from core.settings import Settings
 from intake_api.app import create_app
-from intake_api.settings import Settings
 from tests.support.server import running_server
 
 ADMIN_KEY = "test-admin-key-0123456789"

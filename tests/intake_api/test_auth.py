@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner, Result
 
+from core.settings import Settings, get_settings
 from intake_api.cli import app
-from intake_api.settings import Settings, get_settings
 from tests.intake_api.conftest import new_ticket
 
 

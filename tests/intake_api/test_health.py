@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from core.settings import Settings
 from intake_api.app import create_app
-from intake_api.settings import Settings
 from tests.support.server import running_server
 
 

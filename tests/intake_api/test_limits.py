@@ -8,9 +8,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from core.settings import Settings
 from intake_api.app import create_app
 from intake_api.limits.buckets import RedisRateLimiter
-from intake_api.settings import Settings
 from tests.intake_api.conftest import ADMIN_KEY
 from tests.support.postgres import free_port
 from tests.support.server import running_server

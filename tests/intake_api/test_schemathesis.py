@@ -22,8 +22,8 @@ from schemathesis.checks import (
     positive_data_acceptance,
 )
 
+from core.settings import Settings
 from intake_api.app import create_app
-from intake_api.settings import Settings
 from tests.support.postgres import create_database
 from tests.support.server import running_server
 

@@ -17,8 +17,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from core.database import create_engine
 from intake_api.limits.buckets import RedisRateLimiter
-from intake_api.storage.db import create_engine, migrate
+from intake_api.storage.migrate import migrate
 from tests.intake_api.sse import SseReader
 from tests.support.postgres import create_database, free_port
 from tests.support.redis import running_redis

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
+from core.settings import get_settings
 from intake_api.cli import app
-from intake_api.settings import get_settings
 
 PRODUCTS = "version: 1\nproducts:\n  - {id: P1, name: Pump}\n  - {id: P2, name: Fan}\n"
 FAULTS = "version: 1\nfaults:\n  - {id: F1, title: Leak, symptoms: [water], products: [P1]}\n"

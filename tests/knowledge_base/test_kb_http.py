@@ -14,10 +14,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from core.database import create_engine, session_factory, unit_of_work
+from core.settings import Settings
 from intake_api.app import create_app
 from intake_api.kb.lifespan import DEMO_KB_DIR
-from intake_api.settings import Settings
-from intake_api.storage.db import create_engine, session_factory, unit_of_work
 from knowledge_base.loader import read_knowledge_base
 from knowledge_base.service import KnowledgeService
 from knowledge_base.store import import_knowledge_base

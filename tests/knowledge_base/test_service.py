@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from intake_api.settings import Settings
-from intake_api.storage.db import unit_of_work
+from core.database import unit_of_work
+from core.settings import Settings
 from knowledge_base.format import KnowledgeBase
 from knowledge_base.index import documents
 from knowledge_base.service import KnowledgeService, on_kb_changed, sync_index

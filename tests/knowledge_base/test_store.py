@@ -13,7 +13,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from intake_api.storage.db import unit_of_work
+from core.database import unit_of_work
 from knowledge_base.errors import KBValidationError
 from knowledge_base.format import KnowledgeBase
 from knowledge_base.loader import parse_documents, read_knowledge_base

@@ -23,8 +23,8 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_from_settings() -> None:
-    from intake_api.settings import get_settings
-    from intake_api.storage.db import create_engine
+    from core.database import create_engine
+    from core.settings import get_settings
 
     engine = create_engine(get_settings().resolved_database_url)
     async with engine.begin() as connection:

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.dialogue.engine import DialogueEngine, Inbound, Turn
+from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.knowledge import ServiceKnowledge, open_folder
 from bot.dialogue.ports import NoInterpreter
+from core.database import unit_of_work
+from core.messages import Answer, InboundMessage
 from intake_api.messages.desk import BotTicketDesk
-from intake_api.storage.db import unit_of_work
 from intake_api.triage import load_policy
 
 KB_FILE = Path(__file__).with_name("kb.yaml")
 
-Say = Callable[..., Awaitable[Turn]]
+Say = Callable[..., Awaitable[Answer]]
+_message_ids = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -37,8 +40,16 @@ def dialogue(knowledge: ServiceKnowledge) -> DialogueEngine:
 def say(dialogue: DialogueEngine, sessions: async_sessionmaker[AsyncSession]) -> Say:
     """Send one customer message (its own transaction, as the messages flow does)."""
 
-    async def send(text: str, sender: str = "alice", **customer: str) -> Turn:
-        inbound = Inbound(channel="test", sender_id=sender, text=text, customer=customer)
+    async def send(text: str, sender: str = "alice", **customer: str) -> Answer:
+        inbound = InboundMessage.model_validate(
+            {
+                "channel": "test",
+                "sender_id": sender,
+                "message_id": f"m{next(_message_ids)}",
+                "text": text,
+                "customer": customer or None,
+            }
+        )
         async with unit_of_work(sessions) as session:
             return await dialogue.handle(session, inbound)
 

@@ -6,11 +6,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.dialogue.engine import DialogueEngine, Inbound
+from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.models import Conversation, ConversationMessage
+from core.database import unit_of_work
+from core.messages import InboundMessage
 from intake_api.messages.desk import BotTicketDesk
-from intake_api.storage.db import unit_of_work
 from intake_api.tickets.models import Ticket
 from intake_api.triage import load_policy
 from tests.bot.dialogue.conftest import Say
@@ -19,28 +20,28 @@ from tests.bot.dialogue.conftest import Say
 async def test_confident_hit_is_answered_from_that_item(say: Say) -> None:
     turn = await say("AC-500排气温度过高，怎么办")
     assert turn.action == "answer"
-    assert turn.kb_hits[0]["id"] == "F-500-hot"
-    assert "温控阀" in turn.replies[0]  # the assembled answer walks causes and solutions
+    assert turn.kb_hits[0].id == "F-500-hot"
+    assert "温控阀" in turn.texts[0]  # the assembled answer walks causes and solutions
     assert turn.lang == "zh"
 
 
 async def test_same_symptom_on_two_models_asks_which_then_answers(say: Say) -> None:
     first = await say("The compressor overheats and stops")
     assert first.action == "clarify"
-    assert {hit["id"] for hit in first.kb_hits} == {"F-300-hot", "F-500-hot"}
-    assert "AC-300" in first.replies[0] and "AC-500" in first.replies[0]
+    assert {hit.id for hit in first.kb_hits} == {"F-300-hot", "F-500-hot"}
+    assert "AC-300" in first.texts[0] and "AC-500" in first.texts[0]
     second = await say("AC500")
     assert second.action == "answer"
-    assert second.kb_hits[0]["id"] == "F-500-hot"
+    assert second.kb_hits[0].id == "F-500-hot"
     assert second.lang == "en"
 
 
 async def test_two_codes_ask_which_code(say: Say) -> None:
     first = await say("空压机报E05和E07")
     assert first.action == "clarify"
-    assert "E05" in first.replies[0] and "E07" in first.replies[0]
+    assert "E05" in first.texts[0] and "E07" in first.texts[0]
     second = await say("E07")
-    assert (second.action, second.kb_hits[0]["id"]) == ("answer", "F-oil-low")
+    assert (second.action, second.kb_hits[0].id) == ("answer", "F-oil-low")
 
 
 async def test_not_solved_goes_to_a_ticket_with_the_fault_and_slots(
@@ -49,13 +50,13 @@ async def test_not_solved_goes_to_a_ticket_with_the_fault_and_slots(
     assert (await say("AC-300 排气温度过高，停机了")).action == "answer"
     offer = await say("没有，还是不行")
     assert offer.action == "collect"
-    assert "地址" in offer.replies[-1]  # product and symptom come from the answered fault
+    assert "地址" in offer.texts[-1]  # product and symptom come from the answered fault
     assert (await say("上海市浦东新区张江路88号")).action == "collect"
     assert (await say("13800001234")).action == "collect"
     assert (await say("1")).action == "collect"  # urgency: urgent
     confirm = await say("跳过")  # serial unknown
     assert confirm.action == "collect"
-    assert "张江路88号" in confirm.replies[0] and "13800001234" in confirm.replies[0]
+    assert "张江路88号" in confirm.texts[0] and "13800001234" in confirm.texts[0]
     done = await say("确认")
     assert done.action == "ticket"
     ticket = done.ticket
@@ -71,10 +72,10 @@ async def test_not_solved_goes_to_a_ticket_with_the_fault_and_slots(
 async def test_first_message_prefills_slots_and_asks_only_the_missing_ones(say: Say) -> None:
     turn = await say("AC-300报E05，麻烦派个工程师上门，地址北京市朝阳区建国路88号，电话13912345678")
     assert turn.action == "collect"
-    assert "紧急" in turn.replies[-1]  # product, symptom, address, phone were all given
+    assert "紧急" in turn.texts[-1]  # product, symptom, address, phone were all given
     assert (await say("紧急")).action == "collect"
     confirm = await say("SN: AC3-2024-0042")
-    assert "AC3-2024-0042" in confirm.replies[0] and "建国路88号" in confirm.replies[0]
+    assert "AC3-2024-0042" in confirm.texts[0] and "建国路88号" in confirm.texts[0]
     done = await say("好的")
     assert done.action == "ticket" and done.ticket is not None
 
@@ -87,7 +88,7 @@ async def test_status_of_a_ticket_and_of_open_tickets(say: Say) -> None:
     ticket_id = turn.ticket["id"]
     one = await say(f"what is the status of {ticket_id}?")
     assert one.action == "status" and one.ticket is not None
-    assert one.ticket["id"] == ticket_id and ticket_id in one.replies[0]
+    assert one.ticket["id"] == ticket_id and ticket_id in one.texts[0]
     mine = await say("any update on my repair request status?")
     assert mine.action == "status" and [t["id"] for t in mine.tickets] == [ticket_id]
     other = await say(f"status of {ticket_id}", sender="mallory")
@@ -124,18 +125,18 @@ async def test_uncovered_alarm_code_is_not_answered(say: Say) -> None:
 async def test_traditional_in_traditional_out(say: Say) -> None:
     turn = await say("AC-500排氣溫度過高，機器過熱停機了")
     assert turn.action == "answer"
-    assert "溫控閥" in turn.replies[0] and "温控阀" not in turn.replies[0]
-    assert "問題" in turn.replies[1]
+    assert "溫控閥" in turn.texts[0] and "温控阀" not in turn.texts[0]
+    assert "問題" in turn.texts[1]
     simplified = await say("谢谢")
     assert simplified.action == "smalltalk"
-    assert "問題" not in simplified.replies[0]
+    assert "問題" not in simplified.texts[0]
 
 
 async def test_small_talk_and_answer_yes(say: Say) -> None:
     assert (await say("hello")).action == "smalltalk"
     assert (await say("how long is the warranty?")).action == "answer"
     solved = await say("yes")
-    assert solved.action == "smalltalk" and "glad" in solved.replies[0].lower()
+    assert solved.action == "smalltalk" and "glad" in solved.texts[0].lower()
 
 
 async def test_history_keeps_messages_and_replies(
@@ -174,8 +175,10 @@ async def test_a_price_question_needs_more_confidence_than_a_fault_question(
         interpreter=_AlwaysIntent(intent),
         tickets=BotTicketDesk(load_policy(None)),
     )
-    inbound = Inbound(channel="test", sender_id="bob", text="AC500 overheating, what to do")
+    inbound = InboundMessage(
+        channel="test", sender_id="bob", message_id="m1", text="AC500 overheating, what to do"
+    )
     async with unit_of_work(sessions) as session:
         turn = await dialogue.handle(session, inbound)
     assert turn.action == action
-    assert turn.kb_hits[0]["id"] == "F-500-hot"
+    assert turn.kb_hits[0].id == "F-500-hot"

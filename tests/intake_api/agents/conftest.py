@@ -16,10 +16,10 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation
-from channels.base import Button
+from core.database import unit_of_work
+from core.messages import Button
+from core.settings import Settings
 from intake_api.app import create_app
-from intake_api.settings import Settings
-from intake_api.storage.db import unit_of_work
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import TicketCreate
 from intake_api.triage import load_policy

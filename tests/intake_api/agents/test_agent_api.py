@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.models import Conversation, ConversationMessage
+from core.columns import utcnow
+from core.database import unit_of_work
 from intake_api.agents.models import FirstResponse
-from intake_api.audit.columns import utcnow
-from intake_api.storage.db import unit_of_work
 from intake_api.tickets.models import Ticket, parse_ticket_id
 from tests.intake_api.agents.conftest import Service, api_key, client, seed_handoff, seed_ticket
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from core.settings import Settings
 from intake_api.app import create_app
-from intake_api.settings import Settings
 from tests.intake_api.conftest import ADMIN_KEY
 from tests.support.server import running_server
 

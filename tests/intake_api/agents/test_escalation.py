@@ -12,6 +12,9 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.columns import utcnow
+from core.database import unit_of_work
+from core.settings import Settings
 from intake_api.agents.models import Escalation, FirstResponse
 from intake_api.agents.rules import (
     COMPLAINT_OPEN,
@@ -24,11 +27,8 @@ from intake_api.agents.rules import (
 )
 from intake_api.agents.scheduled import escalate_due, take_lease
 from intake_api.app import create_app
-from intake_api.audit.columns import utcnow
 from intake_api.audit.models import AuditEntry
 from intake_api.deliveries.models import OutboxEvent
-from intake_api.settings import Settings
-from intake_api.storage.db import unit_of_work
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import Ticket, TicketEvent, TicketUpdate, parse_ticket_id
 from tests.intake_api.agents.conftest import seed_ticket

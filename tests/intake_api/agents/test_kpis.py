@@ -9,9 +9,9 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.models import Conversation, ConversationMessage
+from core.database import unit_of_work
 from intake_api.agents.models import AgentActivity, Csat, FirstResponse
 from intake_api.kpis.service import kpis
-from intake_api.storage.db import unit_of_work
 from intake_api.tickets.models import Ticket, TicketEvent
 from tests.intake_api.agents.conftest import Service, api_key, client
 

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.database import unit_of_work
+from core.settings import Settings
 from intake_api.deliveries.outbox import enqueue
-from intake_api.settings import Settings
-from intake_api.storage.db import unit_of_work
 from tests.intake_api.deliveries.receiver import Receiver, receiver_running
 
 SECRET = "s3cret-for-tests"

@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner, Result
 
+from core.database import create_engine, session_factory, unit_of_work
+from core.settings import get_settings
 from intake_api.cli import app
 from intake_api.deliveries.models import DeliveryStatus, OutboxEvent, utcnow
-from intake_api.settings import get_settings
-from intake_api.storage.db import create_engine, migrate, session_factory, unit_of_work
+from intake_api.storage.migrate import migrate
 from tests.intake_api.deliveries.conftest import enqueue_events
 
 

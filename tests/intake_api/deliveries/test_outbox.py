@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.database import unit_of_work
 from intake_api.deliveries.models import DeliveryStatus, OutboxEvent
 from intake_api.deliveries.outbox import enqueue
-from intake_api.storage.db import unit_of_work
 
 
 async def test_enqueue_commits_with_the_callers_transaction(

@@ -9,12 +9,12 @@ from datetime import timedelta
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.database import unit_of_work
+from core.settings import Settings
 from intake_api.deliveries import service
 from intake_api.deliveries.models import DeliveryStatus, OutboxEvent, utcnow
 from intake_api.deliveries.signing import EVENT_HEADER, EVENT_ID_HEADER
 from intake_api.deliveries.worker import DeliveryConfig, DeliveryWorker
-from intake_api.settings import Settings
-from intake_api.storage.db import unit_of_work
 from tests.intake_api.deliveries.conftest import SECRET, enqueue_events, eventually
 from tests.intake_api.deliveries.receiver import Receiver, first_arrival_order
 

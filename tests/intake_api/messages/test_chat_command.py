@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
+from core.database import unit_of_work
+from core.settings import get_settings
 from intake_api.cli import app
 from intake_api.cli.chat import chat_session
-from intake_api.messages.models import InboundMessage
-from intake_api.settings import get_settings
-from intake_api.storage.db import unit_of_work
+from intake_api.messages.models import StoredMessage
 from knowledge_base.loader import read_knowledge_base
 from knowledge_base.store import import_knowledge_base
 
@@ -48,7 +48,7 @@ async def test_chat_answers_in_the_terminal_and_stores_the_messages(
     output = "\n".join(shown)
     assert "Two years on the unit" in output and "[answer]" in output
     async with sessions() as session:
-        stored = await session.scalar(select(InboundMessage))
+        stored = await session.scalar(select(StoredMessage))
     assert stored is not None and (stored.channel, stored.sender_id) == ("terminal", "tester")
 
 

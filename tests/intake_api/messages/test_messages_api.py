@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.models import ConversationMessage
+from core.database import unit_of_work
+from core.settings import Settings
 from intake_api.app import create_app
-from intake_api.messages.models import InboundMessage
-from intake_api.settings import Settings
-from intake_api.storage.db import unit_of_work
+from intake_api.messages.models import StoredMessage
 from intake_api.tickets.models import Ticket
 from knowledge_base.loader import read_knowledge_base
 from knowledge_base.store import import_knowledge_base
@@ -69,7 +69,7 @@ async def test_same_message_id_returns_the_first_response_and_runs_once(
     assert first.json()["action"] == "handoff" and again.json()["duplicate"] is True
     assert {**again.json(), "duplicate": False} == first.json()
     assert await count(sessions, select(func.count(Ticket.id))) == 1
-    assert await count(sessions, select(func.count(InboundMessage.id))) == 1
+    assert await count(sessions, select(func.count(StoredMessage.id))) == 1
 
 
 async def test_concurrent_duplicates_are_answered_once(

@@ -1,4 +1,8 @@
-"""Engine, sessions and schema migration for SQLite (embedded) and PostgreSQL (production)."""
+"""The database floor: the declarative base of every table, the engine and the unit of work.
+
+SQLite (embedded) and PostgreSQL (production) behind one async engine. Schema migrations are the
+service's business and live with it (`intake_api/storage/`).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,30 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import DeclarativeBase
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class Base(DeclarativeBase):
+    """Base of every ORM table; one metadata so Alembic sees the whole schema."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -41,32 +57,13 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def session_factory(engine: AsyncEngine) -> Sessions:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
 @asynccontextmanager
-async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+async def unit_of_work(sessions: Sessions) -> AsyncIterator[AsyncSession]:
     """One transaction: commit when the block ends, roll back on any error."""
     async with sessions() as session, session.begin():
         yield session
-
-
-def alembic_config() -> Config:
-    """Alembic configuration pointing at the packaged migrations."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return config
-
-
-def _upgrade(connection: Connection) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.upgrade(config, "heads")
-
-
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring every branch of the schema to its newest migration (idempotent)."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
