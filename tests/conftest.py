@@ -14,7 +14,8 @@ from core.settings import Settings
 from intake_api.storage.migrate import migrate
 from tests.support.postgres import PostgresServer, create_database
 
-SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+# The public sample KB and its labelled queries, kept in the repository (bench/data/sample).
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "bench" / "data" / "sample"
 
 
 @pytest.fixture(scope="session")
@@ -65,9 +66,20 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return session_factory(engine)
 
 
+def _sample_file(name: str) -> Path:
+    path = SAMPLE_DIR / name
+    if not path.is_file():
+        pytest.fail(f"sample data missing from the checkout: {path}")
+    return path
+
+
 @pytest.fixture
-def shared_dir() -> Path:
-    """`../shared` beside the checkout (sample KB, dev queries, datasets)."""
-    if not SHARED_DIR.is_dir():
-        pytest.fail(f"shared data not found at {SHARED_DIR}")
-    return SHARED_DIR
+def sample_kb() -> Path:
+    """The public sample knowledge base (bench/data/sample/kb-sample.yaml)."""
+    return _sample_file("kb-sample.yaml")
+
+
+@pytest.fixture
+def sample_queries() -> Path:
+    """The sample's labelled customer messages (bench/data/sample/dev-queries.jsonl)."""
+    return _sample_file("dev-queries.jsonl")

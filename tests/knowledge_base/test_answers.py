@@ -274,8 +274,8 @@ def test_language_codes_are_normalized(given: str | None, expected: str) -> None
 
 
 @pytest.mark.parametrize("lang", ["zh", "zh-Hant", "en"])
-def test_every_sample_item_answers_in_every_language(shared_dir: Path, lang: str) -> None:
-    graph = KnowledgeGraph(read_knowledge_base(shared_dir / "samples" / "kb-sample.yaml"))
+def test_every_sample_item_answers_in_every_language(sample_kb: Path, lang: str) -> None:
+    graph = KnowledgeGraph(read_knowledge_base(sample_kb))
     for item_id in [*graph.faults, *graph.faqs]:
         answer = assemble_answer(graph, item_id, lang)
         assert answer.text and answer.title

@@ -53,9 +53,9 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_import_prints_the_report_and_a_second_import_changes_nothing(
-    env: dict, shared_dir: Path
+    env: dict, sample_kb: Path
 ) -> None:
-    sample = str(shared_dir / "samples" / "kb-sample.yaml")
+    sample = str(sample_kb)
     first = kb("import", sample)
     assert first.exit_code == 0, first.output
     assert "faults" in first.stdout and "revision 1" in first.stdout
@@ -116,8 +116,8 @@ def test_validate_checks_without_writing(env: dict, tmp_path: Path) -> None:
     assert stats()["nodes"]["products"] == 0 and stats()["revision"] == 0
 
 
-def test_export_yaml_and_json_round_trip(env: dict, tmp_path: Path, shared_dir: Path) -> None:
-    assert kb("import", str(shared_dir / "samples" / "kb-sample.yaml")).exit_code == 0
+def test_export_yaml_and_json_round_trip(env: dict, tmp_path: Path, sample_kb: Path) -> None:
+    assert kb("import", str(sample_kb)).exit_code == 0
     as_yaml, as_json = tmp_path / "out" / "kb.yaml", tmp_path / "out" / "kb.json"
     assert kb("export", str(as_yaml)).exit_code == 0
     assert kb("export", str(as_json)).exit_code == 0

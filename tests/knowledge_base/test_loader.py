@@ -53,8 +53,8 @@ def only_error(path: Path, **kwargs: object) -> KBError:
     return errors[0]
 
 
-def test_reads_the_shared_sample(shared_dir: Path) -> None:
-    kb = read_knowledge_base(shared_dir / "samples" / "kb-sample.yaml")
+def test_reads_the_sample(sample_kb: Path) -> None:
+    kb = read_knowledge_base(sample_kb)
     assert len(kb.products) == 2 and len(kb.faults) == 12 and len(kb.faqs) == 6
     assert all(fault.symptoms for fault in kb.faults)
 

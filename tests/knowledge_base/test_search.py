@@ -84,12 +84,14 @@ def test_nothing_to_search_gives_no_hits(searcher: Searcher, text: str) -> None:
     assert searcher.search(text) == []
 
 
-def test_sample_quality_does_not_regress(shared_dir: Path, tmp_path: Path) -> None:
+def test_sample_quality_does_not_regress(
+    sample_kb: Path, sample_queries: Path, tmp_path: Path
+) -> None:
     """hit@1 >= 0.95 overall and >= 0.90 per language on the sample's answer queries."""
-    kb = read_knowledge_base(shared_dir / "samples" / "kb-sample.yaml")
+    kb = read_knowledge_base(sample_kb)
     index = KnowledgeIndex.open(tmp_path / "index", CountingEncoder())
     index.sync(documents(kb), product_aliases(kb))
-    result = evaluate(index, read_queries(shared_dir / "samples" / "dev-queries.jsonl"))
+    result = evaluate(index, read_queries(sample_queries))
     assert result.hit_at_1 >= 0.95
     assert result.hit_at_1_zh >= 0.90 and result.hit_at_1_en >= 0.90
     assert result.no_answer_rate >= 0.6

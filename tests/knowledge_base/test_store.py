@@ -35,13 +35,13 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture
-def sample(shared_dir: Path) -> KnowledgeBase:
-    return read_knowledge_base(shared_dir / "samples" / "kb-sample.yaml")
+def sample(sample_kb: Path) -> KnowledgeBase:
+    return read_knowledge_base(sample_kb)
 
 
 @pytest.fixture
-def sample_data(shared_dir: Path) -> dict[str, Any]:
-    return yaml.safe_load((shared_dir / "samples" / "kb-sample.yaml").read_text(encoding="utf-8"))
+def sample_data(sample_kb: Path) -> dict[str, Any]:
+    return yaml.safe_load(sample_kb.read_text(encoding="utf-8"))
 
 
 async def run_import(
