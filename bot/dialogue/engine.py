@@ -35,8 +35,9 @@ from bot.dialogue.policy import (
 )
 from bot.dialogue.ports import Candidate, Interpreter, Knowledge, TicketDesk, TicketRequest
 from bot.dialogue.prompts import DialogueTexts
-from bot.dialogue.slots import SLOT_ORDER, UNKNOWN, SlotReader
+from bot.dialogue.slots import SLOT_ORDER, SlotReader
 from bot.dialogue.state import CLARIFY, COLLECT, CONFIRM, FEEDBACK, DialogueState
+from bot.dialogue.tickets import TicketWriter
 from core.messages import Answer, Entity, InboundMessage, Intent, KbHit, Reply
 
 TOP_K = 5
@@ -243,11 +244,19 @@ class DialogueEngine:
 
     # --- repair requests --------------------------------------------------------------------
 
-    def _reader(self, ctx: _Context) -> SlotReader:
-        names = self.knowledge.product_names(ctx.voice.lang)
+    def slot_reader(self, lang: str) -> SlotReader:
+        """The repair form's reader, with the knowledge base's products named in `lang`."""
+        names = self.knowledge.product_names(lang)
         return SlotReader(
             self.texts, lambda text: sorted(self.knowledge.mentions(text).products), names
         )
+
+    def ticket_writer(self, lang: str) -> TicketWriter:
+        """Writes request summaries and tickets in `lang` (the dialogue's and a call's)."""
+        return TicketWriter(self.texts, self.slot_reader(lang), lang)
+
+    def _reader(self, ctx: _Context) -> SlotReader:
+        return self.slot_reader(ctx.voice.lang)
 
     def _start_collect(self, ctx: _Context, hits: list[Candidate]) -> Answer:
         text, lang = ctx.inbound.text, ctx.voice.lang
@@ -330,18 +339,7 @@ class DialogueEngine:
         return self._ask_next(ctx)
 
     def _summary(self, ctx: _Context) -> str:
-        lang, reader = ctx.voice.lang, self._reader(ctx)
-        lines = []
-        for slot in SLOT_ORDER:
-            value = str(ctx.slots.get(slot) or UNKNOWN)
-            if slot == "product" and value != UNKNOWN:
-                value = reader.product_name(value)
-            elif slot == "urgency":
-                value = self.texts.urgency_label(value, lang)
-            if value == UNKNOWN:
-                value = self.texts.label("unknown", lang)
-            lines.append(f"{self.texts.label(slot, lang)}: {value}")
-        return "\n".join(lines)
+        return self.ticket_writer(ctx.voice.lang).summary(ctx.slots)
 
     async def _create_ticket(self, ctx: _Context) -> Answer:
         request = self._ticket_request(ctx, ctx.state.request.get("category") or "repair")
@@ -357,24 +355,17 @@ class DialogueEngine:
         )
         return self._turn(ctx, "ticket", [reply], ticket=ticket)
 
-    def _ticket_request(
-        self, ctx: _Context, category: str, *, escalated: bool = False
-    ) -> TicketRequest:
-        slots, reader = ctx.slots, self._reader(ctx)
-        product_id = slots.get("product") if slots.get("product") != UNKNOWN else None
+    def _ticket_request(self, ctx: _Context, category: str) -> TicketRequest:
+        """The form's details; the customer's message itself when the form is still empty."""
+        slots = ctx.slots
         symptom = str(slots.get("symptom") or ctx.state.request.get("text") or ctx.inbound.text)
-        product = reader.product_name(product_id) if product_id else ""
-        subject = f"{product}: {symptom}" if product else symptom
-        return TicketRequest(
-            subject=subject[:200],
-            description=self._summary(ctx) if slots else ctx.inbound.text,
+        return self.ticket_writer(ctx.voice.lang).request(
+            slots,
+            symptom=symptom,
             category=category,
             customer=self._customer(ctx),
-            product_id=product_id,
             fault_id=ctx.state.request.get("fault_id"),
-            urgency=slots.get("urgency"),
-            escalated=escalated,
-            details={key: value for key, value in slots.items() if value},
+            record="" if slots else ctx.inbound.text,
         )
 
     def _customer(self, ctx: _Context) -> dict[str, Any]:
@@ -421,7 +412,7 @@ class DialogueEngine:
     async def _handoff(self, ctx: _Context, *, complaint: bool) -> Answer:
         """A person takes over: the conversation is marked for agents and a ticket says why."""
         category = "complaint" if complaint else (ctx.state.request.get("category") or "other")
-        request = self._ticket_request(ctx, category, escalated=True)
+        request = self._ticket_request(ctx, category)
         ticket = await self.tickets.create(ctx.session, request)
         ctx.state.reset()
         ctx.state.stage = "handoff"

@@ -6,7 +6,7 @@ NLU interpreter, knowledge service and ticket desk; the dialogue never reads set
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,7 +65,8 @@ class Knowledge(Protocol):
 
 @dataclass
 class TicketRequest:
-    """A ticket the dialogue asks for; triage fills priority and due times."""
+    """A ticket the dialogue asks for; triage fills priority and due times. The request's
+    details are written into `description`; a hand-over shows as the conversation's status."""
 
     subject: str
     description: str
@@ -74,8 +75,6 @@ class TicketRequest:
     product_id: str | None = None
     fault_id: str | None = None
     urgency: str | None = None
-    escalated: bool = False
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 class TicketDesk(Protocol):

@@ -1,0 +1,80 @@
+"""The ticket a conversation asks for, written in one place.
+
+The dialogue's repair form, its hand-over to a person and a phone call that ended with its request
+still open all make tickets; each says the same things the same way: the subject (`model:
+symptom`), a description listing the request's details (model, symptom, address, phone, urgency,
+serial) followed by the record the request came from, and the request the ticket desk takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.dialogue.ports import TicketRequest
+from bot.dialogue.prompts import DialogueTexts
+from bot.dialogue.slots import SLOT_ORDER, UNKNOWN, SlotReader
+
+MAX_SUBJECT_CHARS = 200
+MAX_DESCRIPTION_CHARS = 19_000  # a ticket's description holds 20,000
+
+
+def known(value: object) -> str | None:
+    """The slot's value, or None when it is missing or the customer could not say."""
+    text = str(value or "")
+    return text if text and text != UNKNOWN else None
+
+
+@dataclass(frozen=True)
+class TicketWriter:
+    """Writes a request's details and tickets in the customer's language `lang`."""
+
+    texts: DialogueTexts
+    reader: SlotReader
+    lang: str
+
+    def summary(self, slots: Mapping[str, Any], *, unknown: bool = True) -> str:
+        """One `Label: value` line per detail of the form, in asking order; a detail not known
+        reads "unknown" (what the customer confirms), or is left out when `unknown` is False."""
+        lines = []
+        for slot in SLOT_ORDER:
+            value = known(slots.get(slot))
+            if value is None and not unknown:
+                continue
+            shown = self.texts.label("unknown", self.lang) if value is None else value
+            if value is not None and slot == "product":
+                shown = self.reader.product_name(value)
+            elif value is not None and slot == "urgency":
+                shown = self.texts.urgency_label(value, self.lang)
+            lines.append(f"{self.texts.label(slot, self.lang)}: {shown}")
+        return "\n".join(lines)
+
+    def request(
+        self,
+        slots: Mapping[str, Any],
+        *,
+        symptom: str,
+        category: str,
+        customer: dict[str, Any],
+        fault_id: str | None,
+        record: str = "",
+        unknown: bool = True,
+    ) -> TicketRequest:
+        """The ticket for `slots`: subject `model: symptom`, the details' `summary` (when there
+        are any) and under them `record`, the text the request came from (a call's transcript,
+        or the customer's message when the form is empty)."""
+        product_id = known(slots.get("product"))
+        name = self.reader.product_name(product_id) if product_id else ""
+        subject = f"{name}: {symptom}" if name else symptom
+        summary = self.summary(slots, unknown=unknown) if slots else ""
+        description = "\n\n".join(part for part in (summary, record.strip()) if part)
+        return TicketRequest(
+            subject=subject[:MAX_SUBJECT_CHARS],
+            description=description[:MAX_DESCRIPTION_CHARS],
+            category=category,
+            customer=customer,
+            product_id=product_id,
+            fault_id=fault_id,
+            urgency=slots.get("urgency"),
+        )
