@@ -1,11 +1,13 @@
-"""Convert public intent benchmarks in /work/shared/datasets to Rasa NLU YAML train/test pairs.
+"""Convert public intent benchmarks to Rasa NLU YAML train/test pairs.
 
-    python bench/datasets_to_rasa.py OUT_DIR [--datasets clinc150 banking77 ...]
+    python bench/datasets_to_rasa.py OUT_DIR --datasets PATH [--only clinc150 banking77 ...]
 
-Writes OUT_DIR/<dataset>/train.yml and test.yml. CLINC150's `oos` becomes `out_of_scope` (a
-training class, and the label oos recall is measured on). SMP2019 has no public test labels: a
-stratified 20% held-out split with a fixed seed stands in (not comparable with the leaderboard).
-`clinc150-val` trains on train and tests on the validation split, for tuning.
+PATH is the folder holding the public datasets (`clinc150/`, `banking77/`, `hwu64/`,
+`smp2017_ecdt_task1/`, `smp2019_ecdt_task1/`, as each is published); they are not part of the
+repository. Writes OUT_DIR/<dataset>/train.yml and test.yml. CLINC150's `oos` becomes
+`out_of_scope` (a training class, and the label oos recall is measured on). SMP2019 has no public
+test labels: a stratified 20% held-out split with a fixed seed stands in (not comparable with the
+leaderboard). `clinc150-val` trains on train and tests on the validation split, for tuning.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from sklearn.model_selection import train_test_split
 from bot.nlu.classifiers import OUT_OF_SCOPE
 from bot.nlu.training_data import Message, dump_yaml
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 Split = list[Message]
 
 
@@ -128,9 +129,38 @@ CONVERTERS: dict[str, Callable[[Path], tuple[Split, Split]]] = {
     "smp2017": smp2017,
     "smp2019": smp2019,
 }
+# The folder each converter reads below the datasets folder.
+FOLDERS = {
+    "clinc150": "clinc150",
+    "clinc150-val": "clinc150",
+    "banking77": "banking77",
+    "hwu64": "hwu64",
+    "smp2017": "smp2017_ecdt_task1",
+    "smp2019": "smp2019_ecdt_task1",
+}
+DATASETS_HELP = (
+    "the folder holding the public datasets (clinc150/, banking77/, hwu64/, smp2017_ecdt_task1/, "
+    "smp2019_ecdt_task1/); not part of the repository"
+)
 
 
-def convert(name: str, out_dir: Path, root: Path = DATASETS) -> tuple[Path, Path]:
+def check_datasets(parser: argparse.ArgumentParser, root: Path | None, names: list[str]) -> Path:
+    """The datasets folder, or exit with a message saying what is missing."""
+    if root is None:
+        parser.error(
+            "--datasets PATH is required: the folder holding the public datasets "
+            f"({', '.join(sorted(set(FOLDERS.values())))}). They are not in the repository; "
+            "see docs/benchmarks/nlu.md."
+        )
+    if not root.is_dir():
+        parser.error(f"--datasets {root}: no such folder")
+    missing = sorted({FOLDERS[name] for name in names if not (root / FOLDERS[name]).is_dir()})
+    if missing:
+        parser.error(f"--datasets {root}: missing {', '.join(f'{m}/' for m in missing)}")
+    return root
+
+
+def convert(name: str, out_dir: Path, root: Path) -> tuple[Path, Path]:
     """Write <out_dir>/<name>/{train,test}.yml; returns their paths."""
     train, test = CONVERTERS[name](root)
     folder = out_dir / name
@@ -144,11 +174,19 @@ def convert(name: str, out_dir: Path, root: Path = DATASETS) -> tuple[Path, Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--datasets", nargs="+", default=list(CONVERTERS), choices=list(CONVERTERS))
-    parser.add_argument("--root", type=Path, default=DATASETS, help="the shared datasets folder")
+    parser.add_argument("--datasets", type=Path, metavar="PATH", help=DATASETS_HELP)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=list(CONVERTERS),
+        choices=list(CONVERTERS),
+        metavar="NAME",
+        help=f"convert only these ({', '.join(CONVERTERS)}; default: all)",
+    )
     args = parser.parse_args()
-    for name in args.datasets:
-        train, test = convert(name, args.out_dir, args.root)
+    root = check_datasets(parser, args.datasets, args.only)
+    for name in args.only:
+        train, test = convert(name, args.out_dir, root)
         print(f"{name}: {train} {test}")
 
 

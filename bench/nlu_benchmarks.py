@@ -1,7 +1,10 @@
 """Run `aftersales nlu evaluate --json` on public intent benchmarks converted to Rasa YAML.
 
-    python bench/nlu_benchmarks.py [--datasets clinc150 smp2017 ...] [--out results.md]
+    python bench/nlu_benchmarks.py --datasets PATH [--only clinc150 smp2017 ...] [--out results.md]
     python bench/nlu_benchmarks.py --latency
+
+PATH is the folder holding the public datasets (not part of the repository; see
+bench/datasets_to_rasa.py). `--latency` needs no datasets.
 
 Each dataset is converted by bench/datasets_to_rasa.py into a temporary folder and evaluated with
 exactly the command users run; the wall time covers training and scoring. Prints a markdown table
@@ -20,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets_to_rasa import CONVERTERS, DATASETS, convert  # noqa: E402
+from datasets_to_rasa import CONVERTERS, DATASETS_HELP, check_datasets, convert  # noqa: E402
 
 HELD_OUT = Path(__file__).resolve().parents[1] / "tests" / "bot" / "data" / "nlu_test.yml"
 DEFAULT_DATASETS = ["clinc150", "banking77", "hwu64", "smp2017", "smp2019"]
@@ -84,18 +87,26 @@ def parse_latency() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS, choices=list(CONVERTERS))
-    parser.add_argument("--root", type=Path, default=DATASETS)
+    parser.add_argument("--datasets", type=Path, metavar="PATH", help=DATASETS_HELP)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=DEFAULT_DATASETS,
+        choices=list(CONVERTERS),
+        metavar="NAME",
+        help=f"evaluate only these (default: {' '.join(DEFAULT_DATASETS)})",
+    )
     parser.add_argument("--out", type=Path, help="write the markdown table here")
     parser.add_argument("--latency", action="store_true", help="time parse() instead")
     args = parser.parse_args()
     if args.latency:
         print(parse_latency())
         return
+    root = check_datasets(parser, args.datasets, args.only)
     results = []
     with tempfile.TemporaryDirectory() as work:
-        for name in args.datasets:
-            results.append(run(name, Path(work), args.root))
+        for name in args.only:
+            results.append(run(name, Path(work), root))
             print(json.dumps(results[-1]), flush=True)
     markdown = table(results)
     print(markdown)
