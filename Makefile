@@ -37,7 +37,7 @@ format: $(STAMP)
 # The quick quality benchmarks; the others are listed in docs/benchmarks.md.
 bench: $(STAMP)
 	$(BIN)/python bench/kb_quality.py
-	$(BIN)/aftersales bot evaluate --kb ../shared/samples/kb-sample.yaml --queries ../shared/samples/dev-queries.jsonl
+	$(BIN)/aftersales bot evaluate --kb bench/data/sample/kb-sample.yaml --queries bench/data/sample/dev-queries.jsonl
 	$(BIN)/aftersales bot evaluate --kb knowledge_base/demo --queries bench/data/demo-queries.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/dev2/kb.yaml --queries bench/data/dev2/queries.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout/kb.yaml --queries bench/data/holdout/queries.jsonl

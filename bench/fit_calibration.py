@@ -5,7 +5,7 @@ Every `answer` and `no_answer` query is searched; the top hit's signals are the 
 at which the pooled training sets keep wrong answers at or under `--max-wrong` of all answers.
 The held-out set (bench/data/holdout) is never passed here: it measures the result.
 
-    python bench/fit_calibration.py            # fits on the shared sample, demo and dev2 sets
+    python bench/fit_calibration.py            # fits on the sample, demo and dev2 sets
     python bench/fit_calibration.py --dry-run  # prints the fit without writing it
 
 It also prints, for each set, the rates of a model fitted on the other sets only: what the fit
@@ -32,8 +32,8 @@ from knowledge_base.service import sync_index
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SETS = {
     "shared sample": (
-        ROOT.parent / "shared/samples/kb-sample.yaml",
-        ROOT.parent / "shared/samples/dev-queries.jsonl",
+        ROOT / "bench/data/sample/kb-sample.yaml",
+        ROOT / "bench/data/sample/dev-queries.jsonl",
     ),
     "demo": (ROOT / "knowledge_base/demo", ROOT / "bench/data/demo-queries.jsonl"),
     "dev2": (ROOT / "bench/data/dev2/kb.yaml", ROOT / "bench/data/dev2/queries.jsonl"),

@@ -28,8 +28,8 @@ from knowledge_base.search import METHODS, evaluate, read_queries  # noqa: E402
 SETS = [
     (
         "sample",
-        ROOT.parent / "shared" / "samples" / "kb-sample.yaml",
-        ROOT.parent / "shared" / "samples" / "dev-queries.jsonl",
+        ROOT / "bench" / "data" / "sample" / "kb-sample.yaml",
+        ROOT / "bench" / "data" / "sample" / "dev-queries.jsonl",
     ),
     ("demo", ROOT / "knowledge_base" / "demo", ROOT / "bench" / "data" / "demo-queries.jsonl"),
     (

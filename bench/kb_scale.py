@@ -36,12 +36,12 @@ from knowledge_base.search import Searcher, read_queries  # noqa: E402
 TEXTS_PER_ITEM = 4
 SEPARATOR = " / "
 KBS = [
-    ROOT.parent / "shared" / "samples" / "kb-sample.yaml",
+    ROOT / "bench" / "data" / "sample" / "kb-sample.yaml",
     ROOT / "knowledge_base" / "demo",
     ROOT / "bench" / "data" / "holdout" / "kb.yaml",
 ]
 QUERY_SETS = [
-    ROOT.parent / "shared" / "samples" / "dev-queries.jsonl",
+    ROOT / "bench" / "data" / "sample" / "dev-queries.jsonl",
     ROOT / "bench" / "data" / "holdout" / "queries.jsonl",
     ROOT / "bench" / "data" / "demo-queries.jsonl",
 ]
