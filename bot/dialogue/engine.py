@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue import conversations
+from bot.dialogue.buttons import buttons_after
 from bot.dialogue.language import Voice, detect_voice
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, utcnow
 from bot.dialogue.policy import (
@@ -452,6 +453,7 @@ class DialogueEngine:
             conversation_id=ctx.conversation.id,
             action=action,  # type: ignore[arg-type]  # the dialogue's actions are the contract's
             replies=[Reply(text=text) for text in replies],
+            buttons=buttons_after(ctx.state, ctx.voice, self.knowledge.product_names),
             intent=Intent(name=ctx.understanding.intent, confidence=ctx.understanding.confidence),
             entities=[Entity(**entity) for entity in self._entities(ctx)],
             lang=ctx.voice.lang,
