@@ -21,7 +21,6 @@ from knowledge_base.graph import KnowledgeGraph
 from knowledge_base.index import KnowledgeIndex, SyncReport, documents, product_aliases
 from knowledge_base.search import NO_ANSWER_THRESHOLD, Hit, Searcher
 from knowledge_base.store import kb_revision, load_knowledge_base
-from knowledge_base.text import detect_script
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -83,20 +82,9 @@ class KnowledgeService:
         """Best items first; a top score below `threshold` means no good answer."""
         return self._state[1].search(text, lang=lang, k=k)
 
-    def best_answer(self, text: str, lang: str | None = None) -> Hit | None:
-        """The top hit when it clears the no-answer threshold, else None."""
-        hits = self.search(text, lang=lang, k=1)
-        return hits[0] if hits and hits[0].score >= self.threshold else None
-
     def answer(self, item_id: str, lang: str) -> Answer:
         """The full answer for a fault or FAQ (`lang`: zh, zh-Hant or en)."""
         return assemble_answer(self.graph, item_id, lang)
-
-    @staticmethod
-    def answer_lang(text: str) -> str:
-        """The language and script to answer a customer's text in: zh, zh-Hant or en."""
-        script = detect_script(text)
-        return "zh" if script == "zh-Hans" else script
 
     async def refresh(self, sessions: Sessions) -> SyncReport:
         """Reload the KB after an import and update the index incrementally."""

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, insert, select, update
@@ -54,15 +54,6 @@ class KBStats(BaseModel):
     edges: dict[str, int]
     revision: int
     updated_at: datetime | None
-
-
-class NodeRef(BaseModel):
-    """One neighbour of a node: which node, over which relation, at which position in the list."""
-
-    kind: str
-    id: str
-    rel: str
-    position: int
 
 
 def item_data(item: BaseModel) -> dict[str, Any]:
@@ -195,29 +186,6 @@ async def knowledge_base_stats(session: AsyncSession) -> KBStats:
 def _as_utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; they were written in UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-async def neighbors(
-    session: AsyncSession,
-    kind: str,
-    id: str,
-    rel: str | None = None,
-    direction: Literal["out", "in"] = "out",
-) -> list[NodeRef]:
-    """Nodes linked to (kind, id): its references (`out`) or what references it (`in`)."""
-    if direction == "out":
-        query = select(Edge.dst_kind, Edge.dst_id, Edge.rel, Edge.position).where(
-            Edge.src_kind == kind, Edge.src_id == id
-        )
-    else:
-        query = select(Edge.src_kind, Edge.src_id, Edge.rel, Edge.position).where(
-            Edge.dst_kind == kind, Edge.dst_id == id
-        )
-    if rel is not None:
-        query = query.where(Edge.rel == rel)
-    rows = (await session.execute(query)).all()
-    refs = [NodeRef(kind=k, id=i, rel=r, position=p) for k, i, r, p in rows]
-    return sorted(refs, key=lambda ref: (ref.rel, ref.kind, ref.position, ref.id))
 
 
 async def is_empty(session: AsyncSession) -> bool:

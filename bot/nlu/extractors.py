@@ -163,7 +163,7 @@ def _flexible(entry: str) -> str:
 
 
 class LookupEntityExtractor(EntityExtractor):
-    """Lookup tables (YAML `lookup:`, annotated values, `add_lookup`); longest match first."""
+    """Lookup tables (YAML `lookup:`, annotated values); longest match first."""
 
     name = "LookupEntityExtractor"
 

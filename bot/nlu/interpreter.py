@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from bot.nlu.classifiers import LogisticRegressionIntentClassifier
 from bot.nlu.errors import ModelError, PipelineError
-from bot.nlu.extractors import EntityExtractor, EntitySynonymMapper, LookupEntityExtractor
+from bot.nlu.extractors import EntityExtractor, EntitySynonymMapper
 from bot.nlu.featurizers import Doc, Featurizer
 from bot.nlu.text import JiebaTokenizer, WhitespaceTokenizer, fold
 from bot.nlu.training_data import TrainingData
@@ -120,20 +120,6 @@ class Interpreter:
     def parse(self, text: str) -> dict[str, Any]:
         """Rasa `/model/parse` output: text, intent, entities, intent_ranking."""
         return self.parse_batch([text])[0]
-
-    # --- runtime knowledge -----------------------------------------------------------------
-    def add_lookup(self, entity: str, values: Iterable[str] | Mapping[str, str]) -> None:
-        """Teach the lookup extractor entries (e.g. KB product models; a mapping gives aliases)."""
-        lookups = [c for c in self.extractors if isinstance(c, LookupEntityExtractor)]
-        if not lookups:
-            raise PipelineError("the pipeline has no LookupEntityExtractor")
-        for extractor in lookups:
-            extractor.add(entity, values)
-
-    def add_synonyms(self, synonyms: Mapping[str, str]) -> None:
-        """Map extracted values to canonical ones (alias -> canonical)."""
-        for mapper in self.mappers:
-            mapper.add(synonyms)
 
     # --- persistence -----------------------------------------------------------------------
     def persist(self, folder: str | Path) -> Path:

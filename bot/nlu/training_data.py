@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,10 +66,6 @@ class TrainingData:
     def intents(self) -> list[str]:
         """The intent names, sorted."""
         return sorted({m.intent for m in self.messages if m.intent})
-
-    def intent_counts(self) -> Counter[str]:
-        """How many examples each intent has."""
-        return Counter(m.intent for m in self.messages if m.intent)
 
     def merge(self, other: TrainingData) -> TrainingData:
         """A new TrainingData holding this one's items followed by `other`'s."""

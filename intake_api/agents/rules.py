@@ -20,7 +20,6 @@ COMPLAINT_CLOSED_WITHIN = timedelta(hours=48)
 UNRESOLVED = "unresolved"
 COMPLAINT_OPEN = "complaint_open"
 FIRST_RESPONSE_OVERDUE = "first_response_overdue"
-RULES = (FIRST_RESPONSE_OVERDUE, UNRESOLVED, COMPLAINT_OPEN)
 
 DONE = frozenset({"resolved", "closed", "cancelled"})
 FINAL = frozenset({"closed", "cancelled"})
@@ -40,7 +39,7 @@ class TicketClock:
 
 
 def broken_rules(ticket: TicketClock, now: datetime) -> list[str]:
-    """Every rule `ticket` breaks at `now`, in `RULES` order."""
+    """Every rule `ticket` breaks at `now`: first response, unresolved, complaint open."""
     broken = []
     if ticket.status not in DONE and ticket.first_response_at is None and now > ticket.sla_due_at:
         broken.append(FIRST_RESPONSE_OVERDUE)

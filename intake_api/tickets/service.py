@@ -45,11 +45,6 @@ async def get(session: AsyncSession, *, ticket_id: str) -> Ticket:
     return ticket
 
 
-async def get_by_status_token(session: AsyncSession, *, token: str) -> Ticket | None:
-    """The ticket a customer's status token belongs to."""
-    return await session.scalar(select(Ticket).where(Ticket.status_token == token))
-
-
 async def _record_change(
     session: AsyncSession,
     *,

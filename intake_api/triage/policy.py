@@ -20,7 +20,6 @@ Priority = Literal["P1", "P2", "P3", "P4"]
 Tier = Literal["strategic", "key", "standard"]
 PRIORITIES: tuple[str, ...] = get_args(Priority)
 TIERS: tuple[str, ...] = get_args(Tier)
-CATEGORIES: tuple[str, ...] = get_args(Category)  # the KB format's categories
 
 
 class PolicyError(ServiceError):

@@ -16,8 +16,6 @@ from pathlib import Path
 from intake_api.triage.due_times import due_at
 from intake_api.triage.policy import Keywords, SlaPolicy, load_policy
 
-SEVERITIES = ("low", "medium", "high", "critical")
-
 
 @dataclass(frozen=True)
 class Triage:

@@ -82,18 +82,8 @@ def test_held_out_domain_accuracy(domain_interpreter: Interpreter, domain_test_d
     assert report.intent_accuracy >= DOMAIN_ACCURACY_FLOOR, report.confusions
 
 
-def test_add_lookup_from_the_knowledge_base(domain_interpreter: Interpreter) -> None:
-    domain_interpreter.add_lookup("product", {"ZX-900": "ZX-900", "蒸烤箱": "ZX-900"})
-    entities = domain_interpreter.parse("我们的蒸烤箱和zx900都坏了")["entities"]
-    assert [(e["entity"], e["value"]) for e in entities if e["entity"] == "product"] == [
-        ("product", "ZX-900"),
-        ("product", "ZX-900"),
-    ]
-
-
 def test_persist_and_load_round_trip(tmp_path: Path, small_pair: tuple[Path, Path]) -> None:
     interpreter = train(load_training_data(small_pair[0]))
-    interpreter.add_lookup("product", ["QX-7"])
     folder = interpreter.persist(tmp_path / "model")
     loaded = Interpreter.load(folder)
     texts = ["hello", "机器坏了, QX-7 shows E03", "tell me a joke"]
