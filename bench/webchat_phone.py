@@ -32,7 +32,7 @@ import httpx
 from websockets.asyncio.client import connect
 
 from bot.nlu import load_or_train
-from channels.phone.transcripts import parse
+from channels.phone.inbound import read_transcript
 from core.settings import Settings
 from intake_api.app import create_app
 from tests.support.server import running_server
@@ -179,7 +179,7 @@ def bench_parsing(turns: int, repeat: int) -> dict[str, float]:
     for name, (body, content_type) in renderings(long_call(turns)).items():
         started = time.perf_counter()
         for _ in range(repeat):
-            parse(body, content_type, "c", None)
+            read_transcript(body, content_type, "c", None)
         results[name] = turns * repeat / (time.perf_counter() - started)
     return results
 

@@ -8,7 +8,6 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from fastapi import FastAPI
 
 from channels.outbound import channels_lifespan
-from channels.phone.views import router as transcripts_router
 from channels.telegram.views import router as telegram_router
 from channels.webchat.lifespan import webchat_lifespan
 from channels.webchat.views import router as webchat_router
@@ -22,6 +21,7 @@ from intake_api.agents.views import csat_router, pages_router
 from intake_api.agents.views import router as agents_router
 from intake_api.audit.views import router as audit_router
 from intake_api.auth.views import router as apikeys_router
+from intake_api.calls.views import router as transcripts_router
 from intake_api.deliveries.worker import deliveries_lifespan
 from intake_api.events.lifespan import events_lifespan
 from intake_api.events.views import router as ticket_events_router

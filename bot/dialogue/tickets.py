@@ -78,3 +78,9 @@ class TicketWriter:
             fault_id=fault_id,
             urgency=slots.get("urgency"),
         )
+
+
+def due_text(ticket: Mapping[str, Any]) -> str:
+    """When the ticket's first response is due, as `YYYY-MM-DD HH:MM UTC` for a reply."""
+    text = str(ticket.get("sla_due_at") or "")
+    return f"{text[:16].replace('T', ' ')} UTC" if text else ""

@@ -1,2 +1,2 @@
-"""The phone channel: call transcripts (`POST /v1/transcripts`) as JSON segments, plain text,
-WebVTT or SRT, understood as one request and turned into a ticket or an answered conversation."""
+"""The phone channel's adapter: call transcripts as JSON segments, plain text, WebVTT or SRT,
+read into one `Transcript` (what a call makes is the service's calls domain)."""

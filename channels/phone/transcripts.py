@@ -51,11 +51,6 @@ class TranscriptError(ServiceError):
     code = "invalid_transcript"
 
 
-class UnsupportedTranscript(ServiceError):
-    status_code = 415
-    code = "unsupported_media_type"
-
-
 @dataclass(frozen=True)
 class Segment:
     speaker: str  # CUSTOMER or AGENT
@@ -362,40 +357,3 @@ def parse_srt(text: str, call_id: str | None, caller: str | None) -> Transcript:
     """SubRip: numbered cues, `00:00:01,000 --> 00:00:04,000`, text with `Speaker:`."""
     segments = _timed_cues(_blocks(text.lstrip("\ufeff")), "SRT")
     return _finish(_transcript(text, "srt", segments, call_id, caller))
-
-
-# --- by content type --------------------------------------------------------------------------
-
-JSON_TYPES = ("application/json",)
-VTT_TYPES = ("text/vtt",)
-SRT_TYPES = ("application/x-subrip", "application/srt", "text/srt", "text/x-srt")
-TEXT_TYPES = ("text/plain",)
-SUPPORTED = "application/json, text/plain, text/vtt (WebVTT) or application/x-subrip (SRT)"
-
-
-def _decode(body: bytes) -> str:
-    try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise TranscriptError(f"the transcript is not UTF-8 text: {exc}") from exc
-
-
-def parse(body: bytes, content_type: str, call_id: str | None, caller: str | None) -> Transcript:
-    """The transcript in `body`, read by its content type (plain text that is WebVTT or SRT is
-    recognised as such)."""
-    media = content_type.split(";", 1)[0].strip().lower()
-    if not body.strip():
-        raise TranscriptError("the request body is empty")
-    if media in JSON_TYPES or media.endswith("+json"):
-        return parse_json(body)
-    if media not in VTT_TYPES + SRT_TYPES + TEXT_TYPES:
-        raise UnsupportedTranscript(
-            f"unsupported content type {media or '(none)'!r}; send {SUPPORTED}",
-            content_type=media,
-        )
-    text = _decode(body)
-    if media in VTT_TYPES or text.lstrip("\ufeff").startswith("WEBVTT"):
-        return parse_vtt(text, call_id, caller)
-    if media in SRT_TYPES or looks_like_srt(text):
-        return parse_srt(text, call_id, caller)
-    return parse_text(text, call_id, caller)

@@ -2,7 +2,8 @@
 
 Three short transactions, so no message is lost and none is answered twice:
 1. the message row (unique channel+message_id: a duplicate lands on the first row and gets
-   its stored response, waiting while the first delivery is still being answered);
+   its stored response, waiting while the first delivery is still being answered; see
+   `intake_api.storage.once`);
 2. the bot's unit of work: conversation state, history, any ticket, and the response on the
    message row, committed together (retried when a concurrent message of the same sender
    changed the conversation first);
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,28 +25,18 @@ from bot.dialogue import conversations
 from bot.dialogue.engine import DialogueEngine, Reading
 from bot.dialogue.language import detect_voice
 from core.database import unit_of_work
-from core.errors import Conflict, ServiceError
+from core.errors import Conflict
 from core.logs import get_logger
 from core.messages import Answer, InboundMessage, Intent, Reply
 from intake_api.messages import service
 from intake_api.messages.desk import pending_events
+from intake_api.messages.models import StoredMessage
+from intake_api.storage.once import CONFLICT_RETRIES, first_response, is_conflict, store_first
 from intake_api.tickets.models import TicketEvent
 
 log = get_logger(__name__)
 
-# A concurrent message of the same sender changed the conversation first: run the bot again.
-CONFLICT_RETRIES = 5
-# How long a duplicate waits for the first delivery's response before asking to retry.
-DUPLICATE_WAIT_SECONDS = 30.0
-
 Publish = Callable[[list[TicketEvent]], Awaitable[None]]
-
-
-class Busy(ServiceError):
-    """The database stayed locked (SQLite under heavy concurrent writes): retry later."""
-
-    status_code = 503
-    code = "busy"
 
 
 @dataclass
@@ -64,43 +56,26 @@ class MessageDesk:
 
     async def replay(self, data: InboundMessage) -> Answer:
         """The first delivery's response, once it is stored."""
-        waited, pause = 0.0, 0.02
-        while waited < DUPLICATE_WAIT_SECONDS:
-            async with self.sessions() as session:
-                stored = await service.get(
-                    session, channel=data.channel, message_id=data.message_id
-                )
-            if stored is not None and stored.response is not None:
-                return Answer.model_validate({**stored.response, "duplicate": True})
-            await asyncio.sleep(pause)
-            waited, pause = waited + pause, min(pause * 2, 0.5)
-        raise Conflict(
+        not_ready = Conflict(
             "this message_id is still being answered; retry shortly",
             channel=data.channel,
             message_id=data.message_id,
         )
+        stored = await first_response(self.sessions, partial(_find, data), not_ready)
+        return Answer.model_validate(stored)
 
     async def is_known(self, data: InboundMessage) -> bool:
         """Whether this channel+message_id was received before."""
         async with self.sessions() as session:
-            stored = await service.get(session, channel=data.channel, message_id=data.message_id)
-        return stored is not None
+            return await _find(data, session) is not None
 
     async def _store(self, data: InboundMessage) -> int | None:
         """The new message's row id, or None when channel+message_id is already stored."""
-        for attempt in range(CONFLICT_RETRIES):
-            try:
-                async with unit_of_work(self.sessions) as session:
-                    message = service.create(session, data=data)
-                    await session.flush()
-                    return message.id
-            except IntegrityError:
-                return None
-            except OperationalError as exc:
-                if not _is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
-                    raise Busy("the message store is busy; retry shortly") from exc
-                await asyncio.sleep(0.05 * (2**attempt))
-        raise AssertionError("unreachable: the loop returns or raises on its last attempt")
+        return await store_first(
+            self.sessions,
+            partial(_add, data),
+            busy="the message store is busy; retry shortly",
+        )
 
     async def _answer(self, message_pk: int, data: InboundMessage) -> Answer:
         try:
@@ -111,7 +86,7 @@ class MessageDesk:
             try:
                 return await self._run_bot(message_pk, data, reading)
             except (IntegrityError, StaleDataError, OperationalError) as exc:
-                if attempt == CONFLICT_RETRIES - 1 or not _is_conflict(exc):
+                if attempt == CONFLICT_RETRIES - 1 or not is_conflict(exc):
                     return await self._fail(message_pk, data, exc)
                 await asyncio.sleep(0.01 * (2**attempt))
             except Exception as exc:  # the message is kept and answered with an apology
@@ -167,9 +142,9 @@ class MessageDesk:
         return answer
 
 
-def _is_conflict(exc: Exception) -> bool:
-    """A lost race with a concurrent message (retry), as opposed to a real fault."""
-    if isinstance(exc, StaleDataError | IntegrityError):
-        return True
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text or "deadlock" in text or "serializ" in text
+async def _find(data: InboundMessage, session: AsyncSession) -> StoredMessage | None:
+    return await service.get(session, channel=data.channel, message_id=data.message_id)
+
+
+def _add(data: InboundMessage, session: AsyncSession) -> StoredMessage:
+    return service.create(session, data=data)

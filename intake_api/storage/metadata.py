@@ -12,10 +12,10 @@ from core.database import Base
 # --- domain model modules (import for their side effect of registering tables) ---------------
 # (each domain adds one import line here)
 # isort: split
-import channels.phone.models  # noqa: F401
 import intake_api.agents.models  # noqa: F401
 import intake_api.audit.models  # noqa: F401
 import intake_api.auth.models  # noqa: F401
+import intake_api.calls.models  # noqa: F401
 import intake_api.deliveries.models  # noqa: F401
 import intake_api.messages.models  # noqa: F401  (also registers bot.dialogue.models)
 import intake_api.tickets.models  # noqa: F401

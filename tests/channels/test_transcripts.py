@@ -25,10 +25,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from bot.nlu import load_or_train
-from channels.phone.models import PhoneCall
 from core.database import create_engine, session_factory, unit_of_work
 from core.settings import Settings
 from intake_api.app import create_app
+from intake_api.calls.models import PhoneCall
 from intake_api.storage.migrate import migrate
 from knowledge_base.loader import read_knowledge_base
 from knowledge_base.store import import_knowledge_base

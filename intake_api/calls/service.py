@@ -7,12 +7,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.phone.models import STATUS_ANSWERED, PhoneCall
 from channels.phone.transcripts import Transcript
 from core.columns import utcnow
+from intake_api.calls.models import STATUS_ANSWERED, PhoneCall
 
 
 async def get(session: AsyncSession, *, call_id: str) -> PhoneCall | None:
+    """The stored call delivered under `call_id`."""
     return await session.scalar(select(PhoneCall).where(PhoneCall.call_id == call_id))
 
 
@@ -43,6 +44,7 @@ async def mark_answered(
     ticket_id: str | None,
     response: dict[str, Any],
 ) -> None:
+    """Store what the call made and the answer its sender got (and a repeat of it gets)."""
     call = await session.get(PhoneCall, call_pk)
     assert call is not None, "the call was stored before it was understood"
     call.status = STATUS_ANSWERED

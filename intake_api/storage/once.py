@@ -1,0 +1,92 @@
+"""Store first, answer once: what inbound messages and phone calls share.
+
+A delivery is stored under its unique key (channel+message_id, call_id) before anything runs.
+A repeat of it (a platform's retry, a concurrent duplicate) then fails on that key and gets the
+first delivery's stored response, waiting while it is still being made, so nothing runs twice.
+SQLite's lock conflicts between concurrent writers are retried a few times before giving up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.database import Sessions, unit_of_work
+from core.errors import ServiceError
+
+# A concurrent writer got there first: try again this many times in all.
+CONFLICT_RETRIES = 5
+# How long a repeat waits for the first delivery's response before asking to retry.
+DUPLICATE_WAIT_SECONDS = 30.0
+
+
+class Busy(ServiceError):
+    """The database stayed locked (SQLite under heavy concurrent writes): retry later."""
+
+    status_code = 503
+    code = "busy"
+
+
+class Delivery(Protocol):
+    """A stored delivery: its row id and, once made, the response its sender got."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def response(self) -> dict[str, Any] | None: ...
+
+
+def is_conflict(exc: Exception) -> bool:
+    """A lost race with a concurrent writer (retry), as opposed to a real fault."""
+    if isinstance(exc, StaleDataError | IntegrityError):
+        return True
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text or "deadlock" in text or "serializ" in text
+
+
+async def store_first(
+    sessions: Sessions, add: Callable[[AsyncSession], Delivery], *, busy: str
+) -> int | None:
+    """The id of the row `add` puts in a transaction of its own, or None when its unique key is
+    stored already (a repeat). Raises `Busy` with the message `busy` when the database stays
+    locked."""
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            async with unit_of_work(sessions) as session:
+                row = add(session)
+                await session.flush()
+                return row.id
+        except IntegrityError:
+            return None
+        except OperationalError as exc:
+            if not is_conflict(exc) or attempt == CONFLICT_RETRIES - 1:
+                raise Busy(busy) from exc
+            await asyncio.sleep(0.05 * (2**attempt))
+    raise AssertionError("unreachable: the loop returns or raises on its last attempt")
+
+
+async def first_response(
+    sessions: Sessions,
+    find: Callable[[AsyncSession], Awaitable[Delivery | None]],
+    not_ready: ServiceError,
+) -> dict[str, Any]:
+    """The response of the delivery `find` reads, marked `duplicate`, once it is stored;
+    `not_ready` is raised when it does not come in time or the row is gone (a first delivery
+    that failed and was forgotten)."""
+    waited, pause = 0.0, 0.02
+    while waited < DUPLICATE_WAIT_SECONDS:
+        async with sessions() as session:
+            row = await find(session)
+        if row is None:
+            break
+        if row.response is not None:
+            return {**row.response, "duplicate": True}
+        await asyncio.sleep(pause)
+        waited, pause = waited + pause, min(pause * 2, 0.5)
+    raise not_ready
