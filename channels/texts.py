@@ -1,9 +1,9 @@
-"""What the channels say by themselves (status updates, welcome, buttons), per language, read
-from `channels/data/texts.yml` so that people without code can edit the wording."""
+"""What the channels say by themselves (status updates, the open-tickets list, welcome), per
+language, read from `channels/data/texts.yml` so that people without code can edit the wording.
+The bot's answers and their buttons are the bot's (`bot/data/`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -42,21 +42,11 @@ def text_lang(code: str | None, default: str = "zh") -> str:
     return "en"
 
 
-@dataclass(frozen=True)
-class ButtonText:
-    """One button under an answer: its label and the words a press sends to the bot."""
-
-    payload: str
-    label: str
-    says: str
-
-
 class ChannelTexts:
     """Lookup of the texts file; every text exists in every language of `LANGS`."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         self._data = data
-        self.buttons_after: frozenset[str] = frozenset(data.get("buttons_after") or ())
         self._check()
 
     @classmethod
@@ -69,9 +59,6 @@ class ChannelTexts:
             self._by_lang(self._data.get(key), key)
         for status, labels in (self._data.get("statuses") or {}).items():
             self._by_lang(labels, f"statuses.{status}")
-        for payload, button in (self._data.get("buttons") or {}).items():
-            self._by_lang(button.get("label"), f"buttons.{payload}.label")
-            self._by_lang(button.get("says"), f"buttons.{payload}.says")
 
     @staticmethod
     def _by_lang(texts: Any, key: str) -> dict[str, str]:
@@ -90,15 +77,34 @@ class ChannelTexts:
         labels = (self._data.get("statuses") or {}).get(status)
         return labels[lang] if isinstance(labels, dict) and lang in labels else status
 
-    def buttons(self, lang: str) -> list[ButtonText]:
-        """The answer buttons (solved / not solved / person) in `lang`."""
-        return [
-            ButtonText(payload=payload, label=button["label"][lang], says=button["says"][lang])
-            for payload, button in (self._data.get("buttons") or {}).items()
-        ]
+    def change_notice(
+        self, *, ticket_id: str, subject: str, status: str, note: str | None, lang: str
+    ) -> str:
+        """ "Your ticket T-000012 (subject) is now: in progress." and the note, if any."""
+        text = self.say(
+            "status_changed",
+            lang,
+            ticket_id=ticket_id,
+            subject=subject,
+            status=self.status_label(status, lang),
+        )
+        return text + "\n" + self.say("status_note", lang, note=note) if note else text
 
-    def button(self, payload: str, lang: str) -> ButtonText | None:
-        return next((b for b in self.buttons(lang) if b.payload == payload), None)
+    def open_tickets(self, tickets: list[dict[str, Any]], lang: str) -> str:
+        """A customer's unfinished tickets (ticket JSON, newest first), one line each."""
+        if not tickets:
+            return self.say("status_none", lang)
+        lines = [
+            self.say(
+                "status_line",
+                lang,
+                ticket_id=ticket["id"],
+                subject=ticket["subject"],
+                status=self.status_label(str(ticket["status"]), lang),
+            )
+            for ticket in tickets
+        ]
+        return "\n".join([self.say("status_list", lang, count=len(tickets)), *lines])
 
 
 @lru_cache

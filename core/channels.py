@@ -4,12 +4,17 @@
   once); adapters call it and never run the bot or touch tables themselves.
 - `OutboundChannel` and `OutboundRegistry`: how the service sends text (and buttons) back to a
   customer on the platform the customer wrote on.
+- `CustomerTickets`, `ConversationLog`, `TicketEvents`, `RateLimiter`: what an adapter may ask
+  of the service besides that (a customer's tickets, the conversation so far, live ticket
+  changes, a message budget), implemented by the service and handed over at start-up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
 from core.messages import Answer, Button, InboundMessage
 
@@ -32,6 +37,68 @@ class OutboundChannel(Protocol):
     ) -> None:
         """Deliver `text` (and reply buttons where the platform has them) or raise
         `OutboundError`."""
+
+
+class CustomerTickets(Protocol):
+    """A customer's tickets on one channel, as the ticket JSON of the API (`id`, `subject`,
+    `status`, ...)."""
+
+    async def open_tickets(self, channel: str, sender_id: str) -> list[dict[str, Any]]:
+        """The customer's unfinished tickets, newest first."""
+        ...
+
+    async def recent_ids(self, channel: str, sender_id: str) -> list[str]:
+        """The readable ids of the customer's latest tickets, whatever their status, newest
+        first."""
+        ...
+
+
+@dataclass(frozen=True)
+class LoggedLine:
+    """One stored line of a customer's conversations: the customer's (`in`) or the service's."""
+
+    id: int
+    direction: Literal["in", "out"]
+    text: str
+    action: str | None
+    message_id: str | None
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class ChatLog:
+    """A customer's conversations so far, oldest line first, and the buttons the newest one
+    still waits on under its last reply."""
+
+    lines: list[LoggedLine]
+    buttons: list[Button]
+
+
+class ConversationLog(Protocol):
+    """The stored conversations of a customer on one channel."""
+
+    async def history(self, channel: str, sender_id: str) -> ChatLog:
+        """The latest lines of all the customer's conversations (a goodbye closes one; the
+        customer still sees what came before)."""
+        ...
+
+    async def store_notice(self, channel: str, sender_id: str, text: str) -> LoggedLine | None:
+        """Append a notice (a ticket status change) to the customer's newest conversation, so
+        it is in the history later; None when the customer has no conversation."""
+        ...
+
+
+# Every change of a ticket (by readable id), stored ones first, then live ones as they happen,
+# forever; None when idle (time for a keep-alive).
+TicketEvents = Callable[[str], AsyncIterator[dict[str, Any] | None]]
+
+
+class RateLimiter(Protocol):
+    """Token buckets by key, shared by every worker of the service."""
+
+    async def acquire(self, key: str, *, per_minute: int) -> float | None:
+        """Take one token from `key`'s bucket: None if allowed, else seconds until one frees."""
+        ...
 
 
 class OutboundError(Exception):

@@ -7,11 +7,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 from fastapi import FastAPI
 
-from channels.outbound import channels_lifespan
-from channels.telegram.views import router as telegram_router
-from channels.webchat.lifespan import webchat_lifespan
-from channels.webchat.views import router as webchat_router
-from channels.wechat.views import router as wechat_router
+from channels.registry import CHANNELS
 from core.database import create_engine, session_factory
 from core.errors import install_error_handlers
 from core.logs import configure_logging, get_logger
@@ -22,6 +18,7 @@ from intake_api.agents.views import router as agents_router
 from intake_api.audit.views import router as audit_router
 from intake_api.auth.views import router as apikeys_router
 from intake_api.calls.views import router as transcripts_router
+from intake_api.channel_ports.lifespan import channels_lifespan
 from intake_api.deliveries.worker import deliveries_lifespan
 from intake_api.events.lifespan import events_lifespan
 from intake_api.events.views import router as ticket_events_router
@@ -33,6 +30,7 @@ from intake_api.limits.dependencies import install_limits, limits_lifespan
 from intake_api.messages.lifespan import messages_lifespan
 from intake_api.messages.views import router as messages_router
 from intake_api.metrics import router as metrics_router
+from intake_api.notifications.status import notifications_lifespan
 from intake_api.storage.migrate import migrate
 from intake_api.tickets.lifespan import tickets_lifespan
 from intake_api.tickets.views import router as tickets_router
@@ -51,9 +49,9 @@ def _domain_lifespans() -> list[DomainLifespan]:
         events_lifespan,
         tickets_lifespan,
         messages_lifespan,  # the bot: uses kb and tickets; channels use its messages desk
-        channels_lifespan,  # channels: last (wraps the event bus, uses the messages desk)
-        webchat_lifespan,  # after channels: joins their outbound registry
-        agents_lifespan,  # auto-escalation: publishes through the channels' bus
+        channels_lifespan,  # every channel of channels.registry, and the outbound registry
+        notifications_lifespan,  # status changes to customers: wraps the event bus
+        agents_lifespan,  # auto-escalation: publishes through the notifier's bus
     ]
 
 
@@ -92,9 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ticket_events_router)
     app.include_router(apikeys_router)
     app.include_router(audit_router)
-    app.include_router(wechat_router)
-    app.include_router(telegram_router)
-    app.include_router(webchat_router)
+    for channel in CHANNELS:
+        app.include_router(channel.router)
     app.include_router(transcripts_router)
     app.include_router(messages_router)
     app.include_router(kb_router)

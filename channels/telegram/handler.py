@@ -1,6 +1,6 @@
 """Telegram updates in, the bot's answers out: `/start` (welcome in the user's language),
-`/status` (the customer's open tickets), text to the bot, and the buttons under an answer
-("solved / not solved / talk to a person") told to the bot as affirm / deny / request_human.
+`/status` (the customer's open tickets), text to the bot, and presses of the bot's buttons
+(an inline keyboard under its last reply), whose payload goes to the bot as the customer's words.
 
 The same update twice (a webhook retry) is handled once: by `update_id` here, and by
 chat+message id in the messages desk, which also holds across restarts.
@@ -8,19 +8,19 @@ chat+message id in the messages desk, which also holds across restarts.
 
 from __future__ import annotations
 
+import hmac
+import json
 from collections import OrderedDict
 
-from fastapi import FastAPI
 from telegram import CallbackQuery, Message, Update, User
 from telegram.error import TelegramError
 
-from channels.base import answer
-from channels.status import open_tickets_text
 from channels.telegram.sender import CHANNEL, TelegramSender
 from channels.texts import ChannelTexts, text_lang
-from core.channels import OutboundError
+from core.channels import CustomerTickets, MessageIntake, OutboundError
+from core.errors import Forbidden, ServiceError
 from core.logs import get_logger
-from core.messages import Answer, Attachment, Button, InboundMessage
+from core.messages import Answer, Attachment, InboundMessage
 
 log = get_logger(__name__)
 
@@ -40,11 +40,42 @@ def command_of(text: str) -> str | None:
 class TelegramInbound:
     """Handles one update at a time; safe to call concurrently from webhook requests."""
 
-    def __init__(self, *, app: FastAPI, sender: TelegramSender, texts: ChannelTexts) -> None:
-        self.app = app
+    def __init__(
+        self,
+        *,
+        intake: MessageIntake,
+        tickets: CustomerTickets,
+        sender: TelegramSender,
+        texts: ChannelTexts,
+        webhook_secret: str | None = None,
+    ) -> None:
+        self.intake = intake
+        self.tickets = tickets
         self.sender = sender
         self.texts = texts
+        self.webhook_secret = webhook_secret
         self._seen: OrderedDict[int, None] = OrderedDict()
+
+    def check_secret(self, given: str | None) -> None:
+        """403 unless a webhook request carries our secret (the webhook is off without one)."""
+        expected = self.webhook_secret
+        if not expected:
+            raise Forbidden(
+                "the Telegram webhook is off: set AFTERSALES_TELEGRAM_WEBHOOK_SECRET "
+                "(and pass it to setWebhook as secret_token)"
+            )
+        if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Forbidden("wrong or missing X-Telegram-Bot-Api-Secret-Token")
+
+    def parse(self, body: bytes) -> Update:
+        """The update in a webhook request's body; 400 when it is not one."""
+        try:
+            data = json.loads(body)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("an Update is a JSON object with an integer update_id")
+            return Update.de_json(data, self.sender.bot)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ServiceError(f"not a Telegram update: {exc}") from exc
 
     async def handle(self, update: Update) -> None:
         """Act on `update` unless this `update_id` was handled already."""
@@ -64,17 +95,6 @@ class TelegramInbound:
             self._seen.pop(update.update_id, None)  # Telegram's retry gets another go
             raise
 
-    async def _open_tickets(self, chat_id: str, lang: str) -> str:
-        async with self.app.state.sessions() as session:
-            return await open_tickets_text(
-                session,
-                texts=self.texts,
-                policy=self.app.state.sla_policy,
-                channel=CHANNEL,
-                sender_id=chat_id,
-                lang=lang,
-            )
-
     def _remember(self, update_id: int) -> None:
         self._seen[update_id] = None
         while len(self._seen) > REMEMBERED_UPDATES:
@@ -89,7 +109,8 @@ class TelegramInbound:
             await self.sender.send_text(chat_id, self.texts.say("welcome", lang))
             return
         if command == "status":
-            await self.sender.send_text(chat_id, await self._open_tickets(chat_id, lang))
+            tickets = await self.tickets.open_tickets(CHANNEL, chat_id)
+            await self.sender.send_text(chat_id, self.texts.open_tickets(tickets, lang))
             return
         if message.photo:
             self._keep_photo(message)
@@ -107,51 +128,38 @@ class TelegramInbound:
             user=message.from_user,
             attachments=_attachments(message),
         )
-        await self._reply(chat_id, await answer(self.app, inbound), lang)
+        await self._reply(chat_id, await self.intake.receive(inbound))
 
     async def _on_button(self, query: CallbackQuery) -> None:
-        lang = self._user_lang(query.from_user)
-        button = self.texts.button(query.data or "", lang)
         try:
             await query.answer()  # stops the spinner on the customer's button
         except TelegramError as exc:
             log.warning("telegram answerCallbackQuery failed", error=repr(exc))
-        if button is None or query.message is None:
-            log.info("telegram button not ours or too old", data=query.data)
+        words = (query.data or "").strip()
+        if not words or query.message is None:
+            log.info("telegram button without words or message", data=query.data)
             return
         chat_id = str(query.message.chat.id)
         inbound = _inbound(
             chat_id=chat_id,
             message_id=f"callback:{query.id}",
-            text=button.says,
-            lang=lang,
+            text=words,
+            lang=self._user_lang(query.from_user),
             user=query.from_user,
         )
-        await self._reply(chat_id, await answer(self.app, inbound), lang)
+        await self._reply(chat_id, await self.intake.receive(inbound))
 
-    async def _reply(self, chat_id: str, result: Answer, lang: str) -> None:
-        """Each reply as its own message, the answer buttons under the last one."""
+    async def _reply(self, chat_id: str, result: Answer) -> None:
+        """Each reply as its own message, the bot's buttons under the last one."""
         if result.duplicate:
             return  # its replies went out when it first came
-        lang = self._reply_lang(result, lang)
-        buttons = (
-            [Button(label=b.label, payload=b.payload) for b in self.texts.buttons(lang)]
-            if result.action in self.texts.buttons_after
-            else None
-        )
         for number, text in enumerate(result.texts, start=1):
             last = number == len(result.texts)
-            await self.sender.send_text(chat_id, text, buttons if last else None)
+            await self.sender.send_text(chat_id, text, result.buttons if last else None)
 
     @staticmethod
     def _user_lang(user: User | None) -> str:
         return text_lang(user.language_code if user is not None else None, DEFAULT_LANG)
-
-    @staticmethod
-    def _reply_lang(result: Answer, user_lang: str) -> str:
-        """The language the bot answered in, in the user's script for Chinese."""
-        bot_lang = text_lang(result.lang, user_lang)
-        return user_lang if bot_lang == "zh" and user_lang == "zh-Hant" else bot_lang
 
     def _keep_photo(self, message: Message) -> None:
         log.info(

@@ -21,7 +21,7 @@ from core.logs import get_logger
 from core.settings import Settings
 
 if TYPE_CHECKING:
-    from core.channels import OutboundRegistry
+    from channels.ports import ChannelPorts
 
 log = get_logger(__name__)
 
@@ -33,9 +33,9 @@ def build_bot(settings: Settings) -> Bot:
 
 
 @asynccontextmanager
-async def telegram_lifespan(app: FastAPI, registry: OutboundRegistry) -> AsyncIterator[None]:
+async def telegram_lifespan(app: FastAPI, ports: ChannelPorts) -> AsyncIterator[None]:
     """Put the handler on `app.state.telegram`; poll for updates without a webhook secret."""
-    settings: Settings = app.state.settings
+    settings = ports.settings
     app.state.telegram = None
     if not settings.telegram_token:
         yield
@@ -46,8 +46,14 @@ async def telegram_lifespan(app: FastAPI, registry: OutboundRegistry) -> AsyncIt
     except TelegramError as exc:
         log.warning("telegram getMe failed; will keep trying on use", error=repr(exc))
     sender = TelegramSender(bot)
-    registry.register(sender)
-    inbound = TelegramInbound(app=app, sender=sender, texts=channel_texts())
+    ports.outbound.register(sender)
+    inbound = TelegramInbound(
+        intake=ports.intake,
+        tickets=ports.tickets,
+        sender=sender,
+        texts=channel_texts(),
+        webhook_secret=settings.telegram_webhook_secret,
+    )
     app.state.telegram = inbound
     polling = None
     if not settings.telegram_webhook_secret:

@@ -13,13 +13,19 @@ from core.messages import Button
 
 CHANNEL = "telegram"
 MAX_TEXT_CHARS = 4096
+# Telegram's limit for a button's callback data, which carries the payload back.
+MAX_CALLBACK_BYTES = 64
 
 
-def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup:
-    """Buttons in one row each, so long labels stay readable on phones."""
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.payload)] for b in buttons]
-    )
+def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    """Buttons in one row each, so long labels stay readable on phones; a button whose payload
+    Telegram cannot carry is left out (the customer can still type it)."""
+    rows = [
+        [InlineKeyboardButton(b.label, callback_data=b.payload)]
+        for b in buttons
+        if 0 < len(b.payload.encode()) <= MAX_CALLBACK_BYTES
+    ]
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 class TelegramSender:

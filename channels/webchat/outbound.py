@@ -11,17 +11,11 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from channels.webchat import service
-from channels.webchat.service import CHANNEL
-from core.channels import OutboundError
-from core.database import unit_of_work
+from channels.webchat.frames import buttons_json, line_json
+from core.channels import ConversationLog, OutboundError
 from core.messages import Button
 
-
-def buttons_json(buttons: Sequence[Button] | None) -> list[dict[str, str]]:
-    return [{"label": b.label, "says": b.payload} for b in buttons or ()]
+CHANNEL = "webchat"
 
 
 class Connection(Protocol):
@@ -71,17 +65,15 @@ class WebChatOutbound:
     name = CHANNEL
     stores_history = True  # send_text keeps the message in the conversation history itself
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], hub: ChatHub) -> None:
-        self.sessions = sessions
+    def __init__(self, conversations: ConversationLog, hub: ChatHub) -> None:
+        self.conversations = conversations
         self.hub = hub
 
     async def send_text(
         self, recipient_id: str, text: str, buttons: Sequence[Button] | None = None
     ) -> None:
-        async with unit_of_work(self.sessions) as session:
-            frame = await service.store_notice(session, sender_id=recipient_id, text=text)
-        if frame is None:
+        line = await self.conversations.store_notice(CHANNEL, recipient_id, text)
+        if line is None:
             raise OutboundError(CHANNEL, recipient_id, "this session has no conversation")
-        await self.hub.push(
-            recipient_id, {"type": "message", **frame, "buttons": buttons_json(buttons)}
-        )
+        frame = {"type": "message", **line_json(line, recipient_id)}
+        await self.hub.push(recipient_id, {**frame, "buttons": buttons_json(buttons)})

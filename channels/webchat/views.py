@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from channels.webchat.connection import ChatConnection
-from channels.webchat.lifespan import WebChat
+from channels.webchat.lifespan import webchat_of
 from channels.webchat.sessions import MAX_TOKEN_CHARS, ChatSession
 from core.errors import NotFound, RateLimited, ServiceError
 
@@ -44,17 +44,12 @@ def _asset(name: str) -> bytes:
     return resources.files("channels.webchat.static").joinpath(name).read_bytes()
 
 
-def _webchat(connection: HTTPConnection) -> WebChat:
-    return connection.app.state.webchat
-
-
 async def _limit_sessions(connection: HTTPConnection) -> None:
     """New sessions per client address, so a script cannot mint them without end."""
-    per_minute = connection.app.state.settings.rate_limit_per_key_per_minute
+    ports = webchat_of(connection).ports
+    per_minute = ports.settings.rate_limit_per_key_per_minute
     address = connection.client.host if connection.client else "-"
-    wait = await connection.app.state.rate_limiter.acquire(
-        f"webchat-session:{address}", per_minute=per_minute
-    )
+    wait = await ports.rate_limiter.acquire(f"webchat-session:{address}", per_minute=per_minute)
     if wait is not None:
         retry = max(1, round(wait + 0.5))
         raise RateLimited(
@@ -98,7 +93,7 @@ class SessionOut(BaseModel):
 @router.post("/session", response_model=SessionOut)
 async def chat_session(request: Request, body: SessionIn | None = Body(None)) -> SessionOut:
     """The session of `token` when it is still valid, else a new anonymous one."""
-    webchat = _webchat(request)
+    webchat = webchat_of(request)
     if body is not None and body.token:
         try:
             chat = webchat.signer.verify(body.token)
@@ -111,7 +106,7 @@ async def chat_session(request: Request, body: SessionIn | None = Body(None)) ->
 
 
 async def _socket_session(socket: WebSocket, token: str | None) -> ChatSession:
-    webchat = _webchat(socket)
+    webchat = webchat_of(socket)
     if token:
         try:
             return webchat.signer.verify(token)
@@ -130,4 +125,4 @@ async def chat_socket(socket: WebSocket, token: str | None = None) -> None:
         await socket.close(code=4000 + exc.status_code, reason=exc.message[:120])
         return
     await socket.accept()
-    await ChatConnection(socket.app, socket, chat).run()
+    await ChatConnection(webchat_of(socket), socket, chat).run()

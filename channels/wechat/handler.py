@@ -16,19 +16,17 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
 from wechatpy.messages import BaseMessage
 
-from channels.base import answer
 from channels.texts import ChannelTexts
-from channels.wechat.api import MAX_TEXT_BYTES, WeChatApi, utf8_size
-from core.channels import split_text
+from channels.wechat.api import CHANNEL, MAX_TEXT_BYTES, WeChatApi, utf8_size
+from channels.wechat.envelope import WeChatConfig
+from core.channels import MessageIntake, split_text
 from core.logs import get_logger
 from core.messages import Answer, Attachment, InboundMessage
 
 log = get_logger(__name__)
 
-CHANNEL = "wechat"
 # WeChat waits 5 s for a passive reply; answer within this, else reply later via the API.
 REPLY_BUDGET_SECONDS = 4.0
 # WeChat says nothing about a follower's language; the fixed texts go out in this one.
@@ -48,17 +46,20 @@ class _Pending:
 
 
 class WeChatInbound:
-    """Turns the messages WeChat pushes into passive replies (or later API messages)."""
+    """Turns the messages WeChat pushes into passive replies (or later API messages); `config`
+    is what the server URL checks and opens them with (`channels.wechat.envelope`)."""
 
     def __init__(
         self,
         *,
-        app: FastAPI,
+        config: WeChatConfig,
+        intake: MessageIntake,
         api: WeChatApi | None,
         texts: ChannelTexts,
         reply_budget: float = REPLY_BUDGET_SECONDS,
     ) -> None:
-        self.app = app
+        self.config = config
+        self.intake = intake
         self.api = api
         self.texts = texts
         self.reply_budget = reply_budget
@@ -127,7 +128,7 @@ class WeChatInbound:
         """The answer of this `MsgId`: the one already running for a retry, else a new one."""
         pending = self._answers.get(inbound.message_id)
         if pending is None:
-            pending = _Pending(asyncio.create_task(answer(self.app, inbound)))
+            pending = _Pending(asyncio.create_task(self.intake.receive(inbound)))
             self._answers[inbound.message_id] = pending
             while len(self._answers) > REMEMBERED_ANSWERS:
                 self._answers.popitem(last=False)

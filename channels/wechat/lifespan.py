@@ -14,19 +14,18 @@ from channels.wechat.api import WeChatApi
 from channels.wechat.envelope import WeChatConfig
 from channels.wechat.handler import WeChatInbound
 from core.logs import get_logger
-from core.settings import Settings
 
 if TYPE_CHECKING:
-    from core.channels import OutboundRegistry
+    from channels.ports import ChannelPorts
 
 log = get_logger(__name__)
 
 
 @asynccontextmanager
-async def wechat_lifespan(app: FastAPI, registry: OutboundRegistry) -> AsyncIterator[None]:
+async def wechat_lifespan(app: FastAPI, ports: ChannelPorts) -> AsyncIterator[None]:
     """Put the inbound handler on `app.state.wechat` and register the API as outbound."""
-    settings: Settings = app.state.settings
-    app.state.wechat_config = app.state.wechat = None
+    settings = ports.settings
+    app.state.wechat = None
     if not settings.wechat_token:
         yield
         return
@@ -37,13 +36,13 @@ async def wechat_lifespan(app: FastAPI, registry: OutboundRegistry) -> AsyncIter
             app_secret=settings.wechat_app_secret,
             api_url=settings.wechat_api_url,
         )
-        registry.register(api)
+        ports.outbound.register(api)
     else:
         log.warning("wechat: no app id/secret, so slow answers and status updates cannot be sent")
-    inbound = WeChatInbound(app=app, api=api, texts=channel_texts())
-    app.state.wechat_config = WeChatConfig(
+    config = WeChatConfig(
         token=settings.wechat_token, app_id=settings.wechat_app_id, aes_key=settings.wechat_aes_key
     )
+    inbound = WeChatInbound(config=config, intake=ports.intake, api=api, texts=channel_texts())
     app.state.wechat = inbound
     log.info("wechat channel ready", safe_mode=bool(settings.wechat_aes_key), outbound=bool(api))
     try:

@@ -29,11 +29,10 @@ SignaturePart = Annotated[str | None, Query(max_length=128)]
 
 
 def _configured(request: Request) -> tuple[WeChatConfig, WeChatInbound]:
-    config: WeChatConfig | None = getattr(request.app.state, "wechat_config", None)
     inbound: WeChatInbound | None = getattr(request.app.state, "wechat", None)
-    if config is None or inbound is None:
+    if inbound is None:
         raise NotFound("the WeChat channel is not configured: set AFTERSALES_WECHAT_TOKEN")
-    return config, inbound
+    return inbound.config, inbound
 
 
 async def _limited_body(request: Request) -> bytes:

@@ -18,7 +18,6 @@ from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from channels.outbound import ObservedBus
 from core.columns import utcnow
 from core.database import unit_of_work
 from core.logs import get_logger
@@ -28,8 +27,6 @@ from intake_api.agents.models import Escalation, FirstResponse, JobLease
 from intake_api.agents.rules import (
     COMPLAINT_CLOSED_WITHIN,
     COMPLAINT_OPEN,
-    DONE,
-    FINAL,
     FIRST_RESPONSE_OVERDUE,
     UNRESOLVED,
     UNRESOLVED_AFTER,
@@ -39,8 +36,15 @@ from intake_api.agents.rules import (
 )
 from intake_api.agents.surveys import SurveySender
 from intake_api.events.stream import publish_committed
+from intake_api.notifications.observed_bus import ObservedBus
 from intake_api.tickets import service as tickets
-from intake_api.tickets.models import Ticket, TicketEvent, format_ticket_id
+from intake_api.tickets.models import (
+    FINAL_STATUSES,
+    FINISHED_STATUSES,
+    Ticket,
+    TicketEvent,
+    format_ticket_id,
+)
 
 log = get_logger(__name__)
 
@@ -89,14 +93,14 @@ def _may_fire(now: datetime) -> ColumnElement[bool]:
     """SQL for "some rule not fired yet may fire at `now`" (the rules decide exactly), so
     steady rounds skip tickets already escalated for every rule that applies."""
     unanswered = ~exists().where(FirstResponse.ticket_id == Ticket.id).correlate(Ticket)
-    is_open = Ticket.status.not_in(DONE)
+    is_open = Ticket.status.not_in(FINISHED_STATUSES)
     return or_(
         is_open & (Ticket.sla_due_at < now) & unanswered & _not_fired(FIRST_RESPONSE_OVERDUE),
         is_open
         & or_(Ticket.created_at <= now - UNRESOLVED_AFTER, Ticket.resolution_due_at < now)
         & _not_fired(UNRESOLVED),
         (Ticket.category == "complaint")
-        & Ticket.status.not_in(FINAL)
+        & Ticket.status.not_in(FINAL_STATUSES)
         & (Ticket.created_at <= now - COMPLAINT_CLOSED_WITHIN)
         & _not_fired(COMPLAINT_OPEN),
     )
@@ -235,7 +239,7 @@ async def _loop(app: FastAPI, holder: str, interval: float) -> None:
 @asynccontextmanager
 async def agents_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run the auto-escalation job and the CSAT survey sender while the app serves (the sender
-    hears resolutions on the event bus, after the channels' notifier)."""
+    hears resolutions on the event bus, after the status notifier)."""
     settings: Settings = app.state.settings
     surveys = SurveySender(app)
     bus = app.state.event_bus

@@ -138,7 +138,7 @@ def test_status_command_lists_open_tickets(service: Service, bot: BotApiStandIn)
 
 
 def test_buttons_reach_the_bot_and_are_answered(service: Service, bot: BotApiStandIn) -> None:
-    press = button_update(16, "request_human")
+    press = button_update(16, "talk to a person")  # a button's payload: the words it says
     assert post(service, press).status_code == 200
     [answered] = bot.recorder.of("answerCallbackQuery")
     assert answered["callback_query_id"] == press["callback_query"]["id"]
@@ -162,10 +162,11 @@ def test_answer_from_the_kb_offers_buttons_and_not_solved_goes_on(
     post(service, text_update(17, question))
     last = bot.recorder.of("sendMessage")[-1]
     keyboard = last["reply_markup"]["inline_keyboard"]
-    assert [row[0]["callback_data"] for row in keyboard] == ["affirm", "deny", "request_human"]
     assert [row[0]["text"] for row in keyboard] == ["Solved", "Not solved", "Talk to a person"]
+    says = [row[0]["callback_data"] for row in keyboard]
+    assert says == ["solved", "not solved", "talk to a person"]  # what a press tells the bot
     before = len(bot.texts_to(17))
-    post(service, button_update(17, "deny"))
+    post(service, button_update(17, says[1]))
     after = bot.recorder.of("sendMessage")[before:]
     assert after, "the bot answers a press of 'Not solved'"
     assert all("reply_markup" not in m for m in after)  # no longer an answer to rate

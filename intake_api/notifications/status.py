@@ -1,32 +1,26 @@
-"""Outbound side of the channels: the registry of configured platforms, and the notifier that
-sends every ticket status change to the customer on the channel the ticket came from, in the
-customer's language.
-
-The notifier hears the changes this process publishes on the event bus (`ObservedBus` wraps the
-bus the events domain started): each change is published by exactly one worker, so with several
-workers on Redis every customer still gets one message per change.
-"""
+"""The notifier that sends every ticket status change to the customer on the channel the ticket
+came from, in the customer's language and script, with the channels' wording."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from channels.status import change_notice, customer_lang
-from channels.telegram.lifespan import telegram_lifespan
-from channels.texts import ChannelTexts, channel_texts
-from channels.wechat.lifespan import wechat_lifespan
+from bot.dialogue.models import Conversation
+from bot.dialogue.state import DialogueState
+from channels.texts import ChannelTexts, channel_texts, text_lang
 from core.channels import OutboundChannel, OutboundError, OutboundRegistry
 from core.errors import NotFound
-from core.events import AbstractSubscription, EventBus
 from core.logs import get_logger
+from intake_api.notifications.observed_bus import ObservedBus
 from intake_api.tickets import service as tickets
+from intake_api.tickets.models import Ticket
 
 log = get_logger(__name__)
 
@@ -35,24 +29,20 @@ RETRY_PAUSE_SECONDS = 1.0
 QUEUE_SIZE = 10_000
 
 
-class ObservedBus:
-    """The event bus, also handing each payload this process publishes to an observer."""
-
-    def __init__(self, inner: EventBus, observer: Callable[[dict[str, Any]], None]) -> None:
-        self.inner = inner
-        self._observer = observer
-
-    async def publish(self, ticket_id: str, payload: dict[str, Any]) -> None:
-        self._observer(payload)  # first: a bus failure must not cost the customer's update
-        await self.inner.publish(ticket_id, payload)
-
-    def subscribe(self, ticket_id: str) -> AbstractSubscription:
-        return self.inner.subscribe(ticket_id)
-
-
 def is_status_change(payload: dict[str, Any]) -> bool:
     previous = payload.get("previous_status")
     return previous is not None and previous != payload.get("status")
+
+
+async def customer_lang(session: AsyncSession, ticket: Ticket) -> str:
+    """The language the customer writes in: the ticket's, in Traditional script when the
+    customer's conversation is written in it."""
+    lang = text_lang(ticket.lang)
+    if lang != "zh" or not ticket.conversation_id:
+        return lang
+    conversation = await session.get(Conversation, ticket.conversation_id)
+    voice = DialogueState.from_json(conversation.state).last_voice() if conversation else None
+    return "zh-Hant" if voice is not None and voice.traditional else lang
 
 
 class StatusNotifier:
@@ -100,7 +90,13 @@ class StatusNotifier:
             if channel is None or not ticket.sender_id:
                 return False
             lang = await customer_lang(session, ticket)
-            text = change_notice(self.texts, ticket, payload, lang)
+            text = self.texts.change_notice(
+                ticket_id=ticket.public_id,
+                subject=ticket.subject,
+                status=str(payload["status"]),
+                note=payload.get("note"),
+                lang=lang,
+            )
             recipient = ticket.sender_id
         await self._send(channel, recipient, text)
         log.info("status sent", ticket_id=payload["ticket_id"], channel=channel.name, lang=lang)
@@ -119,37 +115,19 @@ class StatusNotifier:
                 await asyncio.sleep(RETRY_PAUSE_SECONDS * attempt)
 
 
-ChannelLifespan = Callable[
-    [FastAPI, OutboundRegistry], contextlib.AbstractAsyncContextManager[None]
-]
-
-
-def _channel_lifespans() -> Sequence[ChannelLifespan]:
-    """Each platform's start-up: registers its outbound side when it is configured."""
-    return (wechat_lifespan, telegram_lifespan)
-
-
 @asynccontextmanager
-async def channels_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the configured platforms and the status notifier; `app.state.outbound` is the
-    registry other channels (web chat, phone) register with too."""
-    registry = OutboundRegistry()
-    app.state.outbound = registry
+async def notifications_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Send status changes through the channels' outbound registry (`app.state.outbound`, so
+    after the channels' start-up); the notifier hears them on the event bus it wraps."""
+    registry: OutboundRegistry = app.state.outbound
     notifier = StatusNotifier(sessions=app.state.sessions, registry=registry, texts=channel_texts())
-    async with AsyncExitStack() as stack:
-        for channel_lifespan in _channel_lifespans():
-            await stack.enter_async_context(channel_lifespan(app, registry))
-        inbound = [name for name in ("wechat", "telegram") if getattr(app.state, name, None)]
-        log.info(
-            "channels configured", inbound=inbound or "none", outbound=registry.names or "none"
-        )
-        bus = app.state.event_bus
-        app.state.event_bus = ObservedBus(bus, notifier.observe)
-        task = asyncio.create_task(notifier.run(), name="status-notifier")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            app.state.event_bus = bus
+    bus = app.state.event_bus
+    app.state.event_bus = ObservedBus(bus, notifier.observe)
+    task = asyncio.create_task(notifier.run(), name="status-notifier")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        app.state.event_bus = bus
