@@ -10,9 +10,7 @@ from core.columns import utcnow
 from core.errors import Conflict
 from intake_api.agents.models import Csat, CsatCreate, CsatRead
 from intake_api.audit import service as audit
-from intake_api.tickets.models import Ticket
-
-ANSWERABLE = ("resolved", "closed")
+from intake_api.tickets.models import SOLVED_STATUSES, Ticket
 
 SURVEY = {
     "zh": "您的工单 {ticket_id} 已解决。请为本次服务打分（1-5 分，5 分最满意），也欢迎留言：{link}",
@@ -42,7 +40,7 @@ async def answer(
     session: AsyncSession, *, ticket: Ticket, data: CsatCreate, actor: str
 ) -> CsatRead:
     """Store the customer's answer once (409 the second time, or before resolution)."""
-    if ticket.status not in ANSWERABLE:
+    if ticket.status not in SOLVED_STATUSES:
         raise Conflict(
             f"ticket {ticket.public_id} is {ticket.status}; CSAT is asked after resolution",
             id=ticket.public_id,

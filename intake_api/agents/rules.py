@@ -12,6 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from intake_api.tickets.models import FINAL_STATUSES, FINISHED_STATUSES
 from intake_api.triage.policy import PRIORITIES
 
 UNRESOLVED_AFTER = timedelta(hours=24)
@@ -20,9 +21,6 @@ COMPLAINT_CLOSED_WITHIN = timedelta(hours=48)
 UNRESOLVED = "unresolved"
 COMPLAINT_OPEN = "complaint_open"
 FIRST_RESPONSE_OVERDUE = "first_response_overdue"
-
-DONE = frozenset({"resolved", "closed", "cancelled"})
-FINAL = frozenset({"closed", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -41,15 +39,14 @@ class TicketClock:
 def broken_rules(ticket: TicketClock, now: datetime) -> list[str]:
     """Every rule `ticket` breaks at `now`: first response, unresolved, complaint open."""
     broken = []
-    if ticket.status not in DONE and ticket.first_response_at is None and now > ticket.sla_due_at:
+    is_open = ticket.status not in FINISHED_STATUSES
+    if is_open and ticket.first_response_at is None and now > ticket.sla_due_at:
         broken.append(FIRST_RESPONSE_OVERDUE)
-    if ticket.status not in DONE and (
-        now >= ticket.created_at + UNRESOLVED_AFTER or now > ticket.resolution_due_at
-    ):
+    if is_open and (now >= ticket.created_at + UNRESOLVED_AFTER or now > ticket.resolution_due_at):
         broken.append(UNRESOLVED)
     if (
         ticket.category == "complaint"
-        and ticket.status not in FINAL
+        and ticket.status not in FINAL_STATUSES
         and now >= ticket.created_at + COMPLAINT_CLOSED_WITHIN
     ):
         broken.append(COMPLAINT_OPEN)

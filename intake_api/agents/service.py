@@ -33,6 +33,8 @@ from intake_api.agents.models import (
 from intake_api.audit import service as audit
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import (
+    NEEDS_PERSON_STATUSES,
+    OPEN_STATUSES,
     Ticket,
     TicketEvent,
     TicketRead,
@@ -42,9 +44,6 @@ from intake_api.tickets.models import (
 )
 from intake_api.triage.policy import PRIORITIES
 
-# Tickets a person still has to work on (waiting_customer waits on the customer).
-NEEDS_PERSON = ("new", "triaged", "assigned", "in_progress")
-OPEN = (*NEEDS_PERSON, "waiting_customer")
 # A handed-off conversation without an open ticket waits in the queue at this priority.
 CONVERSATION_PRIORITY = "P3"
 AGENT_ACTION = "agent"  # history lines an agent wrote
@@ -91,7 +90,7 @@ async def _places(session: AsyncSession) -> tuple[list[_Place], set[str]]:
             FirstResponse.at,
         )
         .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
-        .where(Ticket.status.in_(NEEDS_PERSON))
+        .where(Ticket.status.in_(NEEDS_PERSON_STATUSES))
     )
     places, with_ticket = [], set()
     for number, priority, response_due, resolution_due, conversation_id, answered in waiting:
@@ -221,7 +220,7 @@ async def queue(session: AsyncSession, *, now: datetime, limit: int) -> tuple[li
             _ticket_item(
                 ticket,
                 now=now,
-                first_response=(firsts.get(ticket.id) or [None])[0],
+                first_response=next(iter(firsts.get(ticket.id, [])), None),
                 rules=[row.rule for row in escalations.get(ticket.id, [])],
                 handoff=ticket.conversation_id in handed_off,
                 claim=claims.get(ticket.public_id),
@@ -285,7 +284,7 @@ def _log(
 async def _claim_ticket(
     session: AsyncSession, *, ticket: Ticket, agent: str, outcome: Outcome
 ) -> ClaimRead:
-    if ticket.status not in OPEN:
+    if ticket.status not in OPEN_STATUSES:
         raise Conflict(
             f"ticket {ticket.public_id} is {ticket.status}; only open tickets can be claimed",
             id=ticket.public_id,
@@ -345,7 +344,7 @@ async def claim(session: AsyncSession, *, item_id: str, agent: str, outcome: Out
 async def _open_tickets_of(session: AsyncSession, conversation_id: str) -> list[Ticket]:
     rows = await session.scalars(
         select(Ticket)
-        .where(Ticket.conversation_id == conversation_id, Ticket.status.in_(OPEN))
+        .where(Ticket.conversation_id == conversation_id, Ticket.status.in_(OPEN_STATUSES))
         .order_by(Ticket.id)
     )
     return list(rows)
@@ -474,7 +473,7 @@ async def resolve(
     handed-off conversation back to the bot; the published resolution brings the CSAT survey."""
     ticket = await tickets.get(session, ticket_id=ticket_id)
     await _check_not_claimed_by_other(session, item_ids=[ticket.public_id], agent=agent)
-    if ticket.status not in OPEN:
+    if ticket.status not in OPEN_STATUSES:
         raise Conflict(
             f"ticket {ticket.public_id} is already {ticket.status}",
             id=ticket.public_id,
@@ -510,9 +509,9 @@ async def resolve(
 
 async def queue_length(session: AsyncSession) -> int:
     """How many items `queue` lists, counted in the database."""
-    waiting = select(Ticket.id).where(Ticket.status.in_(NEEDS_PERSON))
+    waiting = select(Ticket.id).where(Ticket.status.in_(NEEDS_PERSON_STATUSES))
     with_ticket = select(Ticket.conversation_id).where(
-        Ticket.status.in_(NEEDS_PERSON), Ticket.conversation_id.is_not(None)
+        Ticket.status.in_(NEEDS_PERSON_STATUSES), Ticket.conversation_id.is_not(None)
     )
     lonely = select(Conversation.id).where(
         Conversation.status == CONVERSATION_HANDOFF, Conversation.id.not_in(with_ticket)
@@ -530,10 +529,12 @@ async def open_breaches(session: AsyncSession, *, now: datetime) -> dict[str, in
     unanswered = select(FirstResponse.ticket_id)
     response = await session.scalar(
         select(func.count(Ticket.id)).where(
-            Ticket.status.in_(OPEN), Ticket.sla_due_at < now, Ticket.id.not_in(unanswered)
+            Ticket.status.in_(OPEN_STATUSES), Ticket.sla_due_at < now, Ticket.id.not_in(unanswered)
         )
     )
     resolution = await session.scalar(
-        select(func.count(Ticket.id)).where(Ticket.status.in_(OPEN), Ticket.resolution_due_at < now)
+        select(func.count(Ticket.id)).where(
+            Ticket.status.in_(OPEN_STATUSES), Ticket.resolution_due_at < now
+        )
     )
     return {"response": int(response or 0), "resolution": int(resolution or 0)}

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, ConversationMessage
 from intake_api.agents.models import AgentActivity, Csat, FirstResponse
 from intake_api.kpis import models
-from intake_api.tickets.models import Ticket, TicketEvent
+from intake_api.tickets.models import OPEN_STATUSES, Ticket, TicketEvent
 from intake_api.triage.policy import PRIORITIES
 
 REPEAT_WITHIN = timedelta(days=30)
@@ -219,7 +219,7 @@ async def _first_contact_resolution(
             .where(
                 TicketEvent.ticket_id.in_(in_window),
                 TicketEvent.previous_status == "resolved",
-                TicketEvent.status.not_in(("closed", "resolved")),
+                TicketEvent.status.in_(OPEN_STATUSES),  # reopened
             )
             .distinct()
         )

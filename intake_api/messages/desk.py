@@ -14,19 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.dialogue.ports import TicketRequest
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import (
+    FINISHED_STATUSES,
     Customer,
     Ticket,
     TicketCreate,
     TicketEvent,
     TicketRead,
-    TicketStatus,
     parse_ticket_id,
 )
 from intake_api.triage import SlaPolicy
 
 BOT_ACTOR = "bot"
 PENDING_EVENTS = "ticket_events"
-FINISHED = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value, TicketStatus.CANCELLED.value)
 # The customer's urgency raises the severity triage reads; "normal" leaves the KB fault's.
 SEVERITY_OF_URGENCY = {"critical": "critical", "high": "high"}
 
@@ -97,7 +96,7 @@ class BotTicketDesk:
         """The customer's tickets that are not finished, newest first."""
         query = (
             select(Ticket)
-            .where(_customer_filter(customer), Ticket.status.not_in(FINISHED))
+            .where(_customer_filter(customer), Ticket.status.not_in(FINISHED_STATUSES))
             .order_by(Ticket.id.desc())
             .limit(10)
         )

@@ -43,6 +43,17 @@ TRANSITIONS: dict[TicketStatus, tuple[TicketStatus, ...]] = {
     S.CLOSED: (),
     S.CANCELLED: (),
 }
+# Status groups, kept beside the table they follow from (tests check the two agree).
+# Final: no move leads out.
+FINAL_STATUSES: frozenset[TicketStatus] = frozenset({S.CLOSED, S.CANCELLED})
+# Finished: no work left (a resolved ticket may still be reopened).
+FINISHED_STATUSES: frozenset[TicketStatus] = FINAL_STATUSES | {S.RESOLVED}
+# Open: everything not finished.
+OPEN_STATUSES: frozenset[TicketStatus] = frozenset(TicketStatus) - FINISHED_STATUSES
+# Open and waiting for a person (waiting_customer waits on the customer instead).
+NEEDS_PERSON_STATUSES: frozenset[TicketStatus] = OPEN_STATUSES - {S.WAITING_CUSTOMER}
+# Solved for the customer: resolved or closed (not cancelled).
+SOLVED_STATUSES: frozenset[TicketStatus] = frozenset({S.RESOLVED, S.CLOSED})
 
 
 def format_ticket_id(number: int) -> str:

@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake_api.audit.models import AuditEntry
 from intake_api.deliveries.models import OutboxEvent
-from intake_api.tickets.models import TicketEvent
+from intake_api.tickets.models import (
+    FINAL_STATUSES,
+    FINISHED_STATUSES,
+    NEEDS_PERSON_STATUSES,
+    OPEN_STATUSES,
+    SOLVED_STATUSES,
+    TRANSITIONS,
+    TicketEvent,
+    TicketStatus,
+)
 from tests.intake_api.conftest import ADMIN_KEY, new_ticket
 
 LIFECYCLE = ["triaged", "assigned", "in_progress", "waiting_customer", "resolved", "closed"]
@@ -97,6 +106,17 @@ def test_illegal_moves_are_409_naming_from_to_and_allowed(admin: httpx.Client) -
         assert current in body["message"] and illegal in body["message"]
         assert illegal not in body["detail"]["allowed"]
         assert admin.get(f"/v1/tickets/{ticket['id']}").json()["status"] == current
+
+
+def test_status_groups_agree_with_the_transition_table() -> None:
+    final = {status for status, moves in TRANSITIONS.items() if not moves}
+    reopenable = {s for s in FINISHED_STATUSES if set(TRANSITIONS[s]) & OPEN_STATUSES}
+    everything = set(TicketStatus)
+    assert final == FINAL_STATUSES == {"closed", "cancelled"}
+    assert reopenable == FINISHED_STATUSES - FINAL_STATUSES == {"resolved"}
+    assert everything - FINISHED_STATUSES == OPEN_STATUSES
+    assert OPEN_STATUSES - {"waiting_customer"} == NEEDS_PERSON_STATUSES
+    assert FINISHED_STATUSES - {"cancelled"} == SOLVED_STATUSES
 
 
 def test_reopen_from_resolved(admin: httpx.Client) -> None:
