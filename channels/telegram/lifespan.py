@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from telegram import Bot
 from telegram.error import TelegramError
 
-from channels.telegram.handler import TelegramInbound
+from channels.telegram.inbound import TelegramInbound
+from channels.telegram.outbound import TelegramOutbound
 from channels.telegram.polling import poll_updates
-from channels.telegram.sender import TelegramSender
 from channels.texts import channel_texts
 from core.logs import get_logger
 from core.settings import Settings
@@ -45,12 +45,12 @@ async def telegram_lifespan(app: FastAPI, ports: ChannelPorts) -> AsyncIterator[
         await bot.initialize()  # getMe: proves the token; sending works even if this fails
     except TelegramError as exc:
         log.warning("telegram getMe failed; will keep trying on use", error=repr(exc))
-    sender = TelegramSender(bot)
-    ports.outbound.register(sender)
+    outbound = TelegramOutbound(bot)
+    ports.outbound.register(outbound)
     inbound = TelegramInbound(
         intake=ports.intake,
         tickets=ports.tickets,
-        sender=sender,
+        outbound=outbound,
         texts=channel_texts(),
         webhook_secret=settings.telegram_webhook_secret,
     )

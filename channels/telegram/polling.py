@@ -8,7 +8,7 @@ import asyncio
 from telegram import Bot
 from telegram.error import TelegramError
 
-from channels.telegram.handler import TelegramInbound
+from channels.telegram.inbound import TelegramInbound
 from core.logs import get_logger
 
 log = get_logger(__name__)

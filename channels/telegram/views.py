@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Header, Request
 
-from channels.telegram.handler import TelegramInbound
+from channels.telegram.inbound import TelegramInbound
 from core.errors import NotFound
 
 router = APIRouter(prefix="/channels/telegram", tags=["channels"])

@@ -19,7 +19,7 @@ CHANNEL = "webchat"
 
 
 class Connection(Protocol):
-    """An open page of a session (`channels.webchat.connection.ChatConnection`)."""
+    """An open page of a session (`channels.webchat.inbound.ChatConnection`)."""
 
     async def send(self, frame: dict[str, Any]) -> None: ...
 

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
-from channels.webchat.connection import ChatConnection
+from channels.webchat.inbound import ChatConnection
 from channels.webchat.lifespan import webchat_of
 from channels.webchat.sessions import MAX_TOKEN_CHARS, ChatSession
 from core.errors import NotFound, RateLimited, ServiceError

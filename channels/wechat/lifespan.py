@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from channels.texts import channel_texts
-from channels.wechat.api import WeChatApi
 from channels.wechat.envelope import WeChatConfig
-from channels.wechat.handler import WeChatInbound
+from channels.wechat.inbound import WeChatInbound
+from channels.wechat.outbound import WeChatOutbound
 from core.logs import get_logger
 
 if TYPE_CHECKING:
@@ -29,25 +29,29 @@ async def wechat_lifespan(app: FastAPI, ports: ChannelPorts) -> AsyncIterator[No
     if not settings.wechat_token:
         yield
         return
-    api = None
+    outbound = None
     if settings.wechat_app_id and settings.wechat_app_secret:
-        api = WeChatApi(
+        outbound = WeChatOutbound(
             app_id=settings.wechat_app_id,
             app_secret=settings.wechat_app_secret,
             api_url=settings.wechat_api_url,
         )
-        ports.outbound.register(api)
+        ports.outbound.register(outbound)
     else:
         log.warning("wechat: no app id/secret, so slow answers and status updates cannot be sent")
     config = WeChatConfig(
         token=settings.wechat_token, app_id=settings.wechat_app_id, aes_key=settings.wechat_aes_key
     )
-    inbound = WeChatInbound(config=config, intake=ports.intake, api=api, texts=channel_texts())
+    inbound = WeChatInbound(
+        config=config, intake=ports.intake, outbound=outbound, texts=channel_texts()
+    )
     app.state.wechat = inbound
-    log.info("wechat channel ready", safe_mode=bool(settings.wechat_aes_key), outbound=bool(api))
+    log.info(
+        "wechat channel ready", safe_mode=bool(settings.wechat_aes_key), outbound=bool(outbound)
+    )
     try:
         yield
     finally:
         await inbound.aclose()
-        if api is not None:
-            await api.aclose()
+        if outbound is not None:
+            await outbound.aclose()

@@ -19,7 +19,7 @@ from channels.wechat.envelope import (
     seal_reply,
     verify_signature,
 )
-from channels.wechat.handler import WeChatInbound
+from channels.wechat.inbound import WeChatInbound
 from core.errors import NotFound, PayloadTooLarge
 
 router = APIRouter(prefix="/channels/wechat", tags=["channels"])

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from channels.texts import TEXTS_FILE, ChannelTexts, TextsError, channel_texts, text_lang
-from channels.wechat.api import MAX_TEXT_BYTES, utf8_size
+from channels.wechat.outbound import MAX_TEXT_BYTES, utf8_size
 from core.channels import split_text
 from intake_api.tickets.models import TicketStatus
 

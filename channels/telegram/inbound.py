@@ -15,7 +15,7 @@ from collections import OrderedDict
 from telegram import CallbackQuery, Message, Update, User
 from telegram.error import TelegramError
 
-from channels.telegram.sender import CHANNEL, TelegramSender
+from channels.telegram.outbound import CHANNEL, TelegramOutbound
 from channels.texts import ChannelTexts, text_lang
 from core.channels import CustomerTickets, MessageIntake, OutboundError
 from core.errors import Forbidden, ServiceError
@@ -45,13 +45,13 @@ class TelegramInbound:
         *,
         intake: MessageIntake,
         tickets: CustomerTickets,
-        sender: TelegramSender,
+        outbound: TelegramOutbound,
         texts: ChannelTexts,
         webhook_secret: str | None = None,
     ) -> None:
         self.intake = intake
         self.tickets = tickets
-        self.sender = sender
+        self.outbound = outbound
         self.texts = texts
         self.webhook_secret = webhook_secret
         self._seen: OrderedDict[int, None] = OrderedDict()
@@ -73,7 +73,7 @@ class TelegramInbound:
             data = json.loads(body)
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("an Update is a JSON object with an integer update_id")
-            return Update.de_json(data, self.sender.bot)
+            return Update.de_json(data, self.outbound.bot)
         except (ValueError, TypeError, KeyError) as exc:
             raise ServiceError(f"not a Telegram update: {exc}") from exc
 
@@ -106,19 +106,19 @@ class TelegramInbound:
         text = (message.text or message.caption or "").strip()
         command = command_of(text)
         if command == "start":
-            await self.sender.send_text(chat_id, self.texts.say("welcome", lang))
+            await self.outbound.send_text(chat_id, self.texts.say("welcome", lang))
             return
         if command == "status":
             tickets = await self.tickets.open_tickets(CHANNEL, chat_id)
-            await self.sender.send_text(chat_id, self.texts.open_tickets(tickets, lang))
+            await self.outbound.send_text(chat_id, self.texts.open_tickets(tickets, lang))
             return
         if message.photo:
             self._keep_photo(message)
             if not text:
-                await self.sender.send_text(chat_id, self.texts.say("image_received", lang))
+                await self.outbound.send_text(chat_id, self.texts.say("image_received", lang))
                 return
         if not text:
-            await self.sender.send_text(chat_id, self.texts.say("unsupported", lang))
+            await self.outbound.send_text(chat_id, self.texts.say("unsupported", lang))
             return
         inbound = _inbound(
             chat_id=chat_id,
@@ -155,7 +155,7 @@ class TelegramInbound:
             return  # its replies went out when it first came
         for number, text in enumerate(result.texts, start=1):
             last = number == len(result.texts)
-            await self.sender.send_text(chat_id, text, result.buttons if last else None)
+            await self.outbound.send_text(chat_id, text, result.buttons if last else None)
 
     @staticmethod
     def _user_lang(user: User | None) -> str:

@@ -28,7 +28,7 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-class TelegramSender:
+class TelegramOutbound:
     """Sends texts to a chat; buttons go under the last piece of a long text."""
 
     name = CHANNEL

@@ -19,8 +19,8 @@ from typing import Any
 from wechatpy.messages import BaseMessage
 
 from channels.texts import ChannelTexts
-from channels.wechat.api import CHANNEL, MAX_TEXT_BYTES, WeChatApi, utf8_size
 from channels.wechat.envelope import WeChatConfig
+from channels.wechat.outbound import CHANNEL, MAX_TEXT_BYTES, WeChatOutbound, utf8_size
 from core.channels import MessageIntake, split_text
 from core.logs import get_logger
 from core.messages import Answer, Attachment, InboundMessage
@@ -54,13 +54,13 @@ class WeChatInbound:
         *,
         config: WeChatConfig,
         intake: MessageIntake,
-        api: WeChatApi | None,
+        outbound: WeChatOutbound | None,
         texts: ChannelTexts,
         reply_budget: float = REPLY_BUDGET_SECONDS,
     ) -> None:
         self.config = config
         self.intake = intake
-        self.api = api
+        self.outbound = outbound
         self.texts = texts
         self.reply_budget = reply_budget
         self._answers: OrderedDict[str, _Pending] = OrderedDict()
@@ -147,7 +147,7 @@ class WeChatInbound:
         self._in_background(deliver())
 
     async def _send(self, sender_id: str, texts: list[str]) -> None:
-        if self.api is None:
+        if self.outbound is None:
             log.warning(
                 "wechat answer missed the passive-reply window and cannot be sent: set "
                 "AFTERSALES_WECHAT_APP_ID and AFTERSALES_WECHAT_APP_SECRET",
@@ -155,7 +155,7 @@ class WeChatInbound:
             )
             return
         for text in texts:
-            await self.api.send_text(sender_id, text)
+            await self.outbound.send_text(sender_id, text)
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)

@@ -35,7 +35,7 @@ class _Token:
     expires_at: float
 
 
-class WeChatApi:
+class WeChatOutbound:
     """The Official Account's API client; one per process, safe to share between requests."""
 
     name = CHANNEL
