@@ -1,6 +1,7 @@
-"""Telegram updates in, the bot's answers out: `/start` (welcome in the user's language),
-`/status` (the customer's open tickets), text to the bot, and presses of the bot's buttons
-(an inline keyboard under its last reply), whose payload goes to the bot as the customer's words.
+"""Telegram updates in, the bot's answers out. A webhook request must carry our secret and
+hold an update (polling fetches them instead); then `/start` gets the welcome in the user's
+language, `/status` the customer's open tickets, and text goes to the bot, as does a press of
+one of the bot's buttons (an inline keyboard under its last reply): its payload is the words.
 
 The same update twice (a webhook retry) is handled once: by `update_id` here, and by
 chat+message id in the messages desk, which also holds across restarts.

@@ -1,10 +1,11 @@
 """One browser socket of a web chat session, end to end.
 
-On connect the page gets its session, the conversation so far (from the service's
-`ConversationLog`) and the status of the session's tickets; then each customer message goes through
-the same store-first, idempotent path as `POST /v1/messages`, and the replies, the quick-reply
-buttons and any ticket the bot made come back. Ticket status changes are pushed as they
-happen, from the event bus (so a change made on another worker arrives too).
+On connect the page gets its session, the conversation so far with the buttons it still waits
+on (the service's `ConversationLog`) and the status of the session's tickets; then each
+customer message goes to the messages desk (the same store-first, idempotent path as
+`POST /v1/messages`), and the replies, the bot's buttons and any ticket the bot made come back.
+Ticket status changes are pushed as they happen (the service's `TicketEvents`, so a change made
+on another worker arrives too).
 
 The frames are described in `channels.webchat.frames`.
 """
