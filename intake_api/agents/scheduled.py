@@ -25,14 +25,13 @@ from core.settings import Settings
 from intake_api.agents.metrics import ESCALATIONS
 from intake_api.agents.models import Escalation, FirstResponse, JobLease
 from intake_api.agents.rules import (
-    COMPLAINT_CLOSED_WITHIN,
     COMPLAINT_OPEN,
     FIRST_RESPONSE_OVERDUE,
     UNRESOLVED,
-    UNRESOLVED_AFTER,
     TicketClock,
     new_escalations,
     raised,
+    rule_note,
 )
 from intake_api.agents.surveys import SurveySender
 from intake_api.events.stream import publish_committed
@@ -45,16 +44,12 @@ from intake_api.tickets.models import (
     TicketEvent,
     format_ticket_id,
 )
+from intake_api.triage.policy import EscalationLimits, load_policy
 
 log = get_logger(__name__)
 
 JOB = "auto-escalation"
 ACTOR = "system:auto-escalation"
-RULE_NOTES = {
-    "first_response_overdue": "no first response within the SLA",
-    "unresolved": "unresolved 24 h after creation or past the resolution due time",
-    "complaint_open": "complaint not closed within 48 h",
-}
 
 
 def worker_name() -> str:
@@ -89,7 +84,7 @@ def _not_fired(rule: str) -> ColumnElement[bool]:
     return ~fired.correlate(Ticket)
 
 
-def _may_fire(now: datetime) -> ColumnElement[bool]:
+def _may_fire(now: datetime, limits: EscalationLimits) -> ColumnElement[bool]:
     """SQL for "some rule not fired yet may fire at `now`" (the rules decide exactly), so
     steady rounds skip tickets already escalated for every rule that applies."""
     unanswered = ~exists().where(FirstResponse.ticket_id == Ticket.id).correlate(Ticket)
@@ -97,21 +92,21 @@ def _may_fire(now: datetime) -> ColumnElement[bool]:
     return or_(
         is_open & (Ticket.sla_due_at < now) & unanswered & _not_fired(FIRST_RESPONSE_OVERDUE),
         is_open
-        & or_(Ticket.created_at <= now - UNRESOLVED_AFTER, Ticket.resolution_due_at < now)
+        & or_(Ticket.created_at <= now - limits.unresolved_after, Ticket.resolution_due_at < now)
         & _not_fired(UNRESOLVED),
         (Ticket.category == "complaint")
         & Ticket.status.not_in(FINAL_STATUSES)
-        & (Ticket.created_at <= now - COMPLAINT_CLOSED_WITHIN)
+        & (Ticket.created_at <= now - limits.complaint_closed_within)
         & _not_fired(COMPLAINT_OPEN),
     )
 
 
 async def _candidates(
-    session: AsyncSession, now: datetime
+    session: AsyncSession, now: datetime, limits: EscalationLimits
 ) -> list[tuple[TicketClock, int, set[str]]]:
     """Tickets that may break a rule at `now`: their clocks, row ids and the rules already
     fired (subqueries, not id lists: a first round may see many tickets)."""
-    may_fire = _may_fire(now)
+    may_fire = _may_fire(now, limits)
     fired: dict[int, set[str]] = {}
     for number, rule in await session.execute(
         select(Escalation.ticket_id, Escalation.rule).where(
@@ -160,11 +155,12 @@ async def _escalate_one(
     priority: str,
     rules: list[str],
     now: datetime,
+    limits: EscalationLimits,
 ) -> TicketEvent | None:
     """Record the fired rules and raise the priority in one transaction; None when another
     worker recorded them first."""
     target = raised(priority)
-    note = "auto-escalation: " + "; ".join(RULE_NOTES[rule] for rule in rules)
+    note = "auto-escalation: " + "; ".join(rule_note(rule, limits) for rule in rules)
     try:
         async with unit_of_work(sessions) as session:
             for rule in rules:
@@ -187,14 +183,19 @@ async def _escalate_one(
 
 
 async def escalate_due(
-    sessions: async_sessionmaker[AsyncSession], *, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    now: datetime,
+    limits: EscalationLimits | None = None,
 ) -> list[TicketEvent]:
-    """Escalate every ticket that broke a rule not fired before; the committed events."""
+    """Escalate every ticket that broke a rule not fired before; the committed events.
+    `limits`: the SLA policy's `escalation` section (default: the bundled policy's)."""
+    limits = limits or load_policy(None).escalation
     async with sessions() as session:
-        candidates = await _candidates(session, now)
+        candidates = await _candidates(session, now, limits)
     events = []
     for clock, number, fired in candidates:
-        rules = new_escalations(clock, now, fired)
+        rules = new_escalations(clock, now, fired, limits)
         if not rules:
             continue
         public_id = format_ticket_id(number)
@@ -205,6 +206,7 @@ async def escalate_due(
             priority=clock.priority,
             rules=rules,
             now=now,
+            limits=limits,
         )
         if event is not None:
             events.append(event)
@@ -222,7 +224,8 @@ async def run_once(app: FastAPI, *, holder: str, now: datetime | None = None) ->
     async with unit_of_work(app.state.sessions) as session:
         if not await take_lease(session, job=JOB, holder=holder, now=now, ttl=ttl):
             return []
-    events = await escalate_due(app.state.sessions, now=now)
+    limits: EscalationLimits = app.state.sla_policy.escalation
+    events = await escalate_due(app.state.sessions, now=now, limits=limits)
     await publish_committed(app, events)
     return events
 

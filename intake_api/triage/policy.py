@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.errors import ServiceError
 from knowledge_base.format import Category
@@ -64,6 +64,35 @@ class Calendar(BaseModel):
         return value
 
 
+# At most ten years, so `now - limit` stays a valid date.
+MAX_ESCALATION_HOURS = 10 * 365 * 24
+
+
+class EscalationLimits(BaseModel):
+    """When the auto-escalation job (`intake_api.agents.rules`) escalates a ticket, besides the
+    ticket's own due times. Hours as YAML numbers; unknown keys are errors, so a misspelt limit
+    does not go unnoticed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unresolved_after_hours: float = Field(
+        default=24, gt=0, le=MAX_ESCALATION_HOURS, allow_inf_nan=False, strict=True
+    )
+    complaint_closed_within_hours: float = Field(
+        default=48, gt=0, le=MAX_ESCALATION_HOURS, allow_inf_nan=False, strict=True
+    )
+
+    @property
+    def unresolved_after(self) -> timedelta:
+        """A ticket not resolved this long after creation is escalated (`unresolved`)."""
+        return timedelta(hours=self.unresolved_after_hours)
+
+    @property
+    def complaint_closed_within(self) -> timedelta:
+        """A complaint not closed this long after creation is escalated (`complaint_open`)."""
+        return timedelta(hours=self.complaint_closed_within_hours)
+
+
 class Keywords(BaseModel):
     en: list[str] = Field(default_factory=list)
     zh: list[str] = Field(default_factory=list)
@@ -89,7 +118,8 @@ class SkillGroups(BaseModel):
 
 
 class SlaPolicy(BaseModel):
-    """Targets per priority x tier, category caps, calendar, keywords and skill groups."""
+    """Targets per priority x tier, category caps, calendar, keywords, skill groups and the
+    escalation limits."""
 
     targets: dict[Priority, dict[Tier, Target]]
     category_caps: dict[Category, Cap] = Field(default_factory=dict)
@@ -99,6 +129,7 @@ class SlaPolicy(BaseModel):
     fault_category: Category = "repair"
     priority: PriorityRules = Field(default_factory=PriorityRules)
     skill_groups: SkillGroups = Field(default_factory=SkillGroups)
+    escalation: EscalationLimits = Field(default_factory=EscalationLimits)
 
     @field_validator("targets")
     @classmethod

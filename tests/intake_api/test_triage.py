@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from intake_api.triage import load_policy, triage
-from intake_api.triage.policy import PolicyError
+from intake_api.triage.policy import EscalationLimits, PolicyError, SlaPolicy
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday
 
@@ -149,3 +150,42 @@ def test_a_broken_override_file_names_the_problem(tmp_path: Path) -> None:
     path = _policy_file(tmp_path, "calendar:\n  timezone: Mars/Olympus\n")
     with pytest.raises(PolicyError, match="calendar.timezone"):
         load_policy(path)
+
+
+def test_escalation_limits_default_to_24_and_48_hours(tmp_path: Path) -> None:
+    assert load_policy(None).escalation.unresolved_after == timedelta(hours=24)
+    assert load_policy(None).escalation.complaint_closed_within == timedelta(hours=48)
+    without_section = load_policy(_policy_file(tmp_path, "default_category: other\n"))
+    assert without_section.escalation == load_policy(None).escalation
+    assert SlaPolicy.model_validate({"targets": load_policy(None).targets}).escalation == (
+        EscalationLimits(unresolved_after_hours=24, complaint_closed_within_hours=48)
+    )
+
+
+def test_escalation_limits_come_from_the_policy_file(tmp_path: Path) -> None:
+    path = _policy_file(tmp_path, "escalation:\n  unresolved_after_hours: 4.5\n")
+    limits = load_policy(path).escalation
+    assert limits.unresolved_after == timedelta(hours=4, minutes=30)
+    assert limits.complaint_closed_within == timedelta(hours=48)  # not named: the bundled value
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ("escalation:\n  unresolved_after_hours: 0\n", "escalation.unresolved_after_hours"),
+        (
+            "escalation:\n  complaint_closed_within_hours: soon\n",
+            "escalation.complaint_closed_within_hours",
+        ),
+        ("escalation:\n  unresolved_after_hours: .inf\n", "escalation.unresolved_after_hours"),
+        ("escalation:\n  unresolved_after_hours: 1000000\n", "escalation.unresolved_after_hours"),
+        ("escalation:\n  unresolved_hours: 12\n", "escalation.unresolved_hours"),
+        ("escalation:\n  unresolved_after_hours: yes\n", "escalation.unresolved_after_hours"),
+        ("escalation: 24\n", "escalation"),
+    ],
+)
+def test_a_malformed_escalation_section_names_the_key(
+    tmp_path: Path, section: str, key: str
+) -> None:
+    with pytest.raises(PolicyError, match=re.escape(key)):
+        load_policy(_policy_file(tmp_path, section))

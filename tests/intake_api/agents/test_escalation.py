@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -31,12 +32,14 @@ from intake_api.audit.models import AuditEntry
 from intake_api.deliveries.models import OutboxEvent
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import Ticket, TicketEvent, TicketUpdate, parse_ticket_id
+from intake_api.triage.policy import EscalationLimits, load_policy
 from tests.intake_api.agents.conftest import seed_ticket
 from tests.intake_api.conftest import ADMIN_KEY
 from tests.support.server import running_server
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)
+LIMITS = load_policy(None).escalation  # the bundled policy's: 24 h unresolved, 48 h complaints
 
 
 def clock(**changes: object) -> TicketClock:
@@ -73,12 +76,29 @@ def clock(**changes: object) -> TicketClock:
 def test_broken_rules_at_explicit_times(
     ticket: TicketClock, hours: float, expected: list[str]
 ) -> None:
-    assert broken_rules(ticket, T0 + timedelta(hours=hours)) == expected
+    assert broken_rules(ticket, T0 + timedelta(hours=hours), LIMITS) == expected
+
+
+@pytest.mark.parametrize(
+    ("ticket", "hours", "expected"),
+    [
+        (clock(first_response_at=T0), 5.9, []),
+        (clock(first_response_at=T0), 6, [UNRESOLVED]),
+        (clock(category="complaint", status="resolved"), 11.9, []),
+        (clock(category="complaint", status="resolved"), 12, [COMPLAINT_OPEN]),
+    ],
+)
+def test_other_limits_move_the_unresolved_and_complaint_rules(
+    ticket: TicketClock, hours: float, expected: list[str]
+) -> None:
+    limits = EscalationLimits(unresolved_after_hours=6, complaint_closed_within_hours=12)
+    assert broken_rules(ticket, T0 + timedelta(hours=hours), limits) == expected
 
 
 def test_each_rule_fires_once_and_priority_rises_to_p1() -> None:
-    assert new_escalations(clock(), T0 + 30 * H, {FIRST_RESPONSE_OVERDUE}) == [UNRESOLVED]
-    assert new_escalations(clock(), T0 + 30 * H, {FIRST_RESPONSE_OVERDUE, UNRESOLVED}) == []
+    fired = {FIRST_RESPONSE_OVERDUE}
+    assert new_escalations(clock(), T0 + 30 * H, fired, LIMITS) == [UNRESOLVED]
+    assert new_escalations(clock(), T0 + 30 * H, fired | {UNRESOLVED}, LIMITS) == []
     assert [raised(p) for p in ("P4", "P3", "P2", "P1")] == ["P3", "P2", "P1", "P1"]
 
 
@@ -191,3 +211,47 @@ async def test_the_running_service_escalates_on_its_own(
     assert ticket["priority"] == "P3"
     assert item["escalated"] is True and item["escalation_rules"] == [FIRST_RESPONSE_OVERDUE]
     assert item["response_breached"] is True
+
+
+async def test_the_service_escalates_by_the_limits_of_its_policy_file(
+    intake_settings: Settings, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    policy = tmp_path / "sla.yaml"
+    policy.write_text("escalation:\n  unresolved_after_hours: 2\n", encoding="utf-8")
+    ticket_id = await seed_ticket(sessions, priority="P3")  # due: response 24 h, resolution 168 h
+    async with unit_of_work(sessions) as session:
+        created = (await session.get(Ticket, parse_ticket_id(ticket_id))).created_at
+    three_hours_later = created + 3 * H
+    assert await escalate_due(sessions, now=three_hours_later) == []  # 24 h by default
+
+    await _backdate(sessions, ticket_id, 3 * H)  # the running service's clock is the real one
+    settings = intake_settings.model_copy(
+        update={"escalation_interval_seconds": 0.2, "sla_policy_file": policy}
+    )
+    with running_server(create_app(settings)) as base:
+        async with httpx.AsyncClient(
+            base_url=base, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+        ) as admin:
+            for _ in range(300):
+                ticket = (await admin.get(f"/v1/tickets/{ticket_id}")).json()
+                if ticket["priority"] != "P3":
+                    break
+                await asyncio.sleep(0.1)
+    assert ticket["priority"] == "P2"
+    rows = await _rows(sessions, Escalation, ticket_id=parse_ticket_id(ticket_id))
+    assert [row.rule for row in rows] == [UNRESOLVED]
+    (event,) = await _rows(
+        sessions, TicketEvent, ticket_id=parse_ticket_id(ticket_id), kind="ticket.escalated"
+    )
+    assert "unresolved 2 h after creation" in event.note
+
+
+async def _backdate(
+    sessions: async_sessionmaker[AsyncSession], ticket_id: str, by: timedelta
+) -> None:
+    """Move a ticket's creation and due times `by` into the past."""
+    async with unit_of_work(sessions) as session:
+        ticket = await session.get(Ticket, parse_ticket_id(ticket_id))
+        ticket.created_at -= by
+        ticket.sla_due_at -= by
+        ticket.resolution_due_at -= by
