@@ -50,7 +50,7 @@ class RateLimited(ServiceError):
 
 async def _service_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    body = {"error": exc.code, "message": exc.message}
+    body: dict[str, object] = {"error": exc.code, "message": exc.message}
     if exc.detail:
         body["detail"] = exc.detail
     return JSONResponse(status_code=exc.status_code, content=body)

@@ -7,6 +7,7 @@ import re
 import sys
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 _PHONE = re.compile(r"(?<!\d)(\+?\d{1,3}[ -]?)?(1[3-9]\d{9}|\d{3}[ -]?\d{3,4}[ -]?\d{4})(?!\d)")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})")
@@ -18,7 +19,7 @@ def mask_personal_data(text: str) -> str:
     return _PHONE.sub(lambda m: "***" + re.sub(r"\D", "", m.group(0))[-4:], text)
 
 
-def _mask_processor(_logger: object, _name: str, event_dict: dict) -> dict:
+def _mask_processor(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     for key, value in event_dict.items():
         if isinstance(value, str):
             event_dict[key] = mask_personal_data(value)

@@ -78,7 +78,10 @@ class SentenceTransformerEncoder:
         except Exception as exc:  # the library raises many types for a bad folder
             raise EncoderError(f"cannot load the model in {folder}: {exc}") from exc
         self.name = name or str(folder.resolve())
-        self.dim = int(self._model.get_embedding_dimension())
+        dim = self._model.get_embedding_dimension()
+        if dim is None:  # a model without a fixed output size cannot fill a vector index
+            raise EncoderError(f"the model in {folder} does not say its embedding size")
+        self.dim = int(dim)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -205,6 +205,10 @@ class KnowledgeIndex:
     def __init__(self, index_dir: Path, encoder: Encoder) -> None:
         self.index_dir = Path(index_dir)
         self.encoder = encoder
+        self._clear()
+
+    def _clear(self) -> None:
+        """Empty: no items, no vectors (an index that `sync()` fills from scratch)."""
         self.kb_revision = ""
         self.ids = StringTable.build([])
         self.types = np.zeros(0, dtype=np.int8)
@@ -218,7 +222,7 @@ class KnowledgeIndex:
         self.codes = _Csr()
         self.products = _Csr()
         self.aliases: dict[str, list[str]] = {}
-        self.dense = _new_dense(encoder.dim, 0)
+        self.dense = _new_dense(self.encoder.dim, 0)
         self.lexical: bm25s.BM25 | None = None
         self._token_max = np.zeros(0, dtype=np.float32)
         self._typical_token = 1.0
@@ -270,7 +274,7 @@ class KnowledgeIndex:
             if (self.index_dir / _LEXICAL).is_dir():
                 self.lexical = bm25s.BM25.load(str(self.index_dir / _LEXICAL), show_progress=False)
         except (OSError, KeyError, ValueError, RuntimeError):
-            self.__init__(self.index_dir, self.encoder)  # unusable files: start over
+            self._clear()  # unusable files: start over
             return
         self.kb_revision = manifest.get("kb_revision", "")
         self.code_names = list(manifest["code_names"])
@@ -297,7 +301,7 @@ class KnowledgeIndex:
         for lang, table in self.titles.items():
             arrays[f"title_{lang}_blob"] = table.blob
             arrays[f"title_{lang}_offsets"] = table.offsets
-        np.savez(staging / _ARRAYS, **arrays)
+        np.savez(staging / _ARRAYS, allow_pickle=False, **arrays)
         faiss.write_index(self.dense, str(staging / _DENSE))
         if self.lexical is not None:
             self.lexical.save(str(staging / _LEXICAL), show_progress=False)
@@ -547,9 +551,11 @@ def _is_exact(index: faiss.Index) -> bool:
 
 
 def _exact_contents(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
-    index = faiss.downcast_index(index) if not isinstance(index, faiss.IndexIDMap2) else index
-    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-    flat = faiss.downcast_index(index.index)
+    mapped = index if isinstance(index, faiss.IndexIDMap2) else faiss.downcast_index(index)
+    assert isinstance(mapped, faiss.IndexIDMap2)  # callers ask `_is_exact` first
+    ids = faiss.vector_to_array(mapped.id_map).astype(np.int64)
+    flat = faiss.downcast_index(mapped.index)
+    assert isinstance(flat, faiss.IndexFlat)  # `_new_dense` wraps an IndexFlatIP
     vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
     return ids, np.array(vectors, dtype=np.float32)
 

@@ -60,7 +60,7 @@ def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> _YamlFloat:
     return number
 
 
-class _YamlMap(dict):  # type: ignore[type-arg]
+class _YamlMap(dict[str, Any]):
     """A mapping read from YAML that knows its line and the line of each key (1-based)."""
 
     line: int
@@ -99,7 +99,7 @@ class _Entry:
     """One item as read: where it came from, its id if usable, and the model if it validated."""
 
     file: str
-    list: str
+    list_name: str
     index: int
     id: str | None
     item: BaseModel | None
@@ -116,7 +116,13 @@ class _Entry:
 
     def error(self, key: str | None, message: str) -> KBError:
         return KBError(
-            self.file, self.list, self.id, key, message, index=self.index, line=_line(self.raw, key)
+            self.file,
+            self.list_name,
+            self.id,
+            key,
+            message,
+            index=self.index,
+            line=_line(self.raw, key),
         )
 
 
@@ -196,8 +202,9 @@ def _build(
         raise KBValidationError(sorted(errors, key=lambda error: order.get(error.file, -1)))
     lists: dict[str, list[BaseModel]] = {name: [] for name in NODE_LISTS}
     for entry in entries:
-        lists[entry.list].append(entry.item)  # type: ignore[arg-type]
-    return KnowledgeBase(**lists)
+        assert entry.item is not None  # an item that did not validate left an error
+        lists[entry.list_name].append(entry.item)
+    return KnowledgeBase.model_validate(lists)
 
 
 def _read_document(file: Path, errors: list[KBError]) -> Any:
@@ -371,14 +378,14 @@ def _cross_errors(entries: list[_Entry], known_ids: KnownIds) -> list[KBError]:
     for entry in entries:
         if entry.id is None:
             continue
-        other = first.setdefault((entry.list, entry.id), entry)
+        other = first.setdefault((entry.list_name, entry.id), entry)
         if other is not entry:
-            origin = f"{other.file}: {other.list}[{other.index}]"
+            origin = f"{other.file}: {other.list_name}[{other.index}]"
             message = f"duplicate id {entry.id!r}, first defined at {origin}"
             errors.append(entry.error("id", message))
-        ids[entry.list].add(entry.id)
+        ids[entry.list_name].add(entry.id)
     for entry in entries:
-        for key, target in REFERENCES.get(entry.list, {}).items():
+        for key, target in REFERENCES.get(entry.list_name, {}).items():
             unknown = [ref for ref in entry.references(key) if ref not in ids[target]]
             if unknown:
                 listed = ", ".join(repr(ref) for ref in dict.fromkeys(unknown))

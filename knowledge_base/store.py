@@ -11,10 +11,10 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import CursorResult, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.format import EDGE_NAMES, NODE_LISTS, REFERENCES, KnowledgeBase
@@ -211,9 +211,9 @@ async def _lock_store(session: AsyncSession) -> None:
     A no-op write takes PostgreSQL's row lock and SQLite's write lock before anything is read, so
     a concurrent import waits and then sees this one's result instead of failing on duplicates.
     """
-    locked = await session.execute(
-        update(Meta).where(Meta.id == META_ID).values(revision=Meta.revision)
-    )
+    touch = update(Meta).where(Meta.id == META_ID).values(revision=Meta.revision)
+    # An UPDATE's result is a CursorResult (it has rowcount); execute() types it as any Result.
+    locked = cast(CursorResult[Any], await session.execute(touch))
     if locked.rowcount == 0:  # a store written before the meta row existed
         session.add(Meta(id=META_ID, revision=0, updated_at=datetime.now(UTC)))
         await session.flush()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -180,7 +180,7 @@ class CodeMatcher:
     """
 
     def __init__(
-        self, codes: Iterable[str], products: dict[str, Iterable[str]] | None = None
+        self, codes: Iterable[str], products: Mapping[str, Iterable[str]] | None = None
     ) -> None:
         self._codes: dict[tuple[str, ...], str] = {}
         for code in codes:

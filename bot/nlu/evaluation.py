@@ -92,11 +92,13 @@ def evaluate(
     interpreter: Interpreter, test: TrainingData, oos_intent: str = OUT_OF_SCOPE
 ) -> EvaluationReport:
     """Scores of the interpreter's intents on the labelled messages of `test`."""
-    messages = [m for m in test.messages if m.intent]
+    labelled = [(m.text, m.intent) for m in test.messages if m.intent]
     started = time.perf_counter()
-    results = interpreter.intents([m.text for m in messages])
+    results = interpreter.intents([text for text, _ in labelled])
     report = score(
-        [m.intent for m in messages], [str(intent["name"]) for intent, _ in results], oos_intent
+        [intent for _, intent in labelled],
+        [str(intent["name"]) for intent, _ in results],
+        oos_intent,
     )
     report.seconds["predict"] = round(time.perf_counter() - started, 2)
     if interpreter.classifier is not None:

@@ -218,6 +218,7 @@ class LookupEntityExtractor(EntityExtractor):
                 return []
         found = []
         for match in self._pattern.finditer(fold(text)):
+            assert match.lastgroup is not None  # each alternative is a named group
             entity, alias = self._owners[match.lastgroup]
             value = self.tables[entity][alias]
             found.append(_entity(entity, value, match.start(), match.end(), self.name))

@@ -44,15 +44,16 @@ class Interpreter:
     # --- training --------------------------------------------------------------------------
     def train(self, data: TrainingData) -> None:
         """Fit every component on the training data (the classifier on labelled messages)."""
-        for component in (*self.extractors, *self.mappers):
+        components: list[EntityExtractor | EntitySynonymMapper] = [*self.extractors, *self.mappers]
+        for component in components:
             component.train(data)
-        labelled = [m for m in data.messages if m.intent]
+        labelled = [(m.text, m.intent) for m in data.messages if m.intent]
         if self.classifier is None or not labelled:
             return
-        docs = self.documents([m.text for m in labelled])
+        docs = self.documents([text for text, _ in labelled])
         for featurizer in self.featurizers:
             featurizer.fit(docs)
-        self.classifier.fit(self.features(docs), [m.intent for m in labelled])
+        self.classifier.fit(self.features(docs), [intent for _, intent in labelled])
 
     # --- inference -------------------------------------------------------------------------
     def documents(self, texts: Sequence[str]) -> list[Doc]:
