@@ -8,7 +8,7 @@ and the lease that lets one worker at a time run the escalation job.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.columns import UtcDateTime, utcnow
 from core.database import Base
-from intake_api.limits.text import text
+from intake_api.limits.text import limit
 from intake_api.tickets.models import TicketRead
 
 
@@ -97,7 +97,7 @@ class JobLease(Base):
 
 
 # --- API shapes ----------------------------------------------------------------------------------
-AgentText = text(4000, min_length=1, strip=True)
+AgentText = Annotated[str, limit(4000, min_length=1, strip=True)]
 
 
 class QueueItem(BaseModel):
@@ -159,12 +159,12 @@ class ConversationRead(BaseModel):
 
 
 class ResolveCreate(BaseModel):
-    note: text(10_000, min_length=1, strip=True)
+    note: Annotated[str, limit(10_000, min_length=1, strip=True)]
 
 
 class CsatCreate(BaseModel):
     score: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy).")
-    comment: text(2000, strip=True) | None = None
+    comment: Annotated[str, limit(2000, strip=True)] | None = None
 
 
 class CsatRead(BaseModel):

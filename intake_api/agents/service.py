@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -111,8 +112,13 @@ async def _places(session: AsyncSession) -> tuple[list[_Place], set[str]]:
     return sorted(places), handed_off
 
 
-async def _by_ticket(session: AsyncSession, model: type, ids: Sequence[int]) -> dict[int, list]:
-    rows: dict[int, list] = {}
+_TicketRow = TypeVar("_TicketRow", FirstResponse, Escalation)
+
+
+async def _by_ticket(
+    session: AsyncSession, model: type[_TicketRow], ids: Sequence[int]
+) -> dict[int, list[_TicketRow]]:
+    rows: dict[int, list[_TicketRow]] = {}
     if ids:
         for row in await session.scalars(select(model).where(model.ticket_id.in_(ids))):
             rows.setdefault(row.ticket_id, []).append(row)

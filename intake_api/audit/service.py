@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,15 @@ async def record(
     )
     session.add(entry)
     return entry
+
+
+class _Filters(TypedDict):
+    actor: str | None
+    action: str | None
+    entity: str | None
+    entity_id: str | None
+    since: datetime | None
+    until: datetime | None
 
 
 def _filtered(
@@ -84,7 +93,7 @@ async def get_all(
     offset: int = 0,
 ) -> tuple[list[AuditEntry], int]:
     """A page of audit rows, newest first, and the total matching the filters."""
-    filters = dict(
+    filters = _Filters(
         actor=actor, action=action, entity=entity, entity_id=entity_id, since=since, until=until
     )
     total = await session.scalar(_filtered(select(func.count(AuditEntry.id)), **filters))

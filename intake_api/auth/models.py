@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, Integer, String
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.columns import UtcDateTime, utcnow
 from core.database import Base
-from intake_api.limits.text import text
+from intake_api.limits.text import limit
 
 SCOPES = ("tickets:read", "tickets:write", "messages:write", "agents", "kb:write", "admin")
 Scope = Literal["tickets:read", "tickets:write", "messages:write", "agents", "kb:write", "admin"]
@@ -33,7 +33,7 @@ class ApiKey(Base):
 
 
 class ApiKeyCreate(BaseModel):
-    name: text(100, min_length=1, strip=True)
+    name: Annotated[str, limit(100, min_length=1, strip=True)]
     scopes: list[Scope] = Field(min_length=1)
 
 

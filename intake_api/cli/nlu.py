@@ -49,10 +49,11 @@ def train_command(
         interpreter = load_or_train(folder, data, _pipeline(encoder))
     except (NLUError, EncoderError) as exc:
         raise _fail(exc) from None
+    classifier = interpreter.classifier  # None for a pipeline without one
+    threshold = f"threshold {classifier.threshold_:.2f}, " if classifier is not None else ""
     typer.echo(
         f"model in {folder}: {len(interpreter.intent_names)} intents, "
-        f"threshold {interpreter.classifier.threshold_:.2f}, "
-        f"{time.perf_counter() - started:.1f} s"
+        f"{threshold}{time.perf_counter() - started:.1f} s"
     )
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -209,7 +210,7 @@ async def replay_dead(session: AsyncSession) -> int:
         .where(OutboxEvent.status == DeliveryStatus.dead)
         .values(**_requeue_values(utcnow()))
     )
-    return result.rowcount
+    return _rowcount(result)
 
 
 async def replay_event(session: AsyncSession, *, event_id: str) -> OutboxEvent:
@@ -236,4 +237,9 @@ async def purge_delivered(session: AsyncSession, *, before: datetime) -> int:
             OutboxEvent.status == DeliveryStatus.delivered, OutboxEvent.delivered_at < before
         )
     )
-    return result.rowcount
+    return _rowcount(result)
+
+
+def _rowcount(result: object) -> int:
+    """Rows an UPDATE or DELETE matched (its result is a `CursorResult`, typed as any `Result`)."""
+    return cast(CursorResult[Any], result).rowcount

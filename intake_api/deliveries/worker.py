@@ -10,6 +10,7 @@ least once: a backend must de-duplicate by `event_id`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import socket
@@ -178,9 +179,13 @@ class DeliveryWorker:
                 if row.id not in self._inflight:
                     task = asyncio.create_task(self._deliver(row))
                     self._inflight[row.id] = task
-                    task.add_done_callback(lambda _t, row_id=row.id: self._inflight.pop(row_id))
+                    task.add_done_callback(functools.partial(self._forget, row.id))
             if not claimed and not finished:
                 await self._bell.wait(self.config.poll_seconds)
+
+    def _forget(self, row_id: int, _task: asyncio.Task[None]) -> None:
+        """A delivery task ended (delivered, failed or cancelled): free its place."""
+        self._inflight.pop(row_id)
 
     async def _round(self, finished: list[tuple[OutboxEvent, Outcome]]) -> list[OutboxEvent]:
         """Record `finished` outcomes and claim what is due now, in one transaction."""

@@ -265,14 +265,13 @@ async def _ai_handling(session: AsyncSession, start: datetime, end: datetime) ->
 
 
 async def _csat(session: AsyncSession, start: datetime, end: datetime) -> models.CsatSummary:
-    scores = list(
-        await session.scalars(
-            select(Csat.score).where(
-                Csat.score.is_not(None), Csat.answered_at >= start, Csat.answered_at < end
-            )
+    answered = await session.scalars(
+        select(Csat.score).where(
+            Csat.score.is_not(None), Csat.answered_at >= start, Csat.answered_at < end
         )
     )
-    counts = Counter(int(score) for score in scores)
+    scores = [score for score in answered if score is not None]  # the query's filter, for mypy
+    counts = Counter(scores)
     return models.CsatSummary(
         count=len(scores),
         avg=round(statistics.fmean(scores), 3) if scores else None,

@@ -8,15 +8,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowledge_base.format import Category, Severity
 from knowledge_base.models import Node
 
 
 @dataclass(frozen=True)
 class KbFacts:
     product_line: str | None = None
-    severity: str | None = None
+    severity: Severity | None = None
     safety_hazard: bool = False
-    category: str | None = None
+    category: Category | None = None
 
 
 def _plain_text(value: Any) -> str | None:
@@ -36,7 +37,8 @@ async def _node(session: AsyncSession, kind: str, node_id: str | None) -> dict[s
 async def kb_facts(
     session: AsyncSession, *, product_id: str | None, fault_id: str | None
 ) -> KbFacts:
-    """Product line, fault severity, safety hazard and category from the stored KB, if known."""
+    """Product line, fault severity, safety hazard and category from the stored KB, if known
+    (stored faults were validated against the KB format on import)."""
     product = await _node(session, "products", product_id)
     fault = await _node(session, "faults", fault_id)
     return KbFacts(

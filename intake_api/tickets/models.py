@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.columns import UtcDateTime, utcnow
 from core.database import Base
-from intake_api.limits.text import text
+from intake_api.limits.text import limit
 from intake_api.triage.policy import Category, Priority, Tier
 
 TICKET_ID_PREFIX = "T-"
@@ -122,9 +122,9 @@ class TicketEvent(Base):
 
 
 # --- API shapes ----------------------------------------------------------------------------------
-Subject = text(300, min_length=1, strip=True)
-Short = text(200, min_length=1, strip=True)
-Note = text(10_000, min_length=1, strip=True)
+Subject = Annotated[str, limit(300, min_length=1, strip=True)]
+Short = Annotated[str, limit(200, min_length=1, strip=True)]
+Note = Annotated[str, limit(10_000, min_length=1, strip=True)]
 # Explicit ASCII whitespace, not `\s`: regex engines (the schema fuzzers', pydantic's) disagree on
 # which Unicode characters `\s` covers, so a schema-valid address could be refused.
 EMAIL = r"^[^@ \t\n\r\f\v\x00]+@[^@ \t\n\r\f\v\x00]+\.[^@ \t\n\r\f\v\x00]+$"
@@ -132,7 +132,7 @@ EMAIL = r"^[^@ \t\n\r\f\v\x00]+@[^@ \t\n\r\f\v\x00]+\.[^@ \t\n\r\f\v\x00]+$"
 
 class Customer(BaseModel):
     name: Short | None = None
-    phone: text(50, strip=True) | None = None
+    phone: Annotated[str, limit(50, strip=True)] | None = None
     email: (
         Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=EMAIL)]
         | None
@@ -144,10 +144,10 @@ class TicketCreate(BaseModel):
     """A new ticket; what is not given (category, priority, ...) is triaged."""
 
     subject: Subject
-    description: text(20_000) | None = None
+    description: Annotated[str, limit(20_000)] | None = None
     customer: Customer | None = None
-    product_id: text(100) | None = None
-    fault_id: text(100) | None = None
+    product_id: Annotated[str, limit(100)] | None = None
+    fault_id: Annotated[str, limit(100)] | None = None
     category: Category | None = None
     priority: Priority | None = None
     severity: Literal["low", "medium", "high", "critical"] | None = Field(
@@ -156,10 +156,10 @@ class TicketCreate(BaseModel):
     safety_hazard: bool | None = Field(
         default=None, description="The fault endangers people; default: the KB fault's."
     )
-    channel: text(50) | None = None
-    conversation_id: text(200) | None = None
-    sender_id: text(200) | None = None
-    lang: text(16) | None = None
+    channel: Annotated[str, limit(50)] | None = None
+    conversation_id: Annotated[str, limit(200)] | None = None
+    sender_id: Annotated[str, limit(200)] | None = None
+    lang: Annotated[str, limit(16)] | None = None
 
 
 class TicketUpdate(BaseModel):
@@ -167,7 +167,7 @@ class TicketUpdate(BaseModel):
 
     status: TicketStatus | None = None
     note: Note | None = None
-    assignee: text(200, strip=True) | None = None
+    assignee: Annotated[str, limit(200, strip=True)] | None = None
 
 
 class NoteCreate(BaseModel):
@@ -205,8 +205,8 @@ class TicketRead(BaseModel):
         return cls(
             id=ticket.public_id,
             status=TicketStatus(ticket.status),
-            priority=ticket.priority,  # type: ignore[arg-type]
-            category=ticket.category,  # type: ignore[arg-type]
+            priority=ticket.priority,
+            category=ticket.category,
             skill_group=ticket.skill_group,
             subject=ticket.subject,
             description=ticket.description,
@@ -214,7 +214,7 @@ class TicketRead(BaseModel):
                 name=ticket.customer_name,
                 phone=ticket.customer_phone,
                 email=ticket.customer_email,
-                tier=ticket.customer_tier,  # type: ignore[arg-type]
+                tier=ticket.customer_tier,
             ),
             product_id=ticket.product_id,
             fault_id=ticket.fault_id,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.columns import utcnow
@@ -198,7 +198,8 @@ async def update_ticket(
         return await get(session, ticket_id=ticket_id), None
     ticket = await _lock_for_change(session, ticket_id=ticket_id)
     previous = ticket.status
-    moves = data.status is not None and data.status.value != previous
+    target = data.status if data.status is not None and data.status.value != previous else None
+    moves = target is not None
     if data.status is not None and not moves and data.note is None and data.assignee is None:
         raise Conflict(
             f"ticket {ticket.public_id} is already {previous}",
@@ -207,12 +208,12 @@ async def update_ticket(
             to_status=previous,
             allowed=[status.value for status in TRANSITIONS[TicketStatus(previous)]],
         )
-    if moves:
-        _check_transition(ticket, data.status)
+    if target is not None:
+        _check_transition(ticket, target)
     reassigned = data.assignee is not None and (data.assignee or None) != ticket.assignee
     ticket.updated_at = utcnow()
-    if moves:
-        _apply_status(ticket, data.status)
+    if target is not None:
+        _apply_status(ticket, target)
     if reassigned:
         ticket.assignee = data.assignee or None
     deliveries = (["ticket.status_changed"] if moves else []) + (
@@ -269,6 +270,16 @@ async def add_note(
     return ticket, event
 
 
+class _Filters(TypedDict):
+    statuses: Sequence[str]
+    priorities: Sequence[str]
+    categories: Sequence[str]
+    assignee: str | None
+    customer: str | None
+    skill_group: str | None
+    conversation_id: str | None
+
+
 def _filtered(
     query: Select[Any],
     *,
@@ -280,14 +291,14 @@ def _filtered(
     skill_group: str | None,
     conversation_id: str | None,
 ) -> Select[Any]:
-    conditions = []
-    for column, values in (
+    conditions: list[ColumnElement[bool]] = []
+    for listed, values in (
         (Ticket.status, statuses),
         (Ticket.priority, priorities),
         (Ticket.category, categories),
     ):
         if values:
-            conditions.append(column.in_(list(values)))
+            conditions.append(listed.in_(list(values)))
     for column, value in (
         (Ticket.assignee, assignee),
         (Ticket.skill_group, skill_group),
@@ -320,7 +331,7 @@ async def get_all(
     offset: int = 0,
 ) -> tuple[list[Ticket], int]:
     """A page of tickets, newest first, and how many match the filters in all."""
-    filters = dict(
+    filters = _Filters(
         statuses=statuses,
         priorities=priorities,
         categories=categories,

@@ -14,15 +14,16 @@ from functools import lru_cache
 from pathlib import Path
 
 from intake_api.triage.due_times import due_at
-from intake_api.triage.policy import Keywords, SlaPolicy, load_policy
+from intake_api.triage.policy import Category, Keywords, Priority, SlaPolicy, Tier, load_policy
+from knowledge_base.format import Severity
 
 
 @dataclass(frozen=True)
 class Triage:
     """The outcome of triage; due times are timezone-aware UTC."""
 
-    category: str
-    priority: str
+    category: Category
+    priority: Priority
     skill_group: str
     response_due_at: datetime
     resolution_due_at: datetime
@@ -43,9 +44,10 @@ def keyword_hits(text: str, keywords: Keywords) -> set[str]:
     return set(pattern.findall(text.lower())) if pattern else set()
 
 
-def detect_category(text: str, policy: SlaPolicy) -> tuple[str, str]:
+def detect_category(text: str, policy: SlaPolicy) -> tuple[Category, str]:
     """The category with most keyword hits (ties: first listed) and why."""
-    best, best_hits = policy.default_category, set()
+    best: Category = policy.default_category
+    best_hits: set[str] = set()
     for category, keywords in policy.categories.items():
         hits = keyword_hits(text, keywords)
         if len(hits) > len(best_hits):
@@ -58,12 +60,12 @@ def detect_category(text: str, policy: SlaPolicy) -> tuple[str, str]:
 def decide_priority(
     *,
     text: str,
-    category: str,
-    tier: str,
-    severity: str | None,
+    category: Category,
+    tier: Tier,
+    severity: Severity | None,
     safety_hazard: bool,
     policy: SlaPolicy,
-) -> tuple[str, str]:
+) -> tuple[Priority, str]:
     """The first priority rule that applies, and its reason."""
     rules = policy.priority
     is_fault = category in rules.fault_categories
@@ -95,7 +97,7 @@ def product_line_of(product_id: str | None, line: str | None, policy: SlaPolicy)
     return None
 
 
-def skill_group_for(category: str, line: str | None, policy: SlaPolicy) -> str:
+def skill_group_for(category: Category, line: str | None, policy: SlaPolicy) -> str:
     """The category's desk, split per product line for the categories listed in `per_line`."""
     groups = policy.skill_groups
     desk = groups.categories.get(category, groups.default)
@@ -108,13 +110,13 @@ def triage(
     *,
     subject: str,
     description: str | None = None,
-    category: str | None = None,
-    priority: str | None = None,
-    tier: str | None = None,
+    category: Category | None = None,
+    priority: Priority | None = None,
+    tier: Tier | None = None,
     product_id: str | None = None,
     product_line: str | None = None,
     fault_id: str | None = None,
-    severity: str | None = None,
+    severity: Severity | None = None,
     safety_hazard: bool = False,
     now: datetime | None = None,
     policy: SlaPolicy | None = None,
