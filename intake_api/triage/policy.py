@@ -36,6 +36,10 @@ class Cap(BaseModel):
     resolution_hours: float | None = Field(default=None, gt=0)
 
 
+_CALENDAR_PRIORITIES: tuple[Priority, ...] = ("P2", "P3", "P4")
+_FAULT_CATEGORIES: tuple[Category, ...] = ("repair",)
+
+
 class Calendar(BaseModel):
     """Working hours; due times of `priorities` count only these when `enabled`."""
 
@@ -45,7 +49,7 @@ class Calendar(BaseModel):
     end: time = time(18, 0)
     weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
     holidays: list[date] = Field(default_factory=list)
-    priorities: list[Priority] = Field(default_factory=lambda: ["P2", "P3", "P4"])
+    priorities: list[Priority] = Field(default_factory=lambda: list(_CALENDAR_PRIORITIES))
 
     @field_validator("timezone")
     @classmethod
@@ -101,7 +105,7 @@ class Keywords(BaseModel):
 class PriorityRules(BaseModel):
     p1_keywords: Keywords = Field(default_factory=Keywords)
     p2_keywords: Keywords = Field(default_factory=Keywords)
-    fault_categories: list[Category] = Field(default_factory=lambda: ["repair"])
+    fault_categories: list[Category] = Field(default_factory=lambda: list(_FAULT_CATEGORIES))
     low_categories: list[Category] = Field(default_factory=list)
 
 
