@@ -35,6 +35,7 @@ from bot.nlu import load_or_train
 from channels.phone.inbound import read_transcript
 from core.settings import Settings
 from intake_api.app import create_app
+from intake_api.services import services
 from tests.support.server import running_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -284,7 +285,7 @@ def main() -> None:
             rate_limit_per_sender_per_minute=1_000_000,
         )
         app = create_app(settings)
-        app.state.nlu = timed("NLU model", lambda: load_or_train(args.data_dir / "nlu-model"))
+        services(app).nlu = timed("NLU model", lambda: load_or_train(args.data_dir / "nlu-model"))
         with running_server(app) as base:
             chat = timed("web chat", lambda: asyncio.run(bench_webchat(base, texts, args.sessions)))
             chat["http"] = timed("messages", lambda: bench_messages(base, texts))

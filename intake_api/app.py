@@ -31,6 +31,7 @@ from intake_api.messages.lifespan import messages_lifespan
 from intake_api.messages.views import router as messages_router
 from intake_api.metrics import router as metrics_router
 from intake_api.notifications.status import notifications_lifespan
+from intake_api.services import Services, services
 from intake_api.storage.migrate import migrate
 from intake_api.tickets.lifespan import tickets_lifespan
 from intake_api.tickets.views import router as tickets_router
@@ -43,7 +44,7 @@ log = get_logger(__name__)
 def _domain_lifespans() -> list[DomainLifespan]:
     """Start-up/shut-down of each domain, in order (later ones may use earlier ones)."""
     return [
-        kb_lifespan,  # knowledge base first: the bot uses app.state.kb
+        kb_lifespan,  # knowledge base first: the bot uses services(app).kb
         deliveries_lifespan,
         limits_lifespan,
         events_lifespan,
@@ -57,12 +58,12 @@ def _domain_lifespans() -> list[DomainLifespan]:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
-    settings.ensure_dirs()
-    engine = create_engine(settings.resolved_database_url)
+    shared = services(app)
+    shared.settings.ensure_dirs()
+    engine = create_engine(shared.settings.resolved_database_url)
     await migrate(engine)
-    app.state.engine = engine
-    app.state.sessions = session_factory(engine)
+    shared.engine = engine
+    shared.sessions = session_factory(engine)
     async with AsyncExitStack() as stack:
         for domain_lifespan in _domain_lifespans():
             await stack.enter_async_context(domain_lifespan(app))
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="After-sales customer service: fault knowledge base, bot, tickets, channels.",
         lifespan=_lifespan,
     )
-    app.state.settings = settings
+    app.state.services = Services(settings)
     install_error_handlers(app)
     app.include_router(health_router)
     # --- domain routers (each domain adds its include here) ---------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.dialogue.models import Conversation, ConversationMessage
 from core.columns import utcnow
 from intake_api.agents import service as agents
+from intake_api.services import services
 from intake_api.tickets.models import Ticket
 
 router = APIRouter(tags=["health"])
@@ -60,6 +61,6 @@ async def _refresh(session: AsyncSession) -> None:
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     """Prometheus scrape endpoint (no key: bind it to a private network)."""
-    async with request.app.state.sessions() as session:
+    async with services(request.app).sessions() as session:
         await _refresh(session)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -451,7 +451,7 @@ class DialogueEngine:
     ) -> Answer:
         return Answer(
             conversation_id=ctx.conversation.id,
-            action=action,  # type: ignore[arg-type]  # the dialogue's actions are the contract's
+            action=action,
             replies=[Reply(text=text) for text in replies],
             buttons=buttons_after(ctx.state, ctx.voice, self.knowledge.product_names),
             intent=Intent(name=ctx.understanding.intent, confidence=ctx.understanding.confidence),

@@ -51,8 +51,15 @@ class Mentions:
 class Knowledge(Protocol):
     """Search and answers over the fault knowledge base."""
 
-    threshold: float  # a top score under it: no good answer at all
-    answer_confidence: float  # an answer needs at least this confidence
+    @property
+    def threshold(self) -> float:
+        """A top score under it: no good answer at all."""
+        ...
+
+    @property
+    def answer_confidence(self) -> float:
+        """An answer needs at least this confidence."""
+        ...
 
     def search(self, text: str, lang: str, k: int) -> list[Candidate]: ...
 

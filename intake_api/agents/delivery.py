@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from core.channels import OutboundError
 from core.logs import get_logger
+from intake_api.services import services
 
 log = get_logger(__name__)
 
@@ -20,7 +21,7 @@ class Sent:
 
 def logs_what_it_sends(app: FastAPI, channel: str | None) -> bool:
     """Whether the channel stores what it sends in the conversation history itself (web chat)."""
-    outbound = app.state.outbound.get(channel)
+    outbound = services(app).outbound.get(channel)
     return bool(getattr(outbound, "stores_history", False))
 
 
@@ -28,7 +29,7 @@ async def send_to_customer(
     app: FastAPI, *, channel: str | None, recipient: str | None, text: str
 ) -> Sent:
     """Send `text` through the channel's outbound side; says why when it could not."""
-    outbound = app.state.outbound.get(channel)
+    outbound = services(app).outbound.get(channel)
     if outbound is None or not recipient:
         return Sent(False, f"channel {channel or '(none)'} cannot send messages from this service")
     try:

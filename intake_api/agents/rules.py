@@ -15,8 +15,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.triage.policy import PRIORITIES, EscalationLimits
 from intake_api.tickets.models import FINAL_STATUSES, FINISHED_STATUSES
-from intake_api.triage.policy import PRIORITIES, EscalationLimits
 
 UNRESOLVED = "unresolved"
 COMPLAINT_OPEN = "complaint_open"

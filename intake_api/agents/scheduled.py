@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.triage.policy import EscalationLimits, load_policy
 from core.columns import utcnow
 from core.database import unit_of_work
 from core.logs import get_logger
@@ -36,6 +37,7 @@ from intake_api.agents.rules import (
 from intake_api.agents.surveys import SurveySender
 from intake_api.events.stream import publish_committed
 from intake_api.notifications.observed_bus import ObservedBus
+from intake_api.services import services
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import (
     FINAL_STATUSES,
@@ -44,7 +46,6 @@ from intake_api.tickets.models import (
     TicketEvent,
     format_ticket_id,
 )
-from intake_api.triage.policy import EscalationLimits, load_policy
 
 log = get_logger(__name__)
 
@@ -218,14 +219,14 @@ async def escalate_due(
 
 async def run_once(app: FastAPI, *, holder: str, now: datetime | None = None) -> list[TicketEvent]:
     """One round: take the lease, escalate, publish the changes; [] when another worker leads."""
-    settings: Settings = app.state.settings
+    settings: Settings = services(app).settings
     now = now or utcnow()
     ttl = timedelta(seconds=max(3 * settings.escalation_interval_seconds, 30))
-    async with unit_of_work(app.state.sessions) as session:
+    async with unit_of_work(services(app).sessions) as session:
         if not await take_lease(session, job=JOB, holder=holder, now=now, ttl=ttl):
             return []
-    limits: EscalationLimits = app.state.sla_policy.escalation
-    events = await escalate_due(app.state.sessions, now=now, limits=limits)
+    limits: EscalationLimits = services(app).sla_policy.escalation
+    events = await escalate_due(services(app).sessions, now=now, limits=limits)
     await publish_committed(app, events)
     return events
 
@@ -243,10 +244,10 @@ async def _loop(app: FastAPI, holder: str, interval: float) -> None:
 async def agents_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run the auto-escalation job and the CSAT survey sender while the app serves (the sender
     hears resolutions on the event bus, after the status notifier)."""
-    settings: Settings = app.state.settings
+    settings: Settings = services(app).settings
     surveys = SurveySender(app)
-    bus = app.state.event_bus
-    app.state.event_bus = ObservedBus(bus, surveys.observe)
+    bus = services(app).event_bus
+    services(app).event_bus = ObservedBus(bus, surveys.observe)
     tasks = [
         asyncio.create_task(
             _loop(app, worker_name(), settings.escalation_interval_seconds), name=JOB
@@ -261,4 +262,4 @@ async def agents_lifespan(app: FastAPI) -> AsyncIterator[None]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        app.state.event_bus = bus
+        services(app).event_bus = bus

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.dialogue import conversations
 from bot.dialogue.models import CONVERSATION_HANDOFF, CONVERSATION_OPEN, Conversation
 from bot.dialogue.state import DialogueState
+from bot.triage.policy import PRIORITIES
 from core.columns import utcnow
 from core.errors import Conflict, NotFound
 from intake_api.agents.models import (
@@ -43,7 +44,6 @@ from intake_api.tickets.models import (
     TicketUpdate,
     parse_ticket_id,
 )
-from intake_api.triage.policy import PRIORITIES
 
 # A handed-off conversation without an open ticket waits in the queue at this priority.
 CONVERSATION_PRIORITY = "P3"

@@ -21,6 +21,7 @@ from core.logs import get_logger
 from intake_api.agents.csat import survey_text
 from intake_api.agents.delivery import send_to_customer
 from intake_api.agents.models import Csat
+from intake_api.services import services
 from intake_api.tickets import service as tickets
 
 log = get_logger(__name__)
@@ -62,7 +63,7 @@ class SurveySender:
     async def send(self, ticket_id: str) -> bool:
         """Survey the ticket's customer unless surveyed before; whether the channel took it."""
         try:
-            async with unit_of_work(self.app.state.sessions) as session:
+            async with unit_of_work(services(self.app).sessions) as session:
                 ticket = await tickets.get(session, ticket_id=ticket_id)
                 if await session.get(Csat, ticket.id) is not None:
                     return False
@@ -70,7 +71,7 @@ class SurveySender:
                 await session.flush()
         except (NotFound, IntegrityError):  # gone, or another worker surveys it
             return False
-        text = survey_text(ticket, self.app.state.settings.public_url)
+        text = survey_text(ticket, services(self.app).settings.public_url)
         sent = await send_to_customer(
             self.app, channel=ticket.channel, recipient=ticket.sender_id, text=text
         )

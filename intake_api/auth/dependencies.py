@@ -13,6 +13,7 @@ from core.errors import Forbidden, Unauthorized
 from intake_api.auth import service
 from intake_api.auth.models import Principal
 from intake_api.limits.dependencies import check_key_rate
+from intake_api.services import services
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -23,14 +24,14 @@ bearer = HTTPBearer(
 
 def request_sessions(request: HTTPConnection) -> async_sessionmaker[AsyncSession]:
     """The app's session factory; views open one unit of work (transaction) per request."""
-    return request.app.state.sessions
+    return services(request.app).sessions
 
 
 async def principal_of_key(request: HTTPConnection, key: str) -> Principal:
     """The principal of `key` (401 when unknown or revoked); a short read of its own."""
     async with request_sessions(request)() as session:
         principal = await service.authenticate(
-            session, key=key, admin_key=request.app.state.settings.admin_key
+            session, key=key, admin_key=services(request.app).settings.admin_key
         )
     if principal is None:
         raise Unauthorized("invalid or revoked API key")

@@ -10,6 +10,7 @@ from intake_api.auth.dependencies import require_scopes
 from intake_api.auth.models import Principal
 from intake_api.calls.flows import CallDesk
 from intake_api.calls.models import TranscriptOut
+from intake_api.services import services
 
 router = APIRouter(prefix="/v1/transcripts", tags=["phone"])
 writer = require_scopes("messages:write")
@@ -35,5 +36,5 @@ async def post_transcript(
     transcript = read_transcript(
         await request.body(), request.headers.get("content-type", ""), call_id, caller
     )
-    desk = CallDesk(request.app.state.messages)
+    desk = CallDesk(services(request.app).messages)
     return TranscriptOut.model_validate(await desk.receive(transcript))

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from core.messages import InboundMessage
 from core.settings import get_settings
 from intake_api.messages.flows import MessageDesk
+from intake_api.services import services
 
 CHANNEL = "terminal"
 QUIT = {"/quit", "/exit", "/q"}
@@ -48,7 +49,7 @@ async def chat_session(
 
     app = create_app(get_settings())
     async with app.router.lifespan_context(app):
-        desk: MessageDesk = app.state.messages
+        desk: MessageDesk = services(app).messages
         write("Chat with the after-sales bot; /quit to leave.")
         while True:
             try:

@@ -31,6 +31,7 @@ from intake_api.deliveries import metrics, service
 from intake_api.deliveries.doorbell import Doorbell
 from intake_api.deliveries.models import OutboxEvent, utcnow
 from intake_api.deliveries.signing import EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, sign
+from intake_api.services import services
 
 log = get_logger(__name__)
 
@@ -282,16 +283,15 @@ class DeliveryWorker:
 @asynccontextmanager
 async def deliveries_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run a delivery worker while the app serves, when a webhook URL is configured."""
-    settings: Settings = app.state.settings
+    settings: Settings = services(app).settings
     if not settings.webhook_url:
         log.info("no AFTERSALES_WEBHOOK_URL: ticket events stay in the outbox")
         yield
         return
     if not settings.webhook_secret:
         log.warning("AFTERSALES_WEBHOOK_SECRET is not set: deliveries go out unsigned")
-    worker = DeliveryWorker(app.state.sessions, DeliveryConfig.from_settings(settings))
+    worker = DeliveryWorker(services(app).sessions, DeliveryConfig.from_settings(settings))
     await worker.start()
-    app.state.delivery_worker = worker
     try:
         yield
     finally:

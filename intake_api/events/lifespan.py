@@ -10,20 +10,21 @@ from redis.asyncio import Redis
 
 from core.settings import Settings
 from intake_api.events.bus import LocalBus, RedisBus
+from intake_api.services import services
 
 
 @asynccontextmanager
 async def events_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Put the bus on `app.state.event_bus` for the life of the app."""
-    settings: Settings = app.state.settings
+    """Put the bus on `services(app).event_bus` for the life of the app."""
+    settings: Settings = services(app).settings
     if not settings.redis_url:
-        app.state.event_bus = LocalBus()
+        services(app).event_bus = LocalBus()
         yield
         return
     redis = Redis.from_url(settings.redis_url)
     bus = RedisBus(redis)
     await bus.start()
-    app.state.event_bus = bus
+    services(app).event_bus = bus
     try:
         yield
     finally:

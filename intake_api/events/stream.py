@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.events import EventBus
 from core.logs import get_logger
+from intake_api.services import services
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import TicketEvent, TicketEventRead
 
@@ -30,7 +31,7 @@ def event_payload(event: TicketEvent) -> dict[str, Any]:
 
 async def publish_committed(app: FastAPI, events: list[TicketEvent]) -> None:
     """Publish committed changes; a failure is logged, never undoes or fails the request."""
-    bus: EventBus = app.state.event_bus
+    bus: EventBus = services(app).event_bus
     for event in events:
         payload = event_payload(event)
         try:

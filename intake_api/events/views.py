@@ -23,6 +23,7 @@ from intake_api.auth.dependencies import bearer, check_scopes, principal_of_key
 from intake_api.auth.responses import error_responses
 from intake_api.events.stream import IDLE_SECONDS, ticket_events
 from intake_api.limits.text import NO_NUL
+from intake_api.services import services
 from intake_api.tickets import service as tickets
 
 router = APIRouter(prefix="/v1/tickets", tags=["ticket events"])
@@ -41,7 +42,7 @@ async def authorize_stream(
     if token is None:
         principal = await principal_of_key(app_request, key or "")
         check_scopes(principal, (READ_SCOPE,))
-    async with app_request.app.state.sessions() as session:
+    async with services(app_request.app).sessions() as session:
         ticket = await tickets.get(session, ticket_id=ticket_id)
     if token is not None and not hmac.compare_digest(token.encode(), ticket.status_token.encode()):
         raise Forbidden(f"the status token is not the one of ticket {ticket_id}")
@@ -87,8 +88,8 @@ async def stream_ticket_events(
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         async for payload in ticket_events(
-            sessions=request.app.state.sessions,
-            bus=request.app.state.event_bus,
+            sessions=services(request.app).sessions,
+            bus=services(request.app).event_bus,
             ticket_id=ticket_id,
             after_seq=after,
         ):
@@ -122,8 +123,8 @@ async def ticket_events_socket(
     async def send_events() -> None:
         with contextlib.suppress(WebSocketDisconnect):  # the client left while we were sending
             async for payload in ticket_events(
-                sessions=websocket.app.state.sessions,
-                bus=websocket.app.state.event_bus,
+                sessions=services(websocket.app).sessions,
+                bus=services(websocket.app).event_bus,
                 ticket_id=ticket_id,
                 after_seq=after,
             ):

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.database import unit_of_work
 from core.logs import get_logger
 from core.settings import Settings
+from intake_api.services import services
 from knowledge_base.loader import read_knowledge_base
 from knowledge_base.service import KnowledgeService
 from knowledge_base.store import import_knowledge_base, is_empty, kb_revision
@@ -57,15 +58,15 @@ async def follow_imports(
 
 @asynccontextmanager
 async def kb_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Put the `KnowledgeService` on `app.state.kb` and keep it in step with the store."""
-    settings: Settings = app.state.settings
+    """Put the `KnowledgeService` on `services(app).kb` and keep it in step with the store."""
+    settings: Settings = services(app).settings
     if settings.load_demo_kb:
-        await load_demo_if_empty(app.state.sessions)
-    app.state.kb = await KnowledgeService.open(
-        app.state.sessions, settings.index_dir, settings.embedding_model
+        await load_demo_if_empty(services(app).sessions)
+    services(app).kb = await KnowledgeService.open(
+        services(app).sessions, settings.index_dir, settings.embedding_model
     )
-    log.info("knowledge base ready", items=len(app.state.kb.index))
-    follower = asyncio.create_task(follow_imports(app.state.kb, app.state.sessions))
+    log.info("knowledge base ready", items=len(services(app).kb.index))
+    follower = asyncio.create_task(follow_imports(services(app).kb, services(app).sessions))
     try:
         yield
     finally:

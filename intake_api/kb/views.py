@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from core.errors import ServiceError
+from intake_api.services import services
 from knowledge_base.search import MAX_QUERY_CHARS, is_searchable
 from knowledge_base.service import KnowledgeService
 
@@ -54,5 +55,5 @@ def search(
         raise InvalidQuery(f"lang {lang!r} is not supported: use zh or en", lang=lang)
     if not is_searchable(q):
         return []
-    kb: KnowledgeService = request.app.state.kb
+    kb: KnowledgeService = services(request.app).kb
     return [SearchHit(**hit.as_dict()) for hit in kb.search(q, lang=lang, k=k)]

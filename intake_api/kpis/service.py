@@ -16,10 +16,10 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, ConversationMessage
+from bot.triage.policy import PRIORITIES
 from intake_api.agents.models import AgentActivity, Csat, FirstResponse
 from intake_api.kpis import models
 from intake_api.tickets.models import OPEN_STATUSES, Ticket, TicketEvent
-from intake_api.triage.policy import PRIORITIES
 
 REPEAT_WITHIN = timedelta(days=30)
 NO_CHANNEL = "api"  # tickets opened through the API name no channel

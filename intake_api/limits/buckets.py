@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -11,11 +10,6 @@ from redis.exceptions import RedisError
 from core.logs import get_logger
 
 log = get_logger(__name__)
-
-
-class RateLimiter(Protocol):
-    async def acquire(self, key: str, *, per_minute: int) -> float | None:
-        """Take one token from `key`'s bucket: None if allowed, else seconds until one frees."""
 
 
 class MemoryRateLimiter:

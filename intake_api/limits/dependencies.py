@@ -13,11 +13,12 @@ from redis.asyncio import Redis
 from core.errors import RateLimited
 from core.settings import Settings
 from intake_api.limits.body_size import BodySizeLimit
-from intake_api.limits.buckets import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from intake_api.limits.buckets import MemoryRateLimiter, RedisRateLimiter
+from intake_api.services import services
 
 
 async def _check(request: Request, key: str, per_minute: int, what: str) -> None:
-    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter = services(request.app).rate_limiter
     if per_minute <= 0:
         return
     wait = await limiter.acquire(key, per_minute=per_minute)
@@ -32,13 +33,13 @@ async def _check(request: Request, key: str, per_minute: int, what: str) -> None
 
 async def check_key_rate(request: Request, actor: str) -> None:
     """429 when the caller (API key) is over `rate_limit_per_key_per_minute`."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request.app).settings
     await _check(request, f"key:{actor}", settings.rate_limit_per_key_per_minute, "this API key")
 
 
 async def check_sender_rate(request: Request, channel: str | None, sender_id: str) -> None:
     """429 when one customer (channel + sender) is over `rate_limit_per_sender_per_minute`."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request.app).settings
     await _check(
         request,
         f"sender:{channel or '-'}:{sender_id}",
@@ -66,13 +67,13 @@ def install_limits(app: FastAPI, settings: Settings) -> None:
 @asynccontextmanager
 async def limits_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Token buckets in Redis when `redis_url` is set (shared by workers), else in-process."""
-    settings: Settings = app.state.settings
+    settings: Settings = services(app).settings
     if not settings.redis_url:
-        app.state.rate_limiter = MemoryRateLimiter()
+        services(app).rate_limiter = MemoryRateLimiter()
         yield
         return
     redis = Redis.from_url(settings.redis_url)
-    app.state.rate_limiter = RedisRateLimiter(redis)
+    services(app).rate_limiter = RedisRateLimiter(redis)
     try:
         yield
     finally:

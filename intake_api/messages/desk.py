@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue.ports import TicketRequest
+from bot.triage import SlaPolicy
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import (
     FINISHED_STATUSES,
@@ -22,7 +23,6 @@ from intake_api.tickets.models import (
     TicketRead,
     parse_ticket_id,
 )
-from intake_api.triage import SlaPolicy
 
 BOT_ACTOR = "bot"
 PENDING_EVENTS = "ticket_events"

@@ -1,8 +1,8 @@
 """Start-up of the messages domain: the composition root of the bot.
 
-It hands the dialogue the service's knowledge base (`app.state.kb`), the NLU interpreter
-(`app.state.nlu`, trained and cached under the data dir when not given) and the ticket desk, and
-puts the `MessageDesk` every channel uses on `app.state.messages`.
+It hands the dialogue the service's knowledge base (`services(app).kb`), the NLU interpreter
+(`services(app).nlu`, trained and cached under the data dir when not given) and the ticket desk, and
+puts the `MessageDesk` every channel uses on `services(app).messages`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from core.settings import Settings
 from intake_api.events.stream import publish_committed
 from intake_api.messages.desk import BotTicketDesk
 from intake_api.messages.flows import MessageDesk
+from intake_api.services import services
 
 
 def nlu_model_dir(settings: Settings) -> Path:
@@ -49,16 +50,16 @@ def load_interpreter(model_dir: Path) -> Interpreter:
 @asynccontextmanager
 async def messages_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build the bot once per process; conversations live in the database, not here."""
-    interpreter = getattr(app.state, "nlu", None)
-    if interpreter is None:
-        interpreter = await asyncio.to_thread(load_interpreter, nlu_model_dir(app.state.settings))
-        app.state.nlu = interpreter
+    shared = services(app)
+    if shared.nlu is None:
+        model_dir = nlu_model_dir(shared.settings)
+        shared.nlu = await asyncio.to_thread(load_interpreter, model_dir)
     dialogue = DialogueEngine(
-        knowledge=ServiceKnowledge(app.state.kb),
-        interpreter=interpreter,
-        tickets=BotTicketDesk(app.state.sla_policy),
+        knowledge=ServiceKnowledge(shared.kb),
+        interpreter=shared.nlu,
+        tickets=BotTicketDesk(shared.sla_policy),
     )
-    app.state.messages = MessageDesk(
-        sessions=app.state.sessions, dialogue=dialogue, publish=partial(publish_committed, app)
+    shared.messages = MessageDesk(
+        sessions=shared.sessions, dialogue=dialogue, publish=partial(publish_committed, app)
     )
     yield

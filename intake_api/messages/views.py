@@ -9,6 +9,7 @@ from intake_api.auth.dependencies import require_scopes
 from intake_api.auth.models import Principal
 from intake_api.limits.dependencies import check_sender_rate
 from intake_api.messages.flows import MessageDesk
+from intake_api.services import services
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 writer = require_scopes("messages:write")
@@ -20,7 +21,7 @@ async def post_message(
 ) -> Answer:
     """Store the message, let the bot answer it, return the answer; the same channel+message_id
     again returns the first answer (`duplicate: true`) without running anything twice."""
-    desk: MessageDesk = request.app.state.messages
+    desk: MessageDesk = services(request.app).messages
     if await desk.is_known(body):
         return await desk.replay(body)
     if not principal.is_admin_key:  # the operator's own key is exempt, as from the key limit

@@ -19,6 +19,7 @@ from core.channels import OutboundChannel, OutboundError, OutboundRegistry
 from core.errors import NotFound
 from core.logs import get_logger
 from intake_api.notifications.observed_bus import ObservedBus
+from intake_api.services import services
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import Ticket
 
@@ -117,12 +118,14 @@ class StatusNotifier:
 
 @asynccontextmanager
 async def notifications_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Send status changes through the channels' outbound registry (`app.state.outbound`, so
+    """Send status changes through the channels' outbound registry (`services(app).outbound`, so
     after the channels' start-up); the notifier hears them on the event bus it wraps."""
-    registry: OutboundRegistry = app.state.outbound
-    notifier = StatusNotifier(sessions=app.state.sessions, registry=registry, texts=channel_texts())
-    bus = app.state.event_bus
-    app.state.event_bus = ObservedBus(bus, notifier.observe)
+    shared = services(app)
+    notifier = StatusNotifier(
+        sessions=shared.sessions, registry=shared.outbound, texts=channel_texts()
+    )
+    bus = shared.event_bus
+    shared.event_bus = ObservedBus(bus, notifier.observe)
     task = asyncio.create_task(notifier.run(), name="status-notifier")
     try:
         yield
@@ -130,4 +133,4 @@ async def notifications_lifespan(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        app.state.event_bus = bus
+        shared.event_bus = bus

@@ -9,16 +9,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from bot.triage import load_policy
 from core.settings import Settings
-from intake_api.triage import load_policy
+from intake_api.services import services
 
 
 @asynccontextmanager
 async def tickets_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Put the SLA policy on `app.state.sla_policy` and the write lock on
-    `app.state.ticket_write_lock` (None on PostgreSQL, whose row locks suffice)."""
-    settings: Settings = app.state.settings
-    app.state.sla_policy = load_policy(settings.sla_policy_file)
-    sqlite = app.state.engine.dialect.name == "sqlite"
-    app.state.ticket_write_lock = asyncio.Lock() if sqlite else None
+    """Put the SLA policy on `services(app).sla_policy` and the write lock on
+    `services(app).ticket_write_lock` (None on PostgreSQL, whose row locks suffice)."""
+    settings: Settings = services(app).settings
+    services(app).sla_policy = load_policy(settings.sla_policy_file)
+    sqlite = services(app).engine.dialect.name == "sqlite"
+    services(app).ticket_write_lock = asyncio.Lock() if sqlite else None
     yield

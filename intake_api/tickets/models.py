@@ -11,10 +11,10 @@ from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.triage.policy import Category, Priority, Tier
 from core.columns import UtcDateTime, utcnow
 from core.database import Base
 from intake_api.limits.text import limit
-from intake_api.triage.policy import Category, Priority, Tier
 
 TICKET_ID_PREFIX = "T-"
 _TICKET_ID = re.compile(r"^T-(\d{1,9})$", re.IGNORECASE)  # fits a 32-bit key

@@ -13,6 +13,7 @@ from typing import Any, TypedDict
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.triage import SlaPolicy, triage
 from core.columns import utcnow
 from core.errors import Conflict, NotFound
 from intake_api.audit import service as audit
@@ -29,7 +30,6 @@ from intake_api.tickets.models import (
     TicketUpdate,
     parse_ticket_id,
 )
-from intake_api.triage import SlaPolicy, triage
 
 
 def _not_found(ticket_id: str) -> NotFound:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, nullcontext
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.triage.policy import Category, Priority
 from core.database import unit_of_work
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
@@ -15,6 +16,7 @@ from intake_api.auth.responses import AUTHENTICATED, error_responses
 from intake_api.events.stream import publish_committed
 from intake_api.limits.dependencies import check_sender_rate
 from intake_api.limits.text import NO_NUL
+from intake_api.services import services
 from intake_api.tickets import service
 from intake_api.tickets.models import (
     NoteCreate,
@@ -25,14 +27,13 @@ from intake_api.tickets.models import (
     TicketStatus,
     TicketUpdate,
 )
-from intake_api.triage.policy import Category, Priority
 
 
 @asynccontextmanager
 async def ticket_change(request: Request) -> AsyncIterator[AsyncSession]:
     """The unit of work of one ticket change. On SQLite this process's changes queue on a lock:
     SQLite's own busy handler sleeps and retries, which gives long tail latencies."""
-    lock = request.app.state.ticket_write_lock
+    lock = services(request.app).ticket_write_lock
     async with lock or nullcontext(), unit_of_work(request_sessions(request)) as session:
         yield session
 
@@ -51,7 +52,7 @@ async def create_ticket(
         await check_sender_rate(request, body.channel, body.sender_id)
     async with ticket_change(request) as session:
         ticket, event = await service.create(
-            session, data=body, actor=principal.actor, policy=request.app.state.sla_policy
+            session, data=body, actor=principal.actor, policy=services(request.app).sla_policy
         )
     await publish_committed(request.app, [event])
     return TicketRead.of(ticket)

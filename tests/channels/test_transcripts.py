@@ -29,6 +29,7 @@ from core.database import create_engine, session_factory, unit_of_work
 from core.settings import Settings
 from intake_api.app import create_app
 from intake_api.calls.models import PhoneCall
+from intake_api.services import services
 from intake_api.storage.migrate import migrate
 from knowledge_base.loader import read_knowledge_base
 from knowledge_base.store import import_knowledge_base
@@ -162,7 +163,7 @@ def serve_ice_maker_service(
         **overrides,
     )
     app = create_app(settings)
-    app.state.nlu = interpreter
+    services(app).nlu = interpreter
     with running_server(app) as url:
         headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
         with httpx.Client(base_url=url, headers=headers, timeout=60) as admin:

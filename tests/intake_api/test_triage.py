@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from intake_api.triage import load_policy, triage
-from intake_api.triage.policy import EscalationLimits, PolicyError, SlaPolicy
+from bot.triage import load_policy, triage
+from bot.triage.policy import EscalationLimits, PolicyError, SlaPolicy
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday
 

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.knowledge import ServiceKnowledge, open_folder
 from bot.dialogue.ports import NoInterpreter
+from bot.triage import load_policy
 from core.database import unit_of_work
 from core.messages import Answer, InboundMessage
 from intake_api.messages.desk import BotTicketDesk
-from intake_api.triage import load_policy
 
 KB_FILE = Path(__file__).with_name("kb.yaml")
 

@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.models import Conversation, ConversationMessage
+from bot.triage import load_policy
 from core.database import unit_of_work
 from core.messages import InboundMessage
 from intake_api.messages.desk import BotTicketDesk
 from intake_api.tickets.models import Ticket
-from intake_api.triage import load_policy
 from tests.bot.dialogue.conftest import Say
 
 

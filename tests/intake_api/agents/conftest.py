@@ -16,13 +16,14 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation
+from bot.triage import load_policy
 from core.database import unit_of_work
 from core.messages import Button
 from core.settings import Settings
 from intake_api.app import create_app
+from intake_api.services import services
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import TicketCreate
-from intake_api.triage import load_policy
 from tests.intake_api.conftest import ADMIN_KEY
 from tests.support.server import running_server
 
@@ -74,7 +75,7 @@ def service(
     app = create_app(settings)
     with running_server(app) as base:
         channel = StandInChannel()
-        app.state.outbound.register(channel)
+        services(app).outbound.register(channel)
         yield Service(base, app, channel)
 
 

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.triage.policy import EscalationLimits, load_policy
 from core.columns import utcnow
 from core.database import unit_of_work
 from core.settings import Settings
@@ -32,7 +33,6 @@ from intake_api.audit.models import AuditEntry
 from intake_api.deliveries.models import OutboxEvent
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import Ticket, TicketEvent, TicketUpdate, parse_ticket_id
-from intake_api.triage.policy import EscalationLimits, load_policy
 from tests.intake_api.agents.conftest import seed_ticket
 from tests.intake_api.conftest import ADMIN_KEY
 from tests.support.server import running_server

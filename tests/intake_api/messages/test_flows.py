@@ -10,12 +10,12 @@ from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.models import ConversationMessage
 from bot.dialogue.ports import NoInterpreter
 from bot.dialogue.prompts import DialogueTexts
+from bot.triage import load_policy
 from core.messages import InboundMessage
 from intake_api.messages.desk import BotTicketDesk
 from intake_api.messages.flows import MessageDesk
 from intake_api.messages.models import STATUS_FAILED, StoredMessage
 from intake_api.tickets.models import Ticket
-from intake_api.triage import load_policy
 from tests.bot.dialogue.conftest import knowledge  # noqa: F401  (the indexed test KB)
 
 

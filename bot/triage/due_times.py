@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from intake_api.triage.policy import Calendar
+from bot.triage.policy import Calendar
 
 _MAX_DAYS_SEARCHED = 3660  # a calendar whose holidays cover ten years has no working time
 

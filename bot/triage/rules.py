@@ -13,8 +13,8 @@ from fnmatch import fnmatch
 from functools import lru_cache
 from pathlib import Path
 
-from intake_api.triage.due_times import due_at
-from intake_api.triage.policy import Category, Keywords, Priority, SlaPolicy, Tier, load_policy
+from bot.triage.due_times import due_at
+from bot.triage.policy import Category, Keywords, Priority, SlaPolicy, Tier, load_policy
 from knowledge_base.format import Severity
 
 
