@@ -198,16 +198,8 @@ async def test_the_running_service_escalates_on_its_own(
             .values(sla_due_at=utcnow() - H)
         )
     settings = intake_settings.model_copy(update={"escalation_interval_seconds": 0.2})
-    with running_server(create_app(settings)) as base:
-        async with httpx.AsyncClient(
-            base_url=base, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-        ) as admin:
-            for _ in range(300):
-                ticket = (await admin.get(f"/v1/tickets/{ticket_id}")).json()
-                if ticket["priority"] != "P4":
-                    break
-                await asyncio.sleep(0.1)
-            item = (await admin.get("/v1/agent/queue")).json()["items"][0]
+    ticket, queue = await _serve_until_priority_moves(settings, ticket_id, "P4")
+    item = queue["items"][0]
     assert ticket["priority"] == "P3"
     assert item["escalated"] is True and item["escalation_rules"] == [FIRST_RESPONSE_OVERDUE]
     assert item["response_breached"] is True
@@ -228,15 +220,7 @@ async def test_the_service_escalates_by_the_limits_of_its_policy_file(
     settings = intake_settings.model_copy(
         update={"escalation_interval_seconds": 0.2, "sla_policy_file": policy}
     )
-    with running_server(create_app(settings)) as base:
-        async with httpx.AsyncClient(
-            base_url=base, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-        ) as admin:
-            for _ in range(300):
-                ticket = (await admin.get(f"/v1/tickets/{ticket_id}")).json()
-                if ticket["priority"] != "P3":
-                    break
-                await asyncio.sleep(0.1)
+    ticket, _queue = await _serve_until_priority_moves(settings, ticket_id, "P3")
     assert ticket["priority"] == "P2"
     rows = await _rows(sessions, Escalation, ticket_id=parse_ticket_id(ticket_id))
     assert [row.rule for row in rows] == [UNRESOLVED]
@@ -244,6 +228,24 @@ async def test_the_service_escalates_by_the_limits_of_its_policy_file(
         sessions, TicketEvent, ticket_id=parse_ticket_id(ticket_id), kind="ticket.escalated"
     )
     assert "unresolved 2 h after creation" in event.note
+
+
+async def _serve_until_priority_moves(
+    settings: Settings, ticket_id: str, priority: str
+) -> tuple[dict, dict]:
+    """Run the service until the ticket's priority is no longer `priority` (30 s at most);
+    the ticket and the agent queue as they are then."""
+    with running_server(create_app(settings)) as base:
+        async with httpx.AsyncClient(
+            base_url=base, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+        ) as admin:
+            for _ in range(300):
+                ticket = (await admin.get(f"/v1/tickets/{ticket_id}")).json()
+                if ticket["priority"] != priority:
+                    break
+                await asyncio.sleep(0.1)
+            queue = (await admin.get("/v1/agent/queue")).json()
+    return ticket, queue
 
 
 async def _backdate(
