@@ -75,6 +75,8 @@ def buttons_after(
     script = script_of(voice)
     if state.stage == FEEDBACK:
         found = _localized(words["feedback"], script)
+    elif state.stage == CLARIFY and state.options:
+        found = [Button(label=o["label"], payload=o["label"]) for o in state.options]
     elif state.stage == CLARIFY:
         found = _options(state, product_names(voice.lang))
     elif state.stage == CONFIRM:

@@ -9,6 +9,7 @@ any conversation, also after a restart.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,12 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue import conversations
 from bot.dialogue.buttons import buttons_after
+from bot.dialogue.frame import Frame, FrameReader, unknown_models
 from bot.dialogue.language import Voice, detect_voice
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, utcnow
 from bot.dialogue.policy import (
     COMPLAINT,
     GOODBYE,
     HANDOFF,
+    QUESTION,
     REPAIR,
     SMALLTALK,
     STATUS,
@@ -31,11 +34,20 @@ from bot.dialogue.policy import (
     KbDecision,
     Understanding,
     decide,
+    decide_by_code,
+    phrase_match,
     pick_candidate,
     route_message,
 )
-from bot.dialogue.ports import Candidate, Interpreter, Knowledge, TicketDesk, TicketRequest
-from bot.dialogue.prompts import DialogueTexts
+from bot.dialogue.ports import (
+    Candidate,
+    Interpreter,
+    Knowledge,
+    Mentions,
+    TicketDesk,
+    TicketRequest,
+)
+from bot.dialogue.prompts import DialogueTexts, fold
 from bot.dialogue.slots import SLOT_ORDER, SlotReader
 from bot.dialogue.state import CLARIFY, COLLECT, CONFIRM, FEEDBACK, DialogueState
 from bot.dialogue.tickets import TicketWriter
@@ -67,6 +79,7 @@ class _Context:
     inbound: InboundMessage
     slots: dict[str, Any]
     searches: dict[tuple[str, str], list[Candidate]]
+    frame: Frame = field(default_factory=Frame)
 
 
 class DialogueEngine:
@@ -95,8 +108,18 @@ class DialogueEngine:
         with self._reading:
             parsed = self.interpreter.parse(inbound.text)
             lang = detect_voice(inbound.text, inbound.lang, None).lang
-            hits = self.knowledge.search(inbound.text, lang, TOP_K)
-        return Reading(Understanding.from_parse(inbound.text, parsed), {(inbound.text, lang): hits})
+            query = self.frame_reader().search_text(inbound.text)
+            hits = self.knowledge.search(query, lang, TOP_K)
+        return Reading(Understanding.from_parse(inbound.text, parsed), {(query, lang): hits})
+
+    def frame_reader(self) -> FrameReader:
+        """Reads messages into the diagnosis frame (the KB's models and codes, frame.yml)."""
+        names = [*self.knowledge.product_names("zh").values()]
+        names += [*self.knowledge.product_names("en").values()]
+        graph_key = tuple(names)
+        if getattr(self, "_frames", None) is None or self._frames[0] != graph_key:
+            self._frames = (graph_key, FrameReader(self.texts, self.knowledge.mentions, names))
+        return self._frames[1]
 
     async def handle(
         self, session: AsyncSession, inbound: InboundMessage, reading: Reading | None = None
@@ -124,6 +147,7 @@ class DialogueEngine:
             inbound,
             dict(conversation.slots),
             reading.searches,
+            Frame.from_json(state.frame),
         )
         conversations.log(
             session, conversation, direction="in", text=inbound.text, message_id=inbound.message_id
@@ -136,9 +160,9 @@ class DialogueEngine:
 
     async def _step(self, ctx: _Context) -> Answer:
         state = ctx.state
-        if ctx.conversation.status == CONVERSATION_HANDOFF:
-            return self._turn(ctx, "handoff", [self._say(ctx, "handoff_waiting")])
         route = route_message(self.texts, ctx.understanding)
+        if ctx.conversation.status == CONVERSATION_HANDOFF:
+            return await self._while_waiting(ctx, route)
         if route in (HANDOFF, COMPLAINT):
             return await self._handoff(ctx, complaint=route == COMPLAINT)
         if state.stage in (COLLECT, CONFIRM):
@@ -152,19 +176,29 @@ class DialogueEngine:
         if state.stage == FEEDBACK and route not in (STATUS, REPAIR):
             if self._means(ctx, "yes") or route == THANKS:
                 state.reset()
+                ctx.frame = ctx.frame.next_topic()
                 return self._turn(ctx, "smalltalk", [self._say(ctx, "solved")])
-            if self._means(ctx, "no"):
+            if self._means(ctx, "no") or _phrase(self.texts, "not_solved", ctx.inbound.text):
                 return self._not_solved(ctx)
         if state.stage == CLARIFY and route not in (STATUS, REPAIR):
-            picked = self._clarified(ctx)
-            if picked is not None:
-                return self._answer(ctx, picked, [picked])
+            if self._declined(ctx):
+                return await self._handoff(ctx, complaint=False)
+            if state.options:
+                if self._pick_option(ctx):
+                    state.reset()
+                    return await self._question(ctx, read=False)
+            else:
+                picked = self._clarified(ctx)
+                if picked is not None:
+                    return self._answer(ctx, picked, [picked])
         state.reset()
         ctx.slots = {}
         if route == STATUS:
             return await self._status(ctx)
         if route == REPAIR:
-            return self._start_collect(ctx, await self._search(ctx, ctx.inbound.text))
+            self._read_frame(ctx)
+            decision, hits = await self._kb_decision(ctx)
+            return self._start_collect(ctx, hits, decision)
         if route in SMALLTALK:
             return await self._smalltalk(ctx, route)
         return await self._question(ctx)
@@ -188,20 +222,184 @@ class DialogueEngine:
             )
         return ctx.searches[key]
 
-    def _decide(self, ctx: _Context, hits: list[Candidate], text: str) -> KbDecision:
-        knowledge, understanding = self.knowledge, ctx.understanding
+    def _decide(
+        self,
+        ctx: _Context,
+        hits: list[Candidate],
+        text: str,
+        mentions: Mentions | None = None,
+    ) -> KbDecision:
+        knowledge = self.knowledge
+        mentions = mentions if mentions is not None else knowledge.mentions(text)
         bar = knowledge.answer_confidence
-        if (
+        cautious = self._cautious(ctx)
+        if cautious:
+            bar = max(bar, self.texts.cautious_confidence)
+        decision = decide(hits, mentions, knowledge.threshold, bar)
+        if decision.kind == "fallback" and not cautious:
+            by_code = decide_by_code(hits, mentions)
+            if by_code is not None:
+                return by_code
+        return decision
+
+    def _cautious(self, ctx: _Context) -> bool:
+        understanding = ctx.understanding
+        return (
             understanding.intent in self.texts.cautious_intents
             and understanding.confidence >= self.texts.intent_threshold
-        ):
-            bar = max(bar, self.texts.cautious_confidence)
-        return decide(hits, knowledge.mentions(text), knowledge.threshold, bar)
+        )
 
-    async def _question(self, ctx: _Context) -> Answer:
+    # --- the diagnosis frame ----------------------------------------------------------------
+
+    def _read_frame(self, ctx: _Context) -> None:
+        """Fold the customer's message into the frame; a topic switch starts a new one."""
+        reader = self.frame_reader()
         text = ctx.inbound.text
-        hits = await self._search(ctx, text)
-        decision = self._decide(ctx, hits, text)
+        if reader.opens_new_topic(text):
+            ctx.frame = ctx.frame.next_topic()
+        reader.update(ctx.frame, text)
+
+    def _message_mentions(self, ctx: _Context) -> Mentions:
+        """The models and codes the message names (without those it takes back), with the
+        frame's models when the message names none."""
+        reader = self.frame_reader()
+        products: set[str] = set()
+        codes: set[str] = set()
+        unknown: set[str] = set()
+        for clause, negated in reader.clauses(ctx.inbound.text) or [(ctx.inbound.text, False)]:
+            if negated:
+                continue
+            found = self.knowledge.mentions(clause)
+            products |= found.products
+            codes |= found.codes
+            unknown |= found.unknown_codes
+        if not products:
+            products = set(ctx.frame.products)
+        return Mentions(frozenset(products), frozenset(codes), frozenset(unknown))
+
+    async def _kb_decision(self, ctx: _Context) -> tuple[KbDecision, list[Candidate]]:
+        """The decision on the message alone, else on the whole frame (its models, codes and
+        the customer's words so far)."""
+        reader = self.frame_reader()
+        text = ctx.inbound.text
+        query = reader.search_text(text)
+        hits = await self._search(ctx, query)
+        mentions = self._message_mentions(ctx)
+        decision = self._decide(ctx, hits, query, mentions)
+        if decision.kind == "answer":
+            return decision, hits
+        frame = ctx.frame
+        own = self.knowledge.mentions(text)
+        earlier = (
+            len(frame.texts) >= 2
+            or set(frame.products) - own.products
+            or set(frame.codes) - own.codes
+        )
+        if earlier and reader.search_text(frame.query()) != query:
+            frame_query = reader.search_text(frame.query())
+            frame_hits = await self._search(ctx, frame_query)
+            frame_mentions = Mentions(
+                frozenset(frame.products),
+                frozenset(frame.codes),
+                frozenset() if frame.codes else mentions.unknown_codes,
+            )
+            frame_decision = self._decide(ctx, frame_hits, frame_query, frame_mentions)
+            if frame_decision.kind != "fallback":
+                return frame_decision, frame_hits
+        return decision, hits
+
+    def _not_ours(self, ctx: _Context) -> bool:
+        frame = ctx.frame
+        if frame.other_maker:
+            return True
+        mentions = self.knowledge.mentions(ctx.inbound.text)
+        return bool(unknown_models(ctx.inbound.text, mentions, self.knowledge.product_names("en")))
+
+    def _declined(self, ctx: _Context) -> bool:
+        return self.texts.is_cue("declined", ctx.inbound.text) or self.texts.starts_with_cue(
+            "declined", ctx.inbound.text
+        )
+
+    def _pick_option(self, ctx: _Context) -> bool:
+        """The option a reply to "which equipment?" picks, by number or by its words; the frame
+        takes its models."""
+        options = ctx.state.options
+        text = fold(ctx.inbound.text)
+        chosen = None
+        if text.isdigit() and 1 <= int(text) <= len(options):
+            chosen = options[int(text) - 1]
+        else:
+            scored = [(_overlap(text, fold(o["label"])), n) for n, o in enumerate(options)]
+            best = max(scored, default=(0, 0))
+            if best[0] > 0 and [score for score, _ in scored].count(best[0]) == 1:
+                chosen = options[best[1]]
+        if chosen is None:
+            return False
+        if not self.knowledge.mentions(ctx.inbound.text).products:
+            ctx.frame.products = list(chosen["products"])
+        else:
+            self.frame_reader().update(ctx.frame, ctx.inbound.text)
+        return True
+
+    async def _ask_missing(self, ctx: _Context, hits: list[Candidate]) -> Answer:
+        """No answer yet: ask for what the frame lacks (which equipment, then which code or
+        what the customer sees), once each; then admit it."""
+        frame, state = ctx.frame, ctx.state
+        if self._cautious(ctx):  # prices, off-topic: no questions about alarm codes
+            return await self._fallback(ctx, hits)
+        lines = self._lines(ctx)
+        if not (frame.products or frame.codes) and len(lines) >= 2 and "product" not in frame.asked:
+            frame.asked.append("product")
+            state.stage, state.clarify_facet = CLARIFY, "frame_product"
+            state.options = [{"label": label, "products": ids} for label, ids in lines]
+            listed = " ".join(f"{n}. {label}" for n, (label, _) in enumerate(lines, 1))
+            reply = self._say(ctx, "clarify_frame_product", options=listed)
+            return self._turn(ctx, "clarify", [reply])
+        unknown = self.knowledge.mentions(ctx.inbound.text).unknown_codes
+        about_fault = bool(hits) and hits[0].type == "fault"
+        if (
+            about_fault
+            and frame.products
+            and not (frame.codes or unknown)
+            and "code" not in frame.asked
+        ):
+            frame.asked.append("code")
+            state.stage, state.clarify_facet = CLARIFY, "frame_code"
+            names = self.knowledge.product_names(ctx.voice.lang)
+            product = " / ".join(names.get(p, p) for p in frame.products[:3])
+            reply = self._say(ctx, "clarify_frame_code", product=product)
+            return self._turn(ctx, "clarify", [reply])
+        return await self._fallback(ctx, hits)
+
+    def _lines(self, ctx: _Context) -> list[tuple[str, list[str]]]:
+        lines = getattr(self.knowledge, "product_lines", None)
+        if lines is not None:
+            return list(lines(ctx.voice.lang))
+        names = self.knowledge.product_names(ctx.voice.lang)
+        return [(name, [pid]) for pid, name in names.items()]
+
+    async def _while_waiting(self, ctx: _Context, route: str) -> Answer:
+        """A person has the conversation: the bot still answers what it can, and says that a
+        person is coming."""
+        if route == QUESTION:
+            self._read_frame(ctx)
+            decision, hits = await self._kb_decision(ctx)
+            if decision.kind == "answer" and decision.item is not None and not self._not_ours(ctx):
+                turn = self._answer(ctx, decision.item, hits)
+                ctx.state.reset()
+                ctx.state.stage = "handoff"
+                turn.replies.append(Reply(text=self._say(ctx, "handoff_still_coming")))
+                turn.buttons = []
+                return turn
+        return self._turn(ctx, "handoff", [self._say(ctx, "handoff_waiting")])
+
+    async def _question(self, ctx: _Context, *, read: bool = True) -> Answer:
+        if read:
+            self._read_frame(ctx)
+        if self._not_ours(ctx):
+            return self._turn(ctx, "fallback", [self._say(ctx, "not_ours")])
+        text = ctx.frame.query() or ctx.inbound.text
+        decision, hits = await self._kb_decision(ctx)
         if decision.kind == "answer" and decision.item is not None:
             return self._answer(ctx, decision.item, hits)
         if decision.kind == "clarify":
@@ -212,7 +410,7 @@ class DialogueEngine:
             names = self._option_names(ctx, decision.facet or "", decision.options)
             reply = self._say(ctx, key, options=" / ".join(names))
             return self._turn(ctx, "clarify", [reply], hits=list(decision.candidates))
-        return await self._fallback(ctx, hits)
+        return await self._ask_missing(ctx, hits)
 
     def _option_names(self, ctx: _Context, facet: str, options: tuple[str, ...]) -> list[str]:
         if facet != "products":
@@ -232,6 +430,8 @@ class DialogueEngine:
         ctx.state.reset()
         ctx.state.stage, ctx.state.answered_item, ctx.state.query = FEEDBACK, item.id, query
         ctx.state.candidates = [_candidate_json(item)]
+        if item.id not in ctx.frame.suggested:
+            ctx.frame.suggested.append(item.id)
         ordered = [item, *[h for h in hits if h.id != item.id]]
         replies = [ctx.voice.render(text), self._say(ctx, "ask_solved")]
         return self._turn(ctx, "answer", replies, hits=ordered)
@@ -239,7 +439,7 @@ class DialogueEngine:
     async def _fallback(self, ctx: _Context, hits: list[Candidate]) -> Answer:
         """No good answer; the second one in a row hands the conversation to a person."""
         ctx.state.fallbacks += 1
-        if ctx.state.fallbacks >= self.texts.max_fallbacks:
+        if self.texts.max_fallbacks and ctx.state.fallbacks >= self.texts.max_fallbacks:
             return await self._handoff(ctx, complaint=False)
         return self._turn(ctx, "fallback", [self._say(ctx, "fallback")], hits=hits)
 
@@ -259,24 +459,26 @@ class DialogueEngine:
     def _reader(self, ctx: _Context) -> SlotReader:
         return self.slot_reader(ctx.voice.lang)
 
-    def _start_collect(self, ctx: _Context, hits: list[Candidate]) -> Answer:
+    def _start_collect(self, ctx: _Context, hits: list[Candidate], decision: KbDecision) -> Answer:
         text, lang = ctx.inbound.text, ctx.voice.lang
         reader = self._reader(ctx)
         slots = reader.from_message(text, ctx.understanding.entity_map())
         if ctx.inbound.customer_facts().get("phone"):
             slots.setdefault("phone", ctx.inbound.customer_facts()["phone"])
-        decision = self._decide(ctx, hits, text)
         fault = decision.item if decision.kind == "answer" and decision.item else None
         if fault is not None and fault.type == "fault":
             ctx.state.request["fault_id"] = fault.id
             if len(fault.products) == 1:
                 slots.setdefault("product", fault.products[0])
-        if len(text) >= MIN_SYMPTOM_CHARS.get(lang, 20):
-            slots.setdefault("symptom", text)
+        if len(ctx.frame.products) == 1:
+            slots.setdefault("product", ctx.frame.products[0])
+        symptom = ctx.frame.symptom() or text
+        if len(symptom) >= MIN_SYMPTOM_CHARS.get(lang, 20):
+            slots.setdefault("symptom", symptom)
         ctx.slots = slots
         ctx.state.stage = COLLECT
         ctx.state.request["category"] = self.texts.visit_category(ctx.understanding.intent, text)
-        ctx.state.request["text"] = text
+        ctx.state.request["text"] = symptom
         return self._ask_next(ctx, hits=[fault] if fault else [])
 
     def _not_solved(self, ctx: _Context) -> Answer:
@@ -288,11 +490,16 @@ class DialogueEngine:
         slots = reader.from_message(query, {})
         if ctx.inbound.customer_facts().get("phone"):
             slots.setdefault("phone", ctx.inbound.customer_facts()["phone"])
+        frame = ctx.frame
+        if len(frame.products) == 1:
+            slots.setdefault("product", frame.products[0])
+        if ctx.inbound.text.strip() and not self.texts.is_cue("no", ctx.inbound.text):
+            frame.tried.append(ctx.inbound.text.strip())
         if item is not None:
             ctx.state.request["fault_id"] = item.id if item.type == "fault" else None
             if len(item.products) == 1:
                 slots.setdefault("product", item.products[0])
-            slots.setdefault("symptom", query or item.title)
+            slots.setdefault("symptom", frame.symptom() or query or item.title)
         ctx.slots = slots
         ctx.state.stage = COLLECT
         ctx.state.request.update(category="repair", text=query)
@@ -343,7 +550,7 @@ class DialogueEngine:
         return self.ticket_writer(ctx.voice.lang).summary(ctx.slots)
 
     async def _create_ticket(self, ctx: _Context) -> Answer:
-        request = self._ticket_request(ctx, ctx.state.request.get("category") or "repair")
+        request = await self._ticket_request(ctx, ctx.state.request.get("category") or "repair")
         ticket = await self.tickets.create(ctx.session, request)
         ctx.state.reset()
         ctx.slots = {}
@@ -356,18 +563,66 @@ class DialogueEngine:
         )
         return self._turn(ctx, "ticket", [reply], ticket=ticket)
 
-    def _ticket_request(self, ctx: _Context, category: str) -> TicketRequest:
-        """The form's details; the customer's message itself when the form is still empty."""
+    async def _ticket_request(self, ctx: _Context, category: str) -> TicketRequest:
+        """The form's details, what the diagnosis frame knows, and the conversation so far."""
         slots = ctx.slots
-        symptom = str(slots.get("symptom") or ctx.state.request.get("text") or ctx.inbound.text)
+        frame = ctx.frame
+        symptom = str(
+            slots.get("symptom")
+            or frame.symptom()
+            or ctx.state.request.get("text")
+            or ctx.inbound.text
+        )
+        await ctx.session.flush()
+        history = await conversations.history(ctx.session, conversation_id=ctx.conversation.id)
+        lines = [f"{'>' if m.direction == 'in' else '<'} {m.text}" for m in history]
+        record = "\n".join(lines[-40:]) or ctx.inbound.text
         return self.ticket_writer(ctx.voice.lang).request(
             slots,
             symptom=symptom,
             category=category,
             customer=self._customer(ctx),
             fault_id=ctx.state.request.get("fault_id"),
-            record="" if slots else ctx.inbound.text,
+            record=f"{self.texts.label('transcript', ctx.voice.lang)}:\n{record}",
+            facts=self._frame_facts(ctx),
+            subject=self._frame_subject(ctx, slots),
         )
+
+    def _frame_facts(self, ctx: _Context) -> str:
+        """What the frame knows, one `Label: value` line each (nothing it does not know)."""
+        frame, lang = ctx.frame, ctx.voice.lang
+        names = self.knowledge.product_names(lang)
+        rows = [
+            ("product", " / ".join(names.get(p, p) for p in frame.products)),
+            ("codes", ", ".join(frame.codes)),
+            ("described", " / ".join(frame.texts)),
+            ("tried", " / ".join(frame.tried)),
+            ("suggested", ", ".join(frame.suggested)),
+            ("serial", frame.serial or ""),
+            ("address", frame.site or ""),
+            ("other_maker", frame.other_maker or ""),
+        ]
+        return "\n".join(f"{self.texts.label(k, lang)}: {v}" for k, v in rows if v)
+
+    def _frame_subject(self, ctx: _Context, slots: dict[str, Any]) -> str | None:
+        """The model, the codes, the problem in the customer's words and what was tried
+        ("XX-200 E07 不制冷 (已尝试: 清洗滤网)"); None when the frame knows nothing."""
+        frame = ctx.frame
+        if frame.is_empty():
+            return None
+        names = self.knowledge.product_names(ctx.voice.lang)
+        product = str(slots.get("product") or "") or (
+            frame.products[0] if len(frame.products) == 1 else ""
+        )
+        words = str(slots.get("symptom") or "") or " ".join(frame.texts[-2:])
+        for token in [*frame.products, *frame.codes]:
+            words = words.replace(token, " ")
+        parts = [names.get(product, product) if product else "", " ".join(frame.codes)]
+        parts.append(" ".join(words.split()))
+        if frame.tried:
+            parts.append(f"({self.texts.label('tried', ctx.voice.lang)}: {frame.tried[-1]})")
+        subject = " ".join(part for part in parts if part).strip()
+        return subject or None
 
     def _customer(self, ctx: _Context) -> dict[str, Any]:
         customer = dict(ctx.conversation.customer or {})
@@ -413,11 +668,18 @@ class DialogueEngine:
     async def _handoff(self, ctx: _Context, *, complaint: bool) -> Answer:
         """A person takes over: the conversation is marked for agents and a ticket says why."""
         category = "complaint" if complaint else (ctx.state.request.get("category") or "other")
-        request = self._ticket_request(ctx, category)
-        ticket = await self.tickets.create(ctx.session, request)
+        customer = self._customer(ctx)
+        open_tickets = [] if complaint else await self.tickets.open_for(ctx.session, customer)
         ctx.state.reset()
         ctx.state.stage = "handoff"
         ctx.conversation.status = CONVERSATION_HANDOFF
+        if open_tickets:
+            # "转人工" with a ticket open: the person picks up that ticket, not a second one.
+            ticket = open_tickets[0]
+            reply = self._say(ctx, "handoff_attached", ticket_id=ticket["id"])
+            return self._turn(ctx, "handoff", [reply], ticket=ticket)
+        request = await self._ticket_request(ctx, category)
+        ticket = await self.tickets.create(ctx.session, request)
         key = "handoff_complaint" if complaint else "handoff"
         line = self._say(ctx, "ticket_line", ticket_id=ticket["id"])
         return self._turn(ctx, "handoff", [self._say(ctx, key, ticket_line=line)], ticket=ticket)
@@ -425,7 +687,7 @@ class DialogueEngine:
     async def _smalltalk(self, ctx: _Context, route: str) -> Answer:
         if not self.texts.is_cue(route, ctx.inbound.text):
             # "Hi, my BM-2 shows E01": the greeting does not hide a question the KB can answer.
-            text = ctx.inbound.text
+            text = self.frame_reader().search_text(ctx.inbound.text)
             hits = await self._search(ctx, text)
             decision = self._decide(ctx, hits, text)
             if decision.kind == "answer" and decision.item is not None:
@@ -481,6 +743,7 @@ class DialogueEngine:
         if turn.action != "fallback":
             ctx.state.fallbacks = 0
         ctx.state.voice = ctx.voice.as_dict()
+        ctx.state.frame = ctx.frame.to_json()
         conversation.state = ctx.state.to_json()
         conversation.slots = dict(ctx.slots)
         conversation.lang = ctx.voice.lang
@@ -506,3 +769,19 @@ def _short_time(value: object) -> str:
     """A due time as `YYYY-MM-DD HH:MM` UTC for a chat reply."""
     text = str(value or "")
     return text[:16].replace("T", " ") + (" UTC" if text else "")
+
+
+def _phrase(texts: DialogueTexts, group: str, text: str) -> bool:
+    return phrase_match(texts, group, text)
+
+
+def _overlap(reply: str, label: str) -> int:
+    """How much a reply names an option: the whole reply inside it, or shared words (Latin) and
+    character pairs (Chinese)."""
+    reply = reply.strip()
+    if len(reply) >= 2 and reply in label:
+        return 100
+    words = {w for w in re.findall(r"[a-z]{4,}", reply)} & set(re.findall(r"[a-z]{4,}", label))
+    pairs = {reply[i : i + 2] for i in range(len(reply) - 1)}
+    cjk_pairs = {p for p in pairs if re.fullmatch(r"[\u3400-\u9fff]{2}", p) and p in label}
+    return len(words) * 2 + len(cjk_pairs)

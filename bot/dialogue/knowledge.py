@@ -55,6 +55,23 @@ class ServiceKnowledge:
             for product in self.service.graph.products.values()
         }
 
+    def product_lines(self, lang: str) -> list[tuple[str, list[str]]]:
+        """The product lines as (a name to show, their product ids), in the KB's order; a line's
+        name is what its models' names share ("螺杆空压机 (HX-37 / HX-75)")."""
+        language = normalize_lang(lang)
+        lines: dict[str, list[str]] = {}
+        for product in self.service.graph.products.values():
+            lines.setdefault(product.line or product.id, []).append(product.id)
+        named = []
+        for ids in lines.values():
+            products = [self.service.graph.products[i] for i in ids]
+            names = [str(localize(p.name, language) or p.id) for p in products]
+            label = names[0] if len(names) == 1 else _shared_name(names, ids)
+            if len(ids) > 1:
+                label = f"{label} ({' / '.join(ids)})"
+            named.append((label, ids))
+        return named
+
     def _matcher(self) -> CodeMatcher:
         """The code/model matcher of the current graph (rebuilt after a KB import)."""
         graph = self.service.graph
@@ -78,6 +95,28 @@ def _candidate(graph: KnowledgeGraph, hit: Hit) -> Candidate:
         codes=tuple(getattr(item, "codes", ()) or ()),
         confidence=hit.confidence,
     )
+
+
+def _shared_name(names: list[str], ids: list[str]) -> str:
+    """The longest stretch of whole words all `names` share (the kind of equipment); else the
+    names without their model numbers."""
+    first = names[0]
+    best = ""
+    for start in range(len(first)):
+        if start and first[start - 1].isascii() and first[start - 1].isalnum():
+            continue  # not the start of a word
+        for end in range(len(first), start + len(best), -1):
+            if end < len(first) and first[end].isascii() and first[end].isalnum():
+                continue  # not the end of a word
+            piece = first[start:end]
+            if all(piece in other for other in names[1:]):
+                best = piece
+                break
+    best = best.strip(" -()（）,，0123456789")
+    if len(best) >= 3:
+        return best
+    bare = [name.replace(i, "").strip(" -") for name, i in zip(names, ids, strict=True)]
+    return " / ".join(bare)
 
 
 def _chinese_names(name: object) -> list[str]:

@@ -55,7 +55,7 @@ class Understanding:
         return found
 
 
-def _phrase_match(texts: DialogueTexts, route: str, text: str) -> bool:
+def phrase_match(texts: DialogueTexts, route: str, text: str) -> bool:
     """Whether the message contains one of the route's phrase patterns (dialogue.yml)."""
     folded = fold(text)
     patterns = texts.phrases.get(route, {})
@@ -68,20 +68,20 @@ def route_message(texts: DialogueTexts, understanding: Understanding) -> str:
     routed = texts.route_of(understanding.intent)
     confident = understanding.confidence >= texts.intent_threshold
     # "How long until a complaint is answered?" asks about the process: a KB question.
-    about_process = _phrase_match(texts, "process_question", understanding.text)
+    about_process = phrase_match(texts, "process_question", understanding.text)
     if (confident and routed == HANDOFF) or (
-        _phrase_match(texts, HANDOFF, understanding.text) and not about_process
+        phrase_match(texts, HANDOFF, understanding.text) and not about_process
     ):
         return HANDOFF
     if not about_process and (
-        (confident and routed == COMPLAINT) or _phrase_match(texts, COMPLAINT, understanding.text)
+        (confident and routed == COMPLAINT) or phrase_match(texts, COMPLAINT, understanding.text)
     ):
         return COMPLAINT
-    if (confident and routed == STATUS) or _phrase_match(texts, STATUS, understanding.text):
+    if (confident and routed == STATUS) or phrase_match(texts, STATUS, understanding.text):
         return STATUS
     if understanding.entity("ticket_id") or texts.ticket_id(understanding.text):
         return STATUS
-    if (confident and routed == REPAIR) or _phrase_match(texts, REPAIR, understanding.text):
+    if (confident and routed == REPAIR) or phrase_match(texts, REPAIR, understanding.text):
         return REPAIR
     if confident and routed in SMALLTALK:
         return routed
@@ -179,3 +179,25 @@ def pick_candidate(candidates: list[Candidate], facet: str, mentions: Mentions) 
         return None
     fitting = [c for c in candidates if named & set(getattr(c, facet))]
     return fitting[0] if fitting else None
+
+
+def decide_by_code(hits: list[Candidate], mentions: Mentions) -> KbDecision | None:
+    """An alarm code the customer read out names one item (with the model, when given): answer
+    it even when the words around the code are few; ask which model when the code means
+    different things on different models. None when the code does not settle it."""
+    if not mentions.codes:
+        return None
+    matching: list[Candidate] = []
+    for hit in hits:
+        fits = set(hit.codes) & mentions.codes and _compatible(hit, mentions)
+        if fits and all(hit.id != m.id for m in matching):
+            matching.append(hit)
+    if len(matching) == 1:
+        return KbDecision("answer", item=matching[0])
+    if len(matching) >= 2 and not mentions.products:
+        products = _distinct_facet(matching, "products")
+        if len(products) >= 2 and _split_by(matching, "products"):
+            return KbDecision(
+                "clarify", candidates=tuple(matching), facet="products", options=products
+            )
+    return None

@@ -76,7 +76,11 @@ class DialogueTexts:
             prompts=data["prompts"],
             labels=data["labels"],
             statuses=data["ticket_statuses"],
-            cues=data["cues"],
+            cues={
+                **data["cues"],
+                "negation": data.get("negation") or {},
+                "topic_switch": data.get("topic_switch") or {},
+            },
             phrases=data.get("phrases") or {},
             intents={route: list(names) for route, names in data["intents"].items()},
             visit_categories=data.get("visit_categories") or {},

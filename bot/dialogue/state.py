@@ -26,6 +26,11 @@ class DialogueState:
     fallbacks: int = 0
     request: dict[str, Any] = field(default_factory=dict)
     voice: dict[str, Any] = field(default_factory=dict)
+    # The diagnosis frame (bot/dialogue/frame.py): kept across turns until the problem is solved,
+    # ticketed or the customer moves on to another topic.
+    frame: dict[str, Any] = field(default_factory=dict)
+    # The choices a clarifying question offered: [{"label", "products"}], picked by name or number.
+    options: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> DialogueState:
@@ -39,7 +44,8 @@ class DialogueState:
         return Voice(**self.voice) if self.voice else None
 
     def reset(self) -> None:
-        """Back to idle, keeping only the language and the misunderstanding count."""
+        """Back to idle, keeping the language, the misunderstanding count and the frame."""
         self.stage, self.pending_slot, self.query = IDLE, None, None
+        self.options = []
         self.candidates, self.clarify_facet, self.answered_item = [], None, None
         self.request = {}

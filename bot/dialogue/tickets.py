@@ -60,15 +60,20 @@ class TicketWriter:
         fault_id: str | None,
         record: str = "",
         unknown: bool = True,
+        facts: str = "",
+        subject: str | None = None,
     ) -> TicketRequest:
         """The ticket for `slots`: subject `model: symptom`, the details' `summary` (when there
         are any) and under them `record`, the text the request came from (a call's transcript,
-        or the customer's message when the form is empty)."""
+        or the customer's message when the form is empty); `facts`, what the conversation knew
+        (the diagnosis frame), goes between them, and `subject`, when given, says what is wrong."""
         product_id = known(slots.get("product"))
         name = self.reader.product_name(product_id) if product_id else ""
-        subject = f"{name}: {symptom}" if name else symptom
+        if subject is None:
+            subject = f"{name}: {symptom}" if name else symptom
         summary = self.summary(slots, unknown=unknown) if slots else ""
-        description = "\n\n".join(part for part in (summary, record.strip()) if part)
+        parts = (summary, facts.strip(), record.strip())
+        description = "\n\n".join(part for part in parts if part)
         return TicketRequest(
             subject=subject[:MAX_SUBJECT_CHARS],
             description=description[:MAX_DESCRIPTION_CHARS],

@@ -1,0 +1,236 @@
+"""The diagnosis frame: what a conversation has told the bot about one problem so far.
+
+Customers write in fragments ("设备又出问题了" → "HX-37" → "面板上显示A-141"), correct themselves
+("不是E07，是E08") and switch topics ("另外问一下保养周期"). The frame gathers the product(s),
+alarm code(s), the customer's words about the problem, what they tried, and what the bot
+suggested; each message updates it (a correction replaces), the knowledge base is searched with
+it, and tickets say what it knows. It lives in the conversation's state JSON.
+
+The words it listens for (negations, topic switches, other makers, dialect) are data:
+`bot/data/dialogue.yml` and `bot/data/frame.yml`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.dialogue.language import to_simplified
+from bot.dialogue.ports import Mentions
+from bot.dialogue.prompts import DATA_DIR, DialogueTexts, fold
+
+FRAME_FILE = DATA_DIR / "frame.yml"
+MAX_TEXTS = 4  # the customer's last messages about the problem kept for the search and tickets
+_CLAUSE = re.compile(r"[，,。.;；!！?？、\n]+|\s+but\s+|而是|但是")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_MODEL = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,6})[\s\-_.]?(\d{1,5})(?![0-9])")
+
+
+@dataclass
+class Frame:
+    """One problem as known so far; stored as JSON in the dialogue state."""
+
+    products: list[str] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    tried: list[str] = field(default_factory=list)
+    suggested: list[str] = field(default_factory=list)
+    serial: str | None = None
+    site: str | None = None
+    other_maker: str | None = None
+    asked: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Frame:
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def is_empty(self) -> bool:
+        return not (self.products or self.codes or self.texts)
+
+    def next_topic(self) -> Frame:
+        """A new frame for a new question about the same equipment."""
+        return Frame(products=list(self.products), serial=self.serial, site=self.site)
+
+    def query(self) -> str:
+        """The text the knowledge base is searched with: models, codes, the customer's words."""
+        return " ".join([*self.products, *self.codes, *self.texts[-3:]]).strip()
+
+    def symptom(self) -> str:
+        """The customer's own description, the latest messages first cut to one line."""
+        return " ".join(self.texts[-3:]).strip()
+
+
+@dataclass(frozen=True)
+class Update:
+    """What one message changed in the frame."""
+
+    new_codes: frozenset[str] = frozenset()
+    new_products: frozenset[str] = frozenset()
+    corrected: bool = False  # the message took something back ("不是E07")
+    text: str = ""  # the message without the clauses it took back
+
+
+@lru_cache
+def _frame_data(path: Path = FRAME_FILE) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+class FrameReader:
+    """Reads messages into a frame, with the knowledge base's `mentions` for models and codes."""
+
+    def __init__(
+        self,
+        texts: DialogueTexts,
+        mentions: Callable[[str], Mentions],
+        own_names: Iterable[str] = (),
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        data = data if data is not None else _frame_data()
+        self._texts = texts
+        self._mentions = mentions
+        self._negations = [fold(w) for w in _flat(texts.cues.get("negation"))]
+        self._topic = [fold(w) for w in _flat(texts.cues.get("topic_switch"))]
+        dialect = data.get("dialect") or {}
+        self._dialect = sorted(
+            ((fold(str(k)), str(v)) for k, v in dialect.items()), key=lambda kv: -len(kv[0])
+        )
+        own = " ".join(fold(name) for name in own_names)
+        self._makers = [
+            fold(str(name)) for name in data.get("other_makers") or [] if fold(str(name)) not in own
+        ]
+
+    # --- reading a message ---------------------------------------------------------------
+
+    def clauses(self, text: str) -> list[tuple[str, bool]]:
+        """The message's clauses, each with whether it takes something back."""
+        found = []
+        for clause in _CLAUSE.split(text):
+            if not clause.strip():
+                continue
+            folded = fold(clause)
+            negated = any(_opens_with(folded, word) for word in self._negations)
+            found.append((clause.strip(), negated))
+        return found
+
+    def update(self, frame: Frame, text: str) -> Update:
+        """Fold one customer message into `frame`: new codes and models replace the old ones, a
+        clause that takes something back removes it, and the words join the description."""
+        codes: set[str] = set()
+        products: set[str] = set()
+        dropped_codes: set[str] = set()
+        dropped_products: set[str] = set()
+        kept = []
+        clauses = self.clauses(text)
+        for clause, negated in clauses:
+            found = self._mentions(clause)
+            if negated:
+                dropped_codes |= found.codes
+                dropped_products |= found.products
+            else:
+                codes |= found.codes
+                products |= found.products
+                kept.append(clause)
+        if not clauses:
+            kept = [text]
+        old_codes = set(frame.codes)
+        if codes:
+            frame.codes = sorted(codes)
+        elif dropped_codes:
+            frame.codes = [c for c in frame.codes if c not in dropped_codes]
+        if products:
+            frame.products = sorted(products)
+        elif dropped_products:
+            frame.products = [p for p in frame.products if p not in dropped_products]
+        replaced = (old_codes - set(frame.codes)) | dropped_codes
+        if replaced:
+            # The customer's earlier words were about the code they took back.
+            frame.texts = [t for t in frame.texts if not self._mentions(t).codes & replaced]
+        clean = " ".join(kept).strip()
+        if clean:
+            frame.texts = [*frame.texts, clean][-MAX_TEXTS:]
+        maker = self.other_maker(text)
+        if maker:
+            frame.other_maker = maker
+        return Update(
+            new_codes=frozenset(codes - old_codes),
+            new_products=frozenset(products),
+            corrected=bool(dropped_codes or dropped_products or any(n for _, n in clauses)),
+            text=clean,
+        )
+
+    def opens_new_topic(self, text: str) -> bool:
+        """The message opens with a topic switch ("另外问一下…", "by the way…")."""
+        folded = fold(text)
+        return any(_opens_with(folded, word) for word in self._topic)
+
+    def other_maker(self, text: str) -> str | None:
+        """Another maker's name, or words saying the equipment is not ours, in the message."""
+        folded = fold(text)
+        for name in self._makers:
+            if _contains(folded, name):
+                return name
+        patterns = self._texts.phrases.get("other_maker", {})
+        for group in patterns.values():
+            for pattern in group:
+                match = re.search(pattern, folded)
+                if match:
+                    return match.group(0)
+        return None
+
+    def search_text(self, text: str) -> str:
+        """The text to search the knowledge base with: Chinese in Simplified, dialect words in
+        their standard form (Latin text keeps its case: "DXF")."""
+        if not _CJK.search(text):
+            return text
+        simplified = to_simplified(text)
+        for word, standard in self._dialect:
+            simplified = simplified.replace(word, standard)
+        return simplified
+
+
+def unknown_models(text: str, mentions: Mentions, product_ids: Iterable[str]) -> list[str]:
+    """Model numbers shaped like ours (the same letters) that are none of ours: "HX-90" when
+    the knowledge base has HX-37 and HX-75."""
+    prefixes: dict[str, set[str]] = {}
+    for product_id in product_ids:
+        match = _MODEL.search(product_id)
+        if match:
+            prefixes.setdefault(match.group(1).upper(), set()).add(match.group(2))
+    found = []
+    for match in _MODEL.finditer(text):
+        letters, number = match.group(1).upper(), match.group(2)
+        if letters in prefixes and number not in prefixes[letters]:
+            token = f"{letters}{number}"
+            if not any(token == c.replace("-", "").upper() for c in mentions.codes):
+                found.append(match.group(0))
+    return found if not mentions.products else []
+
+
+def _flat(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [str(v) for group in value.values() for v in group or []]
+    return [str(v) for v in value or []]
+
+
+def _opens_with(folded: str, word: str) -> bool:
+    if not word:
+        return False
+    if _CJK.search(word):
+        return folded.startswith(word)
+    return re.match(rf"{re.escape(word)}(?![a-z])", folded) is not None
+
+
+def _contains(folded: str, word: str) -> bool:
+    if _CJK.search(word):
+        return word in folded
+    return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", folded) is not None

@@ -1,0 +1,114 @@
+"""Whole conversations: the diagnosis frame across turns, corrections, topic switches, questions
+for what is missing, products that are not ours, hand-offs that keep what was known."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.dialogue.frame import Frame, FrameReader, unknown_models
+from bot.dialogue.knowledge import ServiceKnowledge
+from bot.dialogue.prompts import DialogueTexts
+from intake_api.tickets.models import Ticket
+from tests.bot.dialogue.conftest import Say
+
+
+def _reader(knowledge: ServiceKnowledge) -> FrameReader:
+    return FrameReader(DialogueTexts.load(), knowledge.mentions, ["AC-300 螺杆空压机"])
+
+
+def test_a_correction_replaces_the_code_it_takes_back(knowledge: ServiceKnowledge) -> None:
+    reader = _reader(knowledge)
+    frame = Frame()
+    reader.update(frame, "AC-500 报E15")
+    assert (frame.products, frame.codes) == (["AC-500"], ["E15"])
+    update = reader.update(frame, "不是E15，是E07")
+    assert frame.codes == ["E07"] and update.corrected
+    assert frame.products == ["AC-500"]  # kept: the correction was about the code
+    reader.update(frame, "sorry, not the AC-500, it's the AC-300")
+    assert frame.products == ["AC-300"]
+
+
+def test_other_makers_and_unknown_models(knowledge: ServiceKnowledge) -> None:
+    reader = _reader(knowledge)
+    assert reader.other_maker("我们的阿特拉斯空压机报E05")
+    assert reader.other_maker("it's another brand of compressor, shows E05")
+    assert reader.other_maker("AC-300 报E05") is None
+    text = "AC-900 shows E05"
+    assert unknown_models(text, knowledge.mentions(text), ["AC-300", "AC-500"]) == ["AC-900"]
+    assert reader.search_text("保用幾耐") == "保修多久"
+
+
+async def test_fragments_over_several_messages_are_answered_together(say: Say) -> None:
+    first = await say("机器又出问题了")
+    assert first.action == "clarify"  # which equipment? the KB's lines as buttons
+    assert first.buttons
+    second = await say("AC-500")
+    assert second.action in ("clarify", "answer")
+    third = await say("面板上显示E15")
+    assert (third.action, third.kb_hits[0].id) == ("answer", "F-500-hot")
+
+
+async def test_correction_after_an_answer_answers_the_corrected_code(say: Say) -> None:
+    assert (await say("AC-500 报E15")).kb_hits[0].id == "F-500-hot"
+    turn = await say("不是E15，是E07")
+    assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-oil-low")
+
+
+async def test_a_new_topic_keeps_the_equipment_and_drops_the_code(say: Say) -> None:
+    assert (await say("AC-300 E05")).action == "answer"
+    turn = await say("另外问一下保修多久")
+    assert (turn.action, turn.kb_hits[0].id) == ("answer", "FAQ-warranty")
+
+
+async def test_another_makers_product_is_not_answered_with_ours(say: Say) -> None:
+    turn = await say("我们的阿特拉斯空压机报E05怎么办")
+    assert turn.action != "answer"
+    assert "人工" in turn.texts[0]
+
+
+async def test_a_repair_request_with_a_code_is_booked(say: Say) -> None:
+    turn = await say("AC-300 报E05，师傅今天能来一趟吗，地址发你")
+    assert turn.action == "collect"
+
+
+async def test_pinyin_asks_for_a_person(say: Say) -> None:
+    assert (await say("ren gong")).action == "handoff"
+
+
+async def test_handoff_ticket_says_what_the_conversation_knew(
+    say: Say, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await say("AC-500 报E15")
+    await say("没解决")  # on to the repair form, with the frame prefilled
+    turn = await say("转人工")
+    assert turn.action == "handoff" and turn.ticket is not None
+    subject = turn.ticket["subject"]
+    assert "AC-500" in subject and "E15" in subject
+    async with sessions() as session:
+        row = await session.scalar(select(Ticket))
+    assert row is not None
+    description = row.description or ""
+    for known in ("AC-500", "E15", "F-500-hot", "AC-500 报E15", "转人工"):
+        assert known in description, known
+
+
+async def test_asking_for_a_person_again_attaches_to_the_open_ticket(
+    say: Say, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await say("AC-300报E05，派工程师上门，地址北京市朝阳区建国路88号，电话13912345678")
+    await say("1")
+    await say("跳过")
+    made = await say("确认")
+    assert made.action == "ticket" and made.ticket is not None
+    turn = await say("转人工")
+    assert turn.action == "handoff"
+    assert turn.ticket is not None and turn.ticket["id"] == made.ticket["id"]
+    async with sessions() as session:
+        tickets = (await session.scalars(select(Ticket))).all()
+    assert len(tickets) == 1
+
+
+async def test_declining_the_choices_hands_off(say: Say) -> None:
+    assert (await say("机器坏了")).action == "clarify"
+    assert (await say("都不是")).action == "handoff"
