@@ -178,13 +178,25 @@ class DialogueEngine:
                 state.reset()
                 ctx.frame = ctx.frame.next_topic()
                 return self._turn(ctx, "smalltalk", [self._say(ctx, "solved")])
-            if self._means(ctx, "no") or _phrase(self.texts, "not_solved", ctx.inbound.text):
+            named = self._message_mentions(ctx)
+            news = (named.codes - set(ctx.frame.codes)) or (
+                named.products - set(ctx.frame.products)
+            )
+            # "不对，是AL82": a correction of what was asked, not "it did not help".
+            not_solved = self._means(ctx, "no") or _phrase(
+                self.texts, "not_solved", ctx.inbound.text
+            )
+            if not_solved and not news:
                 return self._not_solved(ctx)
         if state.stage == CLARIFY and route not in (STATUS, REPAIR):
             if self._declined(ctx):
                 return await self._handoff(ctx, complaint=False)
             if state.options:
-                if self._pick_option(ctx):
+                chosen = self._pick_option(ctx)
+                if chosen is not None and chosen.get("item"):
+                    item = Candidate(**chosen["item"])
+                    return self._answer(ctx, item, [item])
+                if chosen is not None:
                     state.reset()
                     return await self._question(ctx, read=False)
             else:
@@ -320,9 +332,9 @@ class DialogueEngine:
             "declined", ctx.inbound.text
         )
 
-    def _pick_option(self, ctx: _Context) -> bool:
-        """The option a reply to "which equipment?" picks, by number or by its words; the frame
-        takes its models."""
+    def _pick_option(self, ctx: _Context) -> dict[str, Any] | None:
+        """The option a reply to a clarifying question picks, by number or by its words; for
+        "which equipment?" the frame takes its models."""
         options = ctx.state.options
         text = fold(ctx.inbound.text)
         chosen = None
@@ -333,13 +345,13 @@ class DialogueEngine:
             best = max(scored, default=(0, 0))
             if best[0] > 0 and [score for score, _ in scored].count(best[0]) == 1:
                 chosen = options[best[1]]
-        if chosen is None:
-            return False
+        if chosen is None or chosen.get("item"):
+            return chosen
         if not self.knowledge.mentions(ctx.inbound.text).products:
             ctx.frame.products = list(chosen["products"])
         else:
             self.frame_reader().update(ctx.frame, ctx.inbound.text)
-        return True
+        return chosen
 
     async def _ask_missing(self, ctx: _Context, hits: list[Candidate]) -> Answer:
         """No answer yet: ask for what the frame lacks (which equipment, then which code or
@@ -347,6 +359,17 @@ class DialogueEngine:
         frame, state = ctx.frame, ctx.state
         if self._cautious(ctx):  # prices, off-topic: no questions about alarm codes
             return await self._fallback(ctx, hits)
+        suggestions = self._suggestions(ctx, hits)
+        if suggestions:
+            # The middle band: close to an answer, not sure enough to give it.
+            state.stage, state.clarify_facet = CLARIFY, "items"
+            state.options = [
+                {"label": c.title or c.id, "products": list(c.products), "item": _candidate_json(c)}
+                for c in suggestions
+            ]
+            listed = " ".join(f"{n}. {o['label']}" for n, o in enumerate(state.options, 1))
+            reply = self._say(ctx, "did_you_mean", options=listed)
+            return self._turn(ctx, "clarify", [reply], hits=suggestions)
         lines = self._lines(ctx)
         if not (frame.products or frame.codes) and len(lines) >= 2 and "product" not in frame.asked:
             frame.asked.append("product")
@@ -370,6 +393,24 @@ class DialogueEngine:
             reply = self._say(ctx, "clarify_frame_code", product=product)
             return self._turn(ctx, "clarify", [reply])
         return await self._fallback(ctx, hits)
+
+    def _suggestions(self, ctx: _Context, hits: list[Candidate]) -> list[Candidate]:
+        """The top items to offer as "did you mean …?": the best hit is over the search's bar
+        and its confidence in the middle band (dialogue.yml `suggest_confidence`), and the items
+        fit the models and codes the frame names."""
+        if not hits or "items" in ctx.frame.asked or self._not_ours(ctx):
+            return []
+        top = hits[0]
+        bar = self.texts.suggest_confidence
+        if top.score < self.knowledge.threshold or top.confidence is None or top.confidence < bar:
+            return []
+        mentions = Mentions(frozenset(ctx.frame.products), frozenset(ctx.frame.codes))
+        fitting = [h for h in hits if _fits(h, mentions)]
+        if not fitting or (fitting[0].confidence or 0.0) < bar:
+            return []
+        ctx.frame.asked.append("items")
+        floor = bar / 2
+        return [h for h in fitting[:3] if (h.confidence or 0.0) >= floor]
 
     def _lines(self, ctx: _Context) -> list[tuple[str, list[str]]]:
         lines = getattr(self.knowledge, "product_lines", None)
@@ -785,3 +826,10 @@ def _overlap(reply: str, label: str) -> int:
     pairs = {reply[i : i + 2] for i in range(len(reply) - 1)}
     cjk_pairs = {p for p in pairs if re.fullmatch(r"[\u3400-\u9fff]{2}", p) and p in label}
     return len(words) * 2 + len(cjk_pairs)
+
+
+def _fits(candidate: Candidate, mentions: Mentions) -> bool:
+    for named, own in ((mentions.products, candidate.products), (mentions.codes, candidate.codes)):
+        if named and own and not named & set(own):
+            return False
+    return True

@@ -27,7 +27,9 @@ from bot.dialogue.prompts import DATA_DIR, DialogueTexts, fold
 
 FRAME_FILE = DATA_DIR / "frame.yml"
 MAX_TEXTS = 4  # the customer's last messages about the problem kept for the search and tickets
-_CLAUSE = re.compile(r"[，,。.;；!！?？、\n]+|\s+but\s+|而是|但是")
+_CLAUSE = re.compile(
+    r"[，,。.;；!！?？、\n]+|\s+but\s+|而是|但是|\s+(?=not\s)|(?<=\S)(?=不是|唔系|唔係)"
+)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _MODEL = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,6})[\s\-_.]?(\d{1,5})(?![0-9])")
 
@@ -187,9 +189,20 @@ class FrameReader:
                     return match.group(0)
         return None
 
+    def without_topic_cue(self, text: str) -> str:
+        """The message without the topic-switch words it opens with ("另外问一下保养周期" →
+        "问一下保养周期"), which only add noise to a search."""
+        folded = fold(text)
+        for word in sorted(self._topic, key=len, reverse=True):
+            if _opens_with(folded, word):
+                rest = text.lstrip()[len(word) :]
+                return rest.lstrip(" ,，、:：") or text
+        return text
+
     def search_text(self, text: str) -> str:
         """The text to search the knowledge base with: Chinese in Simplified, dialect words in
         their standard form (Latin text keeps its case: "DXF")."""
+        text = self.without_topic_cue(text)
         if not _CJK.search(text):
             return text
         simplified = to_simplified(text)

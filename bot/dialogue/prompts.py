@@ -66,6 +66,9 @@ class DialogueTexts:
     # KB item answers them only at `cautious_confidence` (knowledge_base.calibration).
     cautious_intents: tuple[str, ...] = ()
     cautious_confidence: float = 0.9
+    # A best hit at this answer confidence or more (under the answer bar) is offered as "did you
+    # mean …?" with the next ones.
+    suggest_confidence: float = 0.4
     domain: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     @classmethod
@@ -90,6 +93,7 @@ class DialogueTexts:
             max_fallbacks=int(data.get("max_fallbacks", 2)),
             cautious_intents=tuple(data.get("cautious_intents") or ()),
             cautious_confidence=float(data.get("cautious_confidence", 0.9)),
+            suggest_confidence=float(data.get("suggest_confidence", 0.4)),
             domain=_domain_responses(data_dir / "domain.yml"),
         )
 
