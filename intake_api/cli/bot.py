@@ -285,7 +285,7 @@ def read_conversations(path: Path) -> list[dict[str, Any]]:
         if not texts or not all(texts):
             raise ValueError(f"{where}: `turns` must be a list of objects with a string `text`")
         _check_expect(where, item.get("expect"))
-        for turn in turns:
+        for turn in turns or []:
             if "expect" in turn:
                 _check_expect(where, turn["expect"])
         found.append(item)
