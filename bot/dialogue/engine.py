@@ -101,6 +101,8 @@ class DialogueEngine:
         # One reading at a time: the encoders already use every core, and concurrent readings
         # from request threads only fight over them (8 senders: 3x fewer messages a second).
         self._reading = threading.Lock()
+        # The frame reader of the KB's current product names (rebuilt after a KB import).
+        self._frames: tuple[tuple[str, ...], FrameReader] | None = None
 
     def read(self, inbound: InboundMessage) -> Reading:
         """NLU and KB search of a message (CPU-bound: callers run it before their transaction;
@@ -117,7 +119,7 @@ class DialogueEngine:
         names = [*self.knowledge.product_names("zh").values()]
         names += [*self.knowledge.product_names("en").values()]
         graph_key = tuple(names)
-        if getattr(self, "_frames", None) is None or self._frames[0] != graph_key:
+        if self._frames is None or self._frames[0] != graph_key:
             self._frames = (graph_key, FrameReader(self.texts, self.knowledge.mentions, names))
         return self._frames[1]
 
