@@ -342,3 +342,175 @@ def test_history_ticket_status_and_notices_on_postgresql(pg_chat_service: Servic
         assert lines[-1]["action"] == "notice"
         statuses = [_frames_until(socket, "ticket")["status"] for _ in range(2)]
         assert statuses[-1] == "assigned"
+
+
+# --- what the customer sees: the newest message is never hidden -----------------------------
+
+PHONE = {"width": 375, "height": 667}
+
+# The last message's box lies inside the message list's visible box (not under the ticket bar,
+# the quick replies or the composer), and nothing else is drawn over its last line.
+NEWEST_IN_VIEW = """() => {
+  const list = document.getElementById("messages");
+  const last = list && list.lastElementChild;
+  if (!last) { return false; }
+  const view = list.getBoundingClientRect();
+  const box = last.getBoundingClientRect();
+  const inside = box.top >= view.top - 0.5 && box.bottom <= view.bottom + 0.5
+    && box.bottom <= window.innerHeight + 0.5 && box.height > 0;
+  const probe = document.elementFromPoint(box.left + box.width / 2, box.bottom - 2);
+  return inside && !!probe && last.contains(probe);
+}"""
+
+
+def assert_newest_in_view(page: Page) -> None:
+    page.wait_for_timeout(300)  # let the layout settle (buttons, ticket bar)
+    assert page.evaluate(NEWEST_IN_VIEW), "the newest message is hidden"
+
+
+def _several_messages_and_a_ticket(page: Page) -> None:
+    say(page, "How long is the warranty on the ice maker?")
+    bot_says(page, "Two years on the whole unit")
+    say(page, "My KX-5 ice maker stops with alarm E12")
+    bot_says(page, "Clean the condenser")
+    expect(page.locator(".quick-reply", has_text="Not solved")).to_be_visible()
+    assert_newest_in_view(page)
+    quick_reply(page, "Talk to a person")
+    expect(page.locator(".ticket")).to_have_count(1)
+    expect(page.locator(".msg-customer").last).not_to_have_class(re.compile("pending"))
+
+
+def test_the_newest_message_is_never_hidden_at_phone_width(
+    browser: Browser, chat_service: Service
+) -> None:
+    context = browser.new_context(locale="en-US", viewport=PHONE, is_mobile=True)
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = open_chat(context, chat_service)
+        _several_messages_and_a_ticket(page)
+        assert_newest_in_view(page)
+        say(page, "How long is the warranty on the ice maker?")  # while a person is coming
+        bot_says(page, "Two years on the whole unit")
+        assert_newest_in_view(page)
+        page.reload()
+        expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+        expect(page.locator(".ticket")).to_have_count(1)
+        assert_newest_in_view(page)
+    finally:
+        context.close()
+
+
+def test_the_newest_message_is_never_hidden_on_a_desktop_page_with_buttons(
+    context: BrowserContext, chat_service: Service
+) -> None:
+    page = context.new_page()
+    page.set_viewport_size({"width": 1024, "height": 420})
+    page.goto(f"{chat_service.url}/chat")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+    _several_messages_and_a_ticket(page)
+    assert_newest_in_view(page)
+
+
+def test_the_newest_message_is_never_hidden_in_the_widget(
+    browser: Browser, chat_service: Service
+) -> None:
+    shop = FastAPI()
+
+    @shop.get("/")
+    def home() -> HTMLResponse:
+        return HTMLResponse(
+            '<!doctype html><html><head><meta name="viewport" content="width=device-width">'
+            "</head><body><h1>Ice makers for bars</h1>"
+            f'<script src="{chat_service.url}/chat/widget.js" async></script></body></html>'
+        )
+
+    context = browser.new_context(locale="en-US", viewport=PHONE, is_mobile=True)
+    context.set_default_timeout(WAIT_MS)
+    try:
+        with running_server(shop) as shop_url:
+            page = context.new_page()
+            page.goto(shop_url.replace("127.0.0.1", "localhost"))
+            page.locator("#aftersales-chat-button").click()
+            frame = page.frame_locator("#aftersales-chat-panel iframe")
+            expect(frame.locator("#connection")).to_have_attribute("data-state", "online")
+            chat = page.frame(url=re.compile(r"/chat\?embed=1"))
+            assert chat is not None
+            for text in (
+                "How long is the warranty on the ice maker?",
+                "My KX-5 ice maker stops with alarm E12",
+            ):
+                frame.locator("#input").fill(text)
+                frame.locator("#input").press("Enter")
+            bot_line = frame.locator(".msg-bot .bubble", has_text="Clean the condenser")
+            expect(bot_line).to_be_visible()
+            expect(frame.locator(".quick-reply", has_text="Not solved")).to_be_visible()
+            chat.wait_for_timeout(300)
+            assert chat.evaluate(NEWEST_IN_VIEW), "the newest message is hidden in the widget"
+            # the panel itself fits the phone's screen
+            box = page.locator("#aftersales-chat-panel").bounding_box()
+            assert box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"]
+    finally:
+        context.close()
+
+
+# --- what the customer sees: the page follows the visitor's language and script -------------
+
+
+@pytest.mark.parametrize("locale", ["zh-TW", "zh-HK"])
+def test_a_traditional_chinese_browser_gets_a_traditional_page(
+    browser: Browser, chat_service: Service, locale: str
+) -> None:
+    context = browser.new_context(locale=locale)
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = open_chat(context, chat_service)
+        expect(page.locator("#send")).to_have_text("發送")
+        expect(page.locator("#connection")).to_have_text("在線")
+        expect(page.locator("#title")).to_have_text("售後服務線上客服")
+        expect(page.locator(".msg-welcome .bubble")).to_contain_text("請描述設備")
+        assert page.evaluate("document.documentElement.lang") == "zh-Hant"
+        expect(page.locator("#lang-toggle")).to_have_text("English")
+        page.locator("#lang-toggle").click()
+        expect(page.locator("#send")).to_have_text("Send")
+        expect(page.locator("#lang-toggle")).to_have_text("繁體中文")  # back to its own script
+        page.locator("#lang-toggle").click()
+        expect(page.locator("#send")).to_have_text("發送")
+    finally:
+        context.close()
+
+
+def test_an_english_browser_gets_an_english_page_and_widget(
+    context: BrowserContext, chat_service: Service
+) -> None:
+    page = open_chat(context, chat_service)
+    expect(page.locator("#send")).to_have_text("Send")
+    expect(page.locator("#title")).to_have_text("After-sales service chat")
+    expect(page.locator("#lang-toggle")).to_have_text("中文")
+
+
+def test_the_widget_follows_a_traditional_chinese_browser(
+    browser: Browser, chat_service: Service
+) -> None:
+    shop = FastAPI()
+
+    @shop.get("/")
+    def home() -> HTMLResponse:
+        return HTMLResponse(
+            "<!doctype html><html><body><h1>製冰機</h1>"
+            f'<script src="{chat_service.url}/chat/widget.js" async></script></body></html>'
+        )
+
+    context = browser.new_context(locale="zh-HK")
+    context.set_default_timeout(WAIT_MS)
+    try:
+        with running_server(shop) as shop_url:
+            page = context.new_page()
+            page.goto(shop_url.replace("127.0.0.1", "localhost"))
+            button = page.locator("#aftersales-chat-button")
+            expect(button).to_have_text("線上客服")
+            button.click()
+            expect(button).to_have_text("關閉")
+            chat = page.frame_locator("#aftersales-chat-panel iframe")
+            expect(chat.locator("#send")).to_have_text("發送")
+    finally:
+        context.close()

@@ -12,9 +12,9 @@
   var TEXTS = {
     zh: {
       title: "售后服务在线客服",
+      toggleTo: "中文",
       placeholder: "描述设备故障现象或报警代码…",
       send: "发送",
-      toggle: "English",
       connecting: "连接中…",
       online: "在线",
       offline: "已断开，正在重连…",
@@ -27,11 +27,27 @@
         waiting_customer: "等待您的回复", resolved: "已解决", closed: "已关闭", cancelled: "已取消"
       }
     },
+    "zh-Hant": {
+      title: "售後服務線上客服",
+      toggleTo: "繁體中文",
+      placeholder: "描述設備故障現象或報警代碼…",
+      send: "發送",
+      connecting: "連線中…",
+      online: "在線",
+      offline: "已斷開，正在重新連線…",
+      ticket: "工單",
+      rate_limited: "訊息發送太頻繁，請稍後再試。",
+      bad_frame: "訊息未能發送：",
+      welcome: "您好！請描述設備的故障現象或報警代碼，我來幫您排查。",
+      statuses: {
+        "new": "已受理", triaged: "已分派", assigned: "已指派工程師", in_progress: "處理中",
+        waiting_customer: "等待您的回覆", resolved: "已解決", closed: "已關閉", cancelled: "已取消"
+      }
+    },
     en: {
       title: "After-sales service chat",
       placeholder: "Describe the fault or the alarm code…",
       send: "Send",
-      toggle: "中文",
       connecting: "Connecting…",
       online: "Online",
       offline: "Disconnected, reconnecting…",
@@ -55,15 +71,67 @@
   var rendered = {};         // client ids of customer messages on the page
   var tickets = {};          // ticket id -> {status, seq}
   var el = {};
+  var stick = true;          // keep the newest message in view (false while the visitor reads back)
+
+  // --- the newest message stays in view ------------------------------------------------------
+  // The list shrinks when the ticket bar or the quick replies appear under or above it, when the
+  // phone's keyboard opens, or when the widget's panel is resized: each time, the end of the list
+  // is scrolled back into view unless the visitor has scrolled up to read.
+
+  function keepNewestInView() {
+    if (stick && el.messages) { el.messages.scrollTop = el.messages.scrollHeight; }
+  }
+
+  function watchLayout() {
+    el.messages.addEventListener("scroll", function () {
+      var gap = el.messages.scrollHeight - el.messages.scrollTop - el.messages.clientHeight;
+      stick = gap < 24;
+    }, { passive: true });
+    if (window.ResizeObserver) {
+      var observer = new ResizeObserver(keepNewestInView);
+      [el.messages, el.tickets, el.quick, el.composer].forEach(function (node) { observer.observe(node); });
+    }
+    window.addEventListener("resize", keepNewestInView);
+  }
+
+  // A language tag as the page's texts: "zh" (Simplified), "zh-Hant" (Traditional: zh-TW,
+  // zh-HK, zh-MO, zh-Hant-*) or "en"; null for a language the page is not written in.
+  function textsFor(tag) {
+    var parts = String(tag || "").toLowerCase().replace(/_/g, "-").split("-");
+    if (parts[0] === "en") { return "en"; }
+    if (parts[0] !== "zh" && parts[0] !== "yue") { return null; }
+    if (parts.indexOf("hant") > 0 || /^(tw|hk|mo)$/.test(parts[parts.length - 1]) ||
+        parts[0] === "yue") {
+      return parts.indexOf("hans") > 0 ? "zh" : "zh-Hant";
+    }
+    return "zh";
+  }
+
+  // The browser's first language the page is written in (Chinese in the visitor's script).
+  function browserLang() {
+    var tags = (navigator.languages && navigator.languages.length) ? navigator.languages
+      : [navigator.language || "en"];
+    for (var i = 0; i < tags.length; i += 1) {
+      var found = textsFor(tags[i]);
+      if (found) { return found; }
+    }
+    return "en";
+  }
 
   function pickLang() {
     var stored = null;
     try { stored = localStorage.getItem(LANG_KEY); } catch (e) { /* storage off */ }
-    if (stored === "zh" || stored === "en") { return stored; }
-    var asked = new URLSearchParams(window.location.search).get("lang");  // the widget's data-lang
-    if (asked === "zh" || asked === "en") { return asked; }
-    var browser = (navigator.language || "en").toLowerCase();
-    return browser.indexOf("zh") === 0 ? "zh" : "en";
+    if (stored && TEXTS[stored]) { return stored; }
+    var asked = textsFor(new URLSearchParams(window.location.search).get("lang"));  // widget's data-lang
+    if (asked) { return asked; }
+    return browserLang();
+  }
+
+  // The toggle switches between English and the visitor's Chinese script.
+  function otherLang() {
+    if (lang !== "en") { return "en"; }
+    var browser = browserLang();
+    return browser === "en" ? "zh" : browser;
   }
 
   function t(key) { return TEXTS[lang][key]; }
@@ -89,12 +157,12 @@
   // --- rendering (textContent only) -----------------------------------------------------------
 
   function applyTexts() {
-    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    document.documentElement.lang = { zh: "zh-CN", "zh-Hant": "zh-Hant", en: "en" }[lang];
     document.title = t("title");
     el.title.textContent = t("title");
     el.input.placeholder = t("placeholder");
     el.send.textContent = t("send");
-    el.toggle.textContent = t("toggle");
+    el.toggle.textContent = otherLang() === "en" ? "English" : TEXTS[otherLang()].toggleTo;
     setConnection(connectionState);
     Object.keys(tickets).forEach(renderTicket);
     var welcome = el.messages.querySelector(".msg-welcome .bubble");
@@ -119,7 +187,8 @@
       rendered[clientId] = item;
     }
     el.messages.appendChild(item);
-    el.messages.scrollTop = el.messages.scrollHeight;
+    stick = true;  // a new line: the visitor sees it, whatever was scrolled before
+    keepNewestInView();
     return item;
   }
 
@@ -137,6 +206,7 @@
       node.addEventListener("click", function () { say(button.says); });
       el.quick.appendChild(node);
     });
+    keepNewestInView();
   }
 
   function renderTicket(ticketId) {
@@ -158,6 +228,7 @@
     var status = row.querySelector(".ticket-status");
     status.dataset.status = ticket.status;
     status.textContent = statusLabel(ticket.status);
+    keepNewestInView();
   }
 
   function updateTicket(ticketId, status, seq) {
@@ -293,10 +364,11 @@
       }
     });
     el.toggle.addEventListener("click", function () {
-      lang = lang === "zh" ? "en" : "zh";
+      lang = otherLang();
       try { localStorage.setItem(LANG_KEY, lang); } catch (e) { /* storage off */ }
       applyTexts();
     });
+    watchLayout();
     applyTexts();
     showWelcome();
     connect();

@@ -1,7 +1,7 @@
 /* The embeddable web chat: one <script src="https://SERVICE/chat/widget.js" async></script>
  * on a site adds a floating chat button that opens the chat page in a panel (an iframe of
  * /chat?embed=1 on the service, so the site's page and the chat stay apart).
- * Optional attributes on the script tag: data-lang="zh|en", data-position="left|right". */
+ * Optional attributes on the script tag: data-lang="zh|zh-Hant|zh-TW|en", data-position="left|right". */
 (function () {
   "use strict";
   if (window.__aftersalesChatWidget) { return; }
@@ -9,13 +9,33 @@
 
   var script = document.currentScript;
   var base = new URL(script ? script.src : "/chat/widget.js", window.location.href);
-  var langAttr = (script && script.dataset.lang) || navigator.language || "en";
-  var zh = langAttr.toLowerCase().indexOf("zh") === 0;
+  // "zh" (Simplified), "zh-Hant" (Traditional: zh-TW, zh-HK, zh-MO, zh-Hant) or "en"; the chat
+  // page in the panel picks the same way from the same browser.
+  function textsFor(tag) {
+    var parts = String(tag || "").toLowerCase().replace(/_/g, "-").split("-");
+    if (parts[0] === "en") { return "en"; }
+    if (parts[0] !== "zh" && parts[0] !== "yue") { return null; }
+    if (parts.indexOf("hant") > 0 || /^(tw|hk|mo)$/.test(parts[parts.length - 1]) ||
+        parts[0] === "yue") {
+      return parts.indexOf("hans") > 0 ? "zh" : "zh-Hant";
+    }
+    return "zh";
+  }
+  var tags = (script && script.dataset.lang) ? [script.dataset.lang]
+    : (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]);
+  var lang = "en";
+  for (var i = 0; i < tags.length; i += 1) {
+    if (textsFor(tags[i])) { lang = textsFor(tags[i]); break; }
+  }
   var chatUrl = new URL("/chat?embed=1", base);
-  if (script && script.dataset.lang) { chatUrl.searchParams.set("lang", zh ? "zh" : "en"); }
+  if (script && script.dataset.lang) { chatUrl.searchParams.set("lang", lang); }
   chatUrl = chatUrl.toString();
   var side = script && script.dataset.position === "left" ? "left" : "right";
-  var labels = zh ? { open: "在线客服", close: "关闭" } : { open: "Chat with us", close: "Close" };
+  var labels = {
+    zh: { open: "在线客服", close: "关闭" },
+    "zh-Hant": { open: "線上客服", close: "關閉" },
+    en: { open: "Chat with us", close: "Close" }
+  }[lang];
 
   function style(node, rules) {
     Object.keys(rules).forEach(function (key) { node.style[key] = rules[key]; });
