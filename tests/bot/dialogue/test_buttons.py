@@ -55,7 +55,7 @@ def test_the_repair_form_offers_its_answers() -> None:
     assert labels(DialogueState(stage=COLLECT, pending_slot="urgency"), Voice("en")) == [
         "urgent",
         "soon",
-        "not urgent",
+        "normal",
     ]
     assert labels(DialogueState(stage=COLLECT, pending_slot="serial"), Voice("en")) == ["Skip"]
     assert labels(DialogueState(stage=COLLECT, pending_slot="product"), Voice("zh")) == [

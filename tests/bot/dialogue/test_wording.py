@@ -1,0 +1,84 @@
+"""What the customer reads and what they press say the same words: every prompt that offers
+buttons names each button's label, in every language and script; the ticket statuses the bot
+reports are the ones the channels (and the web chat page) show."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.dialogue.buttons import buttons_after
+from bot.dialogue.language import Voice
+from bot.dialogue.prompts import DialogueTexts
+from bot.dialogue.state import COLLECT, CONFIRM, FEEDBACK, DialogueState
+
+VOICES = {"zh": Voice("zh"), "zh-Hant": Voice("zh", traditional=True), "en": Voice("en")}
+ROOT = Path(__file__).resolve().parents[3]
+
+# Each prompt that offers choices, and the dialogue state its buttons come from.
+PROMPTS_WITH_BUTTONS = {
+    "ask_solved": DialogueState(stage=FEEDBACK),
+    "confirm": DialogueState(stage=CONFIRM),
+    "ask_urgency": DialogueState(stage=COLLECT, pending_slot="urgency"),
+    "ask_serial": DialogueState(stage=COLLECT, pending_slot="serial"),
+}
+
+
+def _no_products(lang: str) -> dict[str, str]:
+    return {}
+
+
+@pytest.fixture(scope="module")
+def texts() -> DialogueTexts:
+    return DialogueTexts.load()
+
+
+@pytest.mark.parametrize("script", sorted(VOICES))
+@pytest.mark.parametrize("prompt", sorted(PROMPTS_WITH_BUTTONS))
+def test_every_button_label_is_named_in_its_prompt(
+    texts: DialogueTexts, prompt: str, script: str
+) -> None:
+    voice = VOICES[script]
+    said = texts.say(prompt, voice, summary="", options="").casefold()
+    buttons = buttons_after(PROMPTS_WITH_BUTTONS[prompt], voice, _no_products)
+    assert buttons, f"{prompt} offers no buttons"
+    missing = [b.label for b in buttons if b.label.casefold() not in said]
+    assert not missing, f"{prompt} ({script}) says {said!r} but the buttons say {missing}"
+
+
+@pytest.mark.parametrize("script", sorted(VOICES))
+def test_a_typed_label_is_read_like_the_press(texts: DialogueTexts, script: str) -> None:
+    """Typing what a button says (its label) means what pressing it sends."""
+    voice = VOICES[script]
+    [solved, not_solved, _person] = buttons_after(
+        PROMPTS_WITH_BUTTONS["ask_solved"], voice, _no_products
+    )
+    assert texts.is_cue("yes", solved.label) and texts.is_cue("yes", solved.payload)
+    assert texts.is_cue("no", not_solved.label) and texts.is_cue("no", not_solved.payload)
+    [confirm, change, cancel] = buttons_after(PROMPTS_WITH_BUTTONS["confirm"], voice, _no_products)
+    assert texts.is_cue("yes", confirm.label)
+    assert texts.is_cue("no", change.label)
+    assert texts.is_cue("cancel", cancel.label)
+
+
+def test_the_urgency_buttons_are_the_summarys_urgency_names(texts: DialogueTexts) -> None:
+    for level in ("critical", "high", "normal"):
+        for script, voice in VOICES.items():
+            buttons = buttons_after(PROMPTS_WITH_BUTTONS["ask_urgency"], voice, _no_products)
+            shown = voice.render(texts.urgency_label(level, voice.lang))
+            assert shown in [b.label for b in buttons], (level, script)
+
+
+def test_ticket_statuses_read_the_same_from_the_bot_the_channels_and_the_page(
+    texts: DialogueTexts,
+) -> None:
+    channel = yaml.safe_load((ROOT / "channels/data/texts.yml").read_text(encoding="utf-8"))
+    page = (ROOT / "channels/webchat/static/chat.js").read_text(encoding="utf-8")
+    for status, names in channel["statuses"].items():
+        assert texts.status_label(status, "zh") == names["zh"], status
+        assert texts.status_label(status, "en") == names["en"], status
+        for name in names.values():  # the page's own label of the status, in each script
+            assert re.search(rf'\b{status}"?: "{re.escape(name)}"', page), (status, name)
