@@ -1,13 +1,22 @@
-"""Load benchmark of `POST /v1/messages`: latency p50/p99 and messages/s with concurrent senders,
-next to the encoder's own time for one query (the floor any answer pays).
+"""Load benchmark of `POST /v1/messages` on `aftersales serve --workers N`: p50, p99,
+messages/s, CPU per message and RSS per worker, next to a bare FastAPI app served the same way.
 
-Runs the whole service (`create_app`, bundled demo KB, SQLite in a temp dir unless
-`--database-url`) on loopback with uvicorn, and sends customer messages from
-bench/data/demo-queries.jsonl; each message opens a fresh conversation (a first message is the
-expensive one: NLU, KB search, maybe a ticket). Prints a markdown section for
-docs/benchmarks/bot.md.
+Each configuration runs `aftersales serve --workers N` as a subprocess (settings through
+`AFTERSALES_*`: data dir in a temp dir, an admin key, rate limits off, `--database-url`,
+`--redis-url`), and a trivial FastAPI app under `uvicorn --workers N` with the same client load,
+back to back in one run; the ratio between the two is the figure to read on a busy machine.
+Senders post customer messages in Chinese and English (bench/data/demo-queries.jsonl), each one
+a new conversation (the expensive first turn: NLU, KB search, maybe a ticket). After the
+concurrent load, one sender posts messages one after another (the sequential p50).
 
-    python bench/messages_load.py [--senders 8] [--messages 40] [--database-url URL]
+CPU per message is the CPU time (user + system) the worker processes spent during the concurrent
+load divided by the messages; RSS per worker is read after it (psutil, in the dev extra).
+
+    python bench/messages_load.py [--workers 1 2] [--senders 16] [--messages 20]
+        [--database-url URL | --postgres] [--redis-url URL | --redis]
+
+`--postgres` / `--redis` start throwaway servers on loopback (tests/support helpers); with
+PostgreSQL each configuration gets a fresh database.
 """
 
 from __future__ import annotations
@@ -15,26 +24,56 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
-import statistics
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
-import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import uvicorn
+from fastapi import FastAPI
+from pydantic import BaseModel
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from core.settings import Settings  # noqa: E402
-from intake_api.app import create_app  # noqa: E402
-from knowledge_base.encoders import load_encoder  # noqa: E402
-
 QUERIES = ROOT / "bench" / "data" / "demo-queries.jsonl"
 KEY = "bench-admin-key"
+AFTERSALES = Path(sys.executable).with_name("aftersales")
+
+
+# --- the bare FastAPI app (served by uvicorn from this file: `messages_load:bare_app`) --------
+
+
+class _Body(BaseModel):
+    channel: str
+    sender_id: str
+    message_id: str
+    text: str
+
+
+def bare_app() -> FastAPI:
+    """The same request shape with nothing behind it: the floor of FastAPI + uvicorn."""
+    app = FastAPI()
+
+    @app.post("/v1/messages")
+    async def receive(body: _Body) -> dict[str, object]:
+        return {"action": "answer", "message_id": body.message_id, "replies": [{"text": "ok"}]}
+
+    @app.get("/healthz")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+# --- measuring --------------------------------------------------------------------------------
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -42,116 +81,314 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def encoder_ms(texts: list[str], runs: int = 200) -> float:
-    """p50 of encoding one query with the service's default encoder, in ms."""
-    encoder = load_encoder(None)
-    encoder.encode(texts[:8])
-    times = []
-    for i in range(runs):
-        start = time.perf_counter()
-        encoder.encode([texts[i % len(texts)]])
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
-def serve(settings: Settings, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise SystemExit("the service did not start")
-        time.sleep(0.1)
-    return server, thread
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def workers(self) -> list[object]:
+        """The processes that serve requests: uvicorn's children, or the process itself."""
+        import psutil
+
+        parent = psutil.Process(self.process.pid)
+        children = [
+            child
+            for child in parent.children(recursive=True)
+            if "resource_tracker" not in " ".join(_cmdline(child))
+        ]
+        return children or [parent]
+
+    def wait_listening(self, port: int, deadline: float) -> None:
+        """Until every worker listens (the first to start would get every connection)."""
+        while time.monotonic() < deadline:
+            if all(_listens(worker, port) for worker in self.workers()):
+                return
+            time.sleep(0.3)
+        raise SystemExit(f"not every worker listens: {self.log.read_text(errors='replace')}")
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for worker in self.workers():
+            times = worker.cpu_times()  # type: ignore[attr-defined]
+            total += times.user + times.system
+        return total
+
+    def rss_mb(self) -> list[float]:
+        return [w.memory_info().rss / 2**20 for w in self.workers()]  # type: ignore[attr-defined]
 
 
-async def sender(
-    client: httpx.AsyncClient, worker: int, texts: list[str], count: int, latencies: list[float]
-) -> dict[str, int]:
-    """One customer channel sending `count` messages one after the other."""
-    actions: dict[str, int] = {}
+def _listens(process: object, port: int) -> bool:
+    try:
+        sockets = process.net_connections(kind="tcp")  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a process that just ended
+        return False
+    return any(s.status == "LISTEN" and s.laddr.port == port for s in sockets)
+
+
+def _cmdline(process: object) -> list[str]:
+    try:
+        return list(process.cmdline())  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a process that just ended
+        return []
+
+
+@contextmanager
+def running(cmd: list[str], env: dict[str, str], log: Path, port: int) -> Iterator[Server]:
+    with log.open("wb") as output:
+        process = subprocess.Popen(cmd, env=env, stdout=output, stderr=subprocess.STDOUT)
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"server exited: {log.read_text(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"server did not start: {log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.3)
+        server.wait_listening(port, deadline)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def _sender(
+    client: httpx.AsyncClient,
+    run: str,
+    worker: int,
+    texts: list[str],
+    count: int,
+    latencies: list[float],
+    errors: list[str],
+) -> None:
+    """One customer channel sending `count` messages one after the other, each a new
+    conversation (a sender id of its own)."""
     for i in range(count):
         body = {
             "channel": "bench",
-            "sender_id": f"w{worker}-m{i}",
-            "message_id": f"w{worker}-m{i}-{time.time_ns()}",
+            "sender_id": f"{run}-w{worker}-m{i}",
+            "message_id": f"{run}-w{worker}-m{i}",
             "text": texts[(worker * count + i) % len(texts)],
         }
         start = time.perf_counter()
-        response = await client.post("/v1/messages", json=body)
+        try:
+            response = await client.post("/v1/messages", json=body)
+        except httpx.HTTPError as exc:
+            errors.append(repr(exc))
+            continue
         latencies.append((time.perf_counter() - start) * 1000)
-        response.raise_for_status()
-        action = response.json()["action"]
-        actions[action] = actions.get(action, 0) + 1
-    return actions
+        if response.status_code != 200 or "action" not in response.json():
+            errors.append(f"{response.status_code} {response.text[:200]}")
 
 
-async def load(base: str, texts: list[str], senders: int, messages: int) -> dict[str, object]:
+async def _load(
+    url: str, texts: list[str], senders: int, count: int
+) -> tuple[list[float], float, list[str]]:
+    run = uuid.uuid4().hex[:8]
+    latencies: list[float] = []
+    errors: list[str] = []
     headers = {"Authorization": f"Bearer {KEY}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as client:
-        await sender(client, 99, texts, 8, [])  # warm-up: first NLU/KB calls, connections
-        latencies: list[float] = []
+    limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120, limits=limits) as c:
         start = time.perf_counter()
-        results = await asyncio.gather(
-            *(sender(client, w, texts, messages, latencies) for w in range(senders))
+        await asyncio.gather(
+            *(_sender(c, run, w, texts, count, latencies, errors) for w in range(senders))
         )
         elapsed = time.perf_counter() - start
-    actions: dict[str, int] = {}
-    for result in results:
-        for action, n in result.items():
-            actions[action] = actions.get(action, 0) + n
-    return {
-        "n": len(latencies),
-        "p50_ms": percentile(latencies, 0.50),
-        "p99_ms": percentile(latencies, 0.99),
-        "per_second": len(latencies) / elapsed,
-        "actions": actions,
+    return latencies, elapsed, errors
+
+
+@dataclass
+class Row:
+    label: str
+    workers: int
+    messages: int
+    p50: float
+    p99: float
+    per_second: float
+    cpu_ms: float
+    rss_mb: list[float]
+    errors: int
+    sequential_p50: float | None = None
+
+
+def measure(
+    server: Server, label: str, workers: int, texts: list[str], args: argparse.Namespace
+) -> Row:
+    # Warm-up: every worker answers a few (its first NLU and KB calls, the connections).
+    asyncio.run(_load(server.url, texts, args.senders, 2))
+    cpu_before = server.cpu_seconds()
+    latencies, elapsed, errors = asyncio.run(_load(server.url, texts, args.senders, args.messages))
+    cpu = server.cpu_seconds() - cpu_before
+    rss = server.rss_mb()
+    sequential, _, seq_errors = asyncio.run(_load(server.url, texts, 1, args.sequential))
+    n = len(latencies)
+    return Row(
+        label=label,
+        workers=workers,
+        messages=n,
+        p50=percentile(latencies, 0.5),
+        p99=percentile(latencies, 0.99),
+        per_second=n / elapsed,
+        cpu_ms=cpu * 1000 / max(n, 1),
+        rss_mb=rss,
+        errors=len(errors) + len(seq_errors),
+        sequential_p50=percentile(sequential, 0.5) if sequential else None,
+    )
+
+
+# --- configurations ---------------------------------------------------------------------------
+
+
+def service_env(data_dir: Path, database_url: str | None, redis_url: str | None) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "AFTERSALES_DATA_DIR": str(data_dir),
+        "AFTERSALES_ADMIN_KEY": KEY,
+        "AFTERSALES_RATE_LIMIT_PER_KEY_PER_MINUTE": "100000000",
+        "AFTERSALES_RATE_LIMIT_PER_SENDER_PER_MINUTE": "100000000",
+        "AFTERSALES_LOG_LEVEL": "WARNING",
     }
+    for name in ("AFTERSALES_DATABASE_URL", "AFTERSALES_REDIS_URL"):
+        env.pop(name, None)
+    if database_url:
+        env["AFTERSALES_DATABASE_URL"] = database_url
+    if redis_url:
+        env["AFTERSALES_REDIS_URL"] = redis_url
+    return env
+
+
+def serve_cmd(port: int, workers: int) -> list[str]:
+    return [
+        str(AFTERSALES), "serve", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers),
+    ]  # fmt: skip
+
+
+def bare_cmd(port: int, workers: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "messages_load:bare_app", "--factory",
+        "--app-dir", str(ROOT / "bench"), "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--log-level", "warning",
+    ]  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--senders", type=int, default=8)
-    parser.add_argument("--messages", type=int, default=40, help="messages per sender")
-    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--senders", type=int, default=16)
+    parser.add_argument("--messages", type=int, default=20, help="messages per sender")
+    parser.add_argument("--sequential", type=int, default=40, help="messages of the 1 sender")
+    parser.add_argument("--database-url", default=None, help="default: SQLite in the data dir")
+    parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL")
+    parser.add_argument("--redis-url", default=None, help="default: no Redis")
+    parser.add_argument("--redis", action="store_true", help="a throwaway redis-server")
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare FastAPI rows")
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    # A terminated run still stops its servers and removes its temp dirs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     texts = [json.loads(line)["text"] for line in QUERIES.read_text("utf-8").splitlines() if line]
     random.Random(7).shuffle(texts)  # a fixed mix of answers, hand-offs, repairs, no-answers
-    with tempfile.TemporaryDirectory(prefix="aftersales-load-") as tmp:
-        settings = Settings(
-            _env_file=None,
-            data_dir=Path(tmp),
-            database_url=args.database_url,
-            admin_key=KEY,
-            rate_limit_per_key_per_minute=1_000_000,
-            rate_limit_per_sender_per_minute=1_000_000,
-            log_level="WARNING",
-        )
-        server, thread = serve(settings, args.port)
-        try:
-            result = asyncio.run(
-                load(f"http://127.0.0.1:{args.port}", texts, args.senders, args.messages)
-            )
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
-        database = "PostgreSQL" if args.database_url else "SQLite (WAL)"
-    encode = encoder_ms(texts)
-    print(f"### POST /v1/messages under load ({database}, {args.senders} concurrent senders)\n")
-    print("| messages | p50 ms | p99 ms | messages/s | encoder p50 ms (1 query) | p50 / encode |")
-    print("| --- | --- | --- | --- | --- | --- |")
+
+    rows: list[Row] = []
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="aftersales-load-") as tmp:
+        root = Path(tmp)
+        database_url, redis_url = args.database_url, args.redis_url
+        new_database = None
+        if args.postgres:
+            from tests.support.postgres import PostgresServer, create_database
+
+            pg = PostgresServer()
+            pg.start()
+            stack.callback(pg.stop)
+            admin_url = pg.admin_url
+
+            def new_database() -> str:
+                return create_database(admin_url)
+
+        if args.redis:
+            from tests.support.redis import running_redis
+
+            redis_url = stack.enter_context(running_redis())
+        store = "PostgreSQL" if (args.postgres or database_url) else "SQLite"
+        store += " + Redis" if redis_url else ""
+
+        # One data dir made once by a single worker (NLU trained, index built, SQLite migrated
+        # with the demo KB); each configuration starts from a copy, so workers never race to
+        # set up and every configuration starts from the same state.
+        template = root / "template"
+        port = free_port()
+        with running(serve_cmd(port, 1), service_env(template, None, None), root / "t.log", port):
+            pass
+        for workers in args.workers:
+            if not args.no_bare:
+                port = free_port()
+                log = root / f"bare-{workers}.log"
+                with running(bare_cmd(port, workers), dict(os.environ), log, port) as server:
+                    rows.append(measure(server, "bare FastAPI", workers, texts, args))
+            data_dir = root / f"data-{workers}"
+            shutil.copytree(template, data_dir)
+            url = new_database() if new_database else database_url
+            env = service_env(data_dir, url, redis_url)
+            if url:  # migrate and load the demo KB with one worker first
+                port = free_port()
+                with running(serve_cmd(port, 1), env, root / f"prep-{workers}.log", port):
+                    pass
+            port = free_port()
+            log = root / f"serve-{workers}.log"
+            with running(serve_cmd(port, workers), env, log, port) as server:
+                rows.append(measure(server, f"service, {store}", workers, texts, args))
+            print_row(rows[-1], rows, flush=True)
+
     print(
-        f"| {result['n']} | {result['p50_ms']:.1f} | {result['p99_ms']:.1f} | "
-        f"{result['per_second']:.1f} | {encode:.2f} | {result['p50_ms'] / encode:.0f}x |"
+        f"\n### POST /v1/messages on several workers ({args.senders} concurrent senders, "
+        f"each message a new conversation)\n"
     )
-    print(f"\nactions: {json.dumps(result['actions'])}")
     print(
-        f"command: `python bench/messages_load.py --senders {args.senders} "
-        f"--messages {args.messages}`"
+        "| app | workers | messages | p50 ms | p99 ms | messages/s | vs bare | CPU ms/message "
+        "| RSS MB/worker | sequential p50 ms | errors |"
     )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(format_row(row, rows))
+    load = os.getloadavg()
+    print(f"\nload average after the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    flags = " ".join(sys.argv[1:])
+    print(f"command: `python bench/messages_load.py {flags}`")
+
+
+def format_row(row: Row, rows: list[Row]) -> str:
+    bare = next((r for r in rows if r.label.startswith("bare") and r.workers == row.workers), None)
+    ratio = f"{row.per_second / bare.per_second:.3f}x" if bare else "-"
+    rss = " / ".join(f"{mb:.0f}" for mb in row.rss_mb)
+    seq = f"{row.sequential_p50:.1f}" if row.sequential_p50 is not None else "-"
+    return (
+        f"| {row.label} | {row.workers} | {row.messages} | {row.p50:.1f} | {row.p99:.1f} | "
+        f"{row.per_second:.1f} | {ratio} | {row.cpu_ms:.1f} | {rss} | {seq} | {row.errors} |"
+    )
+
+
+def print_row(row: Row, rows: list[Row], flush: bool = False) -> None:
+    print(format_row(row, rows), file=sys.stderr, flush=flush)
 
 
 if __name__ == "__main__":
