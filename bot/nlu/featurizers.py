@@ -49,15 +49,20 @@ class SentenceEmbeddingFeaturizer(Featurizer):
     """Sentence embeddings from `knowledge_base.encoders.load_encoder(model)` (USE by default)."""
 
     name = "SentenceEmbeddingFeaturizer"
+    # What is embedded: the text as written, the same string the KB search embeds, so that one
+    # message is embedded once (the encoder caches it). Models saved before kept "folded".
+    source = "folded"
 
     def __init__(self, model: str | None = None, weight: float = 1.0) -> None:
         super().__init__(weight)
         self.model = model
+        self.source = "text"
 
     def transform(self, docs: Sequence[Doc]) -> sp.csr_matrix:
         from knowledge_base.encoders import load_encoder
 
-        vectors = load_encoder(self.model).encode([doc.folded for doc in docs])
+        texts = [doc.text if self.source == "text" else doc.folded for doc in docs]
+        vectors = load_encoder(self.model).encode(texts)
         return sp.csr_matrix(np.asarray(vectors, dtype=np.float64))
 
 

@@ -1,0 +1,86 @@
+"""The encoder's query cache: one message's text is embedded once for the NLU and the KB search,
+batches bypass the cache, and the cache stays bounded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.nlu.featurizers import Doc, SentenceEmbeddingFeaturizer
+from bot.nlu.text import fold
+from knowledge_base import encoders
+from knowledge_base.encoders import QUERY_TEXTS, CachedEncoder, load_encoder
+from knowledge_base.index import KnowledgeIndex, documents, product_aliases
+from knowledge_base.search import Searcher
+from tests.knowledge_base.test_index import small_kb
+
+
+class Counting:
+    """The real encoder, recording every text it is asked to embed."""
+
+    def __init__(self) -> None:
+        self._inner = load_encoder(None).inner  # type: ignore[attr-defined]
+        self.name = self._inner.name
+        self.dim = self._inner.dim
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return self._inner.encode(texts)
+
+    @property
+    def texts(self) -> list[str]:
+        return [t for call in self.calls for t in call]
+
+
+def test_a_repeated_query_is_embedded_once() -> None:
+    inner = Counting()
+    cached = CachedEncoder(inner)
+    first = cached.encode(["E07 on my AC-300"])
+    first[0, 0] = 42.0  # callers get their own array; the cache is not touched
+    again = cached.encode(["E07 on my AC-300", "压力上不去"])
+    assert inner.texts == ["E07 on my AC-300", "压力上不去"]
+    assert again.shape == (2, cached.dim)
+    np.testing.assert_allclose(again[0], inner.encode(["E07 on my AC-300"])[0], atol=1e-6)
+    np.testing.assert_allclose(again[1], inner.encode(["压力上不去"])[0], atol=1e-6)
+
+
+def test_batches_bypass_the_cache_and_the_cache_is_bounded() -> None:
+    inner = Counting()
+    cached = CachedEncoder(inner, size=3)
+    batch = [f"text {i}" for i in range(QUERY_TEXTS + 1)]
+    cached.encode(batch)
+    cached.encode(batch[:1])
+    assert inner.calls == [batch, batch[:1]]  # the batch left nothing behind
+    for text in ("a", "b", "c", "d"):
+        cached.encode([text])
+    inner.calls.clear()
+    cached.encode(["a"])  # evicted: the oldest of four in a cache of three
+    cached.encode(["d"])
+    assert inner.calls == [["a"]]
+
+
+def test_the_nlu_and_the_kb_search_of_one_message_embed_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inner = Counting()
+    cached = CachedEncoder(inner)
+    monkeypatch.setattr(encoders, "load_encoder", lambda spec=None: cached)
+    kb = small_kb()
+    index = KnowledgeIndex.open(tmp_path / "index", cached)
+    index.sync(documents(kb), product_aliases(kb))
+    inner.calls.clear()
+    text = "My AC-300 Shows E07 and the pressure will not build"
+    SentenceEmbeddingFeaturizer().transform([Doc(text, fold(text), ())])
+    assert Searcher(index).search(text, "en")
+    assert inner.texts == [text]
+
+
+def test_a_query_embeds_like_the_same_text_in_a_batch() -> None:
+    encoder = load_encoder(None)
+    texts = [f"compressor overheating, code A{100 + i}" for i in range(QUERY_TEXTS + 4)]
+    batch = encoder.encode(texts)  # several BLAS threads
+    one = encoder.encode([texts[3]])  # one BLAS thread
+    np.testing.assert_allclose(one[0], batch[3], atol=1e-5)
