@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     log_json: bool = False
+    math_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="BLAS (numpy) and OpenMP (FAISS) threads per worker process; default: the "
+        "host's cores divided by the worker count (at least 1). A query always uses one.",
+    )
 
     # --- knowledge base ----------------------------------------------------------------------
     embedding_model: str | None = Field(
