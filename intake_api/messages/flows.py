@@ -6,7 +6,9 @@ Three short transactions, so no message is lost and none is answered twice:
    `intake_api.storage.once`);
 2. the bot's unit of work: conversation state, history, any ticket, and the response on the
    message row, committed together (retried when a concurrent message of the same sender
-   changed the conversation first);
+   changed the conversation first). Messages of one conversation take this step one at a time
+   and in the order they were stored, whichever worker has them: the transaction holds a lock
+   on the conversation's key and waits while an earlier message of it is unanswered;
 3. only if the bot failed: the message marked failed, with the apology reply the caller gets.
 """
 
@@ -15,8 +17,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -24,14 +28,24 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.dialogue import conversations
 from bot.dialogue.engine import DialogueEngine, Reading
 from bot.dialogue.language import detect_voice
+from core.columns import utcnow
 from core.database import unit_of_work
 from core.errors import Conflict
 from core.logs import get_logger
 from core.messages import Answer, InboundMessage, Intent, Reply
 from intake_api.messages import service
 from intake_api.messages.desk import pending_events
-from intake_api.messages.models import StoredMessage
-from intake_api.storage.once import CONFLICT_RETRIES, first_response, is_conflict, store_first
+from intake_api.messages.models import STATUS_PROCESSING, STATUS_RECEIVED, StoredMessage
+from intake_api.storage.once import (
+    CONFLICT_RETRIES,
+    ORDER_WAIT_SECONDS,
+    InOrder,
+    first_response,
+    is_conflict,
+    lock_key,
+    store_first,
+    wait_in_order,
+)
 from intake_api.tickets.models import TicketEvent
 
 log = get_logger(__name__)
@@ -82,22 +96,33 @@ class MessageDesk:
             reading = await asyncio.to_thread(self.dialogue.read, data)
         except Exception as exc:  # the message is kept and answered with an apology
             return await self._fail(message_pk, data, exc)
-        for attempt in range(CONFLICT_RETRIES):
+        conflicts, waits, waited = 0, 0, 0.0
+        while True:
             try:
-                return await self._run_bot(message_pk, data, reading)
+                return await self._run_bot(
+                    message_pk, data, reading, in_order=waited < ORDER_WAIT_SECONDS
+                )
+            except InOrder:  # an earlier message of the conversation goes first
+                waited = await wait_in_order(waits, waited)
+                waits += 1
             except (IntegrityError, StaleDataError, OperationalError) as exc:
-                if attempt == CONFLICT_RETRIES - 1 or not is_conflict(exc):
+                conflicts += 1
+                if conflicts == CONFLICT_RETRIES or not is_conflict(exc):
                     return await self._fail(message_pk, data, exc)
-                await asyncio.sleep(0.01 * (2**attempt))
+                await asyncio.sleep(0.01 * (2**conflicts))
             except Exception as exc:  # the message is kept and answered with an apology
                 return await self._fail(message_pk, data, exc)
-        raise AssertionError("unreachable: the loop returns on its last attempt")
 
-    async def _run_bot(self, message_pk: int, data: InboundMessage, reading: Reading) -> Answer:
+    async def _run_bot(
+        self, message_pk: int, data: InboundMessage, reading: Reading, *, in_order: bool = True
+    ) -> Answer:
         async with unit_of_work(self.sessions) as session:
             # A write first: SQLite then queues this transaction behind other writers instead of
             # failing it when it would upgrade a read snapshot that another writer made stale.
             await service.mark_processing(session, message_pk=message_pk)
+            await lock_key(session, conversations.live_key(data.channel, data.sender_id))
+            if in_order and await _earlier_unanswered(session, data, message_pk):
+                raise InOrder
             answer = await self.dialogue.handle(session, data, reading)
             await service.mark_answered(
                 session,
@@ -144,6 +169,24 @@ class MessageDesk:
 
 async def _find(data: InboundMessage, session: AsyncSession) -> StoredMessage | None:
     return await service.get(session, channel=data.channel, message_id=data.message_id)
+
+
+async def _earlier_unanswered(session: AsyncSession, data: InboundMessage, message_pk: int) -> bool:
+    """Whether a message of the same sender stored before this one (and recently: one a dead
+    worker left behind does not hold the conversation for ever) is not answered yet."""
+    since = utcnow() - timedelta(seconds=ORDER_WAIT_SECONDS)
+    query = (
+        select(StoredMessage.id)
+        .where(
+            StoredMessage.channel == data.channel,
+            StoredMessage.sender_id == data.sender_id,
+            StoredMessage.id < message_pk,
+            StoredMessage.status.in_([STATUS_RECEIVED, STATUS_PROCESSING]),
+            StoredMessage.received_at >= since,
+        )
+        .limit(1)
+    )
+    return (await session.execute(query)).first() is not None
 
 
 def _add(data: InboundMessage, session: AsyncSession) -> StoredMessage:

@@ -4,14 +4,20 @@ A delivery is stored under its unique key (channel+message_id, call_id) before a
 A repeat of it (a platform's retry, a concurrent duplicate) then fails on that key and gets the
 first delivery's stored response, waiting while it is still being made, so nothing runs twice.
 SQLite's lock conflicts between concurrent writers are retried a few times before giving up.
+
+Deliveries of one conversation are answered one at a time and in the order they were stored,
+on any worker: `lock_key` serializes their transactions (a PostgreSQL advisory lock; SQLite has
+one writer at a time anyway), and `InOrder` is raised while an earlier one is still unanswered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -23,6 +29,13 @@ from core.errors import ServiceError
 CONFLICT_RETRIES = 5
 # How long a repeat waits for the first delivery's response before asking to retry.
 DUPLICATE_WAIT_SECONDS = 30.0
+# How long a delivery waits for an earlier one of its conversation to be answered; past it (a
+# worker died on the earlier one), it goes ahead: a stuck message must not stall the customer.
+ORDER_WAIT_SECONDS = 20.0
+
+
+class InOrder(Exception):
+    """An earlier delivery of the same conversation is still being answered: wait, retry."""
 
 
 class Busy(ServiceError):
@@ -40,6 +53,25 @@ class Delivery(Protocol):
 
     @property
     def response(self) -> dict[str, Any] | None: ...
+
+
+async def lock_key(session: AsyncSession, key: str) -> None:
+    """Hold `key` until the session's transaction ends: concurrent transactions locking the same
+    key, in any process, run one after the other. On PostgreSQL a transaction-level advisory lock
+    on a 64-bit hash of `key`; on SQLite nothing is needed once the transaction has written (one
+    writer at a time)."""
+    bind = session.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+        lock_id = int.from_bytes(digest, "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+
+
+async def wait_in_order(attempt: int, waited: float) -> float:
+    """Pause before checking again whether an earlier delivery was answered; the time waited."""
+    pause = min(0.01 * (2 ** min(attempt, 5)), 0.25)
+    await asyncio.sleep(pause)
+    return waited + pause
 
 
 def is_conflict(exc: Exception) -> bool:

@@ -1,6 +1,7 @@
 """Two `aftersales serve` processes on one PostgreSQL database and a real Redis server:
-a change made through one worker reaches an SSE stream opened on the other, and the rate limit
-of a key is shared."""
+a change made through one worker reaches an SSE stream opened on the other, the rate limit
+of a key is shared, and two messages of one conversation sent at once to different workers are
+answered in the order they were stored, each once."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import select
 
-from core.database import create_engine
+from bot.dialogue.models import Conversation, ConversationMessage
+from core.database import create_engine, session_factory
 from intake_api.limits.buckets import RedisRateLimiter
+from intake_api.messages.models import StoredMessage
 from intake_api.storage.migrate import migrate
 from tests.intake_api.sse import SseReader
 from tests.support.postgres import create_database, free_port
@@ -97,14 +101,19 @@ def _migrated_database(admin_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
+def workers_database(postgres_admin_url: str) -> str:
+    return _migrated_database(postgres_admin_url)
+
+
+@pytest.fixture(scope="module")
 def workers(
-    postgres_admin_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    workers_database: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
     """Worker A and worker B, two processes sharing the database and Redis."""
     root = tmp_path_factory.mktemp("workers")
     env = {
         **os.environ,
-        "AFTERSALES_DATABASE_URL": _migrated_database(postgres_admin_url),
+        "AFTERSALES_DATABASE_URL": workers_database,
         "AFTERSALES_REDIS_URL": redis_url,
         "AFTERSALES_ADMIN_KEY": ADMIN_KEY,
         "AFTERSALES_DATA_DIR": str(root / "data"),
@@ -135,6 +144,59 @@ async def test_a_change_on_one_worker_reaches_a_stream_on_the_other(
                 event_id, data = await reader.next_event()
                 assert data["status"] == status
             assert event_id == "4"
+
+
+# Long enough to take a while to read (NLU and search), so that the second message, sent just
+# after it to the other worker, would be answered first if nothing kept the order.
+LONG_MESSAGE = "我们那台空压机下午老是跳停，屏幕上显示报警，摸着机器外壳烫得很。" * 40
+
+
+async def test_two_messages_of_one_conversation_on_two_workers_are_answered_in_order_once(
+    workers: tuple[str, str], workers_database: str
+) -> None:
+    worker_a, worker_b = workers
+    senders = [f"order-{i}" for i in range(4)]
+
+    def body(sender: str, n: int, text: str) -> dict[str, str]:
+        message_id = f"{sender}-m{n}"
+        return {"channel": "test", "sender_id": sender, "message_id": message_id, "text": text}
+
+    async def converse(on_a: httpx.AsyncClient, on_b: httpx.AsyncClient, sender: str) -> None:
+        first = asyncio.create_task(on_a.post("/v1/messages", json=body(sender, 1, LONG_MESSAGE)))
+        await asyncio.sleep(0.05)
+        second = await on_b.post("/v1/messages", json=body(sender, 2, "谢谢"))
+        assert (await first).status_code == 200 and second.status_code == 200
+        again = await on_b.post("/v1/messages", json=body(sender, 1, LONG_MESSAGE))
+        assert again.json()["duplicate"] is True  # the retry, on the other worker: not run again
+
+    async with (
+        asyncio.timeout(120),
+        httpx.AsyncClient(base_url=worker_a, headers=HEADERS, timeout=60) as on_a,
+        httpx.AsyncClient(base_url=worker_b, headers=HEADERS, timeout=60) as on_b,
+    ):
+        await asyncio.gather(*(converse(on_a, on_b, sender) for sender in senders))
+
+    engine = create_engine(workers_database)
+    try:
+        async with session_factory(engine)() as session:
+            for sender in senders:
+                stored = list(
+                    await session.scalars(
+                        select(StoredMessage.message_id)
+                        .where(StoredMessage.sender_id == sender)
+                        .order_by(StoredMessage.id)
+                    )
+                )
+                answered = await session.scalars(
+                    select(ConversationMessage.message_id)
+                    .join(Conversation)
+                    .where(Conversation.sender_id == sender, ConversationMessage.direction == "in")
+                    .order_by(ConversationMessage.id)
+                )
+                # Answered in the order stored (whichever came first), each exactly once.
+                assert list(answered) == stored and len(set(stored)) == 2
+    finally:
+        await engine.dispose()
 
 
 async def test_redis_rate_limit_is_shared_between_limiters(redis_url: str) -> None:
