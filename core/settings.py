@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -79,6 +80,20 @@ class Settings(BaseSettings):
         default=None,
         description="The service's public base URL (links in CSAT surveys); default: paths only.",
     )
+    customer_timezone: str = Field(
+        default="Asia/Shanghai",
+        description="The IANA time zone customers read times in (due and visit times in the "
+        "bot's and the channels' messages); never UTC unless named here.",
+    )
+
+    @field_validator("customer_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name: Asia/Shanghai)") from exc
+        return value
 
     # --- deliveries to the backend -------------------------------------------------------------
     webhook_url: str | None = None

@@ -12,8 +12,9 @@ import asyncio
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,9 +51,11 @@ from bot.dialogue.ports import (
 from bot.dialogue.prompts import DialogueTexts, fold
 from bot.dialogue.slots import SLOT_ORDER, SlotReader
 from bot.dialogue.state import CLARIFY, COLLECT, CONFIRM, FEEDBACK, DialogueState
-from bot.dialogue.tickets import TicketWriter
+from bot.dialogue.tickets import TicketWriter, due_text
 from core.messages import Answer, Entity, InboundMessage, Intent, KbHit, Reply
 
+# The customers' clock when the service names none (AFTERSALES_CUSTOMER_TIMEZONE).
+DEFAULT_CUSTOMER_ZONE = "Asia/Shanghai"
 TOP_K = 5
 # A first message this long describes the problem well enough to stand as the symptom.
 MIN_SYMPTOM_CHARS = {"zh": 8, "en": 20}
@@ -93,11 +96,17 @@ class DialogueEngine:
         interpreter: Interpreter,
         tickets: TicketDesk,
         texts: DialogueTexts | None = None,
+        customer_zone: tzinfo | str = DEFAULT_CUSTOMER_ZONE,
     ) -> None:
         self.knowledge = knowledge
         self.interpreter = interpreter
         self.tickets = tickets
         self.texts = texts or DialogueTexts.load()
+        # The clock the customers read (due and visit times in replies); the composition root
+        # passes the service's setting, the bot never reads settings itself.
+        self.customer_zone = (
+            ZoneInfo(customer_zone) if isinstance(customer_zone, str) else customer_zone
+        )
         # One reading at a time: the encoders already use every core, and concurrent readings
         # from request threads only fight over them (8 senders: 3x fewer messages a second).
         self._reading = threading.Lock()
@@ -602,7 +611,7 @@ class DialogueEngine:
             "ticket_created",
             ticket_id=ticket["id"],
             priority=ticket.get("priority", ""),
-            due=_short_time(ticket.get("sla_due_at") or ticket.get("response_due_at")),
+            due=due_text(ticket, self.customer_zone),
         )
         return self._turn(ctx, "ticket", [reply], ticket=ticket)
 
@@ -806,12 +815,6 @@ def _candidate_json(candidate: Candidate) -> dict[str, Any]:
         "products": list(candidate.products),
         "codes": list(candidate.codes),
     }
-
-
-def _short_time(value: object) -> str:
-    """A due time as `YYYY-MM-DD HH:MM` UTC for a chat reply."""
-    text = str(value or "")
-    return text[:16].replace("T", " ") + (" UTC" if text else "")
 
 
 def _phrase(texts: DialogueTexts, group: str, text: str) -> bool:

@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import phonenumbers
+
 from bot.dialogue.prompts import DialogueTexts, fold
 
 # Asked in this order; `serial` may be skipped by a customer who cannot find it.
@@ -14,6 +16,8 @@ SLOT_ORDER = ("product", "symptom", "address", "phone", "urgency", "serial")
 SKIPPABLE = frozenset({"serial"})
 UNKNOWN = "unknown"
 
+# Where a number written without a country code may be from, the first tried first.
+PHONE_REGIONS = ("CN", "HK", "MO", "TW")
 _PHONE = re.compile(r"(?<![A-Za-z0-9])(\+?\d[\d\s\-()]{5,20}\d)(?![A-Za-z0-9])")
 _SERIAL_LABELLED = re.compile(
     r"(?:\bS/?N\b|serial(?:\s*(?:no\.?|number|#))?|序列号|序号|机身号|编号)\s*(?:is|是|为|[:：#])?\s*"
@@ -54,11 +58,29 @@ class SlotValue:
     error: str | None = None
 
 
+def is_phone_number(digits: str) -> bool:
+    """Whether `digits` is a number that can be dialled: international (`+…`, `00…`) valid for
+    its country, or a domestic number valid in mainland China, Hong Kong, Macau or Taiwan (the
+    customers' regions), by Google's numbering plan data (`phonenumbers`)."""
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    regions = (None,) if digits.startswith("+") else PHONE_REGIONS
+    for region in regions:
+        try:
+            number = phonenumbers.parse(digits, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return True
+    return False
+
+
 def read_phone(text: str) -> str | None:
-    """A phone number of 7-15 digits, as written (spaces and dashes removed)."""
+    """The first valid phone number in `text`, as written (spaces, dashes and brackets removed);
+    "1381234" (too short for a mobile, not a landline) is none."""
     for match in _PHONE.finditer(text):
         digits = re.sub(r"[^\d+]", "", match.group(1))
-        if 7 <= len(digits.lstrip("+")) <= 15:
+        if 7 <= len(digits.lstrip("+")) <= 15 and is_phone_number(digits):
             return digits
     return None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from bot.dialogue.ports import TicketRequest
@@ -85,7 +86,24 @@ class TicketWriter:
         )
 
 
-def due_text(ticket: Mapping[str, Any]) -> str:
-    """When the ticket's first response is due, as `YYYY-MM-DD HH:MM UTC` for a reply."""
-    text = str(ticket.get("sla_due_at") or "")
-    return f"{text[:16].replace('T', ' ')} UTC" if text else ""
+def local_time(value: object, zone: tzinfo) -> str:
+    """A time (a `datetime` or ISO text, UTC when it names no zone) as `YYYY-MM-DD HH:MM` in
+    the customer's time zone, for a reply: customers read their own clock, never UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value or "").strip()
+        if not text:
+            return ""
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text[:16].replace("T", " ")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def due_text(ticket: Mapping[str, Any], zone: tzinfo) -> str:
+    """When the ticket's first response is due, as `YYYY-MM-DD HH:MM` in `zone` for a reply."""
+    return local_time(ticket.get("sla_due_at") or ticket.get("response_due_at"), zone)

@@ -157,7 +157,7 @@ class CallDesk:
             detect_voice(text, lang, None),
             ticket_id=ticket["id"],
             priority=ticket.get("priority", ""),
-            due=due_text(ticket),
+            due=due_text(ticket, self.dialogue.customer_zone),
         )
         return _Outcome("ticket", [Reply(text=reply)], ticket, slots)  # not the bot's questions
 

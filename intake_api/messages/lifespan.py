@@ -58,6 +58,7 @@ async def messages_lifespan(app: FastAPI) -> AsyncIterator[None]:
         knowledge=ServiceKnowledge(shared.kb),
         interpreter=shared.nlu,
         tickets=BotTicketDesk(shared.sla_policy),
+        customer_zone=shared.settings.customer_timezone,
     )
     shared.messages = MessageDesk(
         sessions=shared.sessions, dialogue=dialogue, publish=partial(publish_committed, app)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -163,6 +165,10 @@ def test_quick_replies_for_the_repair_form(context: BrowserContext, chat_service
     quick_reply(page, "Not solved")
     expect(page.locator(".msg-customer .bubble").last).to_have_text("not solved")
     say(page, "The address is 42 Harbour Road, Kowloon")
+    bot_says(page, "What phone number")
+    say(page, "1381234")  # too short for any numbering plan: asked again
+    bot_says(page, "That phone number does not look right")
+    expect(page.locator(".msg-bot .bubble").last).to_contain_text("What phone number")
     say(page, "61234567")
     quick_reply(page, "urgent")  # the urgency question offers its answers
     quick_reply(page, "Skip")  # the serial number may be skipped
@@ -170,6 +176,12 @@ def test_quick_replies_for_the_repair_form(context: BrowserContext, chat_service
     expect(page.locator(".ticket .ticket-status")).to_have_text("received")
     ticket_id = page.locator(".ticket").get_attribute("data-ticket-id")
     stored = chat_service.admin.get(f"/v1/tickets/{ticket_id}").json()
+    # the due time on the customer's clock (AFTERSALES_CUSTOMER_TIMEZONE, Asia/Shanghai)
+    created = page.locator(".msg-bot .bubble", has_text=ticket_id).last
+    expect(created).not_to_contain_text("UTC")
+    due = datetime.fromisoformat(stored["sla_due_at"].replace("Z", "+00:00"))
+    local = due.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    expect(created).to_contain_text(local)
     assert stored["product_id"] == "KX-5"
     assert stored["customer"]["phone"] == "61234567"
     assert "Harbour Road" in stored["description"]

@@ -1,0 +1,48 @@
+"""Phone numbers in the repair form are checked by the numbering plans (`phonenumbers`): a CN
+mobile or landline, a Hong Kong/Macau/Taiwan number and an international one (+…) are taken;
+"1381234" is refused and asked again."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.dialogue.slots import read_phone
+from tests.bot.dialogue.conftest import Say
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("13812345678", "13812345678"),
+        ("电话 138 1234 5678", "13812345678"),
+        ("021-64381234", "02164381234"),
+        ("+44 20 7946 0958", "+442079460958"),
+        ("call +1 650 253 0000 please", "+16502530000"),
+        ("61234567", "61234567"),  # Hong Kong
+        ("1381234", None),
+        ("12345678901", None),  # 11 digits, not a CN mobile prefix
+        ("+86 1381234", None),
+    ],
+)
+def test_phone_numbers_by_the_numbering_plans(text: str, phone: str | None) -> None:
+    assert read_phone(text) == phone
+
+
+async def test_a_short_number_is_refused_and_asked_again(say: Say) -> None:
+    assert (await say("AC-300 排气温度过高，停机了")).action == "answer"
+    await say("没有，还是不行")
+    asks_phone = await say("上海市浦东新区张江路88号")
+    assert "手机号码" in asks_phone.texts[-1]
+    refused = await say("1381234")
+    assert refused.action == "collect"
+    assert "电话号码格式不对" in refused.texts[0] and "手机号码" in refused.texts[-1]
+    taken = await say("13812345678")
+    assert taken.action == "collect" and "手机号码" not in taken.texts[-1]  # the next question
+
+
+async def test_an_international_number_is_taken(say: Say) -> None:
+    assert (await say("My AC-300 overheats and stops")).action in {"answer", "clarify"}
+    await say("not solved")
+    await say("Unit 5, 42 Harbour Road, Wan Chai, Hong Kong")
+    taken = await say("+852 6123 4567")
+    assert taken.action == "collect" and "urgent" in taken.texts[-1].lower()
