@@ -31,7 +31,7 @@ from intake_api.messages.lifespan import messages_lifespan
 from intake_api.messages.views import router as messages_router
 from intake_api.metrics import router as metrics_router
 from intake_api.notifications.status import notifications_lifespan
-from intake_api.services import Services, services
+from intake_api.services import BaseUrlRecorder, Services, services
 from intake_api.storage.migrate import migrate
 from intake_api.tickets.lifespan import tickets_lifespan
 from intake_api.tickets.views import router as tickets_router
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.services = Services(settings)
+    app.add_middleware(BaseUrlRecorder, service=app)  # links to customers: full URLs
     install_error_handlers(app)
     app.include_router(health_router)
     # --- domain routers (each domain adds its include here) ---------------------------------

@@ -8,8 +8,9 @@ enters them. Code reads it with `services(app)` instead of loose keys on `app.st
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,8 +43,46 @@ class Services:
     event_bus: EventBus = field(init=False)
     messages: MessageDesk = field(init=False)
     outbound: OutboundRegistry = field(default_factory=OutboundRegistry)
+    # The service's own base URL as its first HTTP request saw it: links to customers use it
+    # when AFTERSALES_PUBLIC_URL is not set (never a bare path).
+    seen_base_url: str | None = None
+    # Hands each status change on after the customer was told of it (the CSAT survey follows the
+    # "resolved" notice); None before the notifications domain started.
+    after_status_notice: list[Callable[[dict[str, Any]], None]] | None = None
 
 
 def services(app: FastAPI) -> Services:
     """The app's shared parts (`create_app` puts them on `app.state.services`)."""
     return cast(Services, app.state.services)
+
+
+def public_base_url(app: FastAPI) -> str | None:
+    """Where customers reach the service: `AFTERSALES_PUBLIC_URL`, else the base URL its own
+    requests came to (None only before the first request)."""
+    shared = services(app)
+    return shared.settings.public_url or shared.seen_base_url
+
+
+class BaseUrlRecorder:
+    """ASGI middleware that notes the service's base URL from its first HTTP request (scheme,
+    Host header, root path) and then only passes requests through."""
+
+    def __init__(self, app: Any, service: FastAPI) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            shared = services(self.service)
+            if shared.seen_base_url is None:
+                shared.seen_base_url = _base_url(scope)
+        await self.app(scope, receive, send)
+
+
+def _base_url(scope: Any) -> str:
+    headers = {key.decode("latin-1").lower(): value for key, value in scope.get("headers") or ()}
+    host = headers.get("host", b"").decode("latin-1")
+    if not host and scope.get("server"):
+        name, port = scope["server"]
+        host = f"{name}:{port}" if port else str(name)
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}".rstrip("/")

@@ -243,11 +243,15 @@ async def _loop(app: FastAPI, holder: str, interval: float) -> None:
 @asynccontextmanager
 async def agents_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run the auto-escalation job and the CSAT survey sender while the app serves (the sender
-    hears resolutions on the event bus, after the status notifier)."""
+    hears resolutions from the status notifier once the customer was told, else on the bus)."""
     settings: Settings = services(app).settings
     surveys = SurveySender(app)
     bus = services(app).event_bus
-    services(app).event_bus = ObservedBus(bus, surveys.observe)
+    followers = services(app).after_status_notice
+    if followers is not None:  # the survey comes after the "resolved" notice, not before it
+        followers.append(surveys.observe)
+    else:
+        services(app).event_bus = ObservedBus(bus, surveys.observe)
     tasks = [
         asyncio.create_task(
             _loop(app, worker_name(), settings.escalation_interval_seconds), name=JOB
@@ -263,3 +267,5 @@ async def agents_lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         services(app).event_bus = bus
+        if followers is not None:
+            followers.remove(surveys.observe)

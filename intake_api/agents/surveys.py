@@ -21,7 +21,7 @@ from core.logs import get_logger
 from intake_api.agents.csat import survey_text
 from intake_api.agents.delivery import send_to_customer
 from intake_api.agents.models import Csat
-from intake_api.services import services
+from intake_api.services import public_base_url, services
 from intake_api.tickets import service as tickets
 
 log = get_logger(__name__)
@@ -71,7 +71,7 @@ class SurveySender:
                 await session.flush()
         except (NotFound, IntegrityError):  # gone, or another worker surveys it
             return False
-        text = survey_text(ticket, services(self.app).settings.public_url)
+        text = survey_text(ticket, public_base_url(self.app))
         sent = await send_to_customer(
             self.app, channel=ticket.channel, recipient=ticket.sender_id, text=text
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -60,6 +60,9 @@ class StatusNotifier:
         self.registry = registry
         self.texts = texts
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        # Told of each status change once its notice went out (or could not): what must reach
+        # the customer after the notice (the CSAT survey after "resolved").
+        self.followers: list[Callable[[dict[str, Any]], None]] = []
 
     def observe(self, payload: dict[str, Any]) -> None:
         """Take a published ticket event; status changes are queued for sending."""
@@ -78,6 +81,11 @@ class StatusNotifier:
                 await self.notify(payload)
             except Exception as exc:  # one bad event must not stop the others
                 log.warning("status notification failed", error=repr(exc), **payload)
+            for follower in list(self.followers):
+                try:
+                    follower(payload)
+                except Exception as exc:
+                    log.warning("status follower failed", error=repr(exc), **payload)
 
     async def notify(self, payload: dict[str, Any]) -> bool:
         """Send one status change to the ticket's customer; False when there is no one to tell
@@ -126,6 +134,7 @@ async def notifications_lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     bus = shared.event_bus
     shared.event_bus = ObservedBus(bus, notifier.observe)
+    shared.after_status_notice = notifier.followers
     task = asyncio.create_task(notifier.run(), name="status-notifier")
     try:
         yield
@@ -134,3 +143,4 @@ async def notifications_lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         shared.event_bus = bus
+        shared.after_status_notice = None
