@@ -17,6 +17,7 @@ import asyncio
 import json
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,22 +117,28 @@ class Scores:
         }
 
 
-def read_queries(path: Path) -> list[dict[str, Any]]:
-    """Labelled queries, one JSON object a line; errors name the line."""
-    queries = []
+def json_lines(path: Path) -> Iterator[tuple[str, Any]]:
+    """Each non-empty line of a JSON-lines file, parsed, with `path:line` for error messages."""
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
+        where = f"{path}:{number}"
         try:
-            query = json.loads(line)
+            yield where, json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+            raise ValueError(f"{where}: not JSON ({exc.msg})") from exc
+
+
+def read_queries(path: Path) -> list[dict[str, Any]]:
+    """Labelled queries, one JSON object a line; errors name the line."""
+    queries = []
+    for where, query in json_lines(path):
         if not isinstance(query, dict) or not isinstance(query.get("text"), str):
-            raise ValueError(f"{path}:{number}: needs a string `text`")
+            raise ValueError(f"{where}: needs a string `text`")
         if query.get("expect") not in LABELS:
-            raise ValueError(f"{path}:{number}: `expect` must be one of {', '.join(LABELS)}")
+            raise ValueError(f"{where}: `expect` must be one of {', '.join(LABELS)}")
         if query["expect"] == "answer" and not query.get("id"):
-            raise ValueError(f"{path}:{number}: an `answer` query needs the `id` it expects")
+            raise ValueError(f"{where}: an `answer` query needs the `id` it expects")
         queries.append(query)
     return queries
 
@@ -268,14 +275,7 @@ def read_conversations(path: Path) -> list[dict[str, Any]]:
     `{"id", "lang": zh-Hans|zh-Hant|en|mixed, "turns": [{"text", "expect"?}], "expect":
     {"action", "id"?, "ticket_has"?}}`; errors name the line."""
     found = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}: not JSON ({exc.msg})") from exc
+    for where, item in json_lines(path):
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             raise ValueError(f"{where}: needs a string `id`")
         if item.get("lang") not in SCRIPTS:
