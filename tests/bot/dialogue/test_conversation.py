@@ -3,6 +3,7 @@ for what is missing, products that are not ours, hand-offs that keep what was kn
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -112,3 +113,37 @@ async def test_asking_for_a_person_again_attaches_to_the_open_ticket(
 async def test_declining_the_choices_hands_off(say: Say) -> None:
     assert (await say("机器坏了")).action == "clarify"
     assert (await say("都不是")).action == "handoff"
+
+
+HANDOFF_PATHS = {
+    # what the customer says, turn by turn; the last turn hands the conversation to a person
+    "asked for a person": ["AC-300 温度太高，报E05", "转人工"],
+    "complaint": ["AC-500 报E15，修了两次还是坏", "太差劲了，我要投诉你们"],
+    "declined the choices": ["机器坏了", "AC-300", "都不是"],
+    "asked in English": ["our AC-500 shows E15 and overheats", "I want to talk to a human"],
+}
+KNOWN = {
+    "asked for a person": ("AC-300", "E05", "温度太高"),
+    "complaint": ("AC-500", "E15", "修了两次"),
+    "declined the choices": ("AC-300", "机器坏了"),
+    "asked in English": ("AC-500", "E15", "overheats"),
+}
+
+
+@pytest.mark.parametrize("path", sorted(HANDOFF_PATHS))
+async def test_every_handoff_ticket_says_what_the_conversation_knew(
+    path: str, say: Say, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """No hand-off ticket says less than the conversation knew: its text holds the equipment,
+    the code and the customer's own words, whichever way the customer reached a person."""
+    sender = f"path-{sorted(HANDOFF_PATHS).index(path)}"
+    for text in HANDOFF_PATHS[path]:
+        turn = await say(text, sender=sender)
+    assert turn.action == "handoff" and turn.ticket is not None
+    async with sessions() as session:
+        row = await session.scalar(select(Ticket).where(Ticket.sender_id == sender))
+    assert row is not None
+    text = f"{row.subject}\n{row.description or ''}"
+    missing = [known for known in KNOWN[path] if known not in text]
+    assert not missing, f"{path}: the ticket lacks {missing}:\n{text}"
+    assert row.subject not in HANDOFF_PATHS[path]  # says what is wrong, not the last words
