@@ -182,11 +182,12 @@ class CodeMatcher:
     def __init__(
         self, codes: Iterable[str], products: Mapping[str, Iterable[str]] | None = None
     ) -> None:
-        self._codes: dict[tuple[str, ...], str] = {}
+        # One key, every spelling the KB uses for it ("AL35" on one line, "AL-35" on another).
+        self._codes: dict[tuple[str, ...], list[str]] = {}
         for code in codes:
             key = code_key(code)
-            if key:
-                self._codes.setdefault(key, code)
+            if key and code not in self._codes.get(key, []):
+                self._codes.setdefault(key, []).append(code)
         self._products: dict[tuple[str, ...], str] = {}
         self._chinese_aliases: dict[str, str] = {}
         for product_id, aliases in (products or {}).items():
@@ -199,7 +200,8 @@ class CodeMatcher:
         self._max_len = max((len(k) for k in [*self._codes, *self._products]), default=0)
 
     def find(self, text: str) -> Mentions:
-        """The codes (as written in the KB), product ids and unknown codes that `text` names."""
+        """The codes (every spelling the KB has for them), product ids and unknown codes that
+        `text` names."""
         mentions = Mentions()
         folded = fold_width(text)
         runs = _alnum_runs(folded)
@@ -211,7 +213,7 @@ class CodeMatcher:
                 if key in self._products:
                     mentions.products.add(self._products[key])
                 else:
-                    mentions.codes.add(self._codes[key])
+                    mentions.codes.update(self._codes[key])
                 position += length
                 continue
             if self._looks_like_code(folded, runs, position):

@@ -17,6 +17,9 @@ from knowledge_base.search import Hit
 from knowledge_base.service import KnowledgeService
 from knowledge_base.text import CodeMatcher, has_chinese
 
+# How much deeper than `k` a search looks for items carrying a code the text names.
+CODE_RECALL = 4
+
 
 class ServiceKnowledge:
     """`Knowledge` for the dialogue over a `KnowledgeService`."""
@@ -34,8 +37,14 @@ class ServiceKnowledge:
         return self.service.answer_confidence
 
     def search(self, text: str, lang: str, k: int) -> list[Candidate]:
+        """The `k` best items, and beyond them the items that carry an alarm code the text
+        names: a code two product lines share must reach the question of which line it is,
+        even when the words around it favour one line's item."""
         graph = self.service.graph
-        return [_candidate(graph, hit) for hit in self.service.search(text, lang, k)]
+        codes = self.mentions(text).codes
+        hits = self.service.search(text, lang, k * CODE_RECALL if codes else k)
+        found = [_candidate(graph, hit) for hit in hits]
+        return found[:k] + [c for c in found[k:] if codes & set(c.codes)]
 
     def answer(self, item_id: str, lang: str) -> str:
         return self.service.answer(item_id, lang).text

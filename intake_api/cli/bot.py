@@ -320,6 +320,19 @@ async def evaluate_conversations(
     return scores
 
 
+def build_dialogue(kb: Path, work: Path, *, nlu: bool = True) -> DialogueEngine:
+    """The bot over the knowledge base at `kb` (indexed under `work`), as the service builds it;
+    `nlu=False` leaves out the NLU model (phrase rules and the KB only)."""
+    interpreter: Interpreter = (
+        load_interpreter(nlu_model_dir(get_settings())) if nlu else NoInterpreter()
+    )
+    return DialogueEngine(
+        knowledge=open_folder(kb, work / "index"),
+        interpreter=interpreter,
+        tickets=BotTicketDesk(load_policy(None)),
+    )
+
+
 @bot_app.command("evaluate")
 def evaluate_command(
     kb: Path = typer.Option(..., "--kb", help="Knowledge base file or folder (kb-format.md)."),
@@ -347,18 +360,10 @@ def evaluate_command(
     with tempfile.TemporaryDirectory(prefix="aftersales-eval-") as tmp:
         work = Path(tmp)
         try:
-            knowledge = open_folder(kb, work / "index")
+            dialogue = build_dialogue(kb, work, nlu=nlu)
         except KBValidationError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
-        interpreter: Interpreter = (
-            load_interpreter(nlu_model_dir(get_settings())) if nlu else NoInterpreter()
-        )
-        dialogue = DialogueEngine(
-            knowledge=knowledge,
-            interpreter=interpreter,
-            tickets=BotTicketDesk(load_policy(None)),
-        )
         if conversations is not None:
             talk_scores = asyncio.run(evaluate_conversations(dialogue, talks, work))
             report = talk_scores.report()

@@ -117,3 +117,11 @@ def test_digit_runs_lose_leading_zeros() -> None:
 
 def test_control_characters_and_garbage_give_no_tokens() -> None:
     assert tokenize("\x00\x01\x02\ufffd") == []
+
+
+def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
+    """Two product lines write the same display code differently ("AL35", "AL-35"): a customer's
+    "al 35" names both, so neither line's item wins by spelling alone."""
+    matcher = CodeMatcher(["AL35", "AL-35", "E07"])
+    assert matcher.find("加工中心报 al 35").codes == {"AL35", "AL-35"}
+    assert matcher.find("E07 again").codes == {"E07"}
