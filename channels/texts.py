@@ -23,6 +23,9 @@ REQUIRED_TEXTS = (
     "image_received",
     "voice_unrecognized",
     "unsupported",
+    "agent_reply",
+    "agent_default_name",
+    "bot_back",
 )
 
 

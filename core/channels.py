@@ -3,7 +3,8 @@
 - `MessageIntake`: the one way into the service for a customer message (store first, answer
   once); adapters call it and never run the bot or touch tables themselves.
 - `OutboundChannel` and `OutboundRegistry`: how the service sends text (and buttons) back to a
-  customer on the platform the customer wrote on.
+  customer on the platform the customer wrote on; `AuthoredOutbound`, what a platform that shows
+  a person's message as that person's (web chat) offers besides.
 - `CustomerTickets`, `ConversationLog`, `TicketEvents`, `RateLimiter`: what an adapter may ask
   of the service besides that (a customer's tickets, the conversation so far, live ticket
   changes, a message budget), implemented by the service and handed over at start-up.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from core.messages import Answer, Button, InboundMessage
 
@@ -37,6 +38,20 @@ class OutboundChannel(Protocol):
     ) -> None:
         """Deliver `text` (and reply buttons where the platform has them) or raise
         `OutboundError`."""
+
+
+@runtime_checkable
+class AuthoredOutbound(Protocol):
+    """An outbound channel that shows a message a person wrote (an agent's reply) as that
+    person's: their name and a style of its own. Text-only platforms (WeChat, Telegram) are sent
+    the text with the name written before it instead, in the customer's language."""
+
+    async def send_authored(self, recipient_id: str, text: str, author: str) -> None:
+        """Deliver `text` as written by `author` (a display name) or raise `OutboundError`."""
+
+
+# The action of a history line a person (an agent) wrote; its `author` holds their name.
+AGENT_ACTION = "agent"
 
 
 class CustomerTickets(Protocol):
@@ -63,6 +78,7 @@ class LoggedLine:
     action: str | None
     message_id: str | None
     at: datetime | None
+    author: str | None = None  # who wrote an outgoing line when a person did (`AGENT_ACTION`)
 
 
 @dataclass(frozen=True)
@@ -82,9 +98,12 @@ class ConversationLog(Protocol):
         customer still sees what came before)."""
         ...
 
-    async def store_notice(self, channel: str, sender_id: str, text: str) -> LoggedLine | None:
+    async def store_notice(
+        self, channel: str, sender_id: str, text: str, *, author: str | None = None
+    ) -> LoggedLine | None:
         """Append a notice (a ticket status change) to the customer's newest conversation, so
-        it is in the history later; None when the customer has no conversation."""
+        it is in the history later, or with `author` a person's message (`AGENT_ACTION`); None
+        when the customer has no conversation."""
         ...
 
 

@@ -85,8 +85,10 @@ def log(
     text: str,
     action: str | None = None,
     message_id: str | None = None,
+    author: str | None = None,
 ) -> None:
-    """Append one line to the conversation's history."""
+    """Append one line to the conversation's history (`author`: the person who wrote an
+    outgoing line, an agent, when it is not the bot's)."""
     session.add(
         ConversationMessage(
             conversation_id=conversation.id,
@@ -94,6 +96,7 @@ def log(
             text=text,
             action=action,
             message_id=message_id,
+            author=author,
         )
     )
 

@@ -56,4 +56,6 @@ class ConversationMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     action: Mapped[str | None] = mapped_column(String(16), nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The person who wrote an outgoing line (an agent's display name), None for the bot's own.
+    author: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

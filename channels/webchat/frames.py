@@ -1,7 +1,8 @@
 """The JSON frames of the web chat socket, both ways.
 
 Frames from the page: `{"type": "message", "id": "<client id>", "text": "..."}`.
-Frames to the page: `session`, `history`, `message` (one line: a customer echo or a notice),
+Frames to the page: `session`, `history`, `message` (one line: a customer echo, a notice or an
+agent's reply, `"from": "agent"` with the agent's name in `author`),
 `reply` (the bot's turn), `ticket` (a status change), `error` (with `code` and `message`).
 A button is `{"label", "says"}`: the page sends `says` as the customer's message when pressed.
 """
@@ -13,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from core.channels import LoggedLine
+from core.channels import AGENT_ACTION, LoggedLine
 from core.messages import MAX_TEXT_CHARS, Button
 
 MAX_FRAME_CHARS = 16_000
@@ -50,14 +51,21 @@ def buttons_json(buttons: Sequence[Button] | None) -> list[dict[str, str]]:
     return [{"label": b.label, "says": b.payload} for b in buttons or ()]
 
 
+def _from(line: LoggedLine) -> str:
+    if line.direction == "in":
+        return "customer"
+    return "agent" if line.action == AGENT_ACTION else "bot"
+
+
 def line_json(line: LoggedLine, session_id: str) -> dict[str, Any]:
     """One history line as the page renders it; a customer line keeps the page's own id for
-    it (the page sent `<session id>:<client id>` as the message id)."""
+    it (the page sent `<session id>:<client id>` as the message id), an agent's names them."""
     prefix = f"{session_id}:"
     message_id = line.message_id or ""
     return {
         "id": line.id,
-        "from": "customer" if line.direction == "in" else "bot",
+        "from": _from(line),
+        "author": line.author if line.action == AGENT_ACTION else None,
         "text": line.text,
         "action": line.action,
         "client_id": message_id[len(prefix) :] if message_id.startswith(prefix) else None,

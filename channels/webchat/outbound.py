@@ -60,7 +60,8 @@ class ChatHub:
 
 
 class WebChatOutbound:
-    """Messages to a web chat session (ticket status changes), stored then pushed."""
+    """Messages to a web chat session (ticket status changes, agents' replies), stored then
+    pushed; an agent's reply shows as theirs, with their name (`AuthoredOutbound`)."""
 
     name = CHANNEL
     stores_history = True  # send_text keeps the message in the conversation history itself
@@ -72,7 +73,20 @@ class WebChatOutbound:
     async def send_text(
         self, recipient_id: str, text: str, buttons: Sequence[Button] | None = None
     ) -> None:
-        line = await self.conversations.store_notice(CHANNEL, recipient_id, text)
+        await self._send(recipient_id, text, buttons=buttons, author=None)
+
+    async def send_authored(self, recipient_id: str, text: str, author: str) -> None:
+        await self._send(recipient_id, text, buttons=None, author=author)
+
+    async def _send(
+        self,
+        recipient_id: str,
+        text: str,
+        *,
+        buttons: Sequence[Button] | None,
+        author: str | None,
+    ) -> None:
+        line = await self.conversations.store_notice(CHANNEL, recipient_id, text, author=author)
         if line is None:
             raise OutboundError(CHANNEL, recipient_id, "this session has no conversation")
         frame = {"type": "message", **line_json(line, recipient_id)}

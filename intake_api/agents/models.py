@@ -144,6 +144,7 @@ class HistoryLine(BaseModel):
     direction: str
     text: str
     action: str | None
+    author: str | None = Field(None, description="The agent who wrote an `agent` line.")
     at: datetime
 
 

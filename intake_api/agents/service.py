@@ -20,6 +20,8 @@ from bot.dialogue import conversations
 from bot.dialogue.models import CONVERSATION_HANDOFF, CONVERSATION_OPEN, Conversation
 from bot.dialogue.state import DialogueState
 from bot.triage.policy import PRIORITIES
+from channels.texts import channel_texts, text_lang
+from core.channels import AGENT_ACTION  # history lines an agent wrote (name in `author`)
 from core.columns import utcnow
 from core.errors import Conflict, NotFound
 from intake_api.agents.models import (
@@ -33,6 +35,7 @@ from intake_api.agents.models import (
     QueueItem,
 )
 from intake_api.audit import service as audit
+from intake_api.channel_ports.conversations import NOTICE_ACTION
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import (
     NEEDS_PERSON_STATUSES,
@@ -47,7 +50,7 @@ from intake_api.tickets.models import (
 
 # A handed-off conversation without an open ticket waits in the queue at this priority.
 CONVERSATION_PRIORITY = "P3"
-AGENT_ACTION = "agent"  # history lines an agent wrote
+API_KEY_ACTOR = "apikey:"  # an API key's actor: `apikey:<id>:<name>`
 
 
 @dataclass
@@ -372,7 +375,11 @@ async def read_conversation(session: AsyncSession, *, conversation_id: str) -> C
         customer=dict(conversation.customer or {}),
         messages=[
             HistoryLine(
-                direction=line.direction, text=line.text, action=line.action, at=line.created_at
+                direction=line.direction,
+                text=line.text,
+                action=line.action,
+                author=line.author,
+                at=line.created_at,
             )
             for line in lines
         ],
@@ -396,10 +403,36 @@ async def _mark_first_response(
 
 @dataclass(frozen=True)
 class Recipient:
-    """Where a reply goes once the transaction that recorded it has committed."""
+    """Where a reply goes once the transaction that recorded it has committed, and in which
+    language of the channels' texts (`zh`, `zh-Hant`, `en`)."""
 
     channel: str
     sender_id: str
+    lang: str = "zh"
+
+
+def customer_lang(conversation: Conversation) -> str:
+    """The conversation's language as the channels' texts name it, in Traditional script when
+    the customer writes in it."""
+    lang = text_lang(conversation.lang)
+    if lang != "zh":
+        return lang
+    voice = DialogueState.from_json(conversation.state).last_voice()
+    return "zh-Hant" if voice is not None and voice.traditional else lang
+
+
+def _recipient(conversation: Conversation) -> Recipient:
+    return Recipient(conversation.channel, conversation.sender_id, customer_lang(conversation))
+
+
+def agent_name(agent: str, lang: str) -> str:
+    """The name an agent's words go under: their API key's name (until agents have accounts of
+    their own), else (the operator's key) the channels' word for an agent in `lang`."""
+    if agent.startswith(API_KEY_ACTOR):
+        name = agent[len(API_KEY_ACTOR) :].partition(":")[2].strip()
+        if name:
+            return name
+    return channel_texts().say("agent_default_name", lang)
 
 
 async def record_reply(
@@ -410,16 +443,25 @@ async def record_reply(
     text: str,
     channel_logs: Callable[[str], bool],
 ) -> tuple[Recipient, list[str]]:
-    """Record an agent's reply (history unless the channel logs what it sends, first response
-    of the open tickets, activity); the recipient and the tickets it first-answered."""
+    """Record an agent's reply (history, under the agent's name, unless the channel logs what it
+    sends, first response of the open tickets, activity); the recipient and the tickets it
+    first-answered."""
     conversation = await _conversation(session, conversation_id)
     open_tickets = await _open_tickets_of(session, conversation.id)
     await _check_not_claimed_by_other(
         session, item_ids=[conversation.id, *(t.public_id for t in open_tickets)], agent=agent
     )
     now = utcnow()
+    recipient = _recipient(conversation)
     if not channel_logs(conversation.channel):
-        conversations.log(session, conversation, direction="out", text=text, action=AGENT_ACTION)
+        conversations.log(
+            session,
+            conversation,
+            direction="out",
+            text=text,
+            action=AGENT_ACTION,
+            author=agent_name(agent, recipient.lang),
+        )
     first_for = [
         ticket.public_id
         for ticket in open_tickets
@@ -434,7 +476,7 @@ async def record_reply(
         entity_id=conversation.id,
         changes={"text": text, "first_response_for": first_for},
     )
-    return Recipient(conversation.channel, conversation.sender_id), first_for
+    return recipient, first_for
 
 
 def _back_to_bot(conversation: Conversation) -> None:
@@ -445,8 +487,25 @@ def _back_to_bot(conversation: Conversation) -> None:
     conversation.updated_at = utcnow()
 
 
-async def handback(session: AsyncSession, *, conversation_id: str, agent: str) -> ConversationRead:
-    """Give a handed-off conversation back to the bot; 409 when it is not handed off."""
+@dataclass(frozen=True)
+class Handback:
+    """A conversation given back to the bot, and the notice its customer gets once committed."""
+
+    conversation: ConversationRead
+    recipient: Recipient
+    notice: str
+
+
+async def handback(
+    session: AsyncSession,
+    *,
+    conversation_id: str,
+    agent: str,
+    channel_logs: Callable[[str], bool],
+) -> Handback:
+    """Give a handed-off conversation back to the bot, with a notice for the customer that the
+    assistant is back (kept in the history unless the channel logs what it sends); 409 when it
+    is not handed off."""
     conversation = await _conversation(session, conversation_id)
     if conversation.status != CONVERSATION_HANDOFF:
         raise Conflict(
@@ -456,6 +515,10 @@ async def handback(session: AsyncSession, *, conversation_id: str, agent: str) -
         )
     await _check_not_claimed_by_other(session, item_ids=[conversation.id], agent=agent)
     _back_to_bot(conversation)
+    recipient = _recipient(conversation)
+    notice = channel_texts().say("bot_back", recipient.lang)
+    if not channel_logs(conversation.channel):
+        conversations.log(session, conversation, direction="out", text=notice, action=NOTICE_ACTION)
     await session.execute(delete(AgentClaim).where(AgentClaim.item_id == conversation.id))
     _log(session, agent=agent, kind="handback", conversation_id=conversation.id)
     await audit.record(
@@ -466,7 +529,8 @@ async def handback(session: AsyncSession, *, conversation_id: str, agent: str) -
         entity_id=conversation.id,
     )
     await session.flush()
-    return await read_conversation(session, conversation_id=conversation.id)
+    read = await read_conversation(session, conversation_id=conversation.id)
+    return Handback(conversation=read, recipient=recipient, notice=notice)
 
 
 # --- resolution --------------------------------------------------------------------------------

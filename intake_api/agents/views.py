@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from core.columns import utcnow
 from core.database import unit_of_work
 from core.errors import Forbidden, Unauthorized
+from core.logs import get_logger
 from intake_api.agents import csat, service
 from intake_api.agents.delivery import logs_what_it_sends, send_to_customer
 from intake_api.agents.metrics import AGENT_REPLIES, CSAT_ANSWERS
@@ -41,6 +42,7 @@ from intake_api.limits.text import NO_NUL
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import TicketRead
 
+log = get_logger(__name__)
 router = APIRouter(prefix="/v1/agent", tags=["agents"], responses=AUTHENTICATED)
 csat_router = APIRouter(prefix="/v1/tickets", tags=["csat"])
 pages_router = APIRouter(tags=["agent console"])
@@ -109,7 +111,12 @@ async def reply(
             channel_logs=lambda channel: logs_what_it_sends(request.app, channel),
         )
     sent = await send_to_customer(
-        request.app, channel=recipient.channel, recipient=recipient.sender_id, text=body.text
+        request.app,
+        channel=recipient.channel,
+        recipient=recipient.sender_id,
+        text=body.text,
+        author=service.agent_name(principal.actor, recipient.lang),
+        lang=recipient.lang,
     )
     AGENT_REPLIES.labels(channel=recipient.channel, delivered=str(sent.delivered).lower()).inc()
     return ReplyResult(
@@ -129,11 +136,26 @@ async def reply(
 async def handback(
     conversation_id: str, request: Request, principal: Principal = Depends(agent)
 ) -> ConversationRead:
-    """Give the conversation back to the bot."""
+    """Give the conversation back to the bot; the customer is told, on their channel and in
+    their language, that the assistant is back."""
     async with unit_of_work(request_sessions(request)) as session:
-        return await service.handback(
-            session, conversation_id=conversation_id, agent=principal.actor
+        back = await service.handback(
+            session,
+            conversation_id=conversation_id,
+            agent=principal.actor,
+            channel_logs=lambda channel: logs_what_it_sends(request.app, channel),
         )
+    sent = await send_to_customer(
+        request.app,
+        channel=back.recipient.channel,
+        recipient=back.recipient.sender_id,
+        text=back.notice,
+    )
+    if not sent.delivered:
+        log.info(
+            "hand-back notice not delivered", conversation_id=conversation_id, error=sent.error
+        )
+    return back.conversation
 
 
 @router.post(

@@ -11,7 +11,7 @@ from bot.dialogue.buttons import ProductNames, buttons_after
 from bot.dialogue.language import Voice
 from bot.dialogue.models import Conversation, ConversationMessage
 from bot.dialogue.state import DialogueState
-from core.channels import ChatLog, LoggedLine
+from core.channels import AGENT_ACTION, ChatLog, LoggedLine
 from core.database import unit_of_work
 from core.messages import Button
 
@@ -27,6 +27,7 @@ def _line(message: ConversationMessage) -> LoggedLine:
         action=message.action,
         message_id=message.message_id,
         at=message.created_at,
+        author=message.author,
     )
 
 
@@ -71,20 +72,28 @@ class StoredConversations:
         if conversation.live_key is None or not lines:
             return []
         last = lines[-1]
-        if last.direction != "out" or last.action == NOTICE_ACTION:
+        if last.direction != "out" or last.action in (NOTICE_ACTION, AGENT_ACTION):
             return []
         state = DialogueState.from_json(conversation.state)
         voice = state.last_voice() or Voice(conversation.lang)
         return buttons_after(state, voice, self.product_names)
 
-    async def store_notice(self, channel: str, sender_id: str, text: str) -> LoggedLine | None:
-        """Append `text` to the sender's newest conversation as a notice; None without one."""
+    async def store_notice(
+        self, channel: str, sender_id: str, text: str, *, author: str | None = None
+    ) -> LoggedLine | None:
+        """Append `text` to the sender's newest conversation as a notice, or as `author`'s (an
+        agent's) message; None without one."""
         async with unit_of_work(self.sessions) as session:
             conversation = await _latest(session, channel, sender_id)
             if conversation is None:
                 return None
             conversations.log(
-                session, conversation, direction="out", text=text, action=NOTICE_ACTION
+                session,
+                conversation,
+                direction="out",
+                text=text,
+                action=AGENT_ACTION if author else NOTICE_ACTION,
+                author=author,
             )
             await session.flush()
             query = (

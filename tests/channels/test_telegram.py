@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from core.settings import Settings
@@ -220,3 +221,62 @@ def test_polling_fetches_and_answers_updates(polling_service: Service, bot: BotA
     assert len(bot.texts_to(20)) == 1
     response = post(polling_service, text_update(20, "hello"))
     assert response.status_code == 403  # no webhook secret: the webhook stays shut
+
+
+# --- an agent's reply and the hand-back ------------------------------------------------------
+
+
+def _agent(service: Service, name: str) -> httpx.Client:
+    """A client of the agent API under a new key named `name` (the name replies go under)."""
+    made = service.admin.post("/v1/apikeys", json={"name": name, "scopes": ["agents"]})
+    assert made.status_code == 201, made.text
+    headers = {"Authorization": f"Bearer {made.json()['key']}"}
+    return httpx.Client(base_url=service.url, headers=headers, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("lang", "ask", "name", "words", "said", "back"),
+    [
+        (
+            "en",
+            "talk to a person",
+            "Alice",
+            "Checking it now.",
+            "Alice: Checking it now.",
+            "the assistant is back",
+        ),
+        (
+            "zh-hant",
+            "請幫我轉人工",
+            "張工",
+            "我幫您查一下。",
+            "張工：我幫您查一下。",
+            "智能助手繼續為您服務",
+        ),
+    ],
+    ids=["en", "zh-Hant"],
+)
+def test_an_agents_reply_carries_their_name_and_the_hand_back_is_told(
+    service: Service,
+    bot: BotApiStandIn,
+    lang: str,
+    ask: str,
+    name: str,
+    words: str,
+    said: str,
+    back: str,
+) -> None:
+    chat = 31 if lang == "en" else 32
+    post(service, text_update(chat, ask, lang))
+    [ticket] = tickets_of(service, chat)
+    conversation = f"/v1/agent/conversations/{ticket['conversation_id']}"
+    with _agent(service, name) as agent:
+        replied = agent.post(f"{conversation}/reply", json={"text": words})
+        assert replied.status_code == 200 and replied.json()["delivered"] is True, replied.text
+        assert said in bot.texts_to(chat)
+        assert agent.post(f"{conversation}/handback").status_code == 200
+        assert back in bot.texts_to(chat)[-1]
+        lines = agent.get(conversation).json()["messages"]
+    mine = [line for line in lines if line["action"] == "agent"]
+    assert [(line["text"], line["author"]) for line in mine] == [(words, name)]
+    assert lines[-1]["action"] == "notice" and back in lines[-1]["text"]

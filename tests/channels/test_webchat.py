@@ -526,3 +526,66 @@ def test_the_widget_follows_a_traditional_chinese_browser(
             expect(chat.locator("#send")).to_have_text("發送")
     finally:
         context.close()
+
+
+# --- what the customer sees: an agent's reply, and the bot coming back ------------------------
+
+
+def _agent(service: Service, name: str) -> httpx.Client:
+    """A client of the agent API under a new key named `name` (the name replies go under)."""
+    made = service.admin.post("/v1/apikeys", json={"name": name, "scopes": ["agents"]})
+    assert made.status_code == 201, made.text
+    headers = {"Authorization": f"Bearer {made.json()['key']}"}
+    return httpx.Client(base_url=service.url, headers=headers, timeout=60)
+
+
+def _background(locator) -> str:  # noqa: ANN001 - a Playwright locator
+    return locator.evaluate("node => getComputedStyle(node).backgroundColor")
+
+
+def test_an_agents_reply_shows_as_theirs_and_the_customer_is_told_when_the_bot_is_back(
+    context: BrowserContext, chat_service: Service
+) -> None:
+    page = open_chat(context, chat_service)
+    say(page, "talk to a person")
+    ticket = page.locator(".ticket")
+    expect(ticket).to_have_count(1)
+    ticket_id = ticket.get_attribute("data-ticket-id")
+    stored = chat_service.admin.get(f"/v1/tickets/{ticket_id}").json()
+    conversation_id = stored["conversation_id"]
+    name = "Alice <b>Wang</b>"  # a key name that looks like HTML stays text
+    words = "Hello, this is Alice. I am checking your ice maker now."
+
+    with _agent(chat_service, name) as alice:
+        replied = alice.post(
+            f"/v1/agent/conversations/{conversation_id}/reply", json={"text": words}
+        )
+        assert replied.status_code == 200 and replied.json()["delivered"] is True, replied.text
+
+        def agent_line_is_shown() -> None:
+            line = page.locator(".msg-agent")
+            expect(line).to_have_count(1)
+            expect(line.locator(".author")).to_have_text(name)
+            expect(line.locator(".words")).to_have_text(words)
+            assert page.locator("#messages b").count() == 0
+            assert page.locator(".msg-notice", has_text=words).count() == 0
+            bot_bubble = page.locator(".msg-bot .bubble").last
+            assert _background(line.locator(".bubble")) != _background(bot_bubble)
+
+        agent_line_is_shown()  # live, without a reload
+        page.reload()
+        expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+        agent_line_is_shown()  # the same from the stored history
+
+        back = alice.post(f"/v1/agent/conversations/{conversation_id}/handback")
+        assert back.status_code == 200 and back.json()["status"] == "open", back.text
+
+    notice = page.locator(".msg-notice .bubble", has_text="the assistant is back")
+    expect(notice).to_be_visible()
+    assert_newest_in_view(page)
+    page.reload()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+    expect(notice).to_be_visible()
+    expect(page.locator(".msg-agent .author")).to_have_text(name)
+    say(page, "How long is the warranty on the ice maker?")  # the bot answers again
+    bot_says(page, "Two years on the whole unit")

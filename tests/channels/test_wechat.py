@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 
+import httpx
 import pytest
 
 from tests.channels.conftest import WECHAT_APP_ID, WECHAT_TOKEN, Service
@@ -223,3 +224,24 @@ def test_status_change_reaches_the_customer_on_wechat(
     assert "处理中" in second["text"]["content"]
     assert len(standin.recorder.of("rejected")) == 1
     assert len(standin.recorder.of("token")) == 2
+
+
+def test_an_agents_reply_carries_their_name_and_the_hand_back_is_told_on_wechat(
+    wechat: WeChatServers,
+    service: Service,
+    wechat_api: tuple[str, WeChatApiStandIn],
+) -> None:
+    standin = wechat_api[1]
+    wechat.say("o-zhang", "转人工", new_msg_id())
+    ticket = tickets_of(service, "o-zhang")[0]
+    conversation = f"/v1/agent/conversations/{ticket['conversation_id']}"
+    made = service.admin.post("/v1/apikeys", json={"name": "张工", "scopes": ["agents"]})
+    assert made.status_code == 201, made.text
+    headers = {"Authorization": f"Bearer {made.json()['key']}"}
+    with httpx.Client(base_url=service.url, headers=headers, timeout=30) as agent:
+        replied = agent.post(f"{conversation}/reply", json={"text": "您好，我来看一下。"})
+        assert replied.status_code == 200 and replied.json()["delivered"] is True, replied.text
+        assert agent.post(f"{conversation}/handback").status_code == 200
+    said = standin.texts_to("o-zhang")
+    assert "张工：您好，我来看一下。" in said
+    assert "智能助手继续为您服务" in said[-1]

@@ -22,6 +22,7 @@
       rate_limited: "消息发送太频繁，请稍后再试。",
       bad_frame: "消息未能发送：",
       welcome: "您好！请描述设备的故障现象或报警代码，我来帮您排查。",
+      agent: "客服",
       statuses: {
         "new": "已受理", triaged: "已分派", assigned: "已指派工程师", in_progress: "处理中",
         waiting_customer: "等待您的回复", resolved: "已解决", closed: "已关闭", cancelled: "已取消"
@@ -39,6 +40,7 @@
       rate_limited: "訊息發送太頻繁，請稍後再試。",
       bad_frame: "訊息未能發送：",
       welcome: "您好！請描述設備的故障現象或報警代碼，我來幫您排查。",
+      agent: "客服",
       statuses: {
         "new": "已受理", triaged: "已分派", assigned: "已指派工程師", in_progress: "處理中",
         waiting_customer: "等待您的回覆", resolved: "已解決", closed: "已關閉", cancelled: "已取消"
@@ -55,6 +57,7 @@
       rate_limited: "You are sending messages too fast; please wait a moment.",
       bad_frame: "The message was not sent: ",
       welcome: "Hello! Describe the fault or the alarm code of your equipment and I will help.",
+      agent: "Agent",
       statuses: {
         "new": "received", triaged: "triaged", assigned: "assigned to an engineer",
         in_progress: "in progress", waiting_customer: "waiting for your reply",
@@ -175,12 +178,23 @@
     el.connection.textContent = t(state);
   }
 
-  function addMessage(kind, text, clientId) {
+  function addMessage(kind, text, clientId, author) {
     var item = document.createElement("li");
     item.className = "msg msg-" + kind;
     var bubble = document.createElement("div");
     bubble.className = "bubble";
-    bubble.textContent = text;
+    if (kind === "agent") {  // a person's reply: their name above their words
+      var name = document.createElement("div");
+      name.className = "author";
+      name.textContent = author || t("agent");
+      bubble.appendChild(name);
+      var words = document.createElement("div");
+      words.className = "words";
+      words.textContent = text;
+      bubble.appendChild(words);
+    } else {
+      bubble.textContent = text;
+    }
     item.appendChild(bubble);
     if (clientId) {
       item.dataset.clientId = clientId;
@@ -240,6 +254,12 @@
 
   // --- frames from the server -----------------------------------------------------------------
 
+  // How a stored line looks: the customer's, an agent's (a person, named), a notice, the bot's.
+  function kindOf(line) {
+    if (line.from === "customer" || line.from === "agent") { return line.from; }
+    return line.action === "notice" ? "notice" : "bot";
+  }
+
   var handlers = {
     session: function (frame) { storeToken(frame.token); },
     history: function (frame) {
@@ -247,8 +267,7 @@
       rendered = {};
       showWelcome();
       frame.messages.forEach(function (line) {
-        var kind = line.from === "customer" ? "customer" : (line.action === "notice" ? "notice" : "bot");
-        addMessage(kind, line.text, line.client_id);
+        addMessage(kindOf(line), line.text, line.client_id, line.author);
       });
       setButtons(frame.buttons);
       pending.slice().forEach(function (message) {
@@ -265,7 +284,7 @@
         if (!rendered[frame.client_id]) { addMessage("customer", frame.text, frame.client_id); }
         return;
       }
-      addMessage(frame.action === "notice" ? "notice" : "bot", frame.text);
+      addMessage(kindOf(frame), frame.text, null, frame.author);
       if (frame.buttons && frame.buttons.length) { setButtons(frame.buttons); }
     },
     reply: function (frame) {

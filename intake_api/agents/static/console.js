@@ -120,7 +120,8 @@ function renderHistory(conversation) {
     const li = document.createElement("li");
     li.className = line.direction === "in" ? "in" : `out ${line.action === "agent" ? "agent" : ""}`;
     const meta = document.createElement("small");
-    const who = line.direction === "in" ? "customer" : line.action === "agent" ? "agent" : "bot";
+    const agent = line.author ? `agent ${line.author}` : "agent";
+    const who = line.direction === "in" ? "customer" : line.action === "agent" ? agent : "bot";
     meta.textContent = `${who} · ${when(line.at)}`;
     li.appendChild(meta);
     li.appendChild(document.createTextNode(line.text));

@@ -16,6 +16,7 @@ from core.database import unit_of_work
 from intake_api.agents.models import FirstResponse
 from intake_api.tickets.models import Ticket, parse_ticket_id
 from tests.intake_api.agents.conftest import Service, api_key, client, seed_handoff, seed_ticket
+from tests.intake_api.conftest import ADMIN_KEY
 
 
 async def _set_due(
@@ -141,16 +142,17 @@ async def test_reply_reaches_the_customer_is_kept_and_is_the_first_response(
         "first_response_for": [ticket_id],
     }
     assert second.json()["first_response_for"] == []
-    replies = {"Hello Ms Lee, I am checking your pump now.", "Found it."}
+    # a text-only channel: the agent's name (their key's) before their words, in English here
+    replies = {"alice: Hello Ms Lee, I am checking your pump now.", "alice: Found it."}
     # (the claim's status change reaches the customer too, from the channels' notifier)
     assert [text for text in service.channel.messages_to("lee-1") if text in replies] == [
-        "Hello Ms Lee, I am checking your pump now.",
-        "Found it.",
+        "alice: Hello Ms Lee, I am checking your pump now.",
+        "alice: Found it.",
     ]
     history = (await alice.get(f"/v1/agent/conversations/{conversation_id}")).json()
-    assert [(m["direction"], m["action"], m["text"]) for m in history["messages"]] == [
-        ("out", "agent", "Hello Ms Lee, I am checking your pump now."),
-        ("out", "agent", "Found it."),
+    assert [(m["direction"], m["action"], m["author"], m["text"]) for m in history["messages"]] == [
+        ("out", "agent", "alice", "Hello Ms Lee, I am checking your pump now."),
+        ("out", "agent", "alice", "Found it."),
     ]
     async with sessions() as session:
         answered = await session.get(FirstResponse, parse_ticket_id(ticket_id))
@@ -185,15 +187,19 @@ async def test_bad_replies_are_4xx(alice: httpx.AsyncClient) -> None:
         ).status_code == 422
 
 
-async def test_handback_gives_the_conversation_to_the_bot(
-    alice: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+async def test_handback_gives_the_conversation_to_the_bot_and_tells_the_customer(
+    service: Service, alice: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    conversation_id, _ = await seed_handoff(sessions, with_ticket=False)
+    conversation_id, _ = await seed_handoff(sessions, sender_id="lee-back", with_ticket=False)
     assert (await alice.post(f"/v1/agent/queue/{conversation_id}/claim")).status_code == 200
 
     back = await alice.post(f"/v1/agent/conversations/{conversation_id}/handback")
 
     assert back.status_code == 200 and back.json()["status"] == "open"
+    [told] = service.channel.messages_to("lee-back")
+    assert "the assistant is back" in told  # the conversation's language (en)
+    [line] = back.json()["messages"]
+    assert (line["action"], line["text"]) == ("notice", told)
     async with sessions() as session:
         conversation = await session.get(Conversation, conversation_id)
     assert conversation is not None and conversation.state["stage"] == "idle"
@@ -272,3 +278,17 @@ async def test_every_resolution_brings_one_survey_however_it_was_resolved(
     assert "请为本次服务打分" in survey  # in the ticket's language
     await asyncio.sleep(0.5)  # a second survey would have been queued by now
     assert len([text for text in service.channel.messages_to("lee-3") if "/csat/" in text]) == 1
+
+
+async def test_the_operators_key_replies_as_an_agent_in_the_customers_language(
+    service: Service, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    conversation_id, _ = await seed_handoff(sessions, sender_id="lee-op", with_ticket=False)
+    async with client(service.base, ADMIN_KEY) as operator:
+        reply = await operator.post(
+            f"/v1/agent/conversations/{conversation_id}/reply", json={"text": "On it."}
+        )
+        assert reply.status_code == 200 and reply.json()["delivered"] is True
+        history = (await operator.get(f"/v1/agent/conversations/{conversation_id}")).json()
+    assert service.channel.messages_to("lee-op") == ["Agent: On it."]
+    assert history["messages"][0]["author"] == "Agent"
