@@ -1,4 +1,5 @@
-"""Scale benchmark of the knowledge index: build time, on-disk load, RSS and search latency.
+"""Scale benchmark of the knowledge index: build time and peak memory, on-disk load, serving
+memory of one and of two processes, and search latency.
 
     python bench/kb_scale.py --sizes 1000 10000 100000 1000000 [--out docs/benchmarks/kb-scale.json]
 
@@ -9,6 +10,13 @@ million items do not take hours to embed. Queries are real customer messages, em
 at search time (so latency includes the query embedding). Each size is built in one process and
 then measured in a FRESH process that loads the index from disk (no re-embedding), so RSS is
 what a serving process holds. Real embedding throughput is measured separately.
+
+The items are a lazy sequence (made on demand from a seed), as `KnowledgeIndex.sync` reads them
+by position, so the build's peak RSS is the index's, not the benchmark's. Serving memory: the
+index is memory-mapped, so besides RSS (which counts shared file pages in every process) each
+serving process reports its PSS (shared pages divided among the processes mapping them);
+`two_pss_mb` is the sum of the PSS of two processes serving the same files at once, i.e. what
+the host spends on them, against `one_rss_mb` of one process alone.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -82,30 +91,48 @@ class PoolEncoder:
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
-def synthetic_docs(pool: list[str], size: int, seed: int = 0) -> list[ItemDoc]:
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(pool), size=(size, TEXTS_PER_ITEM, 2))
-    docs = []
-    for i in range(size):
-        texts = tuple(SEPARATOR.join((pool[a], pool[b])) for a, b in picks[i])
-        docs.append(
-            ItemDoc(
-                id=f"F-{i:07d}",
-                type="fault" if i % 5 else "faq",
-                titles={"zh": texts[0][:40], "en": texts[1][:40]},
-                texts=texts,
-                lexical="\n".join(texts),
-                codes=(f"E{i % 997}",),
-                products=(f"P-{i % 50}",),
-            )
+class SyntheticDocs(Sequence[ItemDoc]):
+    """`size` items recombining pool texts, each made when asked for (by position)."""
+
+    def __init__(self, pool: list[str], size: int, seed: int = 0) -> None:
+        self.pool = pool
+        rng = np.random.default_rng(seed)
+        self.picks = rng.integers(0, len(pool), size=(size, TEXTS_PER_ITEM, 2), dtype=np.int32)
+
+    def __len__(self) -> int:
+        return len(self.picks)
+
+    def __getitem__(self, i: int) -> ItemDoc:  # type: ignore[override]
+        if not 0 <= i < len(self.picks):
+            raise IndexError(i)
+        pool = self.pool
+        texts = tuple(SEPARATOR.join((pool[a], pool[b])) for a, b in self.picks[i].tolist())
+        return ItemDoc(
+            id=f"F-{i:07d}",
+            type="fault" if i % 5 else "faq",
+            titles={"zh": texts[0][:40], "en": texts[1][:40]},
+            texts=texts,
+            lexical="\n".join(texts),
+            codes=(f"E{i % 997}",),
+            products=(f"P-{i % 50}",),
         )
-    return docs
+
+
+def memory_mb(pid: int | str = "self") -> dict[str, float]:
+    """RSS and PSS (shared pages divided among the processes mapping them) of a process."""
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("Rss", "Pss"):
+            values[key.lower() + "_mb"] = round(int(rest.split()[0]) / 1024)
+    return values
 
 
 def build(size: int, index_dir: Path) -> dict[str, float]:
     pool = pool_texts()
     encoder = PoolEncoder(pool)
-    docs = synthetic_docs(pool, size)
+    docs = SyntheticDocs(pool, size)
+    base_rss = memory_mb()["rss_mb"]
     started = time.perf_counter()
     index = KnowledgeIndex.open(index_dir, encoder)
     index.sync(docs, {f"P-{n}": [] for n in range(50)})
@@ -118,7 +145,14 @@ def build(size: int, index_dir: Path) -> dict[str, float]:
         "dense_rows": int(index.dense.ntotal),
         "dense_type": type(__import__("faiss").downcast_index(index.dense)).__name__,
         "disk_mb": round(disk / 2**20, 1),
+        "build_base_rss_mb": base_rss,  # the encoder and the pool, before the build
+        "build_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "build_load_average": round(os.getloadavg()[0], 1),
     }
+
+
+def _queries() -> list[str]:
+    return [q.text for path in QUERY_SETS if path.exists() for q in read_queries(path)][:300]
 
 
 def measure(index_dir: Path) -> dict[str, float]:
@@ -127,7 +161,7 @@ def measure(index_dir: Path) -> dict[str, float]:
     index = KnowledgeIndex.open(index_dir, encoder)
     load_seconds = time.perf_counter() - started
     searcher = Searcher(index)
-    texts = [q.text for path in QUERY_SETS if path.exists() for q in read_queries(path)][:300]
+    texts = _queries()
     for text in texts[:20]:
         searcher.search(text)  # warm up
     embed_ms, index_ms, cpu_ms = [], [], []
@@ -143,6 +177,7 @@ def measure(index_dir: Path) -> dict[str, float]:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "load_seconds": round(load_seconds, 1),
+        "mapped": index.mapped,
         "queries": len(texts),
         "p50_ms": round(float(np.percentile(total_ms, 50)), 1),
         "p99_ms": round(float(np.percentile(total_ms, 99)), 1),
@@ -153,6 +188,42 @@ def measure(index_dir: Path) -> dict[str, float]:
         "load_average": round(os.getloadavg()[0], 1),
         "peak_rss_mb": round(rss),
         "items_loaded": len(index),
+    }
+
+
+def serve(index_dir: Path) -> None:
+    """Open the index and answer the query set once (touching what serving touches), say so,
+    then hold it until stdin closes: the parent reads this process's memory meanwhile."""
+    index = KnowledgeIndex.open(index_dir, load_encoder(None))
+    searcher = Searcher(index)
+    for text in _queries():
+        searcher.search(text, k=5)
+    print("ready", flush=True)
+    sys.stdin.read()
+
+
+def serve_together(index_dir: Path, env: dict[str, str], count: int) -> dict[str, float]:
+    """Memory of `count` processes serving the same index files at the same time."""
+    command = [sys.executable, __file__, "--phase", "serve", "--dir", str(index_dir)]
+    procs = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(count)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            while proc.stdout.readline().strip() != "ready":
+                if proc.poll() is not None:
+                    raise RuntimeError("a serving process ended early")
+        memory = [memory_mb(proc.pid) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.stdin:
+                proc.stdin.close()
+            proc.wait(timeout=60)
+    return {
+        "rss_mb": sum(m["rss_mb"] for m in memory),
+        "pss_mb": sum(m["pss_mb"] for m in memory),
     }
 
 
@@ -169,7 +240,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--phase", choices=["build", "measure"], default=None)
+    parser.add_argument("--phase", choices=["build", "measure", "serve"], default=None)
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
     if args.phase == "build":
@@ -177,6 +248,9 @@ def main() -> None:
         return
     if args.phase == "measure":
         print(json.dumps(measure(args.dir)))
+        return
+    if args.phase == "serve":
+        serve(args.dir)
         return
     results = {"real_embedding_texts_per_second": real_embedding_throughput(), "sizes": []}
     # One thread per query, as in a server answering concurrent requests; idle-spinning
@@ -204,6 +278,10 @@ def main() -> None:
                     env=single if phase == "measure" else None,
                 )
                 row.update(json.loads(out.stdout.strip().splitlines()[-1]))
+            for count, name in ((1, "one"), (2, "two")):
+                memory = serve_together(Path(tmp) / "index", single, count)
+                row.update({f"{name}_{key}": value for key, value in memory.items()})
+            row["two_pss_over_one_rss"] = round(row["two_pss_mb"] / row["one_rss_mb"], 2)
         results["sizes"].append(row)
         print(json.dumps(row), flush=True)
         if args.out:

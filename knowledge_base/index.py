@@ -12,6 +12,16 @@ Per-item metadata lives in numpy arrays (ids and titles as UTF-8 blobs with offs
 one Python object per item, so a million items fit in memory. `sync()` re-embeds only items whose
 content hash changed, removes deleted ones, and starts from scratch when the encoder changed; the
 manifest records the encoder, the KB revision and the format.
+
+Built in a stream, with bounded memory: items are read one at a time (`docs` may be a lazy
+sequence), their texts embedded in batches of `EMBED_BATCH` and added as they come; an IVF index
+is trained on the first `IVF_TRAIN_ROWS` vectors only, and the BM25 matrix is assembled from
+per-chunk token counts, never from one list of tokens per document.
+
+Served memory-mapped: every array is its own `.npy` file, the FAISS file is read with
+`IO_FLAG_MMAP` (IVF: the inverted lists stay in the file) or `IO_FLAG_MMAP_IFC` (exact: the flat
+codes), and BM25 with `mmap=True`, so the worker processes of one host share one copy of the
+pages. `sync()` first reloads the dense index into memory when it has to change it.
 """
 
 from __future__ import annotations
@@ -20,19 +30,23 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import bm25s
 import faiss
 import numpy as np
+from tqdm import tqdm  # type: ignore[import-untyped]
 
 from knowledge_base.encoders import Encoder
 from knowledge_base.format import KnowledgeBase, lists_by_lang, texts_by_lang
 from knowledge_base.text import CodeMatcher, normalize, tokenize
 
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3  # 3: one .npy per array (memory-mapped); 2 (items.npz) is still read
+READABLE_FORMATS = (2, 3)
 ITEM_TYPES = ("fault", "faq")
 # An item's FAISS ids are slot * MAX_TEXTS_PER_ITEM + n; texts beyond this are not embedded.
 MAX_TEXTS_PER_ITEM = 64
@@ -45,7 +59,10 @@ EXACT_MAX_ROWS = 20_000
 SQ8_MAX_ROWS = 1_000_000
 PQ_BYTES = 64
 IVF_TRAIN_ROWS = 100_000  # k-means sample; more only slows training on 2 cores
-EMBED_BATCH = IVF_TRAIN_ROWS  # texts embedded per batch; the first also trains IVF
+# Texts embedded per batch: 8k x 512 float32 = 16 MB. Until an IVF index is trained the batches
+# are kept (at most IVF_TRAIN_ROWS vectors, 200 MB), then trained on and added.
+EMBED_BATCH = 8192
+LEXICAL_CHUNK = 20_000  # documents tokenized per chunk of the BM25 build
 IVF_MAX_LISTS = 4096  # 4*sqrt(rows) lists, capped: k-means and assignment cost grow with it
 IVF_NPROBE = (
     24  # lists probed per query: FAISS's usual 1-2 % of lists; latency in bench/kb_scale.py
@@ -53,7 +70,8 @@ IVF_NPROBE = (
 BM25_K1, BM25_B = 1.2, 0.75
 
 _MANIFEST = "manifest.json"
-_ARRAYS = "items.npz"
+_ARRAYS_V2 = "items.npz"
+_ARRAYS = "items"  # a folder of .npy files
 _DENSE = "dense.faiss"
 _LEXICAL = "bm25"
 
@@ -228,28 +246,37 @@ class KnowledgeIndex:
         self._typical_token = 1.0
         self._matcher = CodeMatcher([], {})
         self._slot_of: dict[str, int] | None = None
+        self._mapped = False
 
     # --- opening and saving --------------------------------------------------------------------
 
     @classmethod
-    def open(cls, index_dir: Path, encoder: Encoder) -> KnowledgeIndex:
+    def open(cls, index_dir: Path, encoder: Encoder, mmap: bool = True) -> KnowledgeIndex:
         """The index saved in `index_dir`, or an empty one when there is none, it is of another
-        format, or it was built with another encoder (then `sync()` rebuilds it)."""
+        format, or it was built with another encoder (then `sync()` rebuilds it).
+
+        `mmap` (the default) maps the files instead of reading them, so the processes of one
+        host that open the same folder share its pages."""
         index = cls(index_dir, encoder)
         manifest = index._read_manifest()
         if manifest is None:
             return index
-        if manifest.get("format") != INDEX_FORMAT or manifest.get("encoder") != {
+        if manifest.get("format") not in READABLE_FORMATS or manifest.get("encoder") != {
             "name": encoder.name,
             "dim": encoder.dim,
         }:
             return index
-        index._load(manifest)
+        index._load(manifest, mmap)
         return index
 
     @property
     def manifest_path(self) -> Path:
         return self.index_dir / _MANIFEST
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the dense index is a read-only map of its file (`sync()` reloads it)."""
+        return self._mapped
 
     def _read_manifest(self) -> dict | None:
         try:
@@ -257,9 +284,9 @@ class KnowledgeIndex:
         except (OSError, ValueError):
             return None
 
-    def _load(self, manifest: dict) -> None:
+    def _load(self, manifest: dict, mmap: bool) -> None:
         try:
-            arrays = np.load(self.index_dir / _ARRAYS, allow_pickle=False)
+            arrays = _read_arrays(self.index_dir, mmap)
             self.ids = StringTable(arrays["ids_blob"], arrays["ids_offsets"])
             self.types = arrays["types"]
             self.alive = arrays["alive"]
@@ -270,9 +297,13 @@ class KnowledgeIndex:
             }
             self.codes = _Csr(arrays["codes_indptr"], arrays["codes_values"])
             self.products = _Csr(arrays["products_indptr"], arrays["products_values"])
-            self.dense = faiss.read_index(str(self.index_dir / _DENSE))
+            self.dense = _read_dense(self.index_dir / _DENSE, manifest, mmap)
+            self._mapped = mmap
             if (self.index_dir / _LEXICAL).is_dir():
-                self.lexical = bm25s.BM25.load(str(self.index_dir / _LEXICAL), show_progress=False)
+                self.lexical = bm25s.BM25.load(
+                    str(self.index_dir / _LEXICAL), mmap=mmap, show_progress=False
+                )
+            token_max = arrays.get("token_max")
         except (OSError, KeyError, ValueError, RuntimeError):
             self._clear()  # unusable files: start over
             return
@@ -280,7 +311,14 @@ class KnowledgeIndex:
         self.code_names = list(manifest["code_names"])
         self.product_names = list(manifest["product_names"])
         self.aliases = {k: list(v) for k, v in manifest["aliases"].items()}
-        self._after_change()
+        self._after_change(token_max)
+
+    def _writable(self) -> None:
+        """The dense index in memory (a mapped one cannot change), before `sync()` changes it."""
+        if self._mapped:
+            self.dense = faiss.read_index(str(self.index_dir / _DENSE))
+            self._mapped = False
+            self._after_change(self._token_max)
 
     def save(self) -> None:
         """Write every file to a fresh folder, then swap it in (a crash keeps the old index)."""
@@ -297,12 +335,18 @@ class KnowledgeIndex:
             "codes_values": self.codes.values,
             "products_indptr": self.products.indptr,
             "products_values": self.products.values,
+            "token_max": self._token_max,
         }
         for lang, table in self.titles.items():
             arrays[f"title_{lang}_blob"] = table.blob
             arrays[f"title_{lang}_offsets"] = table.offsets
-        np.savez(staging / _ARRAYS, allow_pickle=False, **arrays)
-        faiss.write_index(self.dense, str(staging / _DENSE))
+        (staging / _ARRAYS).mkdir()
+        for name, values in arrays.items():
+            np.save(staging / _ARRAYS / f"{name}.npy", np.asarray(values), allow_pickle=False)
+        if self._mapped:  # unchanged since it was mapped: the file is what writing would give
+            shutil.copyfile(self.index_dir / _DENSE, staging / _DENSE)
+        else:
+            faiss.write_index(self.dense, str(staging / _DENSE))
         if self.lexical is not None:
             self.lexical.save(str(staging / _LEXICAL), show_progress=False)
         manifest = {
@@ -323,7 +367,7 @@ class KnowledgeIndex:
         if self.index_dir.exists():
             os.replace(self.index_dir, old)
         os.replace(staging, self.index_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)  # pages still mapped stay readable until unmapped
 
     # --- keeping in step with the knowledge base --------------------------------------------
 
@@ -334,39 +378,60 @@ class KnowledgeIndex:
         kb_revision: str | None = None,
         save: bool = True,
     ) -> SyncReport:
-        """Make the index hold exactly `docs`: embed new and changed items only, drop deleted."""
-        report = SyncReport(rebuilt=len(self.alive) == 0 and bool(docs))
+        """Make the index hold exactly `docs`: embed new and changed items only, drop deleted.
+
+        `docs` is read item by item (by position), never held here all at once: a lazy sequence
+        keeps the memory of a million-item build bounded."""
+        report = SyncReport(rebuilt=len(self.alive) == 0 and len(docs) > 0)
         slot_of = self._slots()
-        wanted = {doc.id: doc for doc in docs}
-        removed = [slot for item_id, slot in slot_of.items() if item_id not in wanted]
-        changed: list[tuple[int, ItemDoc]] = []
-        free = [int(s) for s in np.flatnonzero(~self.alive)] + removed
-        next_slot = len(self.alive)
-        for doc in docs:
+        count = len(docs)
+        hashes = np.zeros(count, dtype="S40")
+        slot_of_doc = np.full(count, -1, dtype=np.int64)
+        ids: list[str] = []
+        changed = array("q")  # positions in `docs` to embed
+        new_texts = 0
+        for pos in range(count):
+            doc = docs[pos]
+            ids.append(doc.id)
+            hashes[pos] = doc.content_hash()
             slot = slot_of.get(doc.id)
             if slot is None:
-                if free:
-                    slot = free.pop(0)
-                else:
-                    slot, next_slot = next_slot, next_slot + 1
                 report.added += 1
-                changed.append((slot, doc))
-            elif self.hashes[slot] != doc.content_hash():
+            elif self.hashes[slot] != hashes[pos]:
                 report.updated += 1
-                changed.append((slot, doc))
+                slot_of_doc[pos] = slot
             else:
                 report.unchanged += 1
+                slot_of_doc[pos] = slot
+                continue
+            changed.append(pos)
+            new_texts += len(doc.texts)
+        wanted = set(ids)
+        removed = [slot for item_id, slot in slot_of.items() if item_id not in wanted]
+        del wanted
+        # New items take the free slots first (dead ones, then the removed), then new ones.
+        free = iter([int(s) for s in np.flatnonzero(~np.asarray(self.alive))] + removed)
+        next_slot = len(self.alive)
+        replaced = [int(slot_of_doc[pos]) for pos in changed if slot_of_doc[pos] >= 0]
+        for pos in changed:
+            if slot_of_doc[pos] < 0:
+                slot = next(free, None)
+                if slot is None:
+                    slot, next_slot = next_slot, next_slot + 1
+                slot_of_doc[pos] = slot
         report.removed = len(removed)
-        revision = kb_revision or _revision(docs)
-        if not (changed or removed) and aliases == self.aliases:
+        revision = kb_revision or _revision(ids, hashes)
+        if not (len(changed) or removed) and aliases == self.aliases:
             if revision != self.kb_revision:
                 self.kb_revision = revision
                 if save:
                     self.save()
             return report
-        self._remove_rows([slot for slot, _ in changed if slot < len(self.alive)] + removed)
-        report.embedded_texts = self._embed(changed)
-        self._rebuild_metadata(docs, slot_of, changed, next_slot, aliases)
+        del ids
+        self._writable()
+        self._remove_rows(replaced + removed)
+        report.embedded_texts = self._embed(docs, changed, slot_of_doc, new_texts)
+        self._rebuild_metadata(docs, slot_of_doc, hashes, next_slot, aliases)
         self.kb_revision = revision
         if save:
             self.save()
@@ -378,85 +443,122 @@ class KnowledgeIndex:
         return self._slot_of
 
     def _remove_rows(self, slots: Sequence[int]) -> None:
+        """Drop the dense rows of these slots in ONE pass over the index (a bitmap of ids)."""
+        if not slots or self.dense.ntotal == 0:
+            return
+        bits = np.zeros((max(slots) + 1) * MAX_TEXTS_PER_ITEM, dtype=bool)
         for slot in slots:
-            start = slot * MAX_TEXTS_PER_ITEM
-            self.dense.remove_ids(faiss.IDSelectorRange(start, start + MAX_TEXTS_PER_ITEM))
+            bits[slot * MAX_TEXTS_PER_ITEM : (slot + 1) * MAX_TEXTS_PER_ITEM] = True
+        bitmap = np.packbits(bits, bitorder="little")
+        # id i is selected when bit i % 8 of byte i // 8 is set; the size is in bytes
+        self.dense.remove_ids(faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap)))
 
-    def _embed(self, changed: Sequence[tuple[int, ItemDoc]]) -> int:
-        """Embed the texts of changed items in batches (bounded memory) and add them."""
-        texts = [text for _, doc in changed for text in doc.texts]
-        ids = np.fromiter(
-            (slot * MAX_TEXTS_PER_ITEM + n for slot, doc in changed for n in range(len(doc.texts))),
-            dtype=np.int64,
-            count=len(texts),
-        )
-        total = self.dense.ntotal + len(texts)
-        for start in range(0, len(texts), EMBED_BATCH):
-            batch = texts[start : start + EMBED_BATCH]
-            self.add_vectors(ids[start : start + EMBED_BATCH], self.encoder.encode(batch), total)
-        return len(texts)
+    def _embed(
+        self,
+        docs: Sequence[ItemDoc],
+        changed: Sequence[int],
+        slot_of_doc: np.ndarray,
+        new_texts: int,
+    ) -> int:
+        """Embed the texts of the changed items in batches and add each batch as it comes.
 
-    def add_vectors(self, ids: np.ndarray, vectors: np.ndarray, expected_total: int) -> None:
-        """Add dense rows; when the rows expected in all will be too many for the exact index,
-        move to the approximate type first, trained on what is there plus this batch."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if _is_exact(self.dense) and expected_total > EXACT_MAX_ROWS:
+        When the rows expected in all are too many for the exact index, the approximate type is
+        trained first on a bounded sample: the rows already there plus the first batches, up to
+        `IVF_TRAIN_ROWS` vectors."""
+        expected = self.dense.ntotal + new_texts
+        pending: list[tuple[np.ndarray, np.ndarray]] = []
+        if _is_exact(self.dense) and expected > EXACT_MAX_ROWS:
             old_ids, old_vectors = _exact_contents(self.dense)
-            self.dense = _new_dense(self.encoder.dim, expected_total)
-            _train(self.dense, np.vstack([old_vectors, vectors]))
+            self.dense = _new_dense(self.encoder.dim, expected)
             if len(old_ids):
-                self.dense.add_with_ids(old_vectors, old_ids)
-        if len(ids):
+                pending.append((old_ids, old_vectors))
+        pending_rows = sum(len(ids) for ids, _ in pending)
+        with tqdm(
+            total=new_texts, unit="text", desc="Embedding", disable=None, leave=False
+        ) as progress:
+            for ids, texts in _text_batches(docs, changed, slot_of_doc):
+                vectors = np.ascontiguousarray(self.encoder.encode(texts), dtype=np.float32)
+                progress.update(len(texts))
+                if self.dense.is_trained:
+                    self.dense.add_with_ids(vectors, ids)
+                    continue
+                pending.append((ids, vectors))
+                pending_rows += len(ids)
+                if pending_rows >= IVF_TRAIN_ROWS:
+                    self._train_and_add(pending)
+                    pending, pending_rows = [], 0
+        if pending or not self.dense.is_trained:
+            self._train_and_add(pending)
+        return new_texts
+
+    def _train_and_add(self, pending: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        if not pending:
+            return
+        if not self.dense.is_trained:
+            _train(self.dense, np.vstack([v for _, v in pending]))
+        while pending:  # batch by batch, each freed once added: no second copy of them all
+            ids, vectors = pending.pop(0)
             self.dense.add_with_ids(vectors, ids)
 
     def _rebuild_metadata(
         self,
         docs: Sequence[ItemDoc],
-        slot_of: dict[str, int],
-        changed: Sequence[tuple[int, ItemDoc]],
+        slot_of_doc: np.ndarray,
+        hashes: np.ndarray,
         size: int,
         aliases: dict[str, list[str]],
     ) -> None:
-        """Per-slot arrays and the lexical index for the new content (cheap: no embedding)."""
-        by_slot: list[ItemDoc | None] = [None] * size
-        for doc in docs:
-            slot = slot_of.get(doc.id)
-            if slot is not None:
-                by_slot[slot] = doc
-        for slot, doc in changed:
-            by_slot[slot] = doc
-        self.code_names = sorted({c for d in docs for c in d.codes})
-        self.product_names = sorted({p for d in docs for p in d.products} | set(aliases))
-        code_no = {c: i for i, c in enumerate(self.code_names)}
-        product_no = {p: i for i, p in enumerate(self.product_names)}
-        langs = sorted({lang for d in docs for lang in d.titles})
-        self.ids = StringTable.build([d.id if d else "" for d in by_slot])
-        self.types = np.array([ITEM_TYPES.index(d.type) if d else 0 for d in by_slot], np.int8)
-        self.alive = np.array([d is not None for d in by_slot], dtype=bool)
-        self.hashes = np.array([d.content_hash() if d else b"" for d in by_slot], dtype="S40")
-        self.titles = {
-            lang: StringTable.build([(d.titles.get(lang, "") if d else "") for d in by_slot])
-            for lang in langs
-        }
-        self.codes = _Csr.build([[code_no[c] for c in d.codes] if d else [] for d in by_slot])
-        self.products = _Csr.build(
-            [[product_no[p] for p in d.products if p in product_no] if d else [] for d in by_slot]
-        )
+        """Per-slot arrays and the lexical index for the new content (no embedding), built
+        slot by slot from `docs` read by position."""
+        doc_of_slot = np.full(size, -1, dtype=np.int64)
+        doc_of_slot[slot_of_doc] = np.arange(len(slot_of_doc))
+        ids = _StringTableBuilder()
+        titles: dict[str, _StringTableBuilder] = {}
+        types = np.zeros(size, np.int8)
+        codes, products = _CsrBuilder(), _CsrBuilder()
+        lexical = _Bm25Builder()
+        for slot, pos in enumerate(doc_of_slot.tolist()):
+            doc = docs[pos] if pos >= 0 else None
+            if doc is None:
+                ids.append("")
+                codes.append(())
+                products.append(())
+                lexical.append([])
+                continue
+            ids.append(doc.id)
+            types[slot] = ITEM_TYPES.index(doc.type)
+            for lang, title in doc.titles.items():
+                titles.setdefault(lang, _StringTableBuilder()).append(title, at=slot)
+            codes.append(doc.codes)
+            products.append(doc.products)
+            lexical.append(tokenize(doc.lexical))
+        self.code_names, code_remap = codes.names()
+        self.product_names, product_remap = products.names(extra=aliases)
+        self.ids = ids.build(size)
+        self.types = types
+        self.alive = doc_of_slot >= 0
+        self.hashes = np.zeros(size, dtype="S40")
+        self.hashes[self.alive] = hashes[doc_of_slot[self.alive]]
+        self.titles = {lang: titles[lang].build(size) for lang in sorted(titles)}
+        self.codes = codes.build(code_remap)
+        self.products = products.build(product_remap)
         self.aliases = {k: list(v) for k, v in aliases.items()}
-        corpus = [tokenize(d.lexical) if d else [] for d in by_slot]
-        self.lexical = bm25s.BM25(k1=BM25_K1, b=BM25_B)
-        self.lexical.index(corpus, show_progress=False)
+        self.lexical = lexical.build()
         self._slot_of = None
         self._after_change()
 
-    def _after_change(self) -> None:
+    def _after_change(self, token_max: np.ndarray | None = None) -> None:
         self.code_number = {code: n for n, code in enumerate(self.code_names)}
         self.product_number = {product: n for n, product in enumerate(self.product_names)}
         self._matcher = CodeMatcher(
             self.code_names, {p: self.aliases.get(p, []) for p in self.product_names}
         )
         if self.lexical is not None:
-            self._token_max = _column_max(self.lexical)
+            self._token_max = (
+                np.asarray(token_max, dtype=np.float32)
+                if token_max is not None
+                else _column_max(self.lexical)
+            )
             used = self._token_max[self._token_max > 0]
             self._typical_token = float(np.median(used)) if len(used) else 1.0
         if not _is_exact(self.dense):
@@ -495,9 +597,17 @@ class KnowledgeIndex:
         token_ids = [vocab[t] for t in distinct if t in vocab]
         unknown = len(distinct) - len(token_ids)
         best = float(self._token_max[token_ids].sum()) + unknown * self._typical_token
+        scores = np.zeros(len(self.alive), np.float32)
         if not token_ids:
-            return np.zeros(len(self.alive), np.float32), best
-        return self.lexical.get_scores_from_ids(token_ids), best
+            return scores, best
+        # bm25s sums with np.add.at, slow over the long postings of a million documents; a
+        # column of the CSC matrix names each document once, so plain fancy-index adds suffice.
+        matrix = self.lexical.scores
+        data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+        for token in token_ids:
+            start, end = int(indptr[token]), int(indptr[token + 1])
+            scores[indices[start:end]] += data[start:end]
+        return scores, best
 
     def item_id(self, slot: int) -> str:
         return self.ids[slot]
@@ -518,11 +628,171 @@ class KnowledgeIndex:
         return np.unique(np.searchsorted(self.codes.indptr, np.flatnonzero(hits), side="right") - 1)
 
 
-def _revision(docs: Sequence[ItemDoc]) -> str:
+def _revision(ids: Sequence[str], hashes: np.ndarray) -> str:
+    """A digest of the items' ids and content hashes, in id order."""
     digest = hashlib.sha1()
-    for doc in sorted(docs, key=lambda d: d.id):
-        digest.update(doc.id.encode() + doc.content_hash())
+    for pos in sorted(range(len(ids)), key=ids.__getitem__):
+        digest.update(ids[pos].encode() + bytes(hashes[pos]))
     return digest.hexdigest()
+
+
+def _text_batches(
+    docs: Sequence[ItemDoc], positions: Sequence[int], slot_of_doc: np.ndarray
+) -> Iterator[tuple[np.ndarray, list[str]]]:
+    """(FAISS ids, texts) of the items at `positions`, `EMBED_BATCH` texts at a time."""
+    ids = array("q")
+    texts: list[str] = []
+    for pos in positions:
+        base = int(slot_of_doc[pos]) * MAX_TEXTS_PER_ITEM
+        doc_texts = docs[pos].texts
+        ids.extend(range(base, base + len(doc_texts)))
+        texts.extend(doc_texts)
+        if len(texts) >= EMBED_BATCH:
+            yield np.frombuffer(ids, dtype=np.int64).copy(), texts
+            ids, texts = array("q"), []
+    if texts:
+        yield np.frombuffer(ids, dtype=np.int64).copy(), texts
+
+
+def _read_arrays(index_dir: Path, mmap: bool) -> dict[str, np.ndarray]:
+    """The per-item arrays: one .npy each (mapped when `mmap`), or a format-2 items.npz."""
+    folder = index_dir / _ARRAYS
+    if folder.is_dir():
+        mode: Literal["r"] | None = "r" if mmap else None
+        return {
+            f.stem: np.load(f, mmap_mode=mode, allow_pickle=False) for f in folder.glob("*.npy")
+        }
+    with np.load(index_dir / _ARRAYS_V2, allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+def _read_dense(path: Path, manifest: dict, mmap: bool) -> faiss.Index:
+    """The FAISS index; mapped read-only when `mmap`: IVF keeps its inverted lists in the file
+    (`IO_FLAG_MMAP`: changing them raises), the exact index its flat codes (`IO_FLAG_MMAP_IFC`)."""
+    if not mmap:
+        return faiss.read_index(str(path))
+    if manifest.get("dense_type") == "IndexIDMap2":
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+
+
+class _StringTableBuilder:
+    """A `StringTable` appended to string by string (one growing UTF-8 buffer)."""
+
+    def __init__(self) -> None:
+        self._blob = bytearray()
+        self._ends = array("q")
+
+    def append(self, text: str, at: int | None = None) -> None:
+        """Add `text` as row `at` (rows before it empty), else as the next row."""
+        if at is not None:
+            self._ends.extend([len(self._blob)] * (at - len(self._ends)))
+        self._blob += text.encode("utf-8")
+        self._ends.append(len(self._blob))
+
+    def build(self, rows: int) -> StringTable:
+        self._ends.extend([len(self._blob)] * (rows - len(self._ends)))
+        offsets = np.zeros(rows + 1, dtype=np.int64)
+        offsets[1:] = np.frombuffer(self._ends, dtype=np.int64)
+        return StringTable(np.frombuffer(bytes(self._blob), dtype=np.uint8).copy(), offsets)
+
+
+class _CsrBuilder:
+    """Per-slot lists of names as CSR numbers, numbered at the end in sorted name order."""
+
+    def __init__(self) -> None:
+        self._number: dict[str, int] = {}
+        self._values = array("i")
+        self._ends = array("q")
+
+    def append(self, names: Iterable[str]) -> None:
+        for name in names:
+            self._values.append(self._number.setdefault(name, len(self._number)))
+        self._ends.append(len(self._values))
+
+    def names(self, extra: Iterable[str] = ()) -> tuple[list[str], np.ndarray]:
+        """The sorted names (with `extra`) and the map from first-seen numbers to their place."""
+        ordered = sorted(set(self._number) | set(extra))
+        place = {name: n for n, name in enumerate(ordered)}
+        remap = np.array([place[name] for name in self._number], dtype=np.int32)
+        return ordered, remap
+
+    def build(self, remap: np.ndarray) -> _Csr:
+        indptr = np.zeros(len(self._ends) + 1, dtype=np.int64)
+        indptr[1:] = np.frombuffer(self._ends, dtype=np.int64)
+        values = np.frombuffer(self._values, dtype=np.int32)
+        return _Csr(indptr, remap[values] if len(values) else np.zeros(0, np.int32))
+
+
+class _Bm25Builder:
+    """The BM25 matrix of bm25s (method "lucene", as `bm25s.BM25(k1, b).index` computes it)
+    built from documents given one by one: token counts are kept per chunk of documents as
+    numpy arrays (12 bytes per distinct token of a document), never as Python lists."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._lengths = array("i")
+        self._tokens = array("i")  # token ids of the current chunk
+        self._doc_ends = array("q")
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # doc, token, tf
+
+    def append(self, tokens: list[str]) -> None:
+        vocab = self.vocab
+        self._tokens.extend([vocab.setdefault(t, len(vocab)) for t in tokens])
+        self._doc_ends.append(len(self._tokens))
+        self._lengths.append(len(tokens))
+        if len(self._doc_ends) >= LEXICAL_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._doc_ends:
+            return
+        first_doc = len(self._lengths) - len(self._doc_ends)
+        ends = np.frombuffer(self._doc_ends, dtype=np.int64)
+        tokens = np.frombuffer(self._tokens, dtype=np.int32).astype(np.int64)
+        docs = np.repeat(np.arange(len(ends), dtype=np.int64), np.diff(ends, prepend=0))
+        keys, tf = np.unique((docs << 32) | tokens, return_counts=True)  # by doc, then token
+        self._chunks.append(
+            (
+                (keys >> 32).astype(np.int32) + first_doc,
+                (keys & 0xFFFFFFFF).astype(np.int32),
+                tf.astype(np.float32),
+            )
+        )
+        self._tokens, self._doc_ends = array("i"), array("q")
+
+    def build(self) -> bm25s.BM25:
+        self._flush()
+        n_docs, n_vocab = len(self._lengths), len(self.vocab)
+        lengths = np.frombuffer(self._lengths, dtype=np.int32).astype(np.float64)
+        avg_length = float(lengths.mean()) if n_docs else 0.0
+        df = np.zeros(n_vocab, dtype=np.int64)
+        for _, tokens, _ in self._chunks:
+            df += np.bincount(tokens, minlength=n_vocab)
+        idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+        indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum(df)
+        data = np.zeros(int(indptr[-1]), dtype=np.float32)
+        indices = np.zeros(int(indptr[-1]), dtype=np.int32)
+        cursor = indptr[:-1].copy()
+        while self._chunks:  # column by column, documents in order; each chunk freed once used
+            docs, tokens, tfs = self._chunks.pop(0)
+            norm = BM25_K1 * ((1 - BM25_B) + BM25_B * lengths[docs] / max(avg_length, 1e-9))
+            scores = (idf[tokens] * (tfs / (norm + tfs))).astype(np.float32)
+            order = np.argsort(tokens, kind="stable")
+            tokens, docs, scores = tokens[order], docs[order], scores[order]
+            starts = np.flatnonzero(np.diff(tokens, prepend=-1))
+            counts = np.diff(np.append(starts, len(tokens)))
+            rank = np.arange(len(tokens)) - np.repeat(starts, counts)
+            where = cursor[tokens] + rank
+            indices[where], data[where] = docs, scores
+            cursor[tokens[starts]] += counts
+        retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+        retriever.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": n_docs}
+        retriever.vocab_dict = self.vocab
+        retriever.unique_token_ids_set = set(self.vocab.values())
+        retriever.nonoccurrence_array = None  # "lucene" has none; `save` asks for it
+        return retriever
 
 
 def _new_dense(dim: int, rows: int) -> faiss.Index:
@@ -539,9 +809,10 @@ def _new_dense(dim: int, rows: int) -> faiss.Index:
 
 
 def _train(index: faiss.Index, vectors: np.ndarray) -> None:
-    rng = np.random.default_rng(0)
-    sample = vectors[rng.choice(len(vectors), min(len(vectors), IVF_TRAIN_ROWS), replace=False)]
-    index.train(np.ascontiguousarray(sample))
+    if len(vectors) > IVF_TRAIN_ROWS:
+        rng = np.random.default_rng(0)
+        vectors = vectors[rng.choice(len(vectors), IVF_TRAIN_ROWS, replace=False)]
+    index.train(np.ascontiguousarray(vectors))
 
 
 def _is_exact(index: faiss.Index) -> bool:

@@ -1,8 +1,9 @@
 """`KnowledgeService`: the knowledge base as the rest of the service uses it.
 
 It holds the graph (for answers) and the search index (for finding items), opened from the
-database and kept in step with it: the on-disk index is loaded without re-embedding, and after
-an import only changed items are embedded again (`refresh`, `on_kb_changed`).
+database and kept in step with it: the on-disk index is memory-mapped without re-embedding (the
+workers of one host share its pages), and after an import only changed items are embedded again
+(`refresh`, `on_kb_changed`).
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ Sessions = async_sessionmaker[AsyncSession]
 def sync_index(
     kb: KnowledgeBase, index_dir: Path, encoder: Encoder, revision: str = ""
 ) -> tuple[KnowledgeIndex, SyncReport]:
-    """The index in `index_dir` brought in step with `kb` (embedding only what changed)."""
+    """The index in `index_dir` brought in step with `kb` (embedding only what changed),
+    memory-mapped from its files so that the worker processes of a host share one copy."""
     index = KnowledgeIndex.open(index_dir, encoder)
     if revision and index.kb_revision == revision and len(index):
         return index, SyncReport(unchanged=len(index))
     report = index.sync(documents(kb), product_aliases(kb), kb_revision=revision or None)
+    if report.changed:  # what sync built is this process's own memory: map the saved files
+        index = KnowledgeIndex.open(index_dir, encoder)
     return index, report
 
 

@@ -119,10 +119,11 @@ async def _notify_changed(settings: Settings, sessions: Sessions) -> None:
     if hook is None:
         return
     try:
-        with _stderr.status("Updating the search index…"):
-            result = hook(settings=settings, sessions=sessions)
-            if inspect.isawaitable(result):
-                await result
+        # A line, not a spinner: the index shows its own progress bar (tqdm) while it embeds.
+        typer.echo("Updating the search index…", err=True)
+        result = hook(settings=settings, sessions=sessions)
+        if inspect.isawaitable(result):
+            await result
     except Exception as exc:  # noqa: BLE001 - any failure of the index must not hide the import
         typer.echo(
             f"warning: the knowledge base was imported, but updating the search index failed "
