@@ -220,19 +220,25 @@ def test_interface_follows_the_browser_language_and_toggles(
         context.close()
 
 
-def test_the_widget_adds_a_chat_button_to_another_site(
-    context: BrowserContext, chat_service: Service
-) -> None:
-    shop = FastAPI()  # a customer's own site: another origin, one script tag
+def shop_site(chat_url: str, heading: str, *, mobile: bool = False) -> FastAPI:
+    """A customer's own site: another origin with one script tag, the chat widget's."""
+    shop = FastAPI()
+    viewport = '<meta name="viewport" content="width=device-width">' if mobile else ""
 
     @shop.get("/")
     def home() -> HTMLResponse:
         return HTMLResponse(
-            "<!doctype html><html><body><h1>Ice makers for bars</h1>"
-            f'<script src="{chat_service.url}/chat/widget.js" async></script></body></html>'
+            f"<!doctype html><html><head>{viewport}</head><body><h1>{heading}</h1>"
+            f'<script src="{chat_url}/chat/widget.js" async></script></body></html>'
         )
 
-    with running_server(shop) as shop_url:
+    return shop
+
+
+def test_the_widget_adds_a_chat_button_to_another_site(
+    context: BrowserContext, chat_service: Service
+) -> None:
+    with running_server(shop_site(chat_service.url, "Ice makers for bars")) as shop_url:
         page = context.new_page()
         page.goto(shop_url.replace("127.0.0.1", "localhost"))
         _open_widget_and_chat(page)
@@ -426,16 +432,7 @@ def test_the_newest_message_is_never_hidden_on_a_desktop_page_with_buttons(
 def test_the_newest_message_is_never_hidden_in_the_widget(
     browser: Browser, chat_service: Service
 ) -> None:
-    shop = FastAPI()
-
-    @shop.get("/")
-    def home() -> HTMLResponse:
-        return HTMLResponse(
-            '<!doctype html><html><head><meta name="viewport" content="width=device-width">'
-            "</head><body><h1>Ice makers for bars</h1>"
-            f'<script src="{chat_service.url}/chat/widget.js" async></script></body></html>'
-        )
-
+    shop = shop_site(chat_service.url, "Ice makers for bars", mobile=True)
     context = browser.new_context(locale="en-US", viewport=PHONE, is_mobile=True)
     context.set_default_timeout(WAIT_MS)
     try:
@@ -503,15 +500,7 @@ def test_an_english_browser_gets_an_english_page_and_widget(
 def test_the_widget_follows_a_traditional_chinese_browser(
     browser: Browser, chat_service: Service
 ) -> None:
-    shop = FastAPI()
-
-    @shop.get("/")
-    def home() -> HTMLResponse:
-        return HTMLResponse(
-            "<!doctype html><html><body><h1>製冰機</h1>"
-            f'<script src="{chat_service.url}/chat/widget.js" async></script></body></html>'
-        )
-
+    shop = shop_site(chat_service.url, "製冰機")
     context = browser.new_context(locale="zh-HK")
     context.set_default_timeout(WAIT_MS)
     try:
