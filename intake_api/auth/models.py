@@ -14,8 +14,30 @@ from core.columns import UtcDateTime, utcnow
 from core.database import Base
 from intake_api.limits.text import limit
 
-SCOPES = ("tickets:read", "tickets:write", "messages:write", "agents", "kb:write", "admin")
-Scope = Literal["tickets:read", "tickets:write", "messages:write", "agents", "kb:write", "admin"]
+SCOPES = (
+    "tickets:read",
+    "tickets:write",
+    "messages:write",
+    "agents",
+    "kb:write",
+    "assets:read",
+    "assets:write",
+    "alarms:read",
+    "alarms:write",
+    "admin",
+)
+Scope = Literal[
+    "tickets:read",
+    "tickets:write",
+    "messages:write",
+    "agents",
+    "kb:write",
+    "assets:read",
+    "assets:write",
+    "alarms:read",
+    "alarms:write",
+    "admin",
+]
 
 
 class ApiKey(Base):
@@ -59,11 +81,15 @@ class Principal:
     actor: str
     scopes: frozenset[str]
     key_id: int | None = None
+    # A signed-in agent (cookie session): their account id, display name and role.
+    agent_id: int | None = None
+    name: str | None = None
+    role: str | None = None
 
     @property
     def is_admin_key(self) -> bool:
         """AFTERSALES_ADMIN_KEY: the operator's key, exempt from rate limits."""
-        return self.key_id is None
+        return self.key_id is None and self.agent_id is None
 
     def allows(self, scope: str) -> bool:
         """The admin scope includes every other."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from intake_api.cli.agents import agents_app
 from intake_api.cli.apikeys import apikey_app
+from intake_api.cli.assets import assets_app
 from intake_api.cli.bot import bot_app
 from intake_api.cli.chat import chat
 from intake_api.cli.deliveries import deliveries_app
@@ -33,7 +35,9 @@ app.add_typer(nlu_app, name="nlu")
 app.add_typer(bot_app, name="bot")
 app.command("chat")(chat)
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(agents_app, name="agents")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(telegram_app, name="telegram")
+app.add_typer(assets_app, name="assets")
 import intake_api.cli.kb_admin  # noqa: E402, F401  (registers kb import/validate/stats/export)
 import intake_api.cli.kb_search  # noqa: E402, F401  (registers kb search/eval)

@@ -1,0 +1,1 @@
+"""The asset registry: the installed units, their product, customer, contacts and site."""
