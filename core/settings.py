@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -66,6 +67,45 @@ class Settings(BaseSettings):
     max_request_bytes: int = 1_000_000
     rate_limit_per_key_per_minute: int = 600
     rate_limit_per_sender_per_minute: int = 30
+    idempotency_key_hours: float = Field(
+        default=24.0, ge=24, description="How long an `Idempotency-Key` and its response are kept."
+    )
+
+    # --- customers' files (photos, voice notes, documents) -------------------------------------
+    files_dir: Path | None = Field(
+        default=None,
+        description="Where attachments are stored by content hash; default: data dir/files.",
+    )
+    max_attachment_bytes: int = Field(
+        default=5_000_000,
+        gt=0,
+        description="Largest attachment taken (inline ones also count toward max_request_bytes).",
+    )
+    attachment_types: list[str] = Field(
+        default=[
+            "image/jpeg",
+            "image/png",
+            "image/webp",
+            "image/gif",
+            "audio/amr",
+            "audio/ogg",
+            "audio/mpeg",
+            "audio/mp4",
+            "audio/x-wav",
+            "application/pdf",
+        ],
+        description="Content types taken, as found in the bytes (never the name).",
+    )
+    file_retention_days: float = Field(
+        default=180.0, gt=0, description="Attachments older than this are deleted."
+    )
+    file_url_seconds: int = Field(
+        default=3600, gt=0, description="How long a signed attachment URL works."
+    )
+    file_signing_key: str | None = Field(
+        default=None,
+        description="Secret of signed attachment URLs; default: a random key in the data dir.",
+    )
 
     # --- tickets, triage and SLAs --------------------------------------------------------------
     sla_policy_file: Path | None = Field(
@@ -75,6 +115,12 @@ class Settings(BaseSettings):
     # --- agents ----------------------------------------------------------------------------------
     escalation_interval_seconds: float = Field(
         default=60.0, gt=0, description="How often the auto-escalation job checks open tickets."
+    )
+    agent_session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="How long an agent's sign-in lasts."
+    )
+    agent_cookie_secure: bool = Field(
+        default=False, description="Send the agent's session cookie over HTTPS only."
     )
     public_url: str | None = Field(
         default=None,
@@ -94,6 +140,31 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (an IANA name: Asia/Shanghai)") from exc
         return value
+
+    # --- equipment: assets and alarms ---------------------------------------------------------
+    mqtt_url: str | None = Field(
+        default=None,
+        description="An MQTT broker (mqtt://user:pass@host:1883) whose alarms the service "
+        "takes in; default: no MQTT subscriber.",
+    )
+    mqtt_topic: str = Field(default="aftersales/alarms/#", description="Topic filter, QoS 1.")
+    mqtt_client_id: str = Field(
+        default="aftersales-alarms",
+        description="Fixed client id of the persistent session (the broker keeps QoS 1 "
+        "messages for it while the service is down).",
+    )
+    alarm_cleared_action: Literal["resolve", "verify"] = Field(
+        default="verify",
+        description="What a cleared alarm does to its ticket: resolve it, or add a note that "
+        "asks an agent to verify (default).",
+    )
+    fleet_incident_units: int = Field(
+        default=5, ge=2, description="Units showing one code within the window: one incident."
+    )
+    fleet_incident_window_minutes: float = Field(default=30.0, gt=0)
+    repeat_fault_days: float = Field(
+        default=30.0, gt=0, description="The same unit and code again within this: flagged."
+    )
 
     # --- deliveries to the backend -------------------------------------------------------------
     webhook_url: str | None = None

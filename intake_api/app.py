@@ -12,16 +12,24 @@ from core.database import create_engine, session_factory
 from core.errors import install_error_handlers
 from core.logs import configure_logging, get_logger
 from core.settings import Settings, get_settings
+from intake_api.api_docs import install_api_docs
 from intake_api.agents.scheduled import agents_lifespan
 from intake_api.agents.views import csat_router, pages_router
 from intake_api.agents.views import router as agents_router
+from intake_api.alarms.lifespan import alarms_lifespan
+from intake_api.alarms.views import router as alarms_router
+from intake_api.assets.views import router as assets_router
 from intake_api.audit.views import router as audit_router
 from intake_api.auth.views import router as apikeys_router
 from intake_api.calls.views import router as transcripts_router
 from intake_api.channel_ports.lifespan import channels_lifespan
+from intake_api.deliveries.views import router as deliveries_router
+from intake_api.deliveries.webhooks import document_webhooks
 from intake_api.deliveries.worker import deliveries_lifespan
 from intake_api.events.lifespan import events_lifespan
 from intake_api.events.views import router as ticket_events_router
+from intake_api.files.lifespan import files_lifespan
+from intake_api.files.views import router as files_router
 from intake_api.health import router as health_router
 from intake_api.kb.lifespan import kb_lifespan
 from intake_api.kb.views import router as kb_router
@@ -31,6 +39,7 @@ from intake_api.messages.lifespan import messages_lifespan
 from intake_api.messages.views import router as messages_router
 from intake_api.metrics import router as metrics_router
 from intake_api.notifications.status import notifications_lifespan
+from intake_api.openapi import install_openapi
 from intake_api.services import BaseUrlRecorder, Services, services
 from intake_api.storage.migrate import migrate
 from intake_api.tickets.lifespan import tickets_lifespan
@@ -49,10 +58,12 @@ def _domain_lifespans() -> list[DomainLifespan]:
         limits_lifespan,
         events_lifespan,
         tickets_lifespan,
+        files_lifespan,  # attachments: the messages desk checks and stores them
         messages_lifespan,  # the bot: uses kb and tickets; channels use its messages desk
         channels_lifespan,  # every channel of channels.registry, and the outbound registry
         notifications_lifespan,  # status changes to customers: wraps the event bus
         agents_lifespan,  # auto-escalation: publishes through the notifier's bus
+        alarms_lifespan,  # alarms: tickets, notices over the channels, the MQTT subscriber
     ]
 
 
@@ -81,7 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="After-sales customer service: fault knowledge base, bot, tickets, channels.",
         lifespan=_lifespan,
+        docs_url=None,  # served by install_api_docs, without a CDN
+        redoc_url=None,
     )
+    install_api_docs(app)
     app.state.services = Services(settings)
     app.add_middleware(BaseUrlRecorder, service=app)  # links to customers: full URLs
     install_error_handlers(app)
@@ -92,14 +106,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ticket_events_router)
     app.include_router(apikeys_router)
     app.include_router(audit_router)
+    app.include_router(deliveries_router)
     for channel in CHANNELS:
         app.include_router(channel.router)
     app.include_router(transcripts_router)
     app.include_router(messages_router)
+    app.include_router(files_router)
     app.include_router(kb_router)
     app.include_router(agents_router)
     app.include_router(csat_router)
     app.include_router(pages_router)
     app.include_router(kpis_router)
+    app.include_router(assets_router)
+    app.include_router(alarms_router)
     app.include_router(metrics_router)
+    document_webhooks(app)
+    install_openapi(app)
     return app

@@ -23,6 +23,8 @@ from core.settings import Settings
 if TYPE_CHECKING:  # the domains import this module; these are only their types
     from bot.dialogue.ports import Interpreter
     from bot.triage import SlaPolicy
+    from intake_api.alarms.flows import AlarmDesk
+    from intake_api.files.flows import FileDesk
     from intake_api.messages.flows import MessageDesk
     from knowledge_base.service import KnowledgeService
 
@@ -41,7 +43,9 @@ class Services:
     ticket_write_lock: asyncio.Lock | None = None
     rate_limiter: RateLimiter = field(init=False)
     event_bus: EventBus = field(init=False)
+    files: FileDesk = field(init=False)  # customers' attachments: checked, stored, signed URLs
     messages: MessageDesk = field(init=False)
+    alarms: AlarmDesk = field(init=False)  # machine alarms in, tickets out
     outbound: OutboundRegistry = field(default_factory=OutboundRegistry)
     # The service's own base URL as its first HTTP request saw it: links to customers use it
     # when AFTERSALES_PUBLIC_URL is not set (never a bare path).

@@ -52,6 +52,9 @@ from bot.dialogue.prompts import DialogueTexts, fold
 from bot.dialogue.slots import SLOT_ORDER, SlotReader
 from bot.dialogue.state import CLARIFY, COLLECT, CONFIRM, FEEDBACK, DialogueState
 from bot.dialogue.tickets import TicketWriter, due_text
+from bot.media.codes import PhotoText
+from bot.media.replies import with_photo
+from core.assets import ALARM_STAGE, ALARM_TICKET, AlarmFollowUp
 from core.messages import Answer, Entity, InboundMessage, Intent, KbHit, Reply
 
 # The customers' clock when the service names none (AFTERSALES_CUSTOMER_TIMEZONE).
@@ -68,6 +71,8 @@ class Reading:
 
     understanding: Understanding
     searches: dict[tuple[str, str], list[Candidate]] = field(default_factory=dict)
+    # What the customer's photos showed (bot.media); its codes and models are in the text read.
+    photo: PhotoText | None = None
 
 
 @dataclass
@@ -112,10 +117,14 @@ class DialogueEngine:
         self._reading = threading.Lock()
         # The frame reader of the KB's current product names (rebuilt after a KB import).
         self._frames: tuple[tuple[str, ...], FrameReader] | None = None
+        # Takes the customer's answer to a machine alarm notice (set by the service, if any).
+        self.alarm_follow_up: AlarmFollowUp | None = None
 
     def read(self, inbound: InboundMessage) -> Reading:
         """NLU and KB search of a message (CPU-bound: callers run it before their transaction;
         the search is in the language the text is written in, which most turns then use)."""
+        if not inbound.text:  # only a photo with nothing legible: nothing to read
+            return Reading(Understanding.from_parse("", {}))
         with self._reading:
             parsed = self.interpreter.parse(inbound.text)
             lang = detect_voice(inbound.text, inbound.lang, None).lang
@@ -163,7 +172,9 @@ class DialogueEngine:
         conversations.log(
             session, conversation, direction="in", text=inbound.text, message_id=inbound.message_id
         )
-        turn = await self._step(ctx)
+        turn = await self._step(ctx) if inbound.text else self._turn(ctx, "clarify", [])
+        if reading.photo is not None:
+            turn = with_photo(turn, reading.photo)
         self._save(ctx, turn)
         return turn
 
@@ -176,6 +187,10 @@ class DialogueEngine:
             return await self._while_waiting(ctx, route)
         if route in (HANDOFF, COMPLAINT):
             return await self._handoff(ctx, complaint=route == COMPLAINT)
+        if state.stage == ALARM_STAGE:
+            followed = await self._alarm_answer(ctx)
+            if followed is not None:
+                return followed
         if state.stage in (COLLECT, CONFIRM):
             if self._means(ctx, "cancel"):
                 state.reset()
@@ -225,6 +240,19 @@ class DialogueEngine:
         if route in SMALLTALK:
             return await self._smalltalk(ctx, route)
         return await self._question(ctx)
+
+    async def _alarm_answer(self, ctx: _Context) -> Answer | None:
+        """The customer answers an alarm notice: the service moves the alarm's ticket."""
+        ticket_id = ctx.state.request.get(ALARM_TICKET)
+        if self.alarm_follow_up is None or not ticket_id:
+            return None
+        reply = await self.alarm_follow_up.answer(
+            ctx.session, ticket_id=ticket_id, text=ctx.inbound.text, lang=ctx.voice.lang
+        )
+        if reply is None:
+            return None
+        ctx.state.reset()
+        return self._turn(ctx, "status", [reply])
 
     def _means(self, ctx: _Context, cue: str) -> bool:
         """A short answer: yes / no / cancel, by the NLU intent or by the cue words."""

@@ -121,6 +121,20 @@ class SkillGroups(BaseModel):
     product_lines: list[ProductLine] = Field(default_factory=list)
 
 
+AlarmSeverity = Literal["critical", "major", "minor", "warning", "indeterminate"]
+
+
+class AlarmRules(BaseModel):
+    """The priority of a ticket a machine alarm opens, per alarm severity and customer tier
+    (the SLA then follows from priority x tier like any ticket's)."""
+
+    priority: dict[AlarmSeverity, dict[Tier, Priority]] = Field(default_factory=dict)
+
+    def priority_of(self, severity: str, tier: str) -> Priority | None:
+        """None when the policy names no priority for them (triage decides)."""
+        return self.priority.get(severity, {}).get(tier)  # type: ignore[call-overload]
+
+
 class SlaPolicy(BaseModel):
     """Targets per priority x tier, category caps, calendar, keywords, skill groups and the
     escalation limits."""
@@ -134,6 +148,7 @@ class SlaPolicy(BaseModel):
     priority: PriorityRules = Field(default_factory=PriorityRules)
     skill_groups: SkillGroups = Field(default_factory=SkillGroups)
     escalation: EscalationLimits = Field(default_factory=EscalationLimits)
+    alarms: AlarmRules = Field(default_factory=AlarmRules)
 
     @field_validator("targets")
     @classmethod

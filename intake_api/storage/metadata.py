@@ -13,10 +13,14 @@ from core.database import Base
 # (each domain adds one import line here)
 # isort: split
 import intake_api.agents.models  # noqa: F401
+import intake_api.alarms.models  # noqa: F401
+import intake_api.assets.models  # noqa: F401
 import intake_api.audit.models  # noqa: F401
 import intake_api.auth.models  # noqa: F401
 import intake_api.calls.models  # noqa: F401
 import intake_api.deliveries.models  # noqa: F401
+import intake_api.files.models  # noqa: F401
+import intake_api.idempotency.models  # noqa: F401
 import intake_api.messages.models  # noqa: F401  (also registers bot.dialogue.models)
 import intake_api.tickets.models  # noqa: F401
 from knowledge_base.models import KBBase

@@ -1,0 +1,1 @@
+"""Machine alarms: intake (HTTP, MQTT), de-duplication, proactive tickets, fleet incidents."""

@@ -1,0 +1,85 @@
+"""The MQTT subscriber: alarms published to `AFTERSALES_MQTT_TOPIC` on `AFTERSALES_MQTT_URL`.
+
+QoS 1 with a persistent session (a fixed client id, clean session off), so the broker keeps
+the messages that arrive while the service is down and sends them when it is back. A message
+is acknowledged (PUBACK) only once its alarm is stored: paho's automatic acknowledgement, sent
+on receipt, is turned off, so a service killed before the commit gets the message again. A
+payload that cannot be read is logged and acknowledged (it would never become readable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+
+from core.logs import get_logger
+from intake_api.alarms.models import AlarmIn
+from intake_api.alarms.payloads import MalformedAlarm, decode_alarm
+
+log = get_logger(__name__)
+
+RECONNECT_SECONDS = 1.0
+STORE_ATTEMPTS = 5
+Receive = Callable[[AlarmIn, str], Awaitable[object]]
+
+
+def client_for(url: str, client_id: str) -> aiomqtt.Client:
+    """A persistent-session client of `mqtt://[user[:password]@]host[:port]` that leaves the
+    acknowledgements to its caller."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+        raise ValueError(f"AFTERSALES_MQTT_URL must be mqtt://host[:port], not {url!r}")
+    client = aiomqtt.Client(
+        parts.hostname,
+        parts.port or 1883,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        identifier=client_id,
+        clean_session=False,
+    )
+    client._client.manual_ack_set(True)  # noqa: SLF001 - aiomqtt does not expose manual acks
+    return client
+
+
+async def _store(receive: Receive, message: aiomqtt.Message) -> None:
+    """Store the message's alarm, retrying a failing database; a bad payload is only logged."""
+    payload = message.payload if isinstance(message.payload, bytes) else str(message.payload)
+    body = payload.encode() if isinstance(payload, str) else payload
+    try:
+        alarm, form = decode_alarm(body)
+    except MalformedAlarm as exc:
+        log.warning("mqtt alarm refused", topic=str(message.topic), error=exc.message)
+        return
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        try:
+            await receive(alarm, f"mqtt-{form}")
+            return
+        except Exception as exc:
+            if attempt == STORE_ATTEMPTS:
+                raise
+            log.warning("mqtt alarm not stored, retrying", error=repr(exc), attempt=attempt)
+            await asyncio.sleep(RECONNECT_SECONDS * attempt)
+
+
+async def _session(url: str, topic: str, client_id: str, receive: Receive) -> None:
+    async with client_for(url, client_id) as client:
+        await client.subscribe(topic, qos=1)
+        log.info("mqtt subscribed", topic=topic)
+        async for message in client.messages:
+            await _store(receive, message)
+            client._client.ack(message.mid, message.qos)  # noqa: SLF001 - after the commit
+
+
+async def subscribe(url: str, topic: str, client_id: str, receive: Receive) -> None:
+    """Take alarms until cancelled, reconnecting (same session) when the broker goes away."""
+    while True:
+        try:
+            await _session(url, topic, client_id, receive)
+        except aiomqtt.MqttError as exc:
+            log.warning("mqtt connection lost, reconnecting", error=str(exc))
+        except Exception as exc:  # a store that keeps failing: reconnect, get it again
+            log.warning("mqtt subscriber failed, reconnecting", error=repr(exc))
+        await asyncio.sleep(RECONNECT_SECONDS)

@@ -1,0 +1,234 @@
+"""Telling a unit's contacts that their machine raised an alarm, and taking their answer.
+
+`AlarmNotices` runs after the alarm's transaction: for each contact on a channel this process
+can send to (`OutboundRegistry`: WeChat, Telegram, web chat) it opens or continues the
+contact's conversation, writes the notice into it and leaves the dialogue waiting for the
+answer (`core.assets.ALARM_STAGE`, the diagnosis frame filled with the unit's model, code,
+serial and site), then sends the notice in the customer's language with the ticket's status
+link. `AlarmReplies` is the dialogue's `AlarmFollowUp`: "需要上门" books the visit (the ticket
+moves to in progress), "已经处理好了" asks an agent to verify (a note, the ticket triaged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.dialogue import conversations
+from bot.dialogue.frame import Frame
+from bot.dialogue.state import DialogueState
+from core.assets import ALARM_STAGE, ALARM_TICKET
+from core.channels import OutboundError, OutboundRegistry
+from core.database import Sessions, unit_of_work
+from core.logs import get_logger
+from intake_api.alarms.diagnosis import product_name
+from intake_api.alarms.models import Alarm
+from intake_api.assets.models import Asset
+from intake_api.messages.desk import pending_events
+from intake_api.tickets import service as tickets
+from intake_api.tickets.models import TRANSITIONS, Ticket, TicketStatus, TicketUpdate
+from knowledge_base.answers import normalize_lang
+from knowledge_base.graph import KnowledgeGraph
+
+log = get_logger(__name__)
+
+QUEUE_SIZE = 10_000
+CONVERSATION_IDLE = timedelta(hours=24)
+NOTICE = {
+    "zh": "【设备报警】您的 {product}（序列号 {serial}）报警 {code}：{title}。我们已建立工单 "
+    "{ticket_id}，进度：{link}\n需要工程师上门请回复“需要上门”；如果已经处理好了请回复"
+    "“已经处理好了”。",
+    "zh-Hant": "【設備報警】您的 {product}（序號 {serial}）報警 {code}：{title}。我們已建立工單 "
+    "{ticket_id}，進度：{link}\n需要工程師上門請回覆「需要上門」；如果已經處理好了請回覆"
+    "「已經處理好了」。",
+    "en": "Alarm on your {product} (serial {serial}): {code} {title}. We opened ticket "
+    '{ticket_id}; follow it here: {link}\nReply "send an engineer" for a visit, or '
+    '"already fixed" if it is solved.',
+}
+REPLIES = {
+    "visit": {
+        "zh": "好的，已为工单 {ticket_id} 安排工程师上门（{site}），工程师出发前会联系您。",
+        "zh-Hant": "好的，已為工單 {ticket_id} 安排工程師上門（{site}），工程師出發前會聯繫您。",
+        "en": "Done: an engineer visit is booked on ticket {ticket_id} ({site}); the engineer "
+        "will call before coming.",
+    },
+    "fixed": {
+        "zh": "收到，已请客服确认工单 {ticket_id} 的处理结果。",
+        "zh-Hant": "收到，已請客服確認工單 {ticket_id} 的處理結果。",
+        "en": "Thank you. An agent will verify ticket {ticket_id} and close it.",
+    },
+}
+CUES = {
+    "visit": re.compile(r"上门|上門|派人|派工程师|来修|visit|send (an |someone|somebody|a )"),
+    "fixed": re.compile(
+        r"(已经|已經)?(处理|處理|修|解决|解決)好了|已(解决|解決|修复|修復|处理|處理)|"
+        r"\b(already )?(fixed|solved|resolved)\b|works again"
+    ),
+}
+NOTES = {
+    "visit": "Customer asks for an on-site visit ({channel}): {text}",
+    "fixed": "Customer says it is fixed ({channel}): {text}. Please verify before resolving.",
+}
+MOVES = {"visit": TicketStatus.IN_PROGRESS, "fixed": TicketStatus.TRIAGED}
+
+
+def _lang(lang: str) -> str:
+    language = normalize_lang(lang)
+    return language if language in NOTICE else "zh"
+
+
+def status_link(base_url: str | None, ticket: Ticket) -> str:
+    path = f"/v1/tickets/{ticket.public_id}/events?token={ticket.status_token}"
+    return f"{base_url or ''}{path}"
+
+
+class AlarmNotices:
+    """Queues alarms that opened tickets and tells their units' contacts (never blocking the
+    alarm's request)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: Sessions,
+        registry: OutboundRegistry,
+        graph: Callable[[], KnowledgeGraph],
+        base_url: Callable[[], str | None],
+    ) -> None:
+        self.sessions = sessions
+        self.registry = registry
+        self.graph = graph
+        self.base_url = base_url
+        self._queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
+
+    async def enqueue(self, alarm: Alarm) -> None:
+        try:
+            self._queue.put_nowait(alarm.id)
+        except asyncio.QueueFull:
+            log.warning("alarm notice dropped: queue full", alarm_id=alarm.id)
+
+    async def run(self) -> None:
+        """Send queued notices until cancelled."""
+        while True:
+            alarm_id = await self._queue.get()
+            try:
+                await self.tell(alarm_id)
+            except Exception as exc:  # one bad notice must not stop the others
+                log.warning("alarm notice failed", alarm_id=alarm_id, error=repr(exc))
+
+    async def tell(self, alarm_id: str) -> int:
+        """Write the notice into each reachable contact's conversation, then send it; answers
+        how many contacts were told."""
+        async with unit_of_work(self.sessions) as session:
+            outgoing = await self._prepare(session, alarm_id)
+        for channel_name, recipient, text in outgoing:
+            channel = self.registry.get(channel_name)
+            if channel is None:
+                continue
+            try:
+                await channel.send_text(recipient, text)
+            except OutboundError as exc:
+                log.warning("alarm notice not delivered", error=str(exc), alarm_id=alarm_id)
+        return len(outgoing)
+
+    async def _prepare(self, session: AsyncSession, alarm_id: str) -> list[tuple[str, str, str]]:
+        alarm = await session.get(Alarm, alarm_id)
+        if alarm is None or alarm.ticket_id is None:
+            return []
+        asset = await session.get(Asset, alarm.serial)
+        ticket = await session.get(Ticket, alarm.ticket_id)
+        if asset is None or ticket is None:
+            return []
+        text = self._notice(alarm, asset, ticket)
+        outgoing = []
+        for contact in asset.contacts:
+            if self.registry.get(contact.channel) is None:
+                continue
+            await self._into_conversation(
+                session, contact.channel, contact.sender_id, asset, alarm, ticket, text
+            )
+            outgoing.append((contact.channel, contact.sender_id, text))
+        return outgoing
+
+    def _notice(self, alarm: Alarm, asset: Asset, ticket: Ticket) -> str:
+        lang = _lang(asset.lang)
+        graph = self.graph()
+        title = ticket.subject.split(": ", 1)[1] if ": " in ticket.subject else ""
+        return NOTICE[lang].format(
+            product=product_name(graph, asset.product_id, lang),
+            serial=asset.serial,
+            code=alarm.code,
+            title=title,
+            ticket_id=ticket.public_id,
+            link=status_link(self.base_url(), ticket),
+        )
+
+    @staticmethod
+    async def _into_conversation(
+        session: AsyncSession,
+        channel: str,
+        sender_id: str,
+        asset: Asset,
+        alarm: Alarm,
+        ticket: Ticket,
+        text: str,
+    ) -> None:
+        """The notice as the service's line of the contact's conversation, which now waits
+        for the answer with the unit's facts in its diagnosis frame and form."""
+        customer = {"name": asset.customer_name, "phone": asset.customer_phone}
+        conversation = await conversations.open_live(
+            session,
+            channel=channel,
+            sender_id=sender_id,
+            lang=asset.lang,
+            customer={key: value for key, value in customer.items() if value}
+            | {"tier": asset.customer_tier},
+            idle_after=CONVERSATION_IDLE,
+        )
+        conversations.log(session, conversation, direction="out", text=text, action="ticket")
+        state = DialogueState.from_json(conversation.state)
+        state.reset()
+        state.stage = ALARM_STAGE
+        state.request = {ALARM_TICKET: ticket.public_id, "fault_id": ticket.fault_id}
+        frame = Frame.from_json(state.frame).next_topic()
+        frame.products, frame.codes = [asset.product_id], [alarm.code]
+        frame.serial, frame.site = asset.serial, asset.site_address
+        state.frame = frame.to_json()
+        conversation.state = state.to_json()
+        slots: dict[str, str | None] = {"product": asset.product_id, "serial": asset.serial}
+        slots |= {"address": asset.site_address, "phone": asset.customer_phone}
+        conversation.slots = {key: value for key, value in slots.items() if value}
+
+
+class AlarmReplies:
+    """The dialogue's `AlarmFollowUp` (core.assets): moves the alarm's ticket on the answer;
+    its event is published with the message's own after the commit."""
+
+    async def answer(
+        self, session: AsyncSession, *, ticket_id: str, text: str, lang: str
+    ) -> str | None:
+        kind = next((name for name, cue in CUES.items() if cue.search(text.lower())), None)
+        if kind is None:
+            return None
+        ticket = await tickets.get(session, ticket_id=ticket_id)
+        target = MOVES[kind]
+        moves = target in TRANSITIONS[TicketStatus(ticket.status)]
+        note = NOTES[kind].format(channel=ticket.channel or "", text=text.strip()[:500])
+        _, event = await tickets.update_ticket(
+            session,
+            ticket_id=ticket_id,
+            data=TicketUpdate(status=target if moves else None, note=note),
+            actor="customer",
+        )
+        if event is not None:
+            pending_events(session).append(event)
+        site = await session.scalar(
+            select(Asset.site_address)
+            .join(Alarm, Alarm.serial == Asset.serial)
+            .where(Alarm.ticket_id == ticket.id)
+        )
+        return REPLIES[kind][_lang(lang)].format(ticket_id=ticket_id, site=site or "")

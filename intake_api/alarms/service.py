@@ -1,0 +1,234 @@
+"""Alarm operations over a session; the caller owns the transaction.
+
+De-duplication is one statement: an insert that, on the unique partial index of active alarms
+(serial, code), becomes an update of the existing row's count and last-seen time. Concurrent
+repeats therefore queue on the index (PostgreSQL) or the write lock (SQLite) and never make a
+second active alarm.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, distinct, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake_api.alarms.models import (
+    ACTIVE_ONLY,
+    Alarm,
+    AlarmIn,
+    AlarmStatus,
+    FleetIncident,
+    FleetIncidentTicket,
+    RepeatFault,
+)
+from knowledge_base.graph import normalize_code
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert
+
+
+async def record_active(
+    session: AsyncSession, alarm: AlarmIn, *, source: str, now: datetime
+) -> tuple[Alarm, bool]:
+    """The unit's active alarm of this code, new (True) or counted up (False)."""
+    new_id = uuid.uuid4().hex
+    insert = _insert(session)(Alarm).values(
+        id=new_id,
+        serial=alarm.serial,
+        code=normalize_code(alarm.code),
+        severity=alarm.severity,
+        status=AlarmStatus.ACTIVE.value,
+        matched=False,
+        count=1,
+        source=source,
+        details=alarm.details or {},
+        occurred_at=alarm.occurred_at or now,
+        first_seen_at=now,
+        last_seen_at=now,
+    )
+    upsert = insert.on_conflict_do_update(
+        index_elements=[Alarm.serial, Alarm.code],
+        index_where=ACTIVE_ONLY,
+        set_={"count": Alarm.count + 1, "last_seen_at": now},
+    ).returning(Alarm.id)
+    alarm_id = await session.scalar(upsert)
+    row = await session.get(Alarm, alarm_id, populate_existing=True)
+    assert row is not None  # written by this transaction
+    return row, alarm_id == new_id
+
+
+async def record_cleared(
+    session: AsyncSession, alarm: AlarmIn, *, source: str, now: datetime
+) -> tuple[Alarm, bool]:
+    """Clear the unit's active alarm of this code (True); without one, keep the clearing as a
+    cleared alarm of its own (False)."""
+    code = normalize_code(alarm.code)
+    alarm_id = await session.scalar(
+        update(Alarm)
+        .where(Alarm.serial == alarm.serial, Alarm.code == code, ACTIVE_ONLY)
+        .values(status=AlarmStatus.CLEARED.value, cleared_at=now, last_seen_at=now)
+        .returning(Alarm.id)
+    )
+    if alarm_id is not None:
+        row = await session.get(Alarm, alarm_id, populate_existing=True)
+        assert row is not None
+        return row, True
+    row = Alarm(
+        id=uuid.uuid4().hex,
+        serial=alarm.serial,
+        code=code,
+        severity=alarm.severity,
+        status=AlarmStatus.CLEARED.value,
+        matched=False,
+        count=1,
+        source=source,
+        details=alarm.details or {},
+        occurred_at=alarm.occurred_at or now,
+        first_seen_at=now,
+        last_seen_at=now,
+        cleared_at=now,
+    )
+    session.add(row)
+    return row, False
+
+
+async def get_all(
+    session: AsyncSession, *, status: str | None, limit: int = 50, offset: int = 0
+) -> tuple[list[Alarm], int]:
+    """Alarms, latest first: `active`, `cleared`, `unmatched` (no unit registered) or all."""
+    conditions: list[ColumnElement[bool]] = []
+    if status == "unmatched":
+        conditions.append(Alarm.matched.is_(False))
+    elif status is not None:
+        conditions.append(Alarm.status == status)
+    total = await session.scalar(select(func.count(Alarm.id)).where(*conditions))
+    rows = await session.scalars(
+        select(Alarm)
+        .where(*conditions)
+        .order_by(Alarm.last_seen_at.desc(), Alarm.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+# --- repeat faults ---------------------------------------------------------------------------
+async def flag_repeat(
+    session: AsyncSession, alarm: Alarm, *, ticket_id: int, within: timedelta
+) -> int | None:
+    """Flag the new ticket when the unit had a ticket for this code within `within`; answers
+    the earlier ticket's row id."""
+    previous = await session.scalar(
+        select(Alarm.ticket_id)
+        .where(
+            Alarm.serial == alarm.serial,
+            Alarm.code == alarm.code,
+            Alarm.id != alarm.id,
+            Alarm.ticket_id.is_not(None),
+            Alarm.first_seen_at >= alarm.first_seen_at - within,
+        )
+        .order_by(Alarm.first_seen_at.desc())
+        .limit(1)
+    )
+    if previous is None:
+        return None
+    session.add(
+        RepeatFault(
+            ticket_id=ticket_id,
+            previous_ticket_id=previous,
+            serial=alarm.serial,
+            code=alarm.code,
+            flagged_at=alarm.first_seen_at,
+        )
+    )
+    return previous
+
+
+async def repeat_fault_count(
+    session: AsyncSession, *, since: datetime | None = None, until: datetime | None = None
+) -> int:
+    """Tickets flagged as repeat faults, flagged within [since, until) (for the KPIs)."""
+    conditions: list[ColumnElement[bool]] = []
+    if since is not None:
+        conditions.append(RepeatFault.flagged_at >= since)
+    if until is not None:
+        conditions.append(RepeatFault.flagged_at < until)
+    return int(
+        await session.scalar(select(func.count()).select_from(RepeatFault).where(*conditions)) or 0
+    )
+
+
+# --- fleet incidents -------------------------------------------------------------------------
+async def join_fleet_incident(
+    session: AsyncSession, alarm: Alarm, *, units: int, window: timedelta
+) -> FleetIncident | None:
+    """When at least `units` units show the alarm's code within `window`, the code's open
+    incident (opened now if there is none) holds every such unit's ticket."""
+    since = alarm.first_seen_at - window
+    recent = and_(
+        Alarm.code == alarm.code, Alarm.first_seen_at >= since, Alarm.ticket_id.is_not(None)
+    )
+    count = await session.scalar(select(func.count(distinct(Alarm.serial))).where(recent))
+    if (count or 0) < units:
+        return None
+    incident = await _open_incident(session, alarm.code, since=since, now=alarm.first_seen_at)
+    linked = set(
+        await session.scalars(
+            select(FleetIncidentTicket.ticket_id).where(
+                FleetIncidentTicket.incident_id == incident.id
+            )
+        )
+    )
+    for serial, ticket_id in (
+        await session.execute(select(Alarm.serial, Alarm.ticket_id).where(recent))
+    ).all():
+        if ticket_id is not None and ticket_id not in linked:
+            session.add(
+                FleetIncidentTicket(incident_id=incident.id, ticket_id=ticket_id, serial=serial)
+            )
+            linked.add(ticket_id)
+    incident.last_at = alarm.first_seen_at
+    return incident
+
+
+async def _open_incident(
+    session: AsyncSession, code: str, *, since: datetime, now: datetime
+) -> FleetIncident:
+    """The code's open incident; one gone quiet for the whole window is closed first."""
+    incident = await session.scalar(select(FleetIncident).where(FleetIncident.open_code == code))
+    if incident is not None and incident.last_at < since:
+        incident.status, incident.open_code = "closed", None
+        await session.flush()
+        incident = None
+    if incident is None:
+        incident = FleetIncident(
+            code=code, open_code=code, status="open", opened_at=now, last_at=now
+        )
+        session.add(incident)
+        await session.flush()
+    return incident
+
+
+async def incidents(
+    session: AsyncSession, *, status: str | None, limit: int = 50
+) -> list[tuple[FleetIncident, Sequence[tuple[int, str]]]]:
+    """Fleet incidents, newest first, each with its (ticket id, serial) children."""
+    query = select(FleetIncident).order_by(FleetIncident.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(FleetIncident.status == status)
+    found: list[tuple[FleetIncident, Sequence[tuple[int, str]]]] = []
+    for incident in await session.scalars(query):
+        children = await session.execute(
+            select(FleetIncidentTicket.ticket_id, FleetIncidentTicket.serial)
+            .where(FleetIncidentTicket.incident_id == incident.id)
+            .order_by(FleetIncidentTicket.ticket_id)
+        )
+        found.append((incident, [(row[0], row[1]) for row in children.all()]))
+    return found
