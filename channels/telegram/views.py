@@ -6,12 +6,25 @@ from __future__ import annotations
 from fastapi import APIRouter, Header, Request
 
 from channels.telegram.inbound import TelegramInbound
-from core.errors import NotFound
+from core.errors import NotFound, error_responses
 
 router = APIRouter(prefix="/channels/telegram", tags=["channels"])
 
 
-@router.post("/webhook")
+@router.post(
+    "/webhook",
+    responses=error_responses(
+        400,
+        403,
+        404,
+        413,
+        wording={
+            400: "Not a Telegram update.",
+            403: "Wrong or missing secret token (or the webhook is off).",
+            404: "The Telegram channel is not configured.",
+        },
+    ),
+)
 async def telegram_webhook(
     request: Request,
     secret: str | None = Header(None, alias="X-Telegram-Bot-Api-Secret-Token", max_length=256),

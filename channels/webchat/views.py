@@ -15,7 +15,7 @@ from starlette.requests import HTTPConnection
 from channels.webchat.inbound import ChatConnection
 from channels.webchat.lifespan import webchat_of
 from channels.webchat.sessions import MAX_TOKEN_CHARS, ChatSession
-from core.errors import NotFound, RateLimited, ServiceError
+from core.errors import NotFound, RateLimited, ServiceError, error_responses
 
 router = APIRouter(prefix="/chat", tags=["web chat"])
 
@@ -90,7 +90,7 @@ class SessionOut(BaseModel):
     token: str
 
 
-@router.post("/session", response_model=SessionOut)
+@router.post("/session", response_model=SessionOut, responses=error_responses(429))
 async def chat_session(request: Request, body: SessionIn | None = Body(None)) -> SessionOut:
     """The session of `token` when it is still valid, else a new anonymous one."""
     webchat = webchat_of(request)

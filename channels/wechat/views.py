@@ -20,9 +20,20 @@ from channels.wechat.envelope import (
     verify_signature,
 )
 from channels.wechat.inbound import WeChatInbound
-from core.errors import NotFound, PayloadTooLarge
+from core.errors import NotFound, PayloadTooLarge, error_responses
 
-router = APIRouter(prefix="/channels/wechat", tags=["channels"])
+router = APIRouter(
+    prefix="/channels/wechat",
+    tags=["channels"],
+    responses=error_responses(
+        403,
+        404,
+        wording={
+            403: "The WeChat signature is missing or does not match the token.",
+            404: "The WeChat channel is not configured.",
+        },
+    ),
+)
 
 # One of the query parameters WeChat signs its requests with.
 SignaturePart = Annotated[str | None, Query(max_length=128)]
@@ -61,7 +72,7 @@ async def verify_server(
     return PlainTextResponse(echostr)
 
 
-@router.post("")
+@router.post("", responses=error_responses(400, 413, wording={400: "Not a WeChat message (XML)."}))
 async def receive(
     request: Request,
     signature: SignaturePart = None,
