@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.columns import UtcDateTime, utcnow
 from core.database import Base
+from intake_api.pagination import Page
 
 
 class AuditEntry(Base):
@@ -41,8 +42,5 @@ class AuditRead(BaseModel):
     changes: dict[str, Any]
 
 
-class AuditPage(BaseModel):
-    items: list[AuditRead]
-    total: int
-    limit: int
-    offset: int
+class AuditPage(Page[AuditRead]):
+    """A page of the audit log."""

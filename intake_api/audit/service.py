@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.logs import mask_personal_data
 from intake_api.audit.models import AuditEntry
+from intake_api.pagination import PageRequest
 
 
 def _masked(value: Any) -> Any:
@@ -44,15 +45,6 @@ async def record(
     return entry
 
 
-class _Filters(TypedDict):
-    actor: str | None
-    action: str | None
-    entity: str | None
-    entity_id: str | None
-    since: datetime | None
-    until: datetime | None
-
-
 def _filtered(
     query: Select[Any],
     *,
@@ -83,24 +75,22 @@ def _filtered(
 async def get_all(
     session: AsyncSession,
     *,
+    page: PageRequest,
     actor: str | None = None,
     action: str | None = None,
     entity: str | None = None,
     entity_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: int = 50,
-    offset: int = 0,
 ) -> tuple[list[AuditEntry], int]:
-    """A page of audit rows, newest first, and the total matching the filters."""
-    filters = _Filters(
-        actor=actor, action=action, entity=entity, entity_id=entity_id, since=since, until=until
+    """A page of audit rows in the order `page` names, and the total matching the filters."""
+    query = _filtered(
+        select(AuditEntry),
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        since=since,
+        until=until,
     )
-    total = await session.scalar(_filtered(select(func.count(AuditEntry.id)), **filters))
-    rows = await session.scalars(
-        _filtered(select(AuditEntry), **filters)
-        .order_by(AuditEntry.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), int(total or 0)
+    return await page.fetch(session, query, tiebreak=AuditEntry.id)

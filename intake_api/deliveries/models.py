@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.columns import UtcDateTime, utcnow
 from core.database import Base
+from intake_api.pagination import Page
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -70,3 +71,7 @@ class DeliveryRead(BaseModel):
     delivered_at: datetime | None
     last_status_code: int | None
     last_error: str | None
+
+
+class DeliveryPage(Page[DeliveryRead]):
+    """A page of deliveries."""

@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from core.errors import Conflict, NotFound
 from intake_api.deliveries.models import DeliveryStatus, OutboxEvent, utcnow
+from intake_api.pagination import PageRequest
 
 
 def _has_undelivered_predecessor(row: type[OutboxEvent]) -> ColumnElement[bool]:
@@ -132,6 +133,22 @@ async def list_events(
     if status is not None:
         stmt = stmt.where(OutboxEvent.status == status)
     return list((await session.scalars(stmt)).all())
+
+
+async def get_all(
+    session: AsyncSession,
+    *,
+    page: PageRequest,
+    status: DeliveryStatus | None = None,
+    ticket_id: str | None = None,
+) -> tuple[list[OutboxEvent], int]:
+    """A page of outbox rows, filtered by status and ticket, and how many match in all."""
+    query = select(OutboxEvent)
+    if status is not None:
+        query = query.where(OutboxEvent.status == status)
+    if ticket_id is not None:
+        query = query.where(OutboxEvent.ticket_id == ticket_id)
+    return await page.fetch(session, query, tiebreak=OutboxEvent.id)
 
 
 @dataclass(frozen=True)

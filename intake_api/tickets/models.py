@@ -15,6 +15,7 @@ from bot.triage.policy import Category, Priority, Tier
 from core.columns import UtcDateTime, utcnow
 from core.database import Base
 from intake_api.limits.text import limit
+from intake_api.pagination import Page
 
 TICKET_ID_PREFIX = "T-"
 _TICKET_ID = re.compile(r"^T-(\d{1,9})$", re.IGNORECASE)  # fits a 32-bit key
@@ -97,10 +98,16 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     @property
     def public_id(self) -> str:
         return format_ticket_id(self.id)
+
+    @property
+    def etag(self) -> str:
+        """The ticket's entity tag: its version, quoted (a strong validator)."""
+        return f'"{self.version}"'
 
 
 class TicketEvent(Base):
@@ -199,6 +206,10 @@ class TicketRead(BaseModel):
     resolved_at: datetime | None
     closed_at: datetime | None
     allowed_transitions: list[TicketStatus]
+    version: int = Field(
+        description="Counts the ticket's changes; the `ETag` is this number in quotes. Send it "
+        "back in `If-Match` to change the ticket only if nobody else did meanwhile."
+    )
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketRead:
@@ -232,14 +243,12 @@ class TicketRead(BaseModel):
             resolved_at=ticket.resolved_at,
             closed_at=ticket.closed_at,
             allowed_transitions=list(TRANSITIONS[TicketStatus(ticket.status)]),
+            version=ticket.version,
         )
 
 
-class TicketPage(BaseModel):
-    items: list[TicketRead]
-    total: int
-    limit: int
-    offset: int
+class TicketPage(Page[TicketRead]):
+    """A page of tickets."""
 
 
 class TicketEventRead(BaseModel):

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Any, TypedDict
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.triage import SlaPolicy, triage
 from core.columns import utcnow
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound, PreconditionFailed
 from intake_api.audit import service as audit
 from intake_api.deliveries.outbox import enqueue
+from intake_api.pagination import PageRequest
 from intake_api.tickets.kb_facts import kb_facts
 from intake_api.tickets.models import (
     TRANSITIONS,
@@ -144,20 +145,39 @@ async def create(
     return ticket, event
 
 
-async def _lock_for_change(session: AsyncSession, *, ticket_id: str) -> Ticket:
-    """Take the ticket's next sequence number first: the UPDATE locks the row (PostgreSQL) or
-    the database (SQLite) before anything is read, so concurrent changes queue up in order."""
+def stale_version(ticket: Ticket) -> PreconditionFailed:
+    """412 for an `If-Match` older than `ticket`: the current version and ticket in `detail`."""
+    return PreconditionFailed(
+        f"ticket {ticket.public_id} changed since you read it (now version {ticket.version}): "
+        "read it again, then retry with its ETag in If-Match",
+        headers={"ETag": ticket.etag},
+        id=ticket.public_id,
+        current_version=ticket.version,
+        etag=ticket.etag,
+        ticket=TicketRead.of(ticket).model_dump(mode="json"),
+    )
+
+
+async def _lock_for_change(
+    session: AsyncSession, *, ticket_id: str, if_version: int | None = None
+) -> Ticket:
+    """Take the ticket's next sequence number and version first: the UPDATE locks the row
+    (PostgreSQL) or the database (SQLite) before anything is read, so concurrent changes queue
+    up in order. With `if_version`, only that version is changed (compare-and-set), else 412."""
     number = parse_ticket_id(ticket_id)
     if number is None:
         raise _not_found(ticket_id)
+    matches = [Ticket.id == number]
+    if if_version is not None:
+        matches.append(Ticket.version == if_version)
     seq = await session.scalar(
         update(Ticket)
-        .where(Ticket.id == number)
-        .values(last_seq=Ticket.last_seq + 1)
+        .where(*matches)
+        .values(last_seq=Ticket.last_seq + 1, version=Ticket.version + 1)
         .returning(Ticket.last_seq)
     )
     if seq is None:
-        raise _not_found(ticket_id)
+        raise stale_version(await get(session, ticket_id=ticket_id))
     ticket = await session.get(Ticket, number, populate_existing=True)
     assert ticket is not None  # the row was just updated in this transaction
     return ticket
@@ -189,14 +209,23 @@ def _apply_status(ticket: Ticket, target: TicketStatus) -> None:
 
 
 async def update_ticket(
-    session: AsyncSession, *, ticket_id: str, data: TicketUpdate, actor: str
+    session: AsyncSession,
+    *,
+    ticket_id: str,
+    data: TicketUpdate,
+    actor: str,
+    if_version: int | None = None,
 ) -> tuple[Ticket, TicketEvent | None]:
-    """Move a ticket (409 naming from, to and the allowed moves), set its assignee, add a note.
+    """Move a ticket (409 naming from, to and the allowed moves), set its assignee, add a note;
+    with `if_version`, only when the ticket is still at that version (412 otherwise).
 
     An empty update changes nothing and records no event (`None`)."""
     if data.status is None and data.note is None and data.assignee is None:
-        return await get(session, ticket_id=ticket_id), None
-    ticket = await _lock_for_change(session, ticket_id=ticket_id)
+        ticket = await get(session, ticket_id=ticket_id)
+        if if_version is not None and ticket.version != if_version:
+            raise stale_version(ticket)
+        return ticket, None
+    ticket = await _lock_for_change(session, ticket_id=ticket_id, if_version=if_version)
     previous = ticket.status
     target = data.status if data.status is not None and data.status.value != previous else None
     moves = target is not None
@@ -270,16 +299,6 @@ async def add_note(
     return ticket, event
 
 
-class _Filters(TypedDict):
-    statuses: Sequence[str]
-    priorities: Sequence[str]
-    categories: Sequence[str]
-    assignee: str | None
-    customer: str | None
-    skill_group: str | None
-    conversation_id: str | None
-
-
 def _filtered(
     query: Select[Any],
     *,
@@ -320,6 +339,7 @@ def _filtered(
 async def get_all(
     session: AsyncSession,
     *,
+    page: PageRequest,
     statuses: Sequence[str] = (),
     priorities: Sequence[str] = (),
     categories: Sequence[str] = (),
@@ -327,11 +347,10 @@ async def get_all(
     customer: str | None = None,
     skill_group: str | None = None,
     conversation_id: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
 ) -> tuple[list[Ticket], int]:
-    """A page of tickets, newest first, and how many match the filters in all."""
-    filters = _Filters(
+    """A page of tickets in the order `page` names, and how many match the filters in all."""
+    query = _filtered(
+        select(Ticket),
         statuses=statuses,
         priorities=priorities,
         categories=categories,
@@ -340,11 +359,7 @@ async def get_all(
         skill_group=skill_group,
         conversation_id=conversation_id,
     )
-    total = await session.scalar(_filtered(select(func.count(Ticket.id)), **filters))
-    rows = await session.scalars(
-        _filtered(select(Ticket), **filters).order_by(Ticket.id.desc()).limit(limit).offset(offset)
-    )
-    return list(rows), int(total or 0)
+    return await page.fetch(session, query, tiebreak=Ticket.id)
 
 
 async def events_after(

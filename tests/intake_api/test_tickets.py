@@ -23,6 +23,7 @@ from intake_api.tickets.models import (
 )
 from tests.intake_api.conftest import ADMIN_KEY, new_ticket
 
+JSON_TYPE = {"content-type": "application/json"}
 LIFECYCLE = ["triaged", "assigned", "in_progress", "waiting_customer", "resolved", "closed"]
 
 
@@ -181,8 +182,74 @@ def test_bad_ticket_bodies_are_422_with_the_field(admin: httpx.Client) -> None:
     for body in BAD_BODIES:
         response = admin.post("/v1/tickets", json=body)
         assert response.status_code == 422, body
-        assert response.json()["detail"][0]["loc"][0] == "body"
+        error = response.json()
+        assert error["error"] == "validation_error" and error["message"]
+        assert error["detail"]["errors"][0]["loc"][0] == "body"
     assert admin.get("/v1/tickets").json()["total"] == 0
+
+
+def test_every_framework_error_has_the_error_shape(admin: httpx.Client) -> None:
+    """Body parse errors, other media types, unknown paths and methods: `{"error", "message"}`
+    like every other error, and a 405 names every method of the path in `Allow`."""
+    answers = {
+        "unreadable": admin.post("/v1/tickets", content=b'{"subject": "\xff"}', headers=JSON_TYPE),
+        "not_json": admin.post(
+            "/v1/tickets", content=b"{", headers={"content-type": "application/json"}
+        ),
+        "text": admin.post("/v1/tickets", content=b"{}", headers={"content-type": "text/plain"}),
+        "unknown_path": admin.get("/v1/nothing-here"),
+        "wrong_method": admin.put("/v1/tickets/T-000001", json={}),
+    }
+    statuses = {name: answer.status_code for name, answer in answers.items()}
+    assert statuses == {
+        "unreadable": 400,
+        "not_json": 422,
+        "text": 415,
+        "unknown_path": 404,
+        "wrong_method": 405,
+    }
+    for answer in answers.values():
+        assert set(answer.json()) >= {"error", "message"}, answer.text
+    assert answers["wrong_method"].headers["allow"] == "GET, PATCH"
+
+
+def test_etag_and_if_match_prevent_lost_updates(admin: httpx.Client) -> None:
+    created = admin.post("/v1/tickets", json={"subject": "Pump leaks"})
+    url = created.headers["location"]
+    read = admin.get(url)
+    assert read.headers["etag"] == created.headers["etag"] == '"1"'
+    first = admin.patch(url, json={"status": "triaged"}, headers={"If-Match": read.headers["etag"]})
+    assert first.status_code == 200 and first.headers["etag"] == '"2"'
+    assert first.json()["version"] == 2
+
+    # A second agent still holding version 1 is refused, and nothing changes.
+    stale = admin.patch(
+        url, json={"status": "cancelled", "note": "dup"}, headers={"If-Match": read.headers["etag"]}
+    )
+    assert stale.status_code == 412, stale.text
+    body = stale.json()
+    assert body["error"] == "precondition_failed"
+    assert body["detail"]["current_version"] == 2 and body["detail"]["etag"] == '"2"'
+    assert body["detail"]["ticket"]["status"] == "triaged"
+    after = admin.get(url)
+    assert after.json()["status"] == "triaged" and after.headers["etag"] == '"2"'
+    assert len(admin.get(f"{url}/history").json()) == 2
+
+    # `*` and no If-Match at all change whatever the version, as before.
+    assert admin.patch(url, json={"assignee": "ann"}, headers={"If-Match": "*"}).status_code == 200
+    assert admin.patch(url, json={"assignee": "bob"}).json()["version"] == 4
+    assert admin.patch(url, json={}, headers={"If-Match": '"3"'}).status_code == 412
+    assert admin.patch(url, json={}, headers={"If-Match": "3"}).status_code == 422
+
+
+def test_lists_sort_by_a_named_field(admin: httpx.Client) -> None:
+    low = new_ticket(admin, priority="P4")
+    high = new_ticket(admin, priority="P1")
+    by_priority = admin.get("/v1/tickets", params={"sort": "priority"}).json()
+    assert [t["id"] for t in by_priority["items"]] == [high["id"], low["id"]]
+    oldest_first = admin.get("/v1/tickets", params={"sort": "created_at", "limit": 1}).json()
+    assert oldest_first["items"][0]["id"] == low["id"] and oldest_first["total"] == 2
+    assert admin.get("/v1/tickets", params={"sort": "subject"}).status_code == 422
 
 
 def test_bad_updates_are_4xx(admin: httpx.Client) -> None:

@@ -1,0 +1,1 @@
+"""`Idempotency-Key` for creates and actions, in Stripe's style (see `dependencies`)."""
