@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the system services the test suite drives for real (PostgreSQL, Redis, Chromium)
-# from Debian's packages when they are missing. Does nothing when all are present.
+# Installs the system services the test suite drives for real (PostgreSQL, Redis, Mosquitto,
+# Chromium) from Debian's packages when they are missing. Does nothing when all are present.
 set -euo pipefail
 
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
