@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_TEXT_CHARS = 4000
 
@@ -29,6 +29,9 @@ class Attachment(BaseModel):
     url: str | None = Field(default=None, max_length=2000)
     media_id: str | None = Field(default=None, max_length=300, description="the platform's id")
     data_base64: str | None = None
+    file_id: str | None = Field(
+        default=None, description="set by the service: the stored file (a caller's is ignored)"
+    )
 
 
 class Customer(BaseModel):
@@ -51,7 +54,9 @@ class InboundMessage(BaseModel):
     channel: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
     sender_id: str = Field(min_length=1, max_length=200)
     message_id: str = Field(min_length=1, max_length=200)
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    text: str = Field(
+        default="", max_length=MAX_TEXT_CHARS, description="may be empty with attachments"
+    )
     lang: Literal["zh", "en"] | None = None
     customer: Customer | None = None
     attachments: tuple[Attachment, ...] = ()
@@ -63,6 +68,13 @@ class InboundMessage(BaseModel):
         if isinstance(value, str) and value:
             return value.replace("_", "-").split("-", 1)[0].lower()
         return value
+
+    @model_validator(mode="after")
+    def _text_or_attachment(self) -> InboundMessage:
+        """A message says something: text, or a photo, voice note or file."""
+        if not self.text and not self.attachments:
+            raise ValueError("text is empty and there are no attachments")
+        return self
 
     def customer_facts(self) -> dict[str, Any]:
         """The customer fields the channel gave, without the empty ones."""
@@ -88,6 +100,7 @@ class Intent(BaseModel):
 class Entity(BaseModel):
     type: str
     value: str
+    source: str | None = Field(default=None, description='"image": read from a photo')
 
 
 class KbHit(BaseModel):

@@ -42,12 +42,15 @@ _SERIAL_LABEL = re.compile(r"S/?N|SERIAL|序列号|编号|机号", re.IGNORECASE
 
 @dataclass(frozen=True)
 class PhotoText:
-    """What was read from a customer's photos: the raw lines, and what the KB recognizes."""
+    """What was read from a customer's photos: the raw lines, and what the KB recognizes;
+    `photos` and `voice_notes` count what came (a voice note is kept, not read)."""
 
     lines: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()
     products: tuple[str, ...] = ()
     serials: tuple[str, ...] = ()
+    photos: int = 0
+    voice_notes: int = 0
 
     @property
     def legible(self) -> bool:
@@ -65,6 +68,8 @@ class PhotoText:
             codes=_unique([*self.codes, *other.codes]),
             products=_unique([*self.products, *other.products]),
             serials=_unique([*self.serials, *other.serials]),
+            photos=self.photos + other.photos,
+            voice_notes=self.voice_notes + other.voice_notes,
         )
 
 
@@ -78,6 +83,7 @@ def read_text(lines: Sequence[str], mentions: FindMentions) -> PhotoText:
         codes=tuple(sorted(codes)),
         products=tuple(sorted(found.products)),
         serials=serials(lines, found.products),
+        photos=1,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -82,7 +83,7 @@ class PhotoReader:
         second = read_text(self.reader.lines(np.asarray(binarize(image))), self.mentions)
         if first.legible:
             second = PhotoText(lines=second.lines, codes=second.codes)
-        return first.merged(second)
+        return replace(first.merged(second), photos=1)
 
 
 def decode(photo: bytes) -> Image.Image:
