@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 
@@ -28,11 +28,15 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.dialogue import conversations
 from bot.dialogue.engine import DialogueEngine, Reading
 from bot.dialogue.language import detect_voice
+from bot.media.codes import PhotoText
+from bot.media.ocr import PhotoReader
+from bot.media.replies import with_photo_text
 from core.columns import utcnow
 from core.database import unit_of_work
 from core.errors import Conflict
 from core.logs import get_logger
 from core.messages import Answer, InboundMessage, Intent, Reply
+from intake_api.files.flows import FileDesk, TakenFiles
 from intake_api.messages import service
 from intake_api.messages.desk import pending_events
 from intake_api.messages.models import STATUS_PROCESSING, STATUS_RECEIVED, StoredMessage
@@ -60,13 +64,36 @@ class MessageDesk:
     sessions: async_sessionmaker[AsyncSession]
     dialogue: DialogueEngine
     publish: Publish | None = None
+    files: FileDesk | None = None  # attachments: checked and stored before the message
+    photos: PhotoReader | None = None  # reads codes, models and serials off photos
 
     async def receive(self, data: InboundMessage) -> Answer:
-        """The response to `data`: the bot's, or the stored one for a repeated message_id."""
-        message_pk = await self._store(data)
+        """The response to `data`: the bot's, or the stored one for a repeated message_id.
+        Attachments are checked (a 4xx refuses the message), stored and read first."""
+        taken, photo = await self._take_files(data)
+        message_pk = await self._store(taken.message if taken else data, taken)
         if message_pk is None:
             return await self.replay(data)
-        return await self._answer(message_pk, data)
+        read = taken.message if taken else data
+        read = with_photo_text(read, photo) if photo else read
+        return await self._answer(message_pk, read, photo)
+
+    async def _take_files(self, data: InboundMessage) -> tuple[TakenFiles | None, PhotoText | None]:
+        """The message's files stored, and what its photos show (read outside any transaction,
+        in a worker thread); a voice note alone counts as a reading with nothing read."""
+        if self.files is None or not data.attachments:
+            return None, None
+        taken = await self.files.take(data)
+        if not taken.files:
+            return taken, None
+        photo = PhotoText(voice_notes=taken.voice_notes)
+        if self.photos is not None:
+            for number, file in enumerate(taken.files):
+                if file.checked.content_type.startswith("image/"):
+                    one = await asyncio.to_thread(self.photos.read, [file.checked.data])
+                    taken.files[number] = replace(file, text="\n".join(one.lines) or None)
+                    photo = photo.merged(one)
+        return taken, photo
 
     async def replay(self, data: InboundMessage) -> Answer:
         """The first delivery's response, once it is stored."""
@@ -83,17 +110,27 @@ class MessageDesk:
         async with self.sessions() as session:
             return await _find(data, session) is not None
 
-    async def _store(self, data: InboundMessage) -> int | None:
+    async def _store(self, data: InboundMessage, taken: TakenFiles | None = None) -> int | None:
         """The new message's row id, or None when channel+message_id is already stored."""
         return await store_first(
             self.sessions,
-            partial(_add, data),
+            partial(self._add, data, taken),
             busy="the message store is busy; retry shortly",
         )
 
-    async def _answer(self, message_pk: int, data: InboundMessage) -> Answer:
+    def _add(
+        self, data: InboundMessage, taken: TakenFiles | None, session: AsyncSession
+    ) -> StoredMessage:
+        if taken and self.files:
+            self.files.record(session, data, taken)
+        return service.create(session, data=data)
+
+    async def _answer(
+        self, message_pk: int, data: InboundMessage, photo: PhotoText | None = None
+    ) -> Answer:
         try:
             reading = await asyncio.to_thread(self.dialogue.read, data)
+            reading.photo = photo
         except Exception as exc:  # the message is kept and answered with an apology
             return await self._fail(message_pk, data, exc)
         conflicts, waits, waited = 0, 0, 0.0
@@ -187,7 +224,3 @@ async def _earlier_unanswered(session: AsyncSession, data: InboundMessage, messa
         .limit(1)
     )
     return (await session.execute(query)).first() is not None
-
-
-def _add(data: InboundMessage, session: AsyncSession) -> StoredMessage:
-    return service.create(session, data=data)

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.ports import Interpreter
+from bot.media.ocr import PhotoReader, RapidOcr
 from bot.nlu import DEFAULT_DATA, default_pipeline, load_or_train
 from bot.nlu.training import fingerprint
 from core.settings import Settings
@@ -61,6 +62,10 @@ async def messages_lifespan(app: FastAPI) -> AsyncIterator[None]:
         customer_zone=shared.settings.customer_timezone,
     )
     shared.messages = MessageDesk(
-        sessions=shared.sessions, dialogue=dialogue, publish=partial(publish_committed, app)
+        sessions=shared.sessions,
+        dialogue=dialogue,
+        publish=partial(publish_committed, app),
+        files=shared.files,
+        photos=PhotoReader(RapidOcr(), dialogue.knowledge.mentions),
     )
     yield
