@@ -35,6 +35,7 @@ from bot.dialogue.policy import (
     KbDecision,
     Understanding,
     decide,
+    decide_by_category,
     decide_by_code,
     phrase_match,
     pick_candidate,
@@ -185,12 +186,12 @@ class DialogueEngine:
         route = route_message(self.texts, ctx.understanding)
         if ctx.conversation.status == CONVERSATION_HANDOFF:
             return await self._while_waiting(ctx, route)
-        if route in (HANDOFF, COMPLAINT):
-            return await self._handoff(ctx, complaint=route == COMPLAINT)
         if state.stage == ALARM_STAGE:
             followed = await self._alarm_answer(ctx)
             if followed is not None:
                 return followed
+        if route in (HANDOFF, COMPLAINT):
+            return await self._handoff(ctx, complaint=route == COMPLAINT)
         if state.stage in (COLLECT, CONFIRM):
             if self._means(ctx, "cancel"):
                 state.reset()
@@ -288,10 +289,19 @@ class DialogueEngine:
             bar = max(bar, self.texts.cautious_confidence)
         decision = decide(hits, mentions, knowledge.threshold, bar)
         if decision.kind == "fallback" and not cautious:
-            by_code = decide_by_code(hits, mentions)
-            if by_code is not None:
-                return by_code
+            settled = decide_by_code(hits, mentions) or decide_by_category(
+                hits, mentions, self._asked_category(ctx), self.texts.suggest_confidence
+            )
+            if settled is not None:
+                return settled
         return decision
+
+    def _asked_category(self, ctx: _Context) -> str | None:
+        """The FAQ category the NLU reads the message as (dialogue.yml `intent_categories`)."""
+        understanding = ctx.understanding
+        if understanding.confidence < self.texts.intent_threshold:
+            return None
+        return self.texts.intent_categories.get(understanding.intent)
 
     def _cautious(self, ctx: _Context) -> bool:
         understanding = ctx.understanding
@@ -842,6 +852,7 @@ def _candidate_json(candidate: Candidate) -> dict[str, Any]:
         "title": candidate.title,
         "products": list(candidate.products),
         "codes": list(candidate.codes),
+        "category": candidate.category,
     }
 
 

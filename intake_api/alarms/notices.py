@@ -24,6 +24,7 @@ from bot.dialogue.frame import Frame
 from bot.dialogue.state import DialogueState
 from core.assets import ALARM_STAGE, ALARM_TICKET
 from core.channels import OutboundError, OutboundRegistry
+from core.columns import utcnow
 from core.database import Sessions, unit_of_work
 from core.logs import get_logger
 from intake_api.alarms.diagnosis import product_name
@@ -202,6 +203,7 @@ class AlarmNotices:
         slots: dict[str, str | None] = {"product": asset.product_id, "serial": asset.serial}
         slots |= {"address": asset.site_address, "phone": asset.customer_phone}
         conversation.slots = {key: value for key, value in slots.items() if value}
+        conversation.updated_at = utcnow()  # the notice is the conversation's latest turn
 
 
 class AlarmReplies:
