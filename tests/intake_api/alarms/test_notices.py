@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
-from tests.channels.conftest import (  # noqa: F401  (the channel tests' stand-ins)
+from tests.channels.conftest import WECHAT_APP_ID, WECHAT_TOKEN, Service, serve
     WECHAT_APP_ID,
     WECHAT_TOKEN,
     Service,
