@@ -11,16 +11,6 @@ import pytest
 
 from core.settings import Settings
 from tests.channels.conftest import WECHAT_APP_ID, WECHAT_TOKEN, Service, serve
-    WECHAT_APP_ID,
-    WECHAT_TOKEN,
-    Service,
-    aes_key,
-    bot_api,
-    channel_settings,
-    serve,
-    trained_nlu,
-    wechat_api,
-)
 from tests.channels.standins import BotApiStandIn, WeChatApiStandIn
 from tests.channels.test_telegram import post, text_update
 from tests.channels.wechat_platform import WeChatServers
