@@ -170,49 +170,63 @@ async def join_fleet_incident(
     session: AsyncSession, alarm: Alarm, *, units: int, window: timedelta
 ) -> FleetIncident | None:
     """When at least `units` units show the alarm's code within `window`, the code's open
-    incident (opened now if there is none) holds every such unit's ticket."""
+    incident holds the alarm's ticket; the alarm that reaches the count opens it over every
+    such unit's ticket. Units are counted only while no incident is open (one indexed count)."""
     since = alarm.first_seen_at - window
-    recent = and_(
-        Alarm.code == alarm.code, Alarm.first_seen_at >= since, Alarm.ticket_id.is_not(None)
-    )
-    count = await session.scalar(select(func.count(distinct(Alarm.serial))).where(recent))
-    if (count or 0) < units:
-        return None
-    incident = await _open_incident(session, alarm.code, since=since, now=alarm.first_seen_at)
-    linked = set(
-        await session.scalars(
-            select(FleetIncidentTicket.ticket_id).where(
-                FleetIncidentTicket.incident_id == incident.id
+    incident = await _fresh_incident(session, alarm.code, since=since)
+    if incident is not None:
+        session.add(
+            FleetIncidentTicket(
+                incident_id=incident.id, ticket_id=alarm.ticket_id, serial=alarm.serial
             )
         )
-    )
-    for serial, ticket_id in (
-        await session.execute(select(Alarm.serial, Alarm.ticket_id).where(recent))
-    ).all():
-        if ticket_id is not None and ticket_id not in linked:
-            session.add(
-                FleetIncidentTicket(incident_id=incident.id, ticket_id=ticket_id, serial=serial)
+    else:
+        recent = and_(
+            Alarm.code == alarm.code, Alarm.first_seen_at >= since, Alarm.ticket_id.is_not(None)
+        )
+        count = await session.scalar(select(func.count(distinct(Alarm.serial))).where(recent))
+        if (count or 0) < units:
+            return None
+        incident = await _open_incident(session, alarm.code, now=alarm.first_seen_at)
+        linked = set(
+            await session.scalars(
+                select(FleetIncidentTicket.ticket_id).where(
+                    FleetIncidentTicket.incident_id == incident.id
+                )
             )
-            linked.add(ticket_id)
+        )
+        children = await session.execute(select(Alarm.serial, Alarm.ticket_id).where(recent))
+        for serial, ticket_id in children.all():
+            if ticket_id is not None and ticket_id not in linked:
+                session.add(
+                    FleetIncidentTicket(incident_id=incident.id, ticket_id=ticket_id, serial=serial)
+                )
+                linked.add(ticket_id)
     incident.last_at = alarm.first_seen_at
     return incident
 
 
-async def _open_incident(
-    session: AsyncSession, code: str, *, since: datetime, now: datetime
-) -> FleetIncident:
-    """The code's open incident; one gone quiet for the whole window is closed first."""
+async def _fresh_incident(
+    session: AsyncSession, code: str, *, since: datetime
+) -> FleetIncident | None:
+    """The code's open incident; one gone quiet for the whole window is closed instead."""
     incident = await session.scalar(select(FleetIncident).where(FleetIncident.open_code == code))
     if incident is not None and incident.last_at < since:
         incident.status, incident.open_code = "closed", None
         await session.flush()
-        incident = None
-    if incident is None:
-        incident = FleetIncident(
-            code=code, open_code=code, status="open", opened_at=now, last_at=now
-        )
-        session.add(incident)
-        await session.flush()
+        return None
+    return incident
+
+
+async def _open_incident(session: AsyncSession, code: str, *, now: datetime) -> FleetIncident:
+    """Open the code's incident; two alarms doing it at once end up with the same one."""
+    await session.execute(
+        _insert(session)(FleetIncident)
+        .values(code=code, open_code=code, status="open", opened_at=now, last_at=now)
+        .on_conflict_do_nothing(index_elements=[FleetIncident.open_code])
+    )
+    incident = await session.scalar(select(FleetIncident).where(FleetIncident.open_code == code))
+    assert incident is not None  # inserted by this transaction or a committed one
     return incident
 
 
