@@ -35,6 +35,7 @@ from knowledge_base.text import (
     detect_lang,
     detect_script,
     has_chinese,
+    to_mandarin,
     tokenize,
 )
 
@@ -167,7 +168,7 @@ class Searcher:
 
     def _scored(self, text: str, method: str) -> _Scored:
         index = self.index
-        vector = index.encoder.encode([text])[0]
+        vector = index.encoder.encode([to_mandarin(text)])[0]
         dense_slots, dense_sims = index.dense_scores(vector, DENSE_ROWS)
         tokens = tokenize(text)
         lexical, lexical_max = index.lexical_scores(tokens)

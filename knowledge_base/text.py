@@ -15,8 +15,10 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import jieba
+import yaml
 from opencc import OpenCC
 
 jieba.setLogLevel(60)  # jieba prints its dictionary loading to stderr otherwise
@@ -26,7 +28,8 @@ LANG_EN = "en"
 SCRIPT_HANS = "zh-Hans"
 SCRIPT_HANT = "zh-Hant"
 
-_CJK_CHAR = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Unified ideographs with extensions A and B-F (Cantonese writes 𨋢 "lift", U+28822).
+_CJK_CHAR = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
 _CJK = re.compile(f"[{_CJK_CHAR}]")
 _CJK_RUN = re.compile(f"[{_CJK_CHAR}]+")
 _WORD = re.compile(r"[a-z]+|[0-9]+")
@@ -55,6 +58,34 @@ def _t2s() -> OpenCC:
 def to_simplified(text: str) -> str:
     """Traditional Chinese folded to Simplified (other text unchanged)."""
     return _t2s().convert(text) if _CJK.search(text) else text
+
+
+DIALECT_FILE = Path(__file__).with_name("dialect.yml")
+_LOOKAROUND = re.compile(r"\(\?<?[!=][^)]*\)")
+
+
+@lru_cache(maxsize=1)
+def _dialect() -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """One pattern over every Cantonese word of dialect.yml (longest words first, so 系咪 wins
+    over 系) and the Mandarin of each alternative, by group number."""
+    data = yaml.safe_load(DIALECT_FILE.read_text(encoding="utf-8")) or {}
+    words = sorted(
+        ((to_simplified(str(k)), str(v)) for k, v in (data.get("words") or {}).items()),
+        key=lambda kv: -len(_LOOKAROUND.sub("", kv[0])),
+    )
+    pattern = re.compile("|".join(f"({word})" for word, _ in words))
+    return pattern, tuple(standard for _, standard in words)
+
+
+def to_mandarin(text: str) -> str:
+    """Chinese in Simplified script with colloquial Cantonese words in their Mandarin form
+    ("保用幾耐" -> "保修多久"), for searching a knowledge base written in Mandarin; Latin text
+    keeps its case."""
+    simplified = to_simplified(text)
+    if not _CJK.search(simplified):
+        return simplified
+    pattern, standard = _dialect()
+    return pattern.sub(lambda m: standard[(m.lastindex or 1) - 1], simplified)
 
 
 def fold_width(text: str) -> str:
@@ -114,8 +145,9 @@ def _chinese_tokens(run: str) -> list[str]:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lexical tokens of a text: Chinese words and bigrams, English stems, digit runs."""
-    norm = normalize(text)
+    """Lexical tokens of a text: Chinese words and bigrams (Cantonese read as Mandarin),
+    English stems, digit runs."""
+    norm = to_mandarin(normalize(text))
     tokens: list[str] = []
     position = 0
     for match in _CJK_RUN.finditer(norm):

@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from bot.dialogue.language import to_simplified
 from bot.dialogue.ports import Mentions
 from bot.dialogue.prompts import DATA_DIR, DialogueTexts, fold
+from knowledge_base.text import to_mandarin
 
 FRAME_FILE = DATA_DIR / "frame.yml"
 MAX_TEXTS = 4  # the customer's last messages about the problem kept for the search and tickets
@@ -102,10 +102,6 @@ class FrameReader:
         self._mentions = mentions
         self._negations = [fold(w) for w in _flat(texts.cues.get("negation"))]
         self._topic = [fold(w) for w in _flat(texts.cues.get("topic_switch"))]
-        dialect = data.get("dialect") or {}
-        self._dialect = sorted(
-            ((fold(str(k)), str(v)) for k, v in dialect.items()), key=lambda kv: -len(kv[0])
-        )
         own = " ".join(fold(name) for name in own_names)
         self._makers = [
             fold(str(name)) for name in data.get("other_makers") or [] if fold(str(name)) not in own
@@ -200,15 +196,9 @@ class FrameReader:
         return text
 
     def search_text(self, text: str) -> str:
-        """The text to search the knowledge base with: Chinese in Simplified, dialect words in
-        their standard form (Latin text keeps its case: "DXF")."""
-        text = self.without_topic_cue(text)
-        if not _CJK.search(text):
-            return text
-        simplified = to_simplified(text)
-        for word, standard in self._dialect:
-            simplified = simplified.replace(word, standard)
-        return simplified
+        """The text to search the knowledge base with: Chinese in Simplified, Cantonese words in
+        their Mandarin form (knowledge_base/dialect.yml; Latin text keeps its case: "DXF")."""
+        return to_mandarin(self.without_topic_cue(text))
 
 
 def unknown_models(text: str, mentions: Mentions, product_ids: Iterable[str]) -> list[str]:

@@ -103,6 +103,7 @@ def _candidate(graph: KnowledgeGraph, hit: Hit) -> Candidate:
         products=tuple(getattr(item, "products", ()) or ()),
         codes=tuple(getattr(item, "codes", ()) or ()),
         confidence=hit.confidence,
+        category=str(getattr(item, "category", "") or ""),
     )
 
 

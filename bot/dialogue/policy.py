@@ -181,6 +181,21 @@ def pick_candidate(candidates: list[Candidate], facet: str, mentions: Mentions) 
     return fitting[0] if fitting else None
 
 
+def decide_by_category(
+    hits: list[Candidate], mentions: Mentions, category: str | None, floor: float
+) -> KbDecision | None:
+    """Two independent readings agree: the NLU reads the question as a kind of question
+    (warranty, spare parts, maintenance, ...) and the best hit is the knowledge base's FAQ of
+    that category. The FAQ then answers at the lower `floor` of confidence; None otherwise."""
+    if not category or not hits:
+        return None
+    top = hits[0]
+    agrees = top.type == "faq" and top.category == category and _compatible(top, mentions)
+    if agrees and top.confidence is not None and top.confidence >= floor:
+        return KbDecision("answer", item=top)
+    return None
+
+
 def decide_by_code(hits: list[Candidate], mentions: Mentions) -> KbDecision | None:
     """An alarm code the customer read out names one item (with the model, when given): answer
     it even when the words around the code are few; ask which model when the code means

@@ -37,6 +37,7 @@ class Candidate:
     products: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()
     confidence: float | None = None  # probability it answers the query (KB calibration)
+    category: str = ""  # the item's kb-format category (warranty, parts, maintenance, ...)
 
 
 @dataclass(frozen=True)

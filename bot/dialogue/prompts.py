@@ -69,6 +69,8 @@ class DialogueTexts:
     # A best hit at this answer confidence or more (under the answer bar) is offered as "did you
     # mean …?" with the next ones.
     suggest_confidence: float = 0.4
+    # NLU intent -> the kb-format category of the FAQs that answer it (`decide_by_category`).
+    intent_categories: dict[str, str] = field(default_factory=dict)
     domain: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     @classmethod
@@ -94,6 +96,9 @@ class DialogueTexts:
             cautious_intents=tuple(data.get("cautious_intents") or ()),
             cautious_confidence=float(data.get("cautious_confidence", 0.9)),
             suggest_confidence=float(data.get("suggest_confidence", 0.4)),
+            intent_categories={
+                str(k): str(v) for k, v in (data.get("intent_categories") or {}).items()
+            },
             domain=_domain_responses(data_dir / "domain.yml"),
         )
 

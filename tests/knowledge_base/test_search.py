@@ -50,6 +50,11 @@ def test_faq_is_ranked_for_its_question(searcher: Searcher) -> None:
     assert (hits[0].id, hits[0].type) == ("FAQ-warranty", "faq")
 
 
+def test_cantonese_query_finds_the_mandarin_faq(searcher: Searcher) -> None:
+    hits = searcher.search("保用幾耐㗎？")
+    assert hits[0].id == "FAQ-warranty"
+
+
 def test_title_follows_the_query_language(searcher: Searcher) -> None:
     assert searcher.search("AC300 E03")[0].title == "Low discharge pressure (E03)"
     assert searcher.search("AC300 报E03")[0].title == "排气压力低（E03）"

@@ -8,7 +8,9 @@ from knowledge_base.text import (
     CodeMatcher,
     code_key,
     detect_script,
+    has_chinese,
     normalize,
+    to_mandarin,
     to_simplified,
     tokenize,
 )
@@ -125,3 +127,34 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
     matcher = CodeMatcher(["AL35", "AL-35", "E07"])
     assert matcher.find("加工中心报 al 35").codes == {"AL35", "AL-35"}
     assert matcher.find("E07 again").codes == {"E07"}
+
+
+@pytest.mark.parametrize(
+    ("cantonese", "mandarin"),
+    [
+        ("保用幾耐？", "保修多久？"),
+        ("部𨋢點算", "部电梯怎么办"),
+        ("係咪你哋嘅問題", "是不是你们的问题"),
+        ("用純淨水得唔得", "用纯净水可不可以"),
+        ("有冇保養合約", "有没有保养合约"),
+    ],
+)
+def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
+    assert to_mandarin(cantonese) == mandarin
+
+
+@pytest.mark.parametrize(
+    "mandarin", ["控制系统报警", "请联系客服", "底盘下面咔咔响", "整机保修两年"]
+)
+def test_mandarin_words_sharing_a_cantonese_character_are_kept(mandarin: str) -> None:
+    """系 is "is" in 係咪 but "system" in 系统; 响 is a noise, 整 the whole unit."""
+    assert to_mandarin(mandarin) == mandarin
+
+
+def test_a_character_outside_the_basic_plane_is_chinese() -> None:
+    assert has_chinese("𨋢")
+    assert "电梯" in tokenize("部𨋢壞咗")
+
+
+def test_cantonese_and_mandarin_share_lexical_tokens() -> None:
+    assert {"保修", "多久"} <= set(tokenize("部機保用幾耐"))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from bot.dialogue.policy import decide
+import pytest
+
+from bot.dialogue.policy import REPAIR, Understanding, decide, decide_by_category, route_message
 from bot.dialogue.ports import Candidate, Mentions
+from bot.dialogue.prompts import DialogueTexts
 
 THRESHOLD = 0.37
 BAR = 0.67
@@ -38,3 +41,47 @@ def test_the_score_bar_still_applies() -> None:
 def test_hits_without_a_confidence_are_judged_by_the_score() -> None:
     """Methods other than the calibrated hybrid search carry no confidence."""
     assert decide([hit("F-1", 0.5, None)], Mentions(), THRESHOLD, BAR).kind == "answer"
+
+
+def faq(item_id: str, confidence: float, category: str) -> Candidate:
+    return Candidate(item_id, "faq", 0.5, confidence=confidence, category=category)
+
+
+def test_an_faq_of_the_asked_category_answers_under_the_bar() -> None:
+    """The NLU reads a parts question and the best hit is the parts FAQ: the readings agree."""
+    hits = [faq("FAQ-parts", 0.5, "parts"), faq("FAQ-warranty", 0.3, "warranty")]
+    decision = decide_by_category(hits, Mentions(), "parts", 0.4)
+    assert decision is not None and decision.item is not None and decision.item.id == "FAQ-parts"
+
+
+def test_an_faq_of_another_category_is_not_answered_by_agreement() -> None:
+    hits = [faq("FAQ-warranty", 0.6, "warranty"), faq("FAQ-parts", 0.5, "parts")]
+    assert decide_by_category(hits, Mentions(), "parts", 0.4) is None
+
+
+def test_agreement_does_not_lift_a_very_unsure_hit() -> None:
+    assert decide_by_category([faq("FAQ-parts", 0.2, "parts")], Mentions(), "parts", 0.4) is None
+
+
+def test_agreement_needs_an_faq_not_a_fault() -> None:
+    hits = [Candidate("F-1", "fault", 0.5, confidence=0.6, category="parts")]
+    assert decide_by_category(hits, Mentions(), "parts", 0.4) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We would like to book an operator training session for our new drivers",
+        "帮我们约个时间做控制器固件升级，下周六晚上",
+        "Please log a warranty claim, the charger died after a month",
+        "想预约一次操作培训",
+    ],
+)
+def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) -> None:
+    """Without the NLU (phrases alone) these are requests to collect, not FAQ questions."""
+    assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) == REPAIR
+
+
+@pytest.mark.parametrize("text", ["配件大约多久能到", "培训怎么收费", "保修期多久"])
+def test_questions_about_visits_are_not_bookings(text: str) -> None:
+    assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) != REPAIR
