@@ -13,12 +13,22 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from bot.dialogue.ports import Mentions
 
-FindMentions = Callable[[str], Mentions]
+class Named(Protocol):
+    """What the knowledge base recognizes in a text (the dialogue's `Mentions`)."""
+
+    @property
+    def codes(self) -> AbstractSet[str]: ...
+
+    @property
+    def products(self) -> AbstractSet[str]: ...
+
+
+FindMentions = Callable[[str], Named]
 T = TypeVar("T")
 
 # What a character OCR read on a display may really be (upper case; the matcher ignores case).

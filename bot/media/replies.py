@@ -46,15 +46,15 @@ def what_was_read(photo: PhotoText, lang: str) -> str:
     if model:
         return say("model_seen", lang, model=model)
     if not photo.photos:
-        return say("voice_kept", lang)
+        return say("voice_kept" if photo.voice_notes else "file_kept", lang)
     return say("nothing_read", lang)
 
 
 def with_photo(answer: Answer, photo: PhotoText) -> Answer:
-    """`answer` saying first what the photo showed (or that a voice note was kept, when it came
-    without words), its entities marked by where they came from."""
-    if not photo.photos and answer.replies:
-        return answer  # a voice note with the customer's own words: nothing to add
+    """`answer` saying first what the photo showed, its entities marked by where they came
+    from; when nothing was read and the message had no words, what the customer should do."""
+    if not photo.legible and answer.replies:
+        return answer  # the customer's own words were answered: nothing to add
     entities = [_sourced(entity, photo) for entity in answer.entities]
     for serial in photo.serials:
         entities.append(Entity(type="serial", value=serial, source=IMAGE))

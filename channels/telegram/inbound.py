@@ -9,6 +9,7 @@ chat+message id in the messages desk, which also holds across restarts.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 from collections import OrderedDict
@@ -29,6 +30,8 @@ log = get_logger(__name__)
 DEFAULT_LANG = "en"
 REMEMBERED_UPDATES = 10_000
 MAX_NAME_CHARS = 200
+# The Bot API lets a bot download files up to 20 MB.
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 
 
 def command_of(text: str) -> str | None:
@@ -113,12 +116,8 @@ class TelegramInbound:
             tickets = await self.tickets.open_tickets(CHANNEL, chat_id)
             await self.outbound.send_text(chat_id, self.texts.open_tickets(tickets, lang))
             return
-        if message.photo:
-            self._keep_photo(message)
-            if not text:
-                await self.outbound.send_text(chat_id, self.texts.say("image_received", lang))
-                return
-        if not text:
+        attachments = await self._fetched(message)
+        if not text and not attachments:
             await self.outbound.send_text(chat_id, self.texts.say("unsupported", lang))
             return
         inbound = _inbound(
@@ -127,9 +126,17 @@ class TelegramInbound:
             text=text,
             lang=lang,
             user=message.from_user,
-            attachments=_attachments(message),
+            attachments=attachments,
         )
-        await self._reply(chat_id, await self.intake.receive(inbound))
+        try:
+            result = await self.intake.receive(inbound)
+        except ServiceError as exc:  # a file the service refuses (too large, wrong type)
+            if not attachments:
+                raise
+            log.info("telegram attachment refused", chat_id=chat_id, error=exc.message)
+            await self.outbound.send_text(chat_id, self.texts.say("unsupported", lang))
+            return
+        await self._reply(chat_id, result)
 
     async def _on_button(self, query: CallbackQuery) -> None:
         try:
@@ -162,13 +169,24 @@ class TelegramInbound:
     def _user_lang(user: User | None) -> str:
         return text_lang(user.language_code if user is not None else None, DEFAULT_LANG)
 
-    def _keep_photo(self, message: Message) -> None:
-        log.info(
-            "telegram photo received",
-            chat_id=message.chat.id,
-            message_id=message.message_id,
-            file_id=_attachments(message)[0].media_id,
-        )
+    async def _fetched(self, message: Message) -> tuple[Attachment, ...]:
+        """The message's photo, voice note or document with its bytes, through getFile (a
+        reference only when that fails or the file is over the Bot API's download limit)."""
+        attachments = _attachments(message)
+        file_id = attachments[0].media_id if attachments else None
+        if not attachments or not file_id:
+            return attachments
+        attachment = attachments[0]
+        try:
+            file = await self.outbound.bot.get_file(file_id)
+            if (file.file_size or 0) > MAX_DOWNLOAD_BYTES:
+                return attachments
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("telegram file not fetched", file_id=file_id, error=repr(exc))
+            return attachments
+        update = {"data_base64": base64.b64encode(data).decode()}
+        return (attachment.model_copy(update=update),)
 
 
 def _inbound(
@@ -194,10 +212,18 @@ def _inbound(
 
 
 def _attachments(message: Message) -> tuple[Attachment, ...]:
-    if message.photo:
+    if message.photo:  # the largest size Telegram made
         return (Attachment(type="image", media_id=message.photo[-1].file_id),)
     if message.voice:
-        return (Attachment(type="voice", media_id=message.voice.file_id),)
+        voice = message.voice
+        return (Attachment(type="voice", media_id=voice.file_id, content_type=voice.mime_type),)
     if message.document:
-        return (Attachment(type="file", media_id=message.document.file_id),)
+        document = message.document
+        return (
+            Attachment(
+                type="image" if (document.mime_type or "").startswith("image/") else "file",
+                media_id=document.file_id,
+                name=document.file_name,
+            ),
+        )
     return ()

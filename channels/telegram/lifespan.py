@@ -27,9 +27,15 @@ log = get_logger(__name__)
 
 
 def build_bot(settings: Settings) -> Bot:
-    """`Bot(token, base_url=AFTERSALES_TELEGRAM_API_URL)`: the token is appended to the URL."""
+    """`Bot(token, base_url=AFTERSALES_TELEGRAM_API_URL)`: the token is appended to the URL;
+    files download from the matching `.../file/bot<token>/` path."""
     assert settings.telegram_token, "build_bot needs AFTERSALES_TELEGRAM_TOKEN"
-    return Bot(settings.telegram_token, base_url=settings.telegram_api_url)
+    base_url = settings.telegram_api_url
+    if not base_url.endswith("/bot"):
+        return Bot(settings.telegram_token, base_url=base_url)
+    # Files (getFile's file_path) download from the same server's /file/bot<token>/ path.
+    file_url = base_url.removesuffix("bot") + "file/bot"
+    return Bot(settings.telegram_token, base_url=base_url, base_file_url=file_url)
 
 
 @asynccontextmanager

@@ -10,6 +10,7 @@ reply, or `success` when the answer went (or goes) out through the API instead.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from collections import OrderedDict
 from collections.abc import Coroutine
@@ -21,7 +22,8 @@ from wechatpy.messages import BaseMessage
 from channels.texts import ChannelTexts
 from channels.wechat.envelope import WeChatConfig
 from channels.wechat.outbound import CHANNEL, MAX_TEXT_BYTES, WeChatOutbound, utf8_size
-from core.channels import MessageIntake, split_text
+from core.channels import MessageIntake, OutboundError, split_text
+from core.errors import ServiceError
 from core.logs import get_logger
 from core.messages import Answer, Attachment, InboundMessage
 
@@ -80,31 +82,40 @@ class WeChatInbound:
         if kind == "event":
             subscribed = getattr(message, "event", "") in SUBSCRIBE_EVENTS
             return self.texts.say("welcome", DEFAULT_LANG) if subscribed else None
-        if kind == "image":
-            self._keep_image(message)
-            return self.texts.say("image_received", DEFAULT_LANG)
         text = _text_of(message)
-        if text is None:
-            key = "voice_unrecognized" if kind == "voice" else "unsupported"
-            return self.texts.say(key, DEFAULT_LANG)
+        attachments = await self._fetched(message)
+        if text is None and not attachments:
+            return self.texts.say("unsupported", DEFAULT_LANG)
         inbound = InboundMessage(
             channel=CHANNEL,
             sender_id=message.source,
             message_id=_message_key(message),
-            text=text,
-            attachments=_attachments(message),
+            text=text or "",
+            attachments=attachments,
         )
-        return await self._bot_reply(inbound)
+        try:
+            return await self._bot_reply(inbound)
+        except ServiceError as exc:  # a file the service refuses (too large, wrong type)
+            if not attachments:
+                raise
+            log.info("wechat attachment refused", sender=message.source, error=exc.message)
+            return self.texts.say("unsupported", DEFAULT_LANG)
 
-    def _keep_image(self, message: BaseMessage) -> None:
-        attachment = _attachments(message)[0]
-        log.info(
-            "wechat picture received",
-            sender=message.source,
-            message_id=_message_key(message),
-            media_id=attachment.media_id,
-            url=attachment.url,
-        )
+    async def _fetched(self, message: BaseMessage) -> tuple[Attachment, ...]:
+        """The message's photo, voice note or file with its bytes, fetched from the media API
+        by `MediaId` (a reference only when that fails or no app secret is set)."""
+        attachments = _attachments(message)
+        media_id = attachments[0].media_id if attachments else None
+        if not attachments or self.outbound is None or not media_id:
+            return attachments
+        attachment = attachments[0]
+        try:
+            data, declared = await self.outbound.get_media(media_id, message.source)
+        except OutboundError as exc:  # expired (3 days) or WeChat unreachable: a reference only
+            log.warning("wechat media not fetched", media_id=media_id, error=str(exc))
+            return (attachment.model_copy(update={"url": None}),)
+        update = {"data_base64": base64.b64encode(data).decode(), "content_type": declared}
+        return (attachment.model_copy(update=update),)
 
     async def _bot_reply(self, inbound: InboundMessage) -> str | None:
         pending = self._pending(inbound)
@@ -189,4 +200,7 @@ def _attachments(message: BaseMessage) -> tuple[Attachment, ...]:
         return (Attachment(type="image", media_id=message.media_id, url=message.image),)
     if message.type == "voice":
         return (Attachment(type="voice", media_id=message.media_id),)
+    raw = getattr(message, "_data", {})
+    if raw.get("MsgType") == "file" and raw.get("MediaId"):  # wechatpy has no file message
+        return (Attachment(type="file", media_id=raw["MediaId"], name=raw.get("Title")),)
     return ()

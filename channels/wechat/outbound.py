@@ -61,6 +61,26 @@ class WeChatOutbound:
             body = {"touser": recipient_id, "msgtype": "text", "text": {"content": piece}}
             await self._call("/cgi-bin/message/custom/send", recipient_id, body)
 
+    async def get_media(self, media_id: str, sender_id: str) -> tuple[bytes, str | None]:
+        """A file the customer sent (`GET /cgi-bin/media/get`: kept by WeChat for 3 days, so
+        fetched when the message comes), and its content type as WeChat declares it."""
+        for attempt in (1, 2):
+            token = await self._access_token(sender_id, force=attempt == 2)
+            params = {"access_token": token, "media_id": media_id}
+            try:
+                response = await self._client.get("/cgi-bin/media/get", params=params)
+                response.raise_for_status()
+            except httpx.HTTPError as exc:
+                raise OutboundError(CHANNEL, sender_id, f"media/get: {exc!r}") from exc
+            declared = response.headers.get("content-type", "").split(";")[0].strip() or None
+            if declared not in ("application/json", "text/plain"):
+                return response.content, declared
+            result = response.json()  # an error: WeChat answers JSON instead of the file
+            errcode = int(result.get("errcode") or 0)
+            if errcode not in TOKEN_ERRCODES or attempt == 2:
+                raise OutboundError(CHANNEL, sender_id, f"media/get errcode {errcode}")
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
     async def _call(self, path: str, recipient_id: str, body: dict) -> dict:
         """POST with the access token; a stale token is replaced once and the call repeated."""
         for attempt in (1, 2):

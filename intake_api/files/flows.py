@@ -50,7 +50,13 @@ class TakenFiles:
 
     @property
     def voice_notes(self) -> int:
-        return sum(1 for f in self.files if f.checked.kind == "voice")
+        """Voice notes that came, stored or by reference only."""
+        return sum(1 for a in self.message.attachments if a.type == "voice")
+
+    @property
+    def unread_images(self) -> int:
+        """Photos that came by reference only (the platform's copy could not be fetched)."""
+        return sum(1 for a in self.message.attachments if a.type == "image" and not a.file_id)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 
 @dataclass
@@ -59,6 +59,8 @@ class WeChatApiStandIn:
         self.app = FastAPI()
         self.app.get("/cgi-bin/token")(self.token)
         self.app.post("/cgi-bin/message/custom/send")(self.custom_send)
+        self.app.get("/cgi-bin/media/get")(self.media_get)
+        self.media: dict[str, tuple[bytes, str]] = {}  # MediaId -> (bytes, content type)
 
     def expire_tokens(self) -> None:
         """The tokens issued so far expire: using one gets errcode 42001."""
@@ -85,6 +87,18 @@ class WeChatApiStandIn:
             c["text"]["content"] for c in self.recorder.of("custom_send") if c["touser"] == openid
         ]
 
+    async def media_get(self, access_token: str = "", media_id: str = "") -> Response:
+        """The temporary media API: the file, or JSON errcode 40007 for an unknown (or past its
+        3 days) MediaId."""
+        self.recorder.add("media_get", {"media_id": media_id})
+        if access_token not in self.valid_tokens:
+            return JSONResponse({"errcode": 42001, "errmsg": "access_token expired"})
+        if media_id not in self.media:
+            return JSONResponse({"errcode": 40007, "errmsg": "invalid media_id"})
+        data, content_type = self.media[media_id]
+        disposition = f'attachment; filename="{media_id}"'
+        return Response(data, media_type=content_type, headers={"Content-disposition": disposition})
+
 
 class BotApiStandIn:
     """The Bot API methods the service calls, for one bot token."""
@@ -98,6 +112,8 @@ class BotApiStandIn:
         self.app = FastAPI()
         self.app.post("/bot{token}/{method}")(self.call)
         self.app.get("/bot{token}/{method}")(self.call)
+        self.app.get("/file/bot{token}/{file_path:path}")(self.download)
+        self.files: dict[str, bytes] = {}  # file_id -> bytes (getFile and the download path)
 
     async def _params(self, request: Request) -> dict[str, Any]:
         if request.headers.get("content-type", "").startswith("application/json"):
@@ -134,6 +150,20 @@ class BotApiStandIn:
             "chat": {"id": chat_id, "type": "private"},
             "text": params["text"],
         }
+
+    async def _getFile(self, params: dict) -> dict:  # noqa: N802
+        file_id = str(params["file_id"])
+        found = {"file_id": file_id, "file_unique_id": f"u-{file_id}"}
+        if file_id in self.files:
+            found |= {"file_size": len(self.files[file_id]), "file_path": f"media/{file_id}"}
+        return found
+
+    async def download(self, token: str, file_path: str) -> Response:
+        """`GET /file/bot<token>/<file_path>`: the bytes of a file getFile named."""
+        data = self.files.get(file_path.removeprefix("media/"))
+        if token != self.token or data is None:
+            return Response(status_code=404)
+        return Response(data, media_type="application/octet-stream")
 
     async def _answerCallbackQuery(self, params: dict) -> bool:  # noqa: N802
         return True

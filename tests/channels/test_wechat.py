@@ -102,11 +102,11 @@ def test_voice_without_recognition_asks_for_text(wechat: WeChatServers, service:
     assert tickets_of(service, "o-dan") == []
 
 
-def test_picture_is_acknowledged(wechat: WeChatServers) -> None:
+def test_picture_whose_media_is_gone_asks_for_the_code(wechat: WeChatServers) -> None:
     image = message_xml(
         "o-erin", "image", new_msg_id(), PicUrl="http://mmbiz.example/pic.jpg", MediaId="m-3"
     )
-    assert "图片已收到" in wechat.reply(wechat.post(image))["Content"]
+    assert "没能看清报警代码" in wechat.reply(wechat.post(image))["Content"]
 
 
 def test_subscribe_is_welcomed_and_unsubscribe_is_acknowledged(wechat: WeChatServers) -> None:
