@@ -28,7 +28,7 @@ LANG_EN = "en"
 SCRIPT_HANS = "zh-Hans"
 SCRIPT_HANT = "zh-Hant"
 
-# Unified ideographs with extensions A and B-F (Cantonese writes 𨋢 "lift", U+28822).
+# Unified ideographs with extensions A and B-F (Cantonese writes 𨋢 "lift", U+282E2).
 _CJK_CHAR = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
 _CJK = re.compile(f"[{_CJK_CHAR}]")
 _CJK_RUN = re.compile(f"[{_CJK_CHAR}]+")

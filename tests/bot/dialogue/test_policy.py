@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.dialogue.policy import REPAIR, Understanding, decide, decide_by_category, route_message
+from bot.dialogue.policy import (
+    COMPLAINT,
+    REPAIR,
+    Understanding,
+    decide,
+    decide_by_category,
+    route_message,
+)
 from bot.dialogue.ports import Candidate, Mentions
 from bot.dialogue.prompts import DialogueTexts
 
@@ -85,3 +92,15 @@ def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) 
 @pytest.mark.parametrize("text", ["配件大约多久能到", "培训怎么收费", "保修期多久"])
 def test_questions_about_visits_are_not_bookings(text: str) -> None:
     assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) != REPAIR
+
+
+def test_a_contacts_title_in_a_repair_request_is_not_a_complaint() -> None:
+    """联系人张经理 names who to call; it does not ask for a manager."""
+    text = "COM-10报E-41不加热，请派工程师上门，地址南京西路1266号，联系人张经理 13916668888"
+    assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) == REPAIR
+
+
+@pytest.mark.parametrize("text", ["叫你们经理来", "工程师说好上周来，结果没来，电话也不接"])
+def test_asking_for_a_manager_or_a_missed_visit_is_a_complaint(text: str) -> None:
+    route = route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0))
+    assert route == COMPLAINT
