@@ -10,7 +10,10 @@ a new conversation (the expensive first turn: NLU, KB search, maybe a ticket). A
 concurrent load, one sender posts messages one after another (the sequential p50).
 
 CPU per message is the CPU time (user + system) the worker processes spent during the concurrent
-load divided by the messages; RSS per worker is read after it (psutil, in the dev extra).
+load divided by the messages, and, with `--postgres`, the same for the PostgreSQL server (its
+postmaster and every backend, also the ones that ended); RSS per worker is read after it (psutil,
+in the dev extra). CPU per message does not depend on what else runs on the machine, messages/s
+and latencies do: each row also gives the 1-minute load average at the end of its load.
 
     python bench/messages_load.py [--workers 1 2] [--senders 16] [--messages 20]
         [--database-url URL | --postgres] [--redis-url URL | --redis]
@@ -126,6 +129,23 @@ class Server:
         return [w.memory_info().rss / 2**20 for w in self.workers()]  # type: ignore[attr-defined]
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a server process and its children, also of the children that ended (a
+    PostgreSQL backend per connection)."""
+    import psutil
+
+    parent = psutil.Process(pid)
+    times = parent.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in parent.children(recursive=True):
+        try:
+            child_times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += child_times.user + child_times.system
+    return total
+
+
 def _listens(process: object, port: int) -> bool:
     try:
         sockets = process.net_connections(kind="tcp")  # type: ignore[attr-defined]
@@ -227,17 +247,27 @@ class Row:
     cpu_ms: float
     rss_mb: list[float]
     errors: int
+    load: float
+    db_cpu_ms: float | None = None
     sequential_p50: float | None = None
 
 
 def measure(
-    server: Server, label: str, workers: int, texts: list[str], args: argparse.Namespace
+    server: Server,
+    label: str,
+    workers: int,
+    texts: list[str],
+    args: argparse.Namespace,
+    database_pid: int | None = None,
 ) -> Row:
     # Warm-up: every worker answers a few (its first NLU and KB calls, the connections).
     asyncio.run(_load(server.url, texts, args.senders, 2))
     cpu_before = server.cpu_seconds()
+    db_before = tree_cpu_seconds(database_pid) if database_pid else 0.0
     latencies, elapsed, errors = asyncio.run(_load(server.url, texts, args.senders, args.messages))
     cpu = server.cpu_seconds() - cpu_before
+    db_cpu = tree_cpu_seconds(database_pid) - db_before if database_pid else None
+    load = os.getloadavg()[0]
     rss = server.rss_mb()
     sequential, _, seq_errors = asyncio.run(_load(server.url, texts, 1, args.sequential))
     n = len(latencies)
@@ -251,6 +281,8 @@ def measure(
         cpu_ms=cpu * 1000 / max(n, 1),
         rss_mb=rss,
         errors=len(errors) + len(seq_errors),
+        load=load,
+        db_cpu_ms=db_cpu * 1000 / max(n, 1) if db_cpu is not None else None,
         sequential_p50=percentile(sequential, 0.5) if sequential else None,
     )
 
@@ -313,7 +345,7 @@ def main() -> None:
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="aftersales-load-") as tmp:
         root = Path(tmp)
         database_url, redis_url = args.database_url, args.redis_url
-        new_database = None
+        new_database, database_pid = None, None
         if args.postgres:
             from tests.support.postgres import PostgresServer, create_database
 
@@ -321,6 +353,7 @@ def main() -> None:
             pg.start()
             stack.callback(pg.stop)
             admin_url = pg.admin_url
+            database_pid = int((pg.root / "data" / "postmaster.pid").read_text().split()[0])
 
             def new_database() -> str:
                 return create_database(admin_url)
@@ -356,7 +389,8 @@ def main() -> None:
             port = free_port()
             log = root / f"serve-{workers}.log"
             with running(serve_cmd(port, workers), env, log, port) as server:
-                rows.append(measure(server, f"service, {store}", workers, texts, args))
+                row = measure(server, f"service, {store}", workers, texts, args, database_pid)
+                rows.append(row)
             print_row(rows[-1], rows, flush=True)
 
     print(
@@ -365,9 +399,9 @@ def main() -> None:
     )
     print(
         "| app | workers | messages | p50 ms | p99 ms | messages/s | vs bare | CPU ms/message "
-        "| RSS MB/worker | sequential p50 ms | errors |"
+        "(workers [+ PostgreSQL]) | RSS MB/worker | sequential p50 ms | errors | load avg |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         print(format_row(row, rows))
     load = os.getloadavg()
@@ -381,9 +415,13 @@ def format_row(row: Row, rows: list[Row]) -> str:
     ratio = f"{row.per_second / bare.per_second:.3f}x" if bare else "-"
     rss = " / ".join(f"{mb:.0f}" for mb in row.rss_mb)
     seq = f"{row.sequential_p50:.1f}" if row.sequential_p50 is not None else "-"
+    cpu = f"{row.cpu_ms:.1f}"
+    if row.db_cpu_ms is not None:
+        cpu += f" + {row.db_cpu_ms:.1f} = {row.cpu_ms + row.db_cpu_ms:.1f}"
     return (
         f"| {row.label} | {row.workers} | {row.messages} | {row.p50:.1f} | {row.p99:.1f} | "
-        f"{row.per_second:.1f} | {ratio} | {row.cpu_ms:.1f} | {rss} | {seq} | {row.errors} |"
+        f"{row.per_second:.1f} | {ratio} | {cpu} | {rss} | {seq} | {row.errors} | "
+        f"{row.load:.1f} |"
     )
 
 

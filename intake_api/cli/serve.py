@@ -15,6 +15,10 @@ from knowledge_base.encoders import limit_math_threads
 APP = "intake_api.app:create_app"
 # The math libraries read these when they load in a worker process.
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# How long the supervisor waits for a worker to answer its health check before it kills and
+# replaces it. uvicorn's 5 s is shorter than a worker's start-up (the KB index, the NLU model)
+# on a busy host: every worker was killed while loading, and replaced, without end.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def math_threads(configured: int | None, workers: int) -> int:
@@ -66,8 +70,22 @@ def serve(
     level = settings.log_level.lower()
     if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
         config = uvicorn.Config(
-            APP, factory=True, host=host, port=port, workers=workers, log_level=level
+            APP,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=level,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
         SpreadWorkers(config, sockets=[]).run()
         return
-    uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, log_level=level)
+    uvicorn.run(
+        APP,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=level,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )

@@ -40,6 +40,7 @@ from intake_api.files.flows import FileDesk, TakenFiles
 from intake_api.messages import service
 from intake_api.messages.desk import pending_events
 from intake_api.messages.models import STATUS_PROCESSING, STATUS_RECEIVED, StoredMessage
+from intake_api.messages.prefetch import QueryBatcher
 from intake_api.storage.once import (
     CONFLICT_RETRIES,
     ORDER_WAIT_SECONDS,
@@ -64,6 +65,8 @@ class MessageDesk:
     sessions: async_sessionmaker[AsyncSession]
     dialogue: DialogueEngine
     publish: Publish | None = None
+    # Embeds the texts of concurrent messages together before each is read (see prefetch.py).
+    prefetch: QueryBatcher | None = None
     files: FileDesk | None = None  # attachments: checked and stored before the message
     photos: PhotoReader | None = None  # reads codes, models and serials off photos
 
@@ -127,6 +130,8 @@ class MessageDesk:
         self, message_pk: int, data: InboundMessage, photo: PhotoText | None = None
     ) -> Answer:
         try:
+            if self.prefetch is not None:
+                await self.prefetch.embed(data.text)
             reading = await asyncio.to_thread(self.dialogue.read, data)
             reading.photo = photo
         except Exception as exc:  # the message is kept and answered with an apology
@@ -154,7 +159,9 @@ class MessageDesk:
         async with unit_of_work(self.sessions) as session:
             # A write first: SQLite then queues this transaction behind other writers instead of
             # failing it when it would upgrade a read snapshot that another writer made stale.
-            await service.mark_processing(session, message_pk=message_pk)
+            # PostgreSQL needs no such write (its row locks and the conversation lock do it).
+            if _single_writer(session):
+                await service.mark_processing(session, message_pk=message_pk)
             await lock_key(session, conversations.live_key(data.channel, data.sender_id))
             if in_order and await _earlier_unanswered(session, data, message_pk):
                 raise InOrder
@@ -200,6 +207,11 @@ class MessageDesk:
                 response=answer.model_dump(mode="json"),
             )
         return answer
+
+
+def _single_writer(session: AsyncSession) -> bool:
+    """Whether the database takes one writer at a time (SQLite)."""
+    return session.bind is not None and session.bind.dialect.name == "sqlite"
 
 
 async def _find(data: InboundMessage, session: AsyncSession) -> StoredMessage | None:

@@ -46,7 +46,9 @@ def create(session: AsyncSession, *, data: InboundMessage) -> StoredMessage:
 
 
 async def mark_processing(session: AsyncSession, *, message_pk: int) -> None:
-    """The bot has started on the message (an UPDATE: the transaction's first statement)."""
+    """The bot has started on the message (an UPDATE: the transaction's first statement, which
+    SQLite needs to queue the transaction behind other writers; the status is overwritten before
+    the transaction commits, so nobody else ever sees it)."""
     await session.execute(
         update(StoredMessage).where(StoredMessage.id == message_pk).values(status=STATUS_PROCESSING)
     )
@@ -55,13 +57,18 @@ async def mark_processing(session: AsyncSession, *, message_pk: int) -> None:
 async def mark_answered(
     session: AsyncSession, *, message_pk: int, conversation_id: str, response: dict[str, Any]
 ) -> None:
-    """Store the response the caller gets (and every retry of the same message gets)."""
-    message = await session.get(StoredMessage, message_pk)
-    assert message is not None, "the inbound message was stored before the bot ran"
-    message.status = STATUS_ANSWERED
-    message.conversation_id = conversation_id
-    message.response = response
-    message.answered_at = utcnow()
+    """Store the response the caller gets (and every retry of the same message gets); one
+    UPDATE, the row is not loaded."""
+    await session.execute(
+        update(StoredMessage)
+        .where(StoredMessage.id == message_pk)
+        .values(
+            status=STATUS_ANSWERED,
+            conversation_id=conversation_id,
+            response=response,
+            answered_at=utcnow(),
+        )
+    )
 
 
 async def mark_failed(

@@ -179,24 +179,67 @@ async def test_two_messages_of_one_conversation_on_two_workers_are_answered_in_o
     engine = create_engine(workers_database)
     try:
         async with session_factory(engine)() as session:
-            for sender in senders:
-                stored = list(
+            stored = {
+                sender: list(
                     await session.scalars(
                         select(StoredMessage.message_id)
                         .where(StoredMessage.sender_id == sender)
                         .order_by(StoredMessage.id)
                     )
                 )
-                answered = await session.scalars(
-                    select(ConversationMessage.message_id)
-                    .join(Conversation)
-                    .where(Conversation.sender_id == sender, ConversationMessage.direction == "in")
-                    .order_by(ConversationMessage.id)
-                )
-                # Answered in the order stored (whichever came first), each exactly once.
-                assert list(answered) == stored and len(set(stored)) == 2
+                for sender in senders
+            }
     finally:
         await engine.dispose()
+    for sender in senders:
+        # Answered in the order stored (whichever came first), each exactly once.
+        answered = await _inbound_lines(workers_database, sender)
+        assert answered == stored[sender] and len(set(stored[sender])) == 2
+
+
+async def _inbound_lines(database_url: str, sender: str) -> list[str | None]:
+    """The message ids of the customer lines the bot answered for `sender`, in order."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            lines = await session.scalars(
+                select(ConversationMessage.message_id)
+                .join(Conversation)
+                .where(Conversation.sender_id == sender, ConversationMessage.direction == "in")
+                .order_by(ConversationMessage.id)
+            )
+            return list(lines)
+    finally:
+        await engine.dispose()
+
+
+async def test_one_message_delivered_to_both_workers_at_once_is_answered_once(
+    workers: tuple[str, str], workers_database: str
+) -> None:
+    """A platform that retries on another connection: the same channel+message_id reaches both
+    workers at the same moment; the bot runs once, and both get its answer."""
+    worker_a, worker_b = workers
+    senders = [f"twice-{i}" for i in range(4)]
+
+    async def deliver_twice(on_a: httpx.AsyncClient, on_b: httpx.AsyncClient, sender: str) -> None:
+        body = {"channel": "test", "sender_id": sender, "message_id": f"{sender}-m1"}
+        body["text"] = "HX-37 面板上显示A-141，机器停了"
+        first, second = await asyncio.gather(
+            on_a.post("/v1/messages", json=body), on_b.post("/v1/messages", json=body)
+        )
+        assert first.status_code == 200 and second.status_code == 200
+        answers = [first.json(), second.json()]
+        assert sorted(answer["duplicate"] for answer in answers) == [False, True]
+        assert answers[0]["replies"] == answers[1]["replies"]
+
+    async with (
+        asyncio.timeout(120),
+        httpx.AsyncClient(base_url=worker_a, headers=HEADERS, timeout=60) as on_a,
+        httpx.AsyncClient(base_url=worker_b, headers=HEADERS, timeout=60) as on_b,
+    ):
+        await asyncio.gather(*(deliver_twice(on_a, on_b, sender) for sender in senders))
+    for sender in senders:
+        assert await _inbound_lines(workers_database, sender) == [f"{sender}-m1"]
 
 
 async def test_redis_rate_limit_is_shared_between_limiters(redis_url: str) -> None:
