@@ -290,7 +290,7 @@ class DialogueEngine:
         decision = decide(hits, mentions, knowledge.threshold, bar)
         if decision.kind == "fallback" and not cautious:
             settled = decide_by_code(hits, mentions) or decide_by_category(
-                hits, mentions, self._asked_category(ctx), self.texts.suggest_confidence
+                hits, mentions, self._asked_category(ctx), self.texts.category_confidence
             )
             if settled is not None:
                 return settled

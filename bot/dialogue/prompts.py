@@ -69,8 +69,10 @@ class DialogueTexts:
     # A best hit at this answer confidence or more (under the answer bar) is offered as "did you
     # mean …?" with the next ones.
     suggest_confidence: float = 0.4
-    # NLU intent -> the kb-format category of the FAQs that answer it (`decide_by_category`).
+    # NLU intent -> the kb-format category of the FAQs that answer it (`decide_by_category`),
+    # at this answer confidence or more.
     intent_categories: dict[str, str] = field(default_factory=dict)
+    category_confidence: float = 0.5
     domain: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     @classmethod
@@ -96,6 +98,7 @@ class DialogueTexts:
             cautious_intents=tuple(data.get("cautious_intents") or ()),
             cautious_confidence=float(data.get("cautious_confidence", 0.9)),
             suggest_confidence=float(data.get("suggest_confidence", 0.4)),
+            category_confidence=float(data.get("category_confidence", 0.5)),
             intent_categories={
                 str(k): str(v) for k, v in (data.get("intent_categories") or {}).items()
             },
