@@ -57,11 +57,10 @@ async def record_active(
         index_elements=[Alarm.serial, Alarm.code],
         index_where=ACTIVE_ONLY,
         set_={"count": Alarm.count + 1, "last_seen_at": now},
-    ).returning(Alarm.id)
-    alarm_id = await session.scalar(upsert)
-    row = await session.get(Alarm, alarm_id, populate_existing=True)
-    assert row is not None  # written by this transaction
-    return row, alarm_id == new_id
+    ).returning(Alarm)
+    row = await session.scalar(upsert, execution_options={"populate_existing": True})
+    assert row is not None  # inserted or updated: RETURNING gives the row either way
+    return row, row.id == new_id
 
 
 async def record_cleared(
@@ -70,16 +69,15 @@ async def record_cleared(
     """Clear the unit's active alarm of this code (True); without one, keep the clearing as a
     cleared alarm of its own (False)."""
     code = normalize_code(alarm.code)
-    alarm_id = await session.scalar(
+    cleared = await session.scalar(
         update(Alarm)
         .where(Alarm.serial == alarm.serial, Alarm.code == code, ACTIVE_ONLY)
         .values(status=AlarmStatus.CLEARED.value, cleared_at=now, last_seen_at=now)
-        .returning(Alarm.id)
+        .returning(Alarm),
+        execution_options={"populate_existing": True, "synchronize_session": False},
     )
-    if alarm_id is not None:
-        row = await session.get(Alarm, alarm_id, populate_existing=True)
-        assert row is not None
-        return row, True
+    if cleared is not None:
+        return cleared, True
     row = Alarm(
         id=uuid.uuid4().hex,
         serial=alarm.serial,
