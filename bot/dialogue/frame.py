@@ -6,7 +6,8 @@ alarm code(s), the customer's words about the problem, what they tried, and what
 suggested; each message updates it (a correction replaces), the knowledge base is searched with
 it, and tickets say what it knows. It lives in the conversation's state JSON.
 
-The words it listens for (negations, topic switches, other makers, dialect) are data:
+The words it listens for (negations, topic switches, other makers and kinds of equipment) are
+data (Cantonese is read as Mandarin by the knowledge base search, knowledge_base/dialect.yml):
 `bot/data/dialogue.yml` and `bot/data/frame.yml`.
 """
 
@@ -103,9 +104,8 @@ class FrameReader:
         self._negations = [fold(w) for w in _flat(texts.cues.get("negation"))]
         self._topic = [fold(w) for w in _flat(texts.cues.get("topic_switch"))]
         own = " ".join(fold(name) for name in own_names)
-        self._makers = [
-            fold(str(name)) for name in data.get("other_makers") or [] if fold(str(name)) not in own
-        ]
+        others = [*(data.get("other_makers") or []), *(data.get("other_equipment") or [])]
+        self._makers = [fold(str(name)) for name in others if fold(str(name)) not in own]
 
     # --- reading a message ---------------------------------------------------------------
 

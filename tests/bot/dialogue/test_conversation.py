@@ -68,6 +68,14 @@ async def test_another_makers_product_is_not_answered_with_ours(say: Say) -> Non
     assert "人工" in turn.texts[0]
 
 
+async def test_a_household_appliance_showing_our_code_is_not_answered_with_ours(
+    say: Say,
+) -> None:
+    """E05 is the AC-300's code, but the customer's washing machine is not our equipment."""
+    turn = await say("E05 on my washing machine, the drum won't spin")
+    assert turn.action != "answer"
+
+
 async def test_a_repair_request_with_a_code_is_booked(say: Say) -> None:
     turn = await say("AC-300 报E05，师傅今天能来一趟吗，地址发你")
     assert turn.action == "collect"
