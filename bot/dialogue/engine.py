@@ -288,6 +288,8 @@ class DialogueEngine:
         if cautious:
             bar = max(bar, self.texts.cautious_confidence)
         decision = decide(hits, mentions, knowledge.threshold, bar)
+        if decision.item is not None and decision.item.type == "fault" and self._not_a_fault(ctx):
+            return KbDecision("fallback")
         if decision.kind == "fallback" and not cautious:
             settled = decide_by_code(hits, mentions) or decide_by_category(
                 hits, mentions, self._asked_category(ctx), self.texts.category_confidence
@@ -295,6 +297,14 @@ class DialogueEngine:
             if settled is not None:
                 return settled
         return decision
+
+    def _not_a_fault(self, ctx: _Context) -> bool:
+        """The NLU reads a question no fault answers (dialogue.yml `not_a_fault_intents`)."""
+        understanding = ctx.understanding
+        return (
+            understanding.intent in self.texts.not_a_fault_intents
+            and understanding.confidence >= self.texts.not_a_fault_confidence
+        )
 
     def _asked_category(self, ctx: _Context) -> str | None:
         """The FAQ category the NLU reads the message as (dialogue.yml `intent_categories`)."""

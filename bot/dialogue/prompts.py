@@ -73,6 +73,9 @@ class DialogueTexts:
     # at this answer confidence or more.
     intent_categories: dict[str, str] = field(default_factory=dict)
     category_confidence: float = 0.5
+    # Intents (at `not_a_fault_confidence`) a fault item never answers: ordering a part.
+    not_a_fault_intents: tuple[str, ...] = ()
+    not_a_fault_confidence: float = 0.6
     domain: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     @classmethod
@@ -99,6 +102,8 @@ class DialogueTexts:
             cautious_confidence=float(data.get("cautious_confidence", 0.9)),
             suggest_confidence=float(data.get("suggest_confidence", 0.4)),
             category_confidence=float(data.get("category_confidence", 0.5)),
+            not_a_fault_intents=tuple(data.get("not_a_fault_intents") or ()),
+            not_a_fault_confidence=float(data.get("not_a_fault_confidence", 0.6)),
             intent_categories={
                 str(k): str(v) for k, v in (data.get("intent_categories") or {}).items()
             },

@@ -189,3 +189,27 @@ async def test_a_price_question_needs_more_confidence_than_a_fault_question(
         turn = await dialogue.handle(session, inbound)
     assert turn.action == action
     assert turn.kb_hits[0].id == "F-500-hot"
+
+
+@pytest.mark.parametrize(
+    ("intent", "action"), [("ask_fault", "answer"), ("spare_parts", "clarify")]
+)
+async def test_a_question_about_ordering_a_part_is_not_answered_with_a_fault(
+    knowledge: ServiceKnowledge,
+    sessions: async_sessionmaker[AsyncSession],
+    intent: str,
+    action: str,
+) -> None:
+    """The overheating fault is the best hit either way; read as ordering a part, its repair
+    steps are not the answer (the bot asks instead)."""
+    dialogue = DialogueEngine(
+        knowledge=knowledge,
+        interpreter=_AlwaysIntent(intent),
+        tickets=BotTicketDesk(load_policy(None)),
+    )
+    inbound = InboundMessage(
+        channel="test", sender_id="carol", message_id="m1", text="AC500 overheating, what to do"
+    )
+    async with unit_of_work(sessions) as session:
+        turn = await dialogue.handle(session, inbound)
+    assert turn.action == action
