@@ -43,6 +43,8 @@ bench: $(STAMP)
 	$(BIN)/aftersales bot evaluate --kb knowledge_base/demo --queries bench/data/demo-queries.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/dev2/kb.yaml --queries bench/data/dev2/queries.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout/kb.yaml --queries bench/data/holdout/queries.jsonl
+	$(BIN)/aftersales bot evaluate --kb bench/data/holdout2/kb.yaml --queries bench/data/holdout2/queries.jsonl
+	$(BIN)/aftersales bot evaluate --kb bench/data/holdout2/kb.yaml --conversations bench/data/conversations/holdout2.jsonl
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
