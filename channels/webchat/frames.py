@@ -18,7 +18,8 @@ from core.channels import AGENT_ACTION, LoggedLine
 from core.messages import MAX_TEXT_CHARS, Button
 
 MAX_FRAME_CHARS = 16_000
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 
 
 class FrameError(ValueError):

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from channels.ports import ChannelPorts
 from channels.webchat.frames import (
     FrameError,
     buttons_json,
@@ -36,6 +37,34 @@ from core.messages import Answer, InboundMessage
 log = get_logger(__name__)
 
 UNAVAILABLE = "unavailable"  # the page retries such a message with the same id
+
+
+async def rate_wait(ports: ChannelPorts, session_id: str) -> int | None:
+    """Seconds to wait when a session is over its message rate, else None (the same per-sender
+    budget as `POST /v1/messages`; socket messages and uploads share it)."""
+    per_minute = ports.settings.rate_limit_per_sender_per_minute
+    if per_minute <= 0:
+        return None
+    key = f"sender:{CHANNEL}:{session_id}"
+    wait = await ports.rate_limiter.acquire(key, per_minute=per_minute)
+    return None if wait is None else max(1, round(wait + 0.5))
+
+
+async def push_reply(hub: ChatHub, session_id: str, result: Answer, client_id: str) -> None:
+    """The bot's turn to every open page of the session; its ticket followed from now on."""
+    ticket = result.model_dump(mode="json")["ticket"]
+    frame = {
+        "type": "reply",
+        "client_id": client_id,
+        "conversation_id": result.conversation_id,
+        "action": result.action,
+        "replies": result.texts,
+        "buttons": buttons_json(result.buttons),
+        "ticket": ticket_summary(ticket) if ticket else None,
+    }
+    await hub.push(session_id, frame)
+    if ticket:
+        hub.watch(session_id, str(ticket["id"]))
 
 
 class ChatConnection:
@@ -129,29 +158,10 @@ class ChatConnection:
         await self._reply(result, client_id)
 
     async def _rate_wait(self) -> int | None:
-        """Seconds to wait when this session is over its message rate, else None (the same
-        per-sender budget as `POST /v1/messages`)."""
-        per_minute = self.ports.settings.rate_limit_per_sender_per_minute
-        if per_minute <= 0:
-            return None
-        key = f"sender:{CHANNEL}:{self.chat.session_id}"
-        wait = await self.ports.rate_limiter.acquire(key, per_minute=per_minute)
-        return None if wait is None else max(1, round(wait + 0.5))
+        return await rate_wait(self.ports, self.chat.session_id)
 
     async def _reply(self, result: Answer, client_id: str) -> None:
-        ticket = result.model_dump(mode="json")["ticket"]
-        frame = {
-            "type": "reply",
-            "client_id": client_id,
-            "conversation_id": result.conversation_id,
-            "action": result.action,
-            "replies": result.texts,
-            "buttons": buttons_json(result.buttons),
-            "ticket": ticket_summary(ticket) if ticket else None,
-        }
-        await self.hub.push(self.chat.session_id, frame)
-        if ticket:
-            self.hub.watch(self.chat.session_id, str(ticket["id"]))
+        await push_reply(self.hub, self.chat.session_id, result, client_id)
 
     # --- live ticket status -----------------------------------------------------------------
 

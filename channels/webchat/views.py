@@ -1,21 +1,27 @@
 """The web chat's routes: the page (`GET /chat`), its assets, the embeddable widget
-(`GET /chat/widget.js`), anonymous sessions (`POST /chat/session`) and the socket
-(`/chat/ws`). None takes an API key: a page gets a signed session token of its own."""
+(`GET /chat/widget.js`), anonymous sessions (`POST /chat/session`), photo uploads
+(`POST /chat/upload`) and the socket (`/chat/ws`). None takes an API key: a page gets a signed
+session token of its own."""
 
 from __future__ import annotations
 
+import base64
 from functools import lru_cache
 from importlib import resources
+from typing import Literal
 
-from fastapi import APIRouter, Body, Request, WebSocket
+from fastapi import APIRouter, Body, Query, Request, WebSocket
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
-from channels.webchat.inbound import ChatConnection
+from channels.webchat.frames import CLIENT_ID_PATTERN
+from channels.webchat.inbound import ChatConnection, push_reply, rate_wait
 from channels.webchat.lifespan import webchat_of
+from channels.webchat.outbound import CHANNEL
 from channels.webchat.sessions import MAX_TOKEN_CHARS, ChatSession
-from core.errors import NotFound, RateLimited, ServiceError, error_responses
+from core.errors import NotFound, RateLimited, ServiceError, Unauthorized, error_responses
+from core.messages import MAX_TEXT_CHARS, Attachment, InboundMessage
 
 router = APIRouter(prefix="/chat", tags=["web chat"])
 
@@ -114,6 +120,53 @@ async def _socket_session(socket: WebSocket, token: str | None) -> ChatSession:
             pass
     await _limit_sessions(socket)
     return webchat.signer.new()
+
+
+class UploadOut(BaseModel):
+    conversation_id: str
+    action: str
+    replies: list[str]
+
+
+@router.post(
+    "/upload", response_model=UploadOut, responses=error_responses(400, 401, 413, 415, 422, 429)
+)
+async def chat_upload(
+    request: Request,
+    token: str = Query(max_length=MAX_TOKEN_CHARS),
+    client_id: str = Query(alias="id", pattern=CLIENT_ID_PATTERN),
+    text: str = Query(default="", max_length=MAX_TEXT_CHARS),
+    lang: Literal["zh", "zh-Hant", "en"] | None = Query(default=None),
+) -> UploadOut:
+    """A photo from the page (the raw bytes as the body, their type as `Content-Type`), with
+    the session's token, the page's id for the message and its language (a photo has no words
+    to tell it by); the bot's reply also goes to the
+    session's open pages. A file the service refuses is its 4xx, with a message to show."""
+    webchat = webchat_of(request)
+    try:
+        chat = webchat.signer.verify(token)
+    except ServiceError as exc:
+        raise Unauthorized("a valid web chat session token is needed") from exc
+    sid = chat.session_id
+    wait = await rate_wait(webchat.ports, sid)
+    if wait is not None:
+        raise RateLimited(f"too many messages; retry after {wait} s", retry_after_seconds=wait)
+    photo = Attachment(
+        type="image",
+        content_type=request.headers.get("content-type") or None,
+        data_base64=base64.b64encode(await request.body()).decode(),
+    )
+    inbound = InboundMessage(
+        channel=CHANNEL, sender_id=sid, message_id=f"{sid}:{client_id}", text=text.strip(),
+        lang=lang,
+        attachments=(photo,),
+    )  # fmt: skip
+    result = await webchat.ports.intake.receive(inbound)
+    if not result.duplicate:
+        await push_reply(webchat.hub, sid, result, client_id)
+    return UploadOut(
+        conversation_id=result.conversation_id, action=result.action, replies=result.texts
+    )
 
 
 @router.websocket("/ws")

@@ -8,6 +8,12 @@
   var LANG_KEY = "aftersales.chat.lang";
   var MAX_DELAY_MS = 10000;
   var RETRY_MS = 2000;
+  // Photos are shrunk in the page (longest side, JPEG quality) and must then fit the service's
+  // request limit (1 MB by default, base64-free since the body is the raw bytes).
+  var PHOTO_SIDE = 1600;
+  var PHOTO_QUALITY = 0.85;
+  var MAX_UPLOAD_BYTES = 900000;
+  var MAX_PICK_BYTES = 30000000;
 
   var TEXTS = {
     zh: {
@@ -21,6 +27,10 @@
       ticket: "工单",
       rate_limited: "消息发送太频繁，请稍后再试。",
       bad_frame: "消息未能发送：",
+      attach: "📷 照片",
+      not_image: "只能发送图片（照片或截图）。",
+      too_large: "照片太大，请发送小于 30 MB 的照片。",
+      upload_failed: "照片未能发送：",
       welcome: "您好！请描述设备的故障现象或报警代码，我来帮您排查。",
       agent: "客服",
       statuses: {
@@ -39,6 +49,10 @@
       ticket: "工單",
       rate_limited: "訊息發送太頻繁，請稍後再試。",
       bad_frame: "訊息未能發送：",
+      attach: "📷 照片",
+      not_image: "只能發送圖片（照片或截圖）。",
+      too_large: "照片太大，請發送小於 30 MB 的照片。",
+      upload_failed: "照片未能發送：",
       welcome: "您好！請描述設備的故障現象或報警代碼，我來幫您排查。",
       agent: "客服",
       statuses: {
@@ -56,6 +70,10 @@
       ticket: "Ticket",
       rate_limited: "You are sending messages too fast; please wait a moment.",
       bad_frame: "The message was not sent: ",
+      attach: "📷 Photo",
+      not_image: "Only pictures (photos or screenshots) can be sent.",
+      too_large: "That photo is too large; send one under 30 MB.",
+      upload_failed: "The photo was not sent: ",
       welcome: "Hello! Describe the fault or the alarm code of your equipment and I will help.",
       agent: "Agent",
       statuses: {
@@ -165,6 +183,8 @@
     el.title.textContent = t("title");
     el.input.placeholder = t("placeholder");
     el.send.textContent = t("send");
+    el.attach.textContent = t("attach");
+    el.attach.title = t("attach");
     el.toggle.textContent = otherLang() === "en" ? "English" : TEXTS[otherLang()].toggleTo;
     setConnection(connectionState);
     Object.keys(tickets).forEach(renderTicket);
@@ -352,6 +372,91 @@
     // otherwise it goes out after the next connect's history (see `handlers.history`)
   }
 
+  // --- photos -------------------------------------------------------------------------------
+
+  // The photo scaled to at most PHOTO_SIDE pixels and re-encoded as JPEG (a phone photo of
+  // several MB becomes a few hundred kB), plus a small data: URL to show (the page's CSP allows
+  // images from data: only).
+  function shrink(file) {
+    return createImageBitmap(file).then(function (bitmap) {
+      var scale = Math.min(1, PHOTO_SIDE / Math.max(bitmap.width, bitmap.height));
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.round(bitmap.width * scale);
+      canvas.height = Math.round(bitmap.height * scale);
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      var preview = canvas.toDataURL("image/jpeg", 0.6);
+      return new Promise(function (resolve) {
+        canvas.toBlob(function (blob) { resolve({ blob: blob, preview: preview }); },
+          "image/jpeg", PHOTO_QUALITY);
+      });
+    });
+  }
+
+  function addPhoto(clientId, preview) {
+    var item = addMessage("customer", "", clientId);
+    var bubble = item.querySelector(".bubble");
+    var image = document.createElement("img");
+    image.className = "photo";
+    image.alt = t("attach");
+    image.src = preview;
+    var progress = document.createElement("progress");
+    progress.className = "progress";
+    progress.max = 100;
+    progress.value = 0;
+    bubble.append(image, progress);
+    item.classList.add("pending");
+    return item;
+  }
+
+  function failPhoto(item, message) {
+    item.classList.remove("pending");
+    item.classList.add("failed");
+    var progress = item.querySelector("progress");
+    if (progress) { progress.remove(); }
+    addMessage("system", t("upload_failed") + message);
+  }
+
+  function upload(item, clientId, blob) {
+    var url = new URL("/chat/upload", window.location.href);
+    url.searchParams.set("token", storedToken() || "");
+    url.searchParams.set("id", clientId);
+    url.searchParams.set("lang", lang);
+    var request = new XMLHttpRequest();
+    request.open("POST", url.toString());
+    request.setRequestHeader("Content-Type", blob.type || "image/jpeg");
+    var progress = item.querySelector("progress");
+    request.upload.addEventListener("progress", function (event) {
+      if (event.lengthComputable) { progress.value = Math.round(100 * event.loaded / event.total); }
+    });
+    request.addEventListener("load", function () {
+      if (request.status === 200) {  // the bot's reply comes over the socket, as for text
+        progress.remove();
+        item.classList.remove("pending");
+        return;
+      }
+      var message = request.statusText;
+      try { message = JSON.parse(request.responseText).message || message; } catch (e) { /* not JSON */ }
+      failPhoto(item, message);
+    });
+    request.addEventListener("error", function () { failPhoto(item, t("offline")); });
+    request.send(blob);
+  }
+
+  function sendPhoto(file) {
+    if (!file) { return; }
+    if (!/^image\//.test(file.type)) { addMessage("system", t("not_image")); return; }
+    if (file.size > MAX_PICK_BYTES) { addMessage("system", t("too_large")); return; }
+    shrink(file).then(function (photo) {
+      if (!photo.blob || photo.blob.size > MAX_UPLOAD_BYTES) {
+        addMessage("system", t("too_large"));
+        return;
+      }
+      var clientId = newId();
+      setButtons([]);
+      upload(addPhoto(clientId, photo.preview), clientId, photo.blob);
+    }, function () { addMessage("system", t("not_image")); });
+  }
+
   function say(text) {
     text = (text || "").trim();
     if (!text) { return; }
@@ -370,6 +475,23 @@
     });
     el.toggle = document.getElementById("lang-toggle");
     el.quick = document.getElementById("quick-replies");
+    el.attach = document.getElementById("attach");
+    el.file = document.getElementById("file");
+    el.attach.addEventListener("click", function () { el.file.click(); });
+    el.file.addEventListener("change", function () {
+      sendPhoto(el.file.files[0]);
+      el.file.value = "";
+    });
+    el.input.addEventListener("paste", function (event) {  // a pasted screenshot or photo
+      var items = (event.clipboardData && event.clipboardData.items) || [];
+      for (var i = 0; i < items.length; i += 1) {
+        if (items[i].kind === "file" && /^image\//.test(items[i].type)) {
+          event.preventDefault();
+          sendPhoto(items[i].getAsFile());
+          return;
+        }
+      }
+    });
     el.composer.addEventListener("submit", function (event) {
       event.preventDefault();
       say(el.input.value);
