@@ -36,9 +36,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -100,7 +101,7 @@ class Server:
 
     def workers(self) -> list[object]:
         """The processes that serve requests: uvicorn's children, or the process itself."""
-        import psutil
+        import psutil  # type: ignore[import-untyped]
 
         parent = psutil.Process(self.process.pid)
         children = [
@@ -345,18 +346,16 @@ def main() -> None:
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="aftersales-load-") as tmp:
         root = Path(tmp)
         database_url, redis_url = args.database_url, args.redis_url
-        new_database, database_pid = None, None
+        new_database: Callable[[], str] | None = None
+        database_pid: int | None = None
         if args.postgres:
             from tests.support.postgres import PostgresServer, create_database
 
             pg = PostgresServer()
             pg.start()
             stack.callback(pg.stop)
-            admin_url = pg.admin_url
             database_pid = int((pg.root / "data" / "postmaster.pid").read_text().split()[0])
-
-            def new_database() -> str:
-                return create_database(admin_url)
+            new_database = partial(create_database, pg.admin_url)
 
         if args.redis:
             from tests.support.redis import running_redis

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
-from messages_load import (  # type: ignore[import-not-found]  # bench/ is on sys.path
+from messages_load import (  # bench/ is on sys.path (run as a script)
     KEY,
     ROOT,
     Server,
