@@ -10,14 +10,68 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.columns import UtcDateTime, utcnow
 from core.database import Base
 from intake_api.limits.text import limit
 from intake_api.tickets.models import TicketRead
+
+
+class Agent(Base):
+    """A person who works tickets: signs in with a password (only its Argon2 hash is kept)."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    skill_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AgentSession(Base):
+    """A signed-in browser: the cookie's token (hashed) and the CSRF token its page sends back."""
+
+    __tablename__ = "agent_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AgentNote(Base):
+    """An internal note on a conversation or ticket: for agents only, never sent to or shown to
+    the customer (it lives apart from the conversation's lines)."""
+
+    __tablename__ = "agent_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ReadMark(Base):
+    """Until when an agent has read a conversation (the inbox's unread counts)."""
+
+    __tablename__ = "agent_reads"
+
+    agent: Mapped[str] = mapped_column(String(200), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class AgentClaim(Base):
@@ -98,6 +152,45 @@ class JobLease(Base):
 
 # --- API shapes ----------------------------------------------------------------------------------
 AgentText = Annotated[str, limit(4000, min_length=1, strip=True)]
+Role = Literal["agent", "supervisor", "manager"]
+Username = Annotated[str, limit(64, min_length=2, strip=True), Field(pattern=r"^[a-z0-9._-]+$")]
+Label = Annotated[str, limit(100, min_length=1, strip=True)]
+
+
+class AgentCreate(BaseModel):
+    username: Username
+    display_name: Label = Field(description="The name customers see on the agent's replies.")
+    role: Role = "agent"
+    skill_groups: list[Label] = Field(default_factory=list, max_length=50)
+    languages: list[Annotated[str, limit(16, min_length=2, strip=True)]] = Field(
+        default_factory=lambda: ["zh"], max_length=20
+    )
+    password: Annotated[str, limit(200, min_length=8)]
+
+
+class AgentProfile(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    skill_groups: list[str]
+    languages: list[str]
+    active: bool
+
+
+class SignIn(BaseModel):
+    username: Annotated[str, limit(64, min_length=1, strip=True)]
+    password: Annotated[str, limit(200, min_length=1)]
+
+
+class Me(BaseModel):
+    """Who is signed in, and the CSRF token every changing request must send back."""
+
+    agent: AgentProfile | None = Field(description="None when a machine's API key calls.")
+    actor: str
+    csrf_token: str | None
 
 
 class QueueItem(BaseModel):
@@ -180,3 +273,140 @@ class ClaimRead(BaseModel):
     claimed_by: str
     claimed_at: datetime
     ticket: TicketRead | None
+
+
+# --- the workspace ---------------------------------------------------------------------------
+
+
+class InboxFilters(BaseModel):
+    """What the inbox shows: `view` mine / unassigned / all, and filters that all must match."""
+
+    view: Literal["all", "mine", "unassigned"] = "all"
+    skill_group: Annotated[str, limit(100, strip=True)] | None = None
+    channel: Annotated[str, limit(50, strip=True)] | None = None
+    priority: Literal["P1", "P2", "P3", "P4"] | None = None
+    product_line: Annotated[str, limit(100, strip=True)] | None = None
+    lang: Annotated[str, limit(16, strip=True)] | None = None
+    q: Annotated[str, limit(200, strip=True)] | None = Field(
+        None, description="Ticket id, phone, serial or customer."
+    )
+
+
+class InboxItem(BaseModel):
+    id: str = Field(description="Ticket id, or the conversation id of a hand-off without one.")
+    kind: Literal["ticket", "conversation"]
+    subject: str
+    customer: str | None
+    channel: str | None
+    priority: str
+    status: str
+    skill_group: str | None = None
+    product_id: str | None = None
+    lang: str | None
+    assignee: str | None
+    assignee_name: str | None = None
+    conversation_id: str | None
+    due_at: datetime | None
+    due_kind: Literal["response", "resolution"] | None = None
+    seconds_left: int | None = Field(description="Until the next due time; negative: breached.")
+    escalated: bool = False
+    unread: int = Field(description="Customer lines since this agent last read it.")
+
+
+class Inbox(BaseModel):
+    items: list[InboxItem]
+    total: int
+
+
+class Line(BaseModel):
+    speaker: Literal["customer", "bot", "agent", "system"]
+    author: str | None
+    text: str
+    action: str | None
+    at: datetime
+    attachments: list[dict[str, str]] = Field(
+        default_factory=list, description="`{type, name, url}`; `url` empty when not a link."
+    )
+
+
+class NoteRead(BaseModel):
+    author: str
+    text: str
+    at: datetime
+
+
+class Transcript(BaseModel):
+    lines: list[Line]
+    notes: list[NoteRead] = Field(description="Internal notes: agents only, never sent.")
+
+
+class Equipment(BaseModel):
+    product_id: str | None
+    product_name: str | None
+    serial: str | None
+    site: str | None
+    fault_id: str | None
+
+
+class PastTicket(BaseModel):
+    id: str
+    subject: str
+    status: str
+    created_at: datetime
+    product_id: str | None
+    fault_id: str | None
+
+
+class ContextPanel(BaseModel):
+    customer_name: str | None
+    customer_phone: str | None
+    customer_tier: str | None
+    customer_key: str | None
+    equipment: Equipment
+    earlier_tickets: list[PastTicket]
+    repeat_fault: bool = Field(
+        description="The customer reported the same fault (or product) in the 30 days before."
+    )
+    repeat_of: list[str]
+    response_due_at: datetime | None
+    resolution_due_at: datetime | None
+
+
+class Workspace(BaseModel):
+    """One conversation as the workspace shows it: the bot's summary first, the transcript,
+    the tickets, the context panel."""
+
+    conversation: ConversationRead | None = Field(description="None for a ticket without one.")
+    summary: str | None = Field(description="The bot's summary: its ticket's description.")
+    transcript: Transcript
+    ticket: TicketRead | None = Field(description="The open ticket (else the latest).")
+    context: ContextPanel
+
+
+class NoteCreate(BaseModel):
+    text: AgentText
+
+
+class AssignCreate(BaseModel):
+    assignee: Annotated[str, limit(200, min_length=1, strip=True)] = Field(
+        description="The agent's actor (`agent:<username>`), or an API key's."
+    )
+
+
+class PriorityChange(BaseModel):
+    priority: Literal["P1", "P2", "P3", "P4"]
+    note: Annotated[str, limit(1000, strip=True)] | None = None
+
+
+class Suggestion(BaseModel):
+    id: str
+    type: str
+    title: str
+    score: float
+    text: str = Field(description="The answer in the customer's language, ready to edit.")
+
+
+class CannedReply(BaseModel):
+    id: str
+    title: str
+    text: str

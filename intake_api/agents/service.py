@@ -342,6 +342,13 @@ async def claim(session: AsyncSession, *, item_id: str, agent: str, outcome: Out
         )
     taken = await _take(session, item_id=conversation.id, agent=agent)
     _log(session, agent=agent, kind="claim", conversation_id=conversation.id)
+    await audit.record(
+        session,
+        actor=agent,
+        action="conversation.claimed",
+        entity="conversation",
+        entity_id=conversation.id,
+    )
     return ClaimRead(
         id=conversation.id, claimed_by=taken.agent, claimed_at=taken.claimed_at, ticket=None
     )
@@ -425,9 +432,11 @@ def _recipient(conversation: Conversation) -> Recipient:
     return Recipient(conversation.channel, conversation.sender_id, customer_lang(conversation))
 
 
-def agent_name(agent: str, lang: str) -> str:
-    """The name an agent's words go under: their API key's name (until agents have accounts of
-    their own), else (the operator's key) the channels' word for an agent in `lang`."""
+def agent_name(agent: str, lang: str, name: str | None = None) -> str:
+    """The name an agent's words go under: a signed-in agent's display name (`name`), else their
+    API key's name, else (the operator's key) the channels' word for an agent in `lang`."""
+    if name:
+        return name
     if agent.startswith(API_KEY_ACTOR):
         name = agent[len(API_KEY_ACTOR) :].partition(":")[2].strip()
         if name:
@@ -442,10 +451,11 @@ async def record_reply(
     agent: str,
     text: str,
     channel_logs: Callable[[str], bool],
+    name: str | None = None,
 ) -> tuple[Recipient, list[str]]:
-    """Record an agent's reply (history, under the agent's name, unless the channel logs what it
-    sends, first response of the open tickets, activity); the recipient and the tickets it
-    first-answered."""
+    """Record an agent's reply (history, under the agent's name — `name`, a signed-in agent's
+    display name, else their key's — unless the channel logs what it sends, first response of
+    the open tickets, activity); the recipient and the tickets it first-answered."""
     conversation = await _conversation(session, conversation_id)
     open_tickets = await _open_tickets_of(session, conversation.id)
     await _check_not_claimed_by_other(
@@ -460,7 +470,7 @@ async def record_reply(
             direction="out",
             text=text,
             action=AGENT_ACTION,
-            author=agent_name(agent, recipient.lang),
+            author=agent_name(agent, recipient.lang, name),
         )
     first_for = [
         ticket.public_id
@@ -608,3 +618,34 @@ async def open_breaches(session: AsyncSession, *, now: datetime) -> dict[str, in
         )
     )
     return {"response": int(response or 0), "resolution": int(resolution or 0)}
+
+
+# --- reassignment --------------------------------------------------------------------------------
+
+
+async def reassign(
+    session: AsyncSession, *, ticket_id: str, assignee: str, actor: str, outcome: Outcome
+) -> Ticket:
+    """Give the ticket (and its conversation's claim) to `assignee`, from whoever held it; a
+    new or triaged ticket becomes assigned."""
+    ticket = await tickets.get(session, ticket_id=ticket_id)
+    if ticket.status not in OPEN_STATUSES:
+        raise Conflict(
+            f"ticket {ticket.public_id} is {ticket.status}; only open tickets can be reassigned",
+            id=ticket.public_id,
+            status=ticket.status,
+        )
+    held = [ticket.public_id, *([ticket.conversation_id] if ticket.conversation_id else [])]
+    await session.execute(delete(AgentClaim).where(AgentClaim.item_id.in_(held)))
+    for item_id in held:
+        session.add(AgentClaim(item_id=item_id, agent=assignee, claimed_at=utcnow()))
+    moves = TicketStatus.ASSIGNED if ticket.status in ("new", "triaged") else None
+    ticket, event = await tickets.update_ticket(
+        session,
+        ticket_id=ticket.public_id,
+        data=TicketUpdate(status=moves, assignee=assignee),
+        actor=actor,
+    )
+    outcome.add(event)
+    _log(session, agent=actor, kind="assign", ticket_id=ticket.id)
+    return ticket

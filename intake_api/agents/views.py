@@ -3,30 +3,49 @@ resolution; the customer's CSAT answer; the agent console and the CSAT page."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import json
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from importlib import resources
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from core.columns import utcnow
 from core.database import unit_of_work
 from core.errors import Forbidden, Unauthorized
 from core.logs import get_logger
-from intake_api.agents import csat, service
+from intake_api.agents import accounts, csat, service, workspace
 from intake_api.agents.delivery import logs_what_it_sends, send_to_customer
 from intake_api.agents.metrics import AGENT_REPLIES, CSAT_ANSWERS
 from intake_api.agents.models import (
+    AgentCreate,
+    AgentProfile,
+    AssignCreate,
+    CannedReply,
     ClaimRead,
     ConversationRead,
     CsatCreate,
     CsatRead,
+    Inbox,
+    InboxFilters,
+    Me,
+    NoteCreate,
+    NoteRead,
+    PriorityChange,
     Queue,
     ReplyCreate,
     ReplyResult,
     ResolveCreate,
+    SignIn,
+    Suggestion,
+    Workspace,
 )
 from intake_api.auth.dependencies import (
     bearer,
@@ -39,8 +58,11 @@ from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED, error_responses
 from intake_api.events.stream import publish_committed
 from intake_api.limits.text import NO_NUL
+from intake_api.services import services
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import TicketRead
+from knowledge_base.answers import Lang, localize
+from knowledge_base.search import MAX_QUERY_CHARS, is_searchable
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1/agent", tags=["agents"], responses=AUTHENTICATED)
@@ -109,13 +131,14 @@ async def reply(
             agent=principal.actor,
             text=body.text,
             channel_logs=lambda channel: logs_what_it_sends(request.app, channel),
+            name=principal.name,
         )
     sent = await send_to_customer(
         request.app,
         channel=recipient.channel,
         recipient=recipient.sender_id,
         text=body.text,
-        author=service.agent_name(principal.actor, recipient.lang),
+        author=service.agent_name(principal.actor, recipient.lang, principal.name),
         lang=recipient.lang,
     )
     AGENT_REPLIES.labels(channel=recipient.channel, delivered=str(sent.delivered).lower()).inc()
@@ -171,6 +194,275 @@ async def resolve(
     async with unit_of_work(request_sessions(request)) as session:
         ticket = await service.resolve(
             session, ticket_id=ticket_id, agent=principal.actor, note=body.note, outcome=outcome
+        )
+    await publish_committed(request.app, outcome.events)
+    return TicketRead.of(ticket)
+
+
+# --- accounts and sign-in -----------------------------------------------------------------------
+
+
+def _set_cookie(response: Response, request: Request, token: str) -> None:
+    settings = services(request.app).settings
+    response.set_cookie(
+        accounts.SESSION_COOKIE,
+        token,
+        max_age=int(settings.agent_session_hours * 3600),
+        httponly=True,
+        samesite="strict",
+        secure=settings.agent_cookie_secure,
+        path="/",
+    )
+
+
+@router.post("/session", response_model=Me, responses=error_responses(401))
+async def sign_in(body: SignIn, request: Request, response: Response) -> Me:
+    """Sign in with username and password: an HttpOnly session cookie, and the CSRF token the
+    page sends back as `X-CSRF-Token` on every change."""
+    hours = services(request.app).settings.agent_session_hours
+    async with unit_of_work(request_sessions(request)) as session:
+        person, token, csrf = await accounts.sign_in(
+            session, username=body.username, password=body.password, hours=hours
+        )
+    _set_cookie(response, request, token)
+    return Me(
+        agent=AgentProfile.model_validate(person),
+        actor=accounts.actor_of(person.username),
+        csrf_token=csrf,
+    )
+
+
+@router.delete("/session", status_code=204)
+async def sign_out(request: Request, principal: Principal = Depends(agent)) -> Response:
+    """End this browser's session."""
+    token = request.cookies.get(accounts.SESSION_COOKIE)
+    if token:
+        async with unit_of_work(request_sessions(request)) as session:
+            await accounts.sign_out(session, token=token, actor=principal.actor)
+    response = Response(status_code=204)
+    response.delete_cookie(accounts.SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/me", response_model=Me)
+async def me(request: Request, principal: Principal = Depends(agent)) -> Me:
+    """Who calls; for a signed-in agent, their profile and the session's CSRF token."""
+    token = request.cookies.get(accounts.SESSION_COOKIE)
+    if principal.agent_id is None or not token:
+        return Me(agent=None, actor=principal.actor, csrf_token=None)
+    async with request_sessions(request)() as session:
+        found = await accounts.session_of(session, token)
+    if found is None:
+        raise Unauthorized("your sign-in has expired: sign in again")
+    return Me(
+        agent=AgentProfile.model_validate(found[0]),
+        actor=principal.actor,
+        csrf_token=found[1].csrf_token,
+    )
+
+
+@router.get("/accounts", response_model=list[AgentProfile])
+async def list_agents(request: Request, _: Principal = Depends(agent)) -> list[AgentProfile]:
+    """Every agent (to reassign to, and to show names)."""
+    async with unit_of_work(request_sessions(request)) as session:
+        return [AgentProfile.model_validate(row) for row in await accounts.get_all(session)]
+
+
+@router.post(
+    "/accounts", status_code=201, response_model=AgentProfile, responses=error_responses(409)
+)
+async def create_agent(
+    body: AgentCreate, request: Request, principal: Principal = Depends(agent)
+) -> AgentProfile:
+    """A new agent account (managers, and API keys with the `agents` scope)."""
+    accounts.check_role(principal, "manager")
+    async with unit_of_work(request_sessions(request)) as session:
+        row = await accounts.create_agent(session, data=body, actor=principal.actor)
+        return AgentProfile.model_validate(row)
+
+
+# --- the workspace ------------------------------------------------------------------------------
+
+
+def _products(request: Request) -> dict[str, Any]:
+    """The knowledge base's products by id (names and product lines)."""
+    return dict(services(request.app).kb.graph.products)
+
+
+def _product_ids(request: Request, line: str | None) -> set[str] | None:
+    if not line:
+        return None
+    return {pid for pid, product in _products(request).items() if product.line == line}
+
+
+def _product_names(request: Request, lang: Lang = "en") -> dict[str, str]:
+    return {pid: localize(product.name, lang) or pid for pid, product in _products(request).items()}
+
+
+@router.get("/inbox", response_model=Inbox)
+async def get_inbox(
+    request: Request,
+    filters: Annotated[InboxFilters, Query()],
+    limit: int = Query(200, ge=1, le=1000),
+    principal: Principal = Depends(agent),
+) -> Inbox:
+    """Open tickets and hand-offs most at risk of breaching their SLA first, with unread counts;
+    filtered (mine / unassigned, skill group, channel, priority, product line, language) and
+    searched (ticket id, phone, serial, customer)."""
+    async with unit_of_work(request_sessions(request)) as session:
+        items, total = await workspace.inbox(
+            session,
+            filters=filters,
+            actor=principal.actor,
+            product_ids=_product_ids(request, filters.product_line),
+            limit=limit,
+        )
+        names = await accounts.display_names(session)
+    named = [
+        item.model_copy(update={"assignee_name": names.get(item.assignee or "")}) for item in items
+    ]
+    return Inbox(items=named, total=total)
+
+
+STREAM_POLL_SECONDS = 0.3
+
+
+@router.get(
+    "/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "change events"}},
+)
+async def stream(request: Request, _: Principal = Depends(agent)) -> EventSourceResponse:
+    """Server-Sent Events: a `change` event whenever a conversation line, a ticket event or an
+    internal note is added anywhere (on any worker: the stream watches the database)."""
+
+    async def changes() -> AsyncIterator[ServerSentEvent]:
+        last: tuple[int, int, int] | None = None
+        while not await request.is_disconnected():
+            async with request_sessions(request)() as session:
+                now = await workspace.high_water(session)
+            if now != last:
+                yield ServerSentEvent(event="change", data=json.dumps(now))
+                last = now
+            await asyncio.sleep(STREAM_POLL_SECONDS)
+
+    return EventSourceResponse(changes(), ping=15)
+
+
+@router.get("/items/{item_id}", response_model=Workspace, responses=error_responses(404))
+async def open_item(
+    item_id: str, request: Request, principal: Principal = Depends(agent)
+) -> Workspace:
+    """One inbox item whole: the bot's summary, the labelled transcript with internal notes,
+    the ticket and the context panel; read up to now by the caller."""
+    async with unit_of_work(request_sessions(request)) as session:
+        return await workspace.open_item(
+            session,
+            item_id=item_id,
+            actor=principal.actor,
+            product_names=_product_names(request),
+        )
+
+
+@router.post(
+    "/items/{item_id}/notes",
+    status_code=201,
+    response_model=NoteRead,
+    responses=error_responses(404, 413),
+)
+async def add_note(
+    item_id: str, body: NoteCreate, request: Request, principal: Principal = Depends(agent)
+) -> NoteRead:
+    """An internal note for agents: kept apart from the conversation, never sent or shown to
+    the customer."""
+    async with unit_of_work(request_sessions(request)) as session:
+        return await workspace.note_on(
+            session,
+            item_id=item_id,
+            actor=principal.actor,
+            author=service.agent_name(principal.actor, "en", principal.name),
+            text=body.text,
+        )
+
+
+@router.get(
+    "/items/{item_id}/suggestions",
+    response_model=list[Suggestion],
+    responses=error_responses(404),
+)
+async def suggestions(
+    item_id: str,
+    request: Request,
+    k: int = Query(3, ge=1, le=10),
+    _: Principal = Depends(agent),
+) -> list[Suggestion]:
+    """The knowledge base's best answers to the customer's latest message, in their language."""
+    async with unit_of_work(request_sessions(request)) as session:
+        text, lang = await workspace.latest_customer_text(session, item_id=item_id)
+    kb = services(request.app).kb
+    if not is_searchable(text[:MAX_QUERY_CHARS]):
+        return []
+
+    def answers() -> list[Suggestion]:
+        hits = kb.search(text[:MAX_QUERY_CHARS], lang=lang, k=k)
+        return [
+            Suggestion(
+                id=hit.id,
+                type=hit.type,
+                title=hit.title,
+                score=hit.score,
+                text=kb.answer(hit.id, lang).text,
+            )
+            for hit in hits
+        ]
+
+    return await run_in_threadpool(answers)
+
+
+@router.get("/canned", response_model=list[CannedReply])
+async def canned(
+    lang: Literal["zh", "en"] = Query("zh"), _: Principal = Depends(agent)
+) -> list[CannedReply]:
+    """Canned replies in the customer's language, to edit before sending."""
+    return workspace.canned_replies(lang)
+
+
+@router.post(
+    "/tickets/{ticket_id}/priority",
+    response_model=TicketRead,
+    responses=error_responses(404, 409),
+)
+async def change_priority(
+    ticket_id: str, body: PriorityChange, request: Request, principal: Principal = Depends(agent)
+) -> TicketRead:
+    """Set the ticket's priority (recorded, streamed and delivered like any change)."""
+    async with unit_of_work(request_sessions(request)) as session:
+        ticket, event = await workspace.change_priority(
+            session, ticket_id=ticket_id, data=body, actor=principal.actor
+        )
+    await publish_committed(request.app, [event])
+    return TicketRead.of(ticket)
+
+
+@router.post(
+    "/tickets/{ticket_id}/assign",
+    response_model=TicketRead,
+    responses=error_responses(404, 409),
+)
+async def assign(
+    ticket_id: str, body: AssignCreate, request: Request, principal: Principal = Depends(agent)
+) -> TicketRead:
+    """Give the ticket to an agent (supervisors give it to anyone; an agent only to themself)."""
+    if body.assignee != principal.actor:
+        accounts.check_role(principal, "supervisor")
+    outcome = service.Outcome()
+    async with unit_of_work(request_sessions(request)) as session:
+        ticket = await service.reassign(
+            session,
+            ticket_id=ticket_id,
+            assignee=body.assignee,
+            actor=principal.actor,
+            outcome=outcome,
         )
     await publish_committed(request.app, outcome.events)
     return TicketRead.of(ticket)
@@ -239,7 +531,16 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
-ASSETS = {"console.js": "text/javascript", "csat.js": "text/javascript", "console.css": "text/css"}
+ASSETS = {
+    "common.js": "text/javascript",
+    "console.js": "text/javascript",
+    "dashboard.js": "text/javascript",
+    "csat.js": "text/javascript",
+    "console.css": "text/css",
+    # Chart.js 4.5.1 (MIT), the UMD build from its npm package, with its licence beside it
+    "chart.umd.min.js": "text/javascript",
+    "chart.js-LICENSE.md": "text/plain; charset=utf-8",
+}
 
 
 @lru_cache
@@ -253,8 +554,14 @@ def _page(name: str) -> Response:
 
 @pages_router.get("/agent", include_in_schema=False)
 async def console_page() -> Response:
-    """The agent console (the agent pastes an API key; it stays in the tab's sessionStorage)."""
+    """The agent workspace (sign in with a username and password: a session cookie)."""
     return _page("console.html")
+
+
+@pages_router.get("/agent/dashboard", include_in_schema=False)
+async def dashboard_page() -> Response:
+    """The manager's dashboard (supervisors and managers; charts drawn with Chart.js)."""
+    return _page("dashboard.html")
 
 
 @pages_router.get("/csat/{ticket_id}", include_in_schema=False)

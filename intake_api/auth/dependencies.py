@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
 from core.errors import Forbidden, Unauthorized
+from intake_api.agents.accounts import principal_of_cookie
 from intake_api.auth import service
 from intake_api.auth.models import Principal
 from intake_api.limits.dependencies import check_key_rate
@@ -51,8 +52,12 @@ def check_scopes(principal: Principal, scopes: tuple[str, ...]) -> None:
 async def current_principal(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
 ) -> Principal:
-    """401 without a key or with a bad one."""
+    """The API key's principal, else the signed-in agent's (session cookie); 401 without
+    either or with a bad one."""
     if credentials is None or not credentials.credentials:
+        signed_in = await principal_of_cookie(request)
+        if signed_in is not None:
+            return signed_in
         raise Unauthorized("missing API key: send the header `Authorization: Bearer <key>`")
     return await principal_of_key(request, credentials.credentials)
 

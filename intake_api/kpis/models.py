@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 
 class AiHandling(BaseModel):
-    """Conversations the bot saw through alone: never handed off, no agent action, no ticket."""
+    """Conversations the bot touched (every conversation starts with it) and the share it saw
+    through alone: never handed off, no agent action, no ticket. Bots never count as agents."""
 
     conversations: int
     bot_only: int
@@ -16,7 +18,8 @@ class AiHandling(BaseModel):
 
 
 class FirstResponse(BaseModel):
-    """Seconds from ticket creation to a person's first reply (tickets answered so far)."""
+    """Seconds from the hand-off to a person's first reply: from the last bot line (or the
+    ticket's creation, the hand-off, when later) before that reply (tickets answered so far)."""
 
     count: int
     p50_seconds: float | None
@@ -42,10 +45,44 @@ class SlaCompliance(BaseModel):
     resolution: Compliance
 
 
+class DurableResolution(BaseModel):
+    """Resolved tickets that stayed resolved: never reopened, and no new ticket of the same
+    customer's unit (customer and product) with the same fault within 7 days after."""
+
+    resolved: int
+    durable: int
+    rate: float | None
+
+
+class ResolutionTime(BaseModel):
+    """Seconds from a ticket's creation to its resolution (resolved tickets)."""
+
+    count: int
+    p50_seconds: float | None
+    avg_seconds: float | None
+
+
 class CsatSummary(BaseModel):
     count: int
     avg: float | None
     distribution: dict[str, int]
+    surveyed: int = Field(description="Surveys sent in the window.")
+    response_rate: float | None = Field(description="Of the surveys sent in the window, answered.")
+
+
+class KnowledgeGap(BaseModel):
+    """Customer questions the bot could not answer (its fallback), grouped."""
+
+    label: str
+    count: int
+    examples: list[str]
+    lang: str
+
+
+class Breakdown(BaseModel):
+    """SLA per group of a dimension (tier, skill group, agent, channel, …)."""
+
+    groups: dict[str, SlaCompliance]
 
 
 class RepeatFaults(BaseModel):
@@ -61,6 +98,7 @@ class Volume(BaseModel):
     conversations_by_channel: dict[str, int]
     tickets_by_channel: dict[str, int]
     tickets_by_category: dict[str, int]
+    tickets_by_product_line: dict[str, int] = Field(default_factory=dict)
 
 
 class Kpis(BaseModel):
@@ -71,6 +109,46 @@ class Kpis(BaseModel):
     first_response: FirstResponse
     first_contact_resolution: FirstContactResolution
     sla: dict[str, SlaCompliance] = Field(description="Per priority P1..P4 and `all`.")
+    sla_by: dict[str, dict[str, SlaCompliance]] = Field(
+        default_factory=dict, description="Per `tier`, `skill_group` and `agent`."
+    )
+    durable_resolution: DurableResolution
+    resolution_time: ResolutionTime
     csat: CsatSummary
     repeat_faults: RepeatFaults
     volume: Volume
+    handoff_reasons: dict[str, int] = Field(default_factory=dict)
+    knowledge_gaps: list[KnowledgeGap] = Field(default_factory=list)
+
+
+class KpiFilters(BaseModel):
+    """Tickets counted: every filter given must match (conversation figures take `channel`)."""
+
+    channel: str | None = Field(None, max_length=50)
+    priority: Literal["P1", "P2", "P3", "P4"] | None = None
+    tier: str | None = Field(None, max_length=20)
+    skill_group: str | None = Field(None, max_length=100)
+    agent: str | None = Field(None, max_length=200)
+    category: str | None = Field(None, max_length=20)
+    product_line: str | None = Field(None, max_length=100)
+
+
+class DrillTicket(BaseModel):
+    id: str
+    subject: str
+    status: str
+    priority: str
+    tier: str
+    skill_group: str
+    assignee: str | None
+    created_at: datetime
+
+
+class Drill(BaseModel):
+    """Exactly the tickets behind one figure."""
+
+    metric: str
+    dimension: str
+    group: str
+    outcome: str
+    tickets: list[DrillTicket]

@@ -6,9 +6,10 @@ they were given. Rates are None when nothing counts toward them.
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,12 +18,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, ConversationMessage
 from bot.triage.policy import PRIORITIES
+from core.channels import AGENT_ACTION
 from intake_api.agents.models import AgentActivity, Csat, FirstResponse
-from intake_api.kpis import models
+from intake_api.channel_ports.conversations import NOTICE_ACTION
+from intake_api.kpis import conversation_lines, models
 from intake_api.tickets.models import OPEN_STATUSES, Ticket, TicketEvent
 
 REPEAT_WITHIN = timedelta(days=30)
+DURABLE_WITHIN = timedelta(days=7)
 NO_CHANNEL = "api"  # tickets opened through the API name no channel
+NO_LINE = "(none)"
+UNASSIGNED = "(unassigned)"
+# Dashboard dimensions and the fact each reads (product line, agent and channel are derived).
+SLA_DIMENSIONS = ("tier", "skill_group", "agent")
+DIMENSIONS = {
+    "priority": "priority",
+    "tier": "tier",
+    "skill_group": "skill_group",
+    "agent": "assignee",
+    "channel": "channel",
+    "category": "category",
+    "product_line": "product_id",
+}
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -46,9 +63,16 @@ class TicketFacts:
     resolution_due_at: datetime
     resolved_at: datetime | None
     first_response_at: datetime | None
+    tier: str = "standard"
+    skill_group: str = ""
+    assignee: str | None = None
+    product_id: str | None = None
+    subject: str = ""
+    # when a person's first reply's clock started: the last bot line before it, or creation
+    response_from: datetime | None = None
 
 
-def _customer_key(
+def customer_key(
     phone: str | None, email: str | None, channel: str | None, sender: str | None
 ) -> str | None:
     if phone or email:
@@ -56,7 +80,7 @@ def _customer_key(
     return f"sender:{channel}|{sender}" if sender else None
 
 
-def _fault_key(product_id: str | None, fault_id: str | None) -> str | None:
+def fault_key(product_id: str | None, fault_id: str | None) -> str | None:
     if fault_id:
         return f"fault:{fault_id}"
     return f"product:{product_id}" if product_id else None
@@ -87,6 +111,10 @@ async def _ticket_facts(session: AsyncSession, start: datetime, end: datetime) -
             Ticket.resolved_at,
             Ticket.closed_at,
             FirstResponse.at,
+            Ticket.customer_tier,
+            Ticket.skill_group,
+            Ticket.assignee,
+            Ticket.subject,
         )
         .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
         .where(_created_in(start, end))
@@ -101,28 +129,70 @@ async def _ticket_facts(session: AsyncSession, start: datetime, end: datetime) -
             category=row[4],
             channel=row[5],
             conversation_id=row[6],
-            customer=_customer_key(row[7], row[8], row[5], row[9]),
-            fault=_fault_key(row[10], row[11]),
+            customer=customer_key(row[7], row[8], row[5], row[9]),
+            fault=fault_key(row[10], row[11]),
             sla_due_at=row[12],
             resolution_due_at=row[13],
             resolved_at=row[14] or (row[15] if row[2] == "closed" else None),
             first_response_at=row[16],
+            tier=row[17],
+            skill_group=row[18],
+            assignee=row[19],
+            product_id=row[10],
+            subject=row[20],
         )
         for row in rows
     ]
 
 
+def _seconds(waits: list[float]) -> tuple[int, float | None, float | None]:
+    return (
+        len(waits),
+        round(statistics.median(waits), 3) if waits else None,
+        round(statistics.fmean(waits), 3) if waits else None,
+    )
+
+
 def first_response(facts: list[TicketFacts]) -> models.FirstResponse:
+    """From the hand-off (the last bot line before a person's first reply, or the ticket's
+    creation when later) to that reply; bots never count as the response."""
     waits = [
-        (t.first_response_at - t.created_at).total_seconds()
+        (t.first_response_at - max(t.created_at, t.response_from or t.created_at)).total_seconds()
         for t in facts
         if t.first_response_at is not None
     ]
-    return models.FirstResponse(
-        count=len(waits),
-        p50_seconds=round(statistics.median(waits), 3) if waits else None,
-        avg_seconds=round(statistics.fmean(waits), 3) if waits else None,
+    count, p50, avg = _seconds(waits)
+    return models.FirstResponse(count=count, p50_seconds=p50, avg_seconds=avg)
+
+
+def resolution_time(facts: list[TicketFacts]) -> models.ResolutionTime:
+    """From creation to resolution, over resolved (or closed) tickets."""
+    waits = [(t.resolved_at - t.created_at).total_seconds() for t in facts if t.resolved_at]
+    count, p50, avg = _seconds(waits)
+    return models.ResolutionTime(count=count, p50_seconds=p50, avg_seconds=avg)
+
+
+async def _last_bot_line_before_reply(
+    session: AsyncSession, start: datetime, end: datetime
+) -> dict[int, datetime]:
+    """Per answered ticket of the window: its conversation's last bot line before a person's
+    first reply (the hand-off moment the response clock starts from)."""
+    rows = await session.execute(
+        select(Ticket.id, func.max(ConversationMessage.created_at))
+        .join(FirstResponse, FirstResponse.ticket_id == Ticket.id)
+        .join(ConversationMessage, ConversationMessage.conversation_id == Ticket.conversation_id)
+        .where(
+            _created_in(start, end),
+            ConversationMessage.direction == "out",
+            ConversationMessage.created_at < FirstResponse.at,
+            or_(
+                ConversationMessage.action.is_(None),
+                ConversationMessage.action.not_in((AGENT_ACTION, NOTICE_ACTION)),
+            ),
+        )
+        .group_by(Ticket.id)
     )
+    return {int(number): at for number, at in rows if at is not None}
 
 
 def _judge(done_at: datetime | None, due: datetime, now: datetime) -> bool | None:
@@ -137,26 +207,52 @@ def _compliance(verdicts: list[bool | None]) -> models.Compliance:
     return models.Compliance(met=met, breached=breached, rate=ratio(met, met + breached))
 
 
+def sla_verdict(t: TicketFacts, kind: str, now: datetime) -> bool | None:
+    """The one SLA judgement every SLA figure and its drill-down use: `response` (a person's
+    first reply, or the resolution, by `sla_due_at`) or `resolution` (by `resolution_due_at`);
+    True met, False breached, None still in time or not counted (cancelled)."""
+    if t.status == "cancelled":
+        return None
+    if kind == "response":
+        answered = min(filter(None, (t.first_response_at, t.resolved_at)), default=None)
+        return _judge(answered, t.sla_due_at, now)
+    return _judge(t.resolved_at, t.resolution_due_at, now)
+
+
+def _sla(tickets: list[TicketFacts], now: datetime) -> models.SlaCompliance:
+    return models.SlaCompliance(
+        response=_compliance([sla_verdict(t, "response", now) for t in tickets]),
+        resolution=_compliance([sla_verdict(t, "resolution", now) for t in tickets]),
+    )
+
+
 def sla_compliance(facts: list[TicketFacts], now: datetime) -> dict[str, models.SlaCompliance]:
-    """Response (a person's first reply, or the resolution) and resolution against the due
-    times, per priority and over all; cancelled tickets do not count."""
-    counted = [t for t in facts if t.status != "cancelled"]
-    result = {}
-    for group in (*PRIORITIES, "all"):
-        tickets = [t for t in counted if group in ("all", t.priority)]
-        responses = [
-            _judge(
-                min(filter(None, (t.first_response_at, t.resolved_at)), default=None),
-                t.sla_due_at,
-                now,
-            )
-            for t in tickets
-        ]
-        resolutions = [_judge(t.resolved_at, t.resolution_due_at, now) for t in tickets]
-        result[group] = models.SlaCompliance(
-            response=_compliance(responses), resolution=_compliance(resolutions)
-        )
-    return result
+    """Response and resolution against the due times, per priority and over all."""
+    return {
+        group: _sla([t for t in facts if group in ("all", t.priority)], now)
+        for group in (*PRIORITIES, "all")
+    }
+
+
+def group_of(t: TicketFacts, dimension: str, lines: dict[str, str]) -> str:
+    """The group a ticket falls in along a dashboard dimension."""
+    if dimension == "product_line":
+        return lines.get(t.product_id or "", NO_LINE)
+    if dimension == "agent":
+        return t.assignee or UNASSIGNED
+    if dimension == "channel":
+        return t.channel or NO_CHANNEL
+    value = getattr(t, DIMENSIONS[dimension])
+    return str(value) if value else NO_LINE
+
+
+def sla_by(
+    facts: list[TicketFacts], now: datetime, dimension: str, lines: dict[str, str]
+) -> dict[str, models.SlaCompliance]:
+    groups: dict[str, list[TicketFacts]] = {}
+    for t in facts:
+        groups.setdefault(group_of(t, dimension, lines), []).append(t)
+    return {group: _sla(tickets, now) for group, tickets in sorted(groups.items())}
 
 
 Sighting = tuple[str, str, datetime]  # customer key, fault key, when the ticket was opened
@@ -197,8 +293,8 @@ async def _sightings_before(session: AsyncSession, start: datetime) -> list[Sigh
     )
     sightings = []
     for phone, email, channel, sender, product_id, fault_id, created_at in rows:
-        customer = _customer_key(phone, email, channel, sender)
-        fault = _fault_key(product_id, fault_id)
+        customer = customer_key(phone, email, channel, sender)
+        fault = fault_key(product_id, fault_id)
         if customer and fault:
             sightings.append((customer, fault, created_at))
     return sightings
@@ -208,31 +304,86 @@ def _sightings(facts: list[TicketFacts]) -> list[Sighting]:
     return [(t.customer, t.fault, t.created_at) for t in facts if t.customer and t.fault]
 
 
-async def _first_contact_resolution(
-    session: AsyncSession, facts: list[TicketFacts], start: datetime, end: datetime
-) -> models.FirstContactResolution:
-    resolved = [t for t in facts if t.resolved_at is not None]
+async def _reopened(session: AsyncSession, start: datetime, end: datetime) -> set[int]:
+    """Tickets of the window that went from resolved back to work."""
     in_window = select(Ticket.id).where(_created_in(start, end))
-    reopened = set(
+    return set(
         await session.scalars(
             select(TicketEvent.ticket_id)
             .where(
                 TicketEvent.ticket_id.in_(in_window),
                 TicketEvent.previous_status == "resolved",
-                TicketEvent.status.in_(OPEN_STATUSES),  # reopened
+                TicketEvent.status.in_(OPEN_STATUSES),
             )
             .distinct()
         )
     )
-    conversations = select(Ticket.conversation_id).where(
-        _created_in(start, end), Ticket.conversation_id.is_not(None)
+
+
+def durable_outcome(
+    t: TicketFacts, reopened: set[int], later: dict[tuple[str, str], list[datetime]]
+) -> bool | None:
+    """The one durable-resolution judgement (figure and drill-down): None when the ticket is not
+    resolved; False when it was reopened or its customer opened a ticket for the same unit and
+    fault within 7 days after the resolution; else True."""
+    if t.resolved_at is None:
+        return None
+    if t.id in reopened:
+        return False
+    if t.customer and t.fault:
+        seen = later.get((t.customer, t.fault), [])
+        at = bisect.bisect_right(seen, t.resolved_at)
+        if at < len(seen) and seen[at] <= t.resolved_at + DURABLE_WITHIN:
+            return False
+    return True
+
+
+def durable_resolution(
+    facts: list[TicketFacts], reopened: set[int], later: dict[tuple[str, str], list[datetime]]
+) -> models.DurableResolution:
+    verdicts = [durable_outcome(t, reopened, later) for t in facts]
+    resolved, durable = len([v for v in verdicts if v is not None]), verdicts.count(True)
+    return models.DurableResolution(
+        resolved=resolved, durable=durable, rate=ratio(durable, resolved)
     )
+
+
+async def _sightings_after(
+    session: AsyncSession, facts: list[TicketFacts], end: datetime
+) -> dict[tuple[str, str], list[datetime]]:
+    """When each (customer, fault) opened a ticket: the window's and 7 days after it."""
     rows = await session.execute(
-        select(AgentActivity.conversation_id, func.count())
-        .where(AgentActivity.kind == "reply", AgentActivity.conversation_id.in_(conversations))
-        .group_by(AgentActivity.conversation_id)
+        select(
+            Ticket.customer_phone,
+            Ticket.customer_email,
+            Ticket.channel,
+            Ticket.sender_id,
+            Ticket.product_id,
+            Ticket.fault_id,
+            Ticket.created_at,
+        )
+        .where(_created_in(end, end + DURABLE_WITHIN))
+        .where(or_(Ticket.fault_id.is_not(None), Ticket.product_id.is_not(None)))
     )
-    replies = {str(conversation): int(count) for conversation, count in rows}
+    sightings = _sightings(facts)
+    for phone, email, channel, sender, product_id, fault_id, created_at in rows:
+        customer, fault = (
+            customer_key(phone, email, channel, sender),
+            fault_key(product_id, fault_id),
+        )
+        if customer and fault:
+            sightings.append((customer, fault, created_at))
+    seen: dict[tuple[str, str], list[datetime]] = {}
+    for customer, fault, created_at in sorted(sightings, key=lambda s: s[2]):
+        seen.setdefault((customer, fault), []).append(created_at)
+    return seen
+
+
+def _first_contact(
+    facts: list[TicketFacts], reopened: set[int], replies: dict[str, int]
+) -> models.FirstContactResolution:
+    """Resolved tickets never reopened and answered by at most one agent reply."""
+    resolved = [t for t in facts if t.resolved_at is not None]
     first_contact = sum(
         1 for t in resolved if t.id not in reopened and replies.get(t.conversation_id or "", 0) <= 1
     )
@@ -243,8 +394,27 @@ async def _first_contact_resolution(
     )
 
 
-async def _ai_handling(session: AsyncSession, start: datetime, end: datetime) -> models.AiHandling:
-    in_window = and_(Conversation.created_at >= start, Conversation.created_at < end)
+async def _agent_replies(session: AsyncSession, start: datetime, end: datetime) -> dict[str, int]:
+    conversations = select(Ticket.conversation_id).where(
+        _created_in(start, end), Ticket.conversation_id.is_not(None)
+    )
+    rows = await session.execute(
+        select(AgentActivity.conversation_id, func.count())
+        .where(AgentActivity.kind == "reply", AgentActivity.conversation_id.in_(conversations))
+        .group_by(AgentActivity.conversation_id)
+    )
+    return {str(conversation): int(count) for conversation, count in rows}
+
+
+def _conversations_in(start: datetime, end: datetime, channel: str | None) -> ColumnElement[bool]:
+    window = and_(Conversation.created_at >= start, Conversation.created_at < end)
+    return and_(window, Conversation.channel == channel) if channel else window
+
+
+async def _ai_handling(
+    session: AsyncSession, start: datetime, end: datetime, channel: str | None
+) -> models.AiHandling:
+    in_window = _conversations_in(start, end, channel)
     ids = select(Conversation.id).where(in_window)
     total = int(
         await session.scalar(select(func.count()).select_from(Conversation).where(in_window)) or 0
@@ -264,27 +434,44 @@ async def _ai_handling(session: AsyncSession, start: datetime, end: datetime) ->
     return models.AiHandling(conversations=total, bot_only=bot_only, share=ratio(bot_only, total))
 
 
-async def _csat(session: AsyncSession, start: datetime, end: datetime) -> models.CsatSummary:
-    answered = await session.scalars(
-        select(Csat.score).where(
-            Csat.score.is_not(None), Csat.answered_at >= start, Csat.answered_at < end
+async def _csat(
+    session: AsyncSession, start: datetime, end: datetime, ticket_ids: set[int] | None
+) -> models.CsatSummary:
+    """Answers given in the window (score, distribution), and of the surveys sent in the
+    window the share answered; `ticket_ids` limits both to the filtered tickets."""
+    rows = await session.execute(
+        select(Csat.ticket_id, Csat.score, Csat.answered_at, Csat.surveyed_at).where(
+            or_(
+                and_(Csat.answered_at >= start, Csat.answered_at < end),
+                and_(Csat.surveyed_at >= start, Csat.surveyed_at < end),
+            )
         )
     )
-    scores = [score for score in answered if score is not None]  # the query's filter, for mypy
+    scores, surveyed, answered = [], 0, 0
+    for ticket_id, score, answered_at, surveyed_at in rows:
+        if ticket_ids is not None and ticket_id not in ticket_ids:
+            continue
+        if score is not None and answered_at is not None and start <= answered_at < end:
+            scores.append(score)
+        if surveyed_at is not None and start <= surveyed_at < end:
+            surveyed += 1
+            answered += score is not None
     counts = Counter(scores)
     return models.CsatSummary(
         count=len(scores),
         avg=round(statistics.fmean(scores), 3) if scores else None,
         distribution={str(score): counts.get(score, 0) for score in range(1, 6)},
+        surveyed=surveyed,
+        response_rate=ratio(answered, surveyed),
     )
 
 
 async def _conversations_by_channel(
-    session: AsyncSession, start: datetime, end: datetime
+    session: AsyncSession, start: datetime, end: datetime, channel: str | None
 ) -> dict[str, int]:
     rows = await session.execute(
         select(Conversation.channel, func.count())
-        .where(Conversation.created_at >= start, Conversation.created_at < end)
+        .where(_conversations_in(start, end, channel))
         .group_by(Conversation.channel)
     )
     return {str(channel): int(count) for channel, count in rows}
@@ -294,25 +481,120 @@ def _count(values: Any) -> dict[str, int]:
     return dict(sorted(Counter(values).items()))
 
 
-async def kpis(
-    session: AsyncSession, *, start: datetime, end: datetime, now: datetime
-) -> models.Kpis:
-    """Every KPI of the window [start, end)."""
+def matches(t: TicketFacts, filters: models.KpiFilters, lines: dict[str, str]) -> bool:
+    """Whether a ticket passes every dashboard filter given."""
+    for dimension in ("channel", "priority", "tier", "skill_group", "agent", "category"):
+        wanted = getattr(filters, dimension)
+        if wanted and group_of(t, dimension, lines) != wanted:
+            return False
+    return not filters.product_line or lines.get(t.product_id or "") == filters.product_line
+
+
+async def window_facts(
+    session: AsyncSession,
+    *,
+    start: datetime,
+    end: datetime,
+    filters: models.KpiFilters,
+    lines: dict[str, str],
+) -> list[TicketFacts]:
+    """The window's tickets that pass the filters, with the hand-off moment of each answered."""
     facts = await _ticket_facts(session, start, end)
+    handed_off = await _last_bot_line_before_reply(session, start, end)
+    return [
+        replace(t, response_from=handed_off.get(t.id)) for t in facts if matches(t, filters, lines)
+    ]
+
+
+async def kpis(
+    session: AsyncSession,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    filters: models.KpiFilters | None = None,
+    lines: dict[str, str] | None = None,
+) -> models.Kpis:
+    """Every KPI of the window [start, end); `lines` maps product ids to product lines."""
+    filters, lines = filters or models.KpiFilters(), lines or {}
+    facts = await window_facts(session, start=start, end=end, filters=filters, lines=lines)
+    filtered = filters != models.KpiFilters()
     earlier = await _sightings_before(session, start)
+    reopened = await _reopened(session, start, end)
+    later = await _sightings_after(session, facts, end)
+    mined = await conversation_lines.mine(session, start=start, end=end, channel=filters.channel)
     return models.Kpis(
         start=start,
         end=end,
         tickets=len(facts),
-        ai_handling=await _ai_handling(session, start, end),
+        ai_handling=await _ai_handling(session, start, end, filters.channel),
         first_response=first_response(facts),
-        first_contact_resolution=await _first_contact_resolution(session, facts, start, end),
+        first_contact_resolution=_first_contact(
+            facts, reopened, await _agent_replies(session, start, end)
+        ),
         sla=sla_compliance(facts, now),
-        csat=await _csat(session, start, end),
+        sla_by={dimension: sla_by(facts, now, dimension, lines) for dimension in SLA_DIMENSIONS},
+        durable_resolution=durable_resolution(facts, reopened, later),
+        resolution_time=resolution_time(facts),
+        csat=await _csat(session, start, end, {t.id for t in facts} if filtered else None),
         repeat_faults=repeat_faults(earlier + _sightings(facts), start),
         volume=models.Volume(
-            conversations_by_channel=await _conversations_by_channel(session, start, end),
+            conversations_by_channel=await _conversations_by_channel(
+                session, start, end, filters.channel
+            ),
             tickets_by_channel=_count(t.channel or NO_CHANNEL for t in facts),
             tickets_by_category=_count(t.category for t in facts),
+            tickets_by_product_line=_count(group_of(t, "product_line", lines) for t in facts),
         ),
+        handoff_reasons=mined.handoff_reasons,
+        knowledge_gaps=mined.gaps,
     )
+
+
+DRILL_METRICS = ("sla.response", "sla.resolution", "durable_resolution", "volume")
+
+
+def _outcome(
+    metric: str,
+    t: TicketFacts,
+    now: datetime,
+    reopened: set[int],
+    later: dict[tuple[str, str], list[datetime]],
+) -> str | None:
+    """The outcome a ticket counts under in `metric`'s figure (None: it does not count)."""
+    if metric.startswith("sla."):
+        verdict = sla_verdict(t, metric.removeprefix("sla."), now)
+        return None if verdict is None else ("met" if verdict else "breached")
+    if metric == "durable_resolution":
+        durable = durable_outcome(t, reopened, later)
+        return None if durable is None else ("durable" if durable else "not_durable")
+    return "all"
+
+
+async def drill(
+    session: AsyncSession,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    filters: models.KpiFilters,
+    lines: dict[str, str],
+    metric: str,
+    dimension: str,
+    group: str,
+    outcome: str,
+) -> list[TicketFacts]:
+    """Exactly the tickets behind one figure: those of `group` along `dimension` (`all`: every
+    ticket) whose outcome in `metric` is `outcome`, judged by the same functions as the
+    figure."""
+    facts = await window_facts(session, start=start, end=end, filters=filters, lines=lines)
+    reopened = await _reopened(session, start, end) if metric == "durable_resolution" else set()
+    later = await _sightings_after(session, facts, end) if metric == "durable_resolution" else {}
+    if metric == "sla.response" and dimension == "priority" and group == "all":
+        dimension = "all"
+    return [
+        t
+        for t in facts
+        if (dimension == "all" or group_of(t, dimension, lines) == group)
+        and _outcome(metric, t, now, reopened, later) == outcome
+    ]

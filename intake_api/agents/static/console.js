@@ -1,213 +1,329 @@
-// Agent console: the queue (polled), claims, a conversation's history, reply, hand-back, resolve.
-// Customer text is only ever set with textContent; the key stays in this tab's sessionStorage.
+// The agent workspace: a live inbox (Server-Sent Events) ordered by breach risk, one open
+// conversation with its transcript, reply box, ticket actions, KB suggestions and context.
 "use strict";
 
-const KEY_ITEM = "aftersales.agentKey";
-const POLL_MS = 5000;
-const $ = (selector) => document.querySelector(selector);
-let selected = null; // the queue item shown in the detail pane
+const TRANSITION_LABELS = {
+  triaged: "Back to triage",
+  assigned: "Assign",
+  in_progress: "In progress",
+  waiting_customer: "Waiting for customer",
+  resolved: "Resolve",
+  closed: "Close",
+  cancelled: "Cancel",
+};
+const SPEAKERS = { customer: "Customer", bot: "Bot", system: "System" };
+const state = { selected: null, item: null, etag: null, agents: [] };
 
-function apiKey() {
-  return sessionStorage.getItem(KEY_ITEM) || "";
+function filters() {
+  const params = new URLSearchParams();
+  const pairs = {
+    view: $("#f-view").value,
+    priority: $("#f-priority").value,
+    channel: $("#f-channel").value.trim(),
+    skill_group: $("#f-skill").value.trim(),
+    product_line: $("#f-line").value.trim(),
+    lang: $("#f-lang").value,
+    q: $("#f-q").value.trim(),
+  };
+  for (const [key, value] of Object.entries(pairs)) if (value) params.set(key, value);
+  return params.toString();
 }
 
-function say(text, isError) {
-  const status = $("#status");
-  status.textContent = text;
-  status.className = isError ? "error" : "";
+function countdown(seconds) {
+  if (seconds === null || seconds === undefined) return "";
+  const minutes = Math.round(Math.abs(seconds) / 60);
+  const span = minutes >= 120 ? `${Math.round(minutes / 60)} h` : `${minutes} min`;
+  return seconds < 0 ? `overdue ${span}` : `${span} left`;
 }
 
-async function api(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: { Authorization: `Bearer ${apiKey()}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    throw new Error(data.message || `${method} ${path}: HTTP ${response.status}`);
-  }
-  return data;
+function secondsLeft(item) {
+  return item.due_at ? Math.round((new Date(item.due_at) - Date.now()) / 1000) : null;
 }
 
-function cell(row, text, className) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (className) td.className = className;
-  row.appendChild(td);
-  return td;
-}
-
-function flag(parent, text, className) {
-  const span = document.createElement("span");
-  span.className = `flag ${className || ""}`;
-  span.textContent = text;
-  parent.appendChild(span);
-}
-
-function button(parent, text, onClick) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.textContent = text;
-  b.addEventListener("click", onClick);
-  parent.appendChild(b);
-  return b;
-}
-
-function when(iso) {
-  return iso ? new Date(iso).toLocaleString() : "";
-}
-
-function renderQueue(queue) {
-  const body = $("#queue tbody");
-  body.replaceChildren();
-  $("#queue-count").textContent = `(${queue.total})`;
-  for (const item of queue.items) {
-    const row = document.createElement("tr");
-    row.dataset.id = item.id;
-    if (selected && selected.id === item.id) row.className = "selected";
-    cell(row, item.priority, item.priority);
-    cell(row, item.id);
-    cell(row, item.subject);
-    cell(row, item.status);
-    cell(row, item.channel || "");
-    cell(row, when(item.due_at));
-    const flags = cell(row, "");
-    if (item.response_breached) flag(flags, "response SLA", "breach");
-    if (item.resolution_breached) flag(flags, "resolution SLA", "breach");
-    if (item.escalated) flag(flags, "escalated", "escalated");
-    if (item.handoff) flag(flags, "handoff");
-    cell(row, item.claimed_by || "", "claimed-by");
-    const actions = cell(row, "");
-    if (!item.claimed_by) button(actions, "Claim", () => claim(item));
-    button(actions, "Open", () => show(item));
-    body.appendChild(row);
-  }
-}
-
-async function refresh() {
-  if (!apiKey()) {
-    say("Paste an API key with the scope agents.");
-    return;
-  }
-  try {
-    const queue = await api("GET", "/v1/agent/queue");
-    renderQueue(queue);
-    if (selected) {
-      const again = queue.items.find((item) => item.id === selected.id);
-      if (again) selected = again;
-    }
-    $("#updated").textContent = `Queue updated ${new Date().toLocaleTimeString()}`;
-  } catch (error) {
-    say(error.message, true);
-  }
-}
-
-async function claim(item) {
-  try {
-    const claimed = await api("POST", `/v1/agent/queue/${encodeURIComponent(item.id)}/claim`);
-    say(`${claimed.id} claimed by ${claimed.claimed_by}`);
-    await refresh();
-  } catch (error) {
-    say(error.message, true);
-  }
-}
-
-function renderHistory(conversation) {
-  const list = $("#history");
+function renderInbox(inbox) {
+  const list = $("#inbox");
   list.replaceChildren();
-  for (const line of conversation.messages) {
-    const li = document.createElement("li");
-    li.className = line.direction === "in" ? "in" : `out ${line.action === "agent" ? "agent" : ""}`;
-    const meta = document.createElement("small");
-    const agent = line.author ? `agent ${line.author}` : "agent";
-    const who = line.direction === "in" ? "customer" : line.action === "agent" ? agent : "bot";
-    meta.textContent = `${who} · ${when(line.at)}`;
-    li.appendChild(meta);
-    li.appendChild(document.createTextNode(line.text));
-    list.appendChild(li);
+  $("#inbox-count").textContent = `(${inbox.total})`;
+  for (const item of inbox.items) {
+    const row = el("li", null, "inbox-item");
+    row.dataset.id = item.id;
+    row.dataset.due = item.due_at || "";
+    if (state.selected === item.id) row.classList.add("selected");
+    const left = secondsLeft(item);
+    if (left !== null && left < 0) row.classList.add("breached");
+    const top = el("div", null, "line1");
+    top.append(el("span", item.priority, `badge ${item.priority}`), el("span", item.id, "id"));
+    if (item.unread) top.append(el("span", item.unread, "unread"));
+    top.append(el("span", countdown(left), "sla"));
+    const subject = el("div", item.subject, "subject");
+    const meta = el("div", [item.customer, item.channel, item.assignee_name || item.assignee || "unassigned"]
+      .filter(Boolean).join(" · "), "meta");
+    row.append(top, subject, meta);
+    row.addEventListener("click", () => openItem(item.id));
+    list.append(row);
   }
-  list.scrollTop = list.scrollHeight;
 }
 
-async function show(item) {
-  selected = item;
-  $("#detail").hidden = false;
-  $("#detail-title").textContent = item.id;
-  $("#detail-meta").textContent = `${item.priority} · ${item.status} · ${item.subject}`;
-  $("#reply-form").hidden = !item.conversation_id;
-  $("#resolve-form").hidden = item.kind !== "ticket";
-  $("#history").replaceChildren();
-  for (const row of document.querySelectorAll("#queue tbody tr")) {
-    row.className = row.dataset.id === item.id ? "selected" : "";
+function tick() {
+  for (const row of document.querySelectorAll("#inbox li")) {
+    if (!row.dataset.due) continue;
+    const left = Math.round((new Date(row.dataset.due) - Date.now()) / 1000);
+    row.querySelector(".sla").textContent = countdown(left);
+    row.classList.toggle("breached", left < 0);
   }
-  if (item.conversation_id) await loadConversation(item.conversation_id);
 }
 
-async function loadConversation(conversationId) {
+async function refreshInbox() {
   try {
-    renderHistory(await api("GET", `/v1/agent/conversations/${encodeURIComponent(conversationId)}`));
+    renderInbox(await call("GET", `/v1/agent/inbox?${filters()}`));
   } catch (error) {
     say(error.message, true);
   }
 }
 
-async function reply(event) {
+function speakerLabel(line) {
+  return line.speaker === "agent" ? line.author || "Agent" : SPEAKERS[line.speaker];
+}
+
+function renderTranscript(said) {
+  const list = $("#transcript");
+  list.replaceChildren();
+  for (const line of said.lines) {
+    const row = el("li", null, `line ${line.speaker}`);
+    row.append(el("span", speakerLabel(line), "who"), el("span", line.text, "text"));
+    for (const file of line.attachments) {
+      if (file.url) {
+        const link = el("a", file.name, "attachment");
+        link.href = file.url;
+        link.rel = "noopener noreferrer";
+        link.target = "_blank";
+        row.append(link);
+      } else {
+        row.append(el("span", `[${file.type}: ${file.name}]`, "attachment"));
+      }
+    }
+    row.append(el("time", when(line.at)));
+    list.append(row);
+  }
+  const notes = $("#notes");
+  notes.replaceChildren();
+  for (const note of said.notes) {
+    const row = el("li", null, "note");
+    row.append(el("span", note.author, "who"), el("span", note.text, "text"), el("time", when(note.at)));
+    notes.append(row);
+  }
+}
+
+function renderActions(ticket) {
+  const box = $("#actions");
+  box.replaceChildren();
+  if (!ticket) return;
+  for (const status of ticket.allowed_transitions) {
+    const reopen = ticket.status === "resolved" && status === "in_progress";
+    const label = reopen ? "Reopen" : TRANSITION_LABELS[status] || status;
+    const button = el("button", label);
+    button.type = "button";
+    button.dataset.status = status;
+    button.addEventListener("click", () => move(ticket, status));
+    box.append(button);
+  }
+}
+
+function renderContext(context) {
+  $("#context").hidden = false;
+  definitions($("#ctx-customer"), [
+    ["Name", context.customer_name],
+    ["Phone", context.customer_phone],
+    ["Tier", context.customer_tier],
+  ]);
+  const unit = context.equipment;
+  definitions($("#ctx-equipment"), [
+    ["Product", unit.product_name ? `${unit.product_name} (${unit.product_id})` : unit.product_id],
+    ["Serial", unit.serial],
+    ["Site", unit.site],
+    ["Fault", unit.fault_id],
+  ]);
+  const repeat = $("#repeat");
+  repeat.hidden = !context.repeat_fault;
+  repeat.textContent = context.repeat_fault ? `Repeat fault within 30 days: ${context.repeat_of.join(", ")}` : "";
+  definitions($("#ctx-sla"), [
+    ["Response due", when(context.response_due_at)],
+    ["Resolution due", when(context.resolution_due_at)],
+  ]);
+  const earlier = $("#ctx-earlier");
+  earlier.replaceChildren();
+  for (const past of context.earlier_tickets) {
+    earlier.append(el("li", `${past.id} · ${past.status} · ${past.subject} (${when(past.created_at)})`));
+  }
+}
+
+function renderItem(item) {
+  const ticket = item.ticket;
+  const conversation = item.conversation;
+  $("#empty").hidden = true;
+  $("#item").hidden = false;
+  $("#item-title").textContent = ticket ? `${ticket.id} · ${ticket.subject}` : `Conversation ${conversation.id}`;
+  $("#item-meta").textContent = [
+    ticket ? `status ${ticket.status}` : `conversation ${conversation.status}`,
+    ticket ? ticket.priority : null,
+    ticket ? `assignee ${ticket.assignee || "none"}` : null,
+    conversation ? `${conversation.channel} · ${conversation.lang}` : null,
+  ].filter(Boolean).join(" · ");
+  $("#summary-box").hidden = !item.summary;
+  $("#summary").textContent = item.summary || "";
+  renderTranscript(item.transcript);
+  renderActions(ticket);
+  for (const id of ["#take", "#reassign", "#reassign-to", "#priority-to", "#set-priority"]) {
+    $(id).disabled = !ticket || !["new", "triaged", "assigned", "in_progress", "waiting_customer"].includes(ticket.status);
+  }
+  if (ticket) $("#priority-to").value = ticket.priority;
+  $("#handback").disabled = !conversation || conversation.status !== "handoff";
+  $("#reply-text").disabled = !conversation;
+  $("#send").disabled = false;
+  renderContext(item.context);
+}
+
+async function loadItem() {
+  if (!state.selected) return;
+  const item = await call("GET", `/v1/agent/items/${encodeURIComponent(state.selected)}`);
+  state.item = item;
+  state.etag = null;
+  if (item.ticket) {
+    const { response } = await api("GET", `/v1/tickets/${item.ticket.id}`);
+    state.etag = response.headers.get("ETag");
+  }
+  renderItem(item);
+}
+
+async function loadSuggestions() {
+  const list = $("#suggestions");
+  list.replaceChildren();
+  const found = await call("GET", `/v1/agent/items/${encodeURIComponent(state.selected)}/suggestions`);
+  for (const hit of found) {
+    const row = el("li", null, "suggestion");
+    const use = el("button", "Use");
+    use.type = "button";
+    use.addEventListener("click", () => {
+      $("#reply-text").value = hit.text;
+      document.querySelector("input[name=mode][value=reply]").checked = true;
+      $("#reply-text").focus();
+    });
+    row.append(el("strong", hit.title), use, el("p", hit.text, "answer"));
+    list.append(row);
+  }
+  if (!found.length) list.append(el("li", "No knowledge base answer fits this message."));
+}
+
+async function loadCanned(lang) {
+  const select = $("#canned");
+  select.replaceChildren(el("option", "Canned replies…"));
+  select.firstChild.value = "";
+  for (const reply of await call("GET", `/v1/agent/canned?lang=${lang === "en" ? "en" : "zh"}`)) {
+    const option = el("option", reply.title);
+    option.value = reply.text;
+    select.append(option);
+  }
+}
+
+async function openItem(id) {
+  state.selected = id;
+  $("#changed").hidden = true;
+  for (const row of document.querySelectorAll("#inbox li")) row.classList.toggle("selected", row.dataset.id === id);
+  try {
+    await loadItem();
+    const lang = state.item.conversation ? state.item.conversation.lang : (state.item.ticket || {}).lang;
+    await Promise.all([loadSuggestions(), loadCanned(lang)]);
+  } catch (error) {
+    say(error.message, true);
+  }
+}
+
+async function act(work, done) {
+  try {
+    await work();
+    if (done) say(done);
+  } catch (error) {
+    if (error.status === 412) {
+      $("#changed").hidden = false;
+      $("#changed").textContent = "This ticket changed since you opened it: it has been reloaded, check it and try again.";
+    } else {
+      say(error.message, true);
+    }
+  }
+  await loadItem().catch((error) => say(error.message, true));
+  await refreshInbox();
+}
+
+function move(ticket, status) {
+  const body = { status };
+  if (status === "assigned" && !ticket.assignee) body.assignee = session.me.actor;
+  const headers = state.etag ? { "If-Match": state.etag } : {};
+  return act(() => call("PATCH", `/v1/tickets/${ticket.id}`, body, headers), `${ticket.id}: ${status}`);
+}
+
+async function send(event) {
   event.preventDefault();
-  if (!selected || !selected.conversation_id) return;
   const text = $("#reply-text").value.trim();
   if (!text) return;
-  try {
-    const path = `/v1/agent/conversations/${encodeURIComponent(selected.conversation_id)}/reply`;
-    const result = await api("POST", path, { text });
+  const note = document.querySelector("input[name=mode]:checked").value === "note";
+  const item = state.item;
+  const path = note
+    ? `/v1/agent/items/${encodeURIComponent(state.selected)}/notes`
+    : `/v1/agent/conversations/${item.conversation.id}/reply`;
+  await act(async () => {
+    const result = await call("POST", path, { text });
     $("#reply-text").value = "";
-    say(result.delivered ? "Reply sent." : `Reply kept, not delivered: ${result.error}`, !result.delivered);
-    await loadConversation(selected.conversation_id);
-  } catch (error) {
-    say(error.message, true);
+    if (!note && result.delivered === false) throw new Error(`not delivered: ${result.error}`);
+  }, note ? "Internal note added" : "Reply sent");
+}
+
+async function loadAgents() {
+  state.agents = await call("GET", "/v1/agent/accounts");
+  const select = $("#reassign-to");
+  select.replaceChildren();
+  for (const agent of state.agents) {
+    const option = el("option", `${agent.display_name} (${agent.username})`);
+    option.value = `agent:${agent.username}`;
+    select.append(option);
   }
 }
 
-async function handback() {
-  if (!selected || !selected.conversation_id) return;
-  try {
-    await api("POST", `/v1/agent/conversations/${encodeURIComponent(selected.conversation_id)}/handback`);
-    say("Conversation handed back to the bot.");
-    await refresh();
-  } catch (error) {
-    say(error.message, true);
-  }
+function wire() {
+  $("#filters").addEventListener("input", refreshInbox);
+  $("#filters").addEventListener("submit", (event) => event.preventDefault());
+  $("#reply-form").addEventListener("submit", send);
+  $("#canned").addEventListener("change", (event) => {
+    if (event.target.value) $("#reply-text").value = event.target.value;
+    event.target.value = "";
+  });
+  $("#take").addEventListener("click", () => act(
+    () => call("POST", `/v1/agent/tickets/${state.item.ticket.id}/assign`, { assignee: session.me.actor }),
+    "Assigned to you"));
+  $("#reassign").addEventListener("click", () => act(
+    () => call("POST", `/v1/agent/tickets/${state.item.ticket.id}/assign`, { assignee: $("#reassign-to").value }),
+    "Reassigned"));
+  $("#set-priority").addEventListener("click", () => act(
+    () => call("POST", `/v1/agent/tickets/${state.item.ticket.id}/priority`, { priority: $("#priority-to").value }),
+    "Priority changed"));
+  $("#handback").addEventListener("click", () => act(
+    () => call("POST", `/v1/agent/conversations/${state.item.conversation.id}/handback`),
+    "Handed back to the bot; the customer was told"));
 }
 
-async function resolve(event) {
-  event.preventDefault();
-  if (!selected || selected.kind !== "ticket") return;
-  try {
-    const path = `/v1/agent/tickets/${encodeURIComponent(selected.id)}/resolve`;
-    const result = await api("POST", path, { note: $("#resolve-note").value.trim() });
-    $("#resolve-note").value = "";
-    say(`${result.id} resolved; the customer gets the satisfaction survey.`);
-    selected = null;
-    $("#detail").hidden = true;
-    await refresh();
-  } catch (error) {
-    say(error.message, true);
-  }
+function live() {
+  const source = new EventSource("/v1/agent/stream");
+  source.addEventListener("change", () => {
+    refreshInbox();
+    if (state.selected) loadItem().catch((error) => say(error.message, true));
+  });
+  source.addEventListener("open", () => say("Live"));
+  source.addEventListener("error", () => say("Reconnecting…", true));
 }
 
-$("#key-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  sessionStorage.setItem(KEY_ITEM, $("#api-key").value.trim());
-  $("#api-key").value = "";
-  refresh();
+signedIn(async () => {
+  $("#workspace").hidden = false;
+  wire();
+  await Promise.all([refreshInbox(), loadAgents()]);
+  live();
+  setInterval(tick, 1000);
 });
-$("#forget-key").addEventListener("click", () => {
-  sessionStorage.removeItem(KEY_ITEM);
-  $("#queue tbody").replaceChildren();
-  say("Key forgotten.");
-});
-$("#reply-form").addEventListener("submit", reply);
-$("#handback").addEventListener("click", handback);
-$("#resolve-form").addEventListener("submit", resolve);
-refresh();
-setInterval(refresh, POLL_MS);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,12 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.dialogue.models import Conversation, ConversationMessage
 from core.database import unit_of_work
 from intake_api.agents.models import AgentActivity, Csat, FirstResponse
-from intake_api.kpis.service import kpis
+from intake_api.kpis.export import kb_draft
+from intake_api.kpis.models import KnowledgeGap, KpiFilters
+from intake_api.kpis.service import drill, kpis
 from intake_api.tickets.models import Ticket, TicketEvent
+from knowledge_base.loader import read_knowledge_base
 from tests.intake_api.agents.conftest import Service, api_key, client
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
-H, D = timedelta(hours=1), timedelta(days=1)
+H, D, M = timedelta(hours=1), timedelta(days=1), timedelta(minutes=1)
 END = T0 + 10 * D
 _numbers = itertools.count(1)
 
@@ -34,6 +38,14 @@ def conversation(cid: str, channel: str, created: datetime, status: str = "open"
         customer={},
         created_at=created,
         updated_at=created,
+    )
+
+
+def line(
+    cid: str, direction: str, text: str, at: datetime, action: str | None = None
+) -> ConversationMessage:
+    return ConversationMessage(
+        conversation_id=cid, direction=direction, text=text, action=action, created_at=at
     )
 
 
@@ -97,6 +109,22 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> None:
                 ConversationMessage(
                     conversation_id="c3", direction="out", text="h", action="handoff"
                 ),
+            ]
+        )
+        await session.flush()
+        session.add_all(
+            [
+                line("c4", "in", "E35 on my pump", T0 + 4 * H),
+                line("c4", "out", "sorry", T0 + 4 * H + M, "fallback"),
+                line("c2", "in", "my pump shows e-35 again", T0 + 2 * H),
+                line("c2", "out", "sorry", T0 + 2 * H + M, "fallback"),
+                line("c1", "in", "How do I descale the boiler?", T0 + H),
+                line("c1", "out", "sorry", T0 + H + M, "fallback"),
+                line("c3", "out", "which one?", T0 + 3 * H, "clarify"),
+                line("c3", "out", "a person will help", T0 + 3 * H + M, "handoff"),
+                line("c5", "out", "a person will help", T0 + D, "handoff"),
+                line("c0", "in", "E99 before the window", T0 - D),
+                line("c0", "out", "sorry", T0 - D + M, "fallback"),
             ]
         )
         t1 = ticket(
@@ -201,9 +229,10 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> None:
                 AgentActivity(agent="a", kind="reply", conversation_id="c3", at=T0 + 2 * H),
                 AgentActivity(agent="a", kind="reply", conversation_id="c3", at=T0 + 3 * H),
                 AgentActivity(agent="a", kind="reply", conversation_id="c4", at=T0 + 5 * H),
-                Csat(ticket_id=t1.id, score=5, answered_at=T0 + 6 * H),
-                Csat(ticket_id=t2.id, score=2, answered_at=T0 + 13 * H),
-                Csat(ticket_id=t4.id, score=4, answered_at=T0 + 3 * D),
+                Csat(ticket_id=t1.id, score=5, answered_at=T0 + 6 * H, surveyed_at=T0 + 5 * H),
+                Csat(ticket_id=t2.id, score=2, answered_at=T0 + 13 * H, surveyed_at=T0 + 12 * H),
+                Csat(ticket_id=t4.id, score=4, answered_at=T0 + 3 * D, surveyed_at=T0 + 2 * D),
+                Csat(ticket_id=t7.id, surveyed_at=T0 + 5 * D),  # never answered
                 Csat(ticket_id=t6.id, score=1, answered_at=T0 - D),  # before the window
             ]
         )
@@ -232,17 +261,119 @@ async def test_kpis_of_seeded_data(sessions: async_sessionmaker[AsyncSession]) -
     assert sla["P3"] == {"response": compliance(1, 1, 0.5), "resolution": compliance(1, 0, 1.0)}
     assert sla["P4"] == {"response": compliance(0, 0, None), "resolution": compliance(0, 0, None)}
     assert sla["all"] == {"response": compliance(2, 3, 0.4), "resolution": compliance(2, 2, 0.5)}
+    assert result["sla_by"]["tier"] == {"standard": sla["all"]}
+    assert result["sla_by"]["agent"] == {"(unassigned)": sla["all"]}
     assert result["csat"] == {
         "count": 3,
         "avg": 3.667,
         "distribution": {"1": 0, "2": 1, "3": 0, "4": 1, "5": 1},
+        "surveyed": 4,
+        "response_rate": 0.75,
     }
     assert result["repeat_faults"] == {"tickets_with_fault": 4, "repeats": 2, "share": 0.5}
     assert result["volume"] == {
         "conversations_by_channel": {"telegram": 1, "webchat": 2, "wechat": 2},
         "tickets_by_channel": {"api": 2, "telegram": 1, "webchat": 1, "wechat": 2},
         "tickets_by_category": {"complaint": 1, "consulting": 1, "repair": 4},
+        "tickets_by_product_line": {"(none)": 6},
     }
+    # t1 came back within 7 days (t3: same customer and fault), t4 was reopened, t2 held
+    assert result["durable_resolution"] == {"resolved": 3, "durable": 1, "rate": 0.3333}
+    assert result["resolution_time"] == {
+        "count": 3,
+        "p50_seconds": 36000.0,
+        "avg_seconds": 52800.0,
+    }
+    assert result["handoff_reasons"] == {"declined the choices": 1, "complaint": 1}
+    gaps = [(g["label"], g["count"], g["examples"]) for g in result["knowledge_gaps"]]
+    assert gaps == [
+        ("E35", 2, ["my pump shows e-35 again", "E35 on my pump"]),  # latest first
+        ("descale boiler", 1, ["How do I descale the boiler?"]),
+    ]
+
+
+async def test_first_response_starts_at_the_last_bot_line_before_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The bot talking on after the ticket was opened moves the hand-off: the person's clock
+    starts at the bot's last line before their reply, never at a bot line after it."""
+    await seed(sessions)
+    async with unit_of_work(sessions) as session:
+        session.add_all(
+            [
+                line("c3", "out", "still looking", T0 + 80 * M, "clarify"),  # t1 answered at 90
+                line("c3", "out", "after the reply", T0 + 100 * M, "answer"),
+            ]
+        )
+    async with sessions() as session:
+        result = await kpis(session, start=T0, end=END, now=END)
+    # t1: 90 - 80 = 10 min instead of 30; t2 and t4 stay at 2 h and 1 h
+    assert result.first_response.count == 3
+    assert result.first_response.p50_seconds == 3600.0
+    assert result.first_response.avg_seconds == round((600 + 7200 + 3600) / 3, 3)
+
+
+async def test_filters_product_lines_and_drill_down_match_the_figures(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed(sessions)
+    lines = {"AC-300": "compressors"}
+    async with sessions() as session:
+        p1 = await kpis(
+            session, start=T0, end=END, now=END, filters=KpiFilters(priority="P1"), lines=lines
+        )
+        everything = await kpis(session, start=T0, end=END, now=END, lines=lines)
+        breached = await drill(
+            session,
+            start=T0,
+            end=END,
+            now=END,
+            filters=KpiFilters(),
+            lines=lines,
+            metric="sla.response",
+            dimension="priority",
+            group="P1",
+            outcome="breached",
+        )
+        compressors = await drill(
+            session,
+            start=T0,
+            end=END,
+            now=END,
+            filters=KpiFilters(),
+            lines=lines,
+            metric="volume",
+            dimension="product_line",
+            group="compressors",
+            outcome="all",
+        )
+        not_durable = await drill(
+            session,
+            start=T0,
+            end=END,
+            now=END,
+            filters=KpiFilters(),
+            lines=lines,
+            metric="durable_resolution",
+            dimension="all",
+            group="all",
+            outcome="not_durable",
+        )
+    assert p1.tickets == 2 and p1.sla["P2"].response.breached == 0
+    assert everything.volume.tickets_by_product_line == {"(none)": 2, "compressors": 4}
+    assert len(breached) == everything.sla["P1"].response.breached == 1
+    assert all(t.product_id == "AC-300" for t in compressors)
+    assert len(compressors) == 4
+    assert len(not_durable) == 2 and {t.status for t in not_durable} == {"resolved"}
+
+
+def test_a_knowledge_gap_exports_as_a_kb_file_that_validates(tmp_path: Path) -> None:
+    gap = KnowledgeGap(label="E35", count=2, examples=["E35 on my pump", "e-35 again"], lang="en")
+    path = tmp_path / "draft.yaml"
+    path.write_text(kb_draft(gap), encoding="utf-8")
+    kb = read_knowledge_base(path)
+    (faq,) = kb.faqs
+    assert faq.id.startswith("GAP-E35-") and "e-35 again" in str(faq.questions)
 
 
 async def test_kpis_route_takes_a_window_and_the_agents_scope(
@@ -256,7 +387,7 @@ async def test_kpis_route_takes_a_window_and_the_agents_scope(
     assert body["csat"]["count"] == 3 and body["tickets"] == 6
 
     backwards = await alice.get("/v1/kpis", params={"from": "2026-03-12", "to": "2026-03-02"})
-    assert backwards.status_code == 400 and "before" in backwards.json()["message"]
+    assert backwards.status_code == 422 and "after" in backwards.json()["message"]
     assert (await alice.get("/v1/kpis", params={"from": "yesterday"})).status_code == 422
     async with client(service.base, await api_key(service.base, "w", ["tickets:write"])) as w:
         assert (await w.get("/v1/kpis")).status_code == 403
