@@ -10,18 +10,32 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 
 from fastapi import FastAPI
 
-from core.logs import get_logger
+from core.columns import utcnow
+from core.database import Sessions, unit_of_work
+from intake_api.agents.scheduled import take_lease, worker_name
 from intake_api.alarms.flows import AlarmDesk
 from intake_api.alarms.models import AlarmIn, AlarmRead
-from intake_api.alarms.mqtt import subscribe
+from intake_api.alarms.mqtt import LEASE_SECONDS, subscribe
 from intake_api.alarms.notices import AlarmNotices, AlarmReplies
 from intake_api.services import public_base_url, services
 
-log = get_logger(__name__)
+MQTT_JOB = "mqtt-alarms"
+
+
+async def _receive(desk: AlarmDesk, alarm: AlarmIn, source: str) -> AlarmRead:
+    return await desk.receive(alarm, source=source)
+
+
+async def _hold_lease(sessions: Sessions, holder: str) -> bool:
+    """Take or renew the MQTT subscriber's lease (the agents' job leases)."""
+    ttl = timedelta(seconds=LEASE_SECONDS)
+    async with unit_of_work(sessions) as session:
+        return await take_lease(session, job=MQTT_JOB, holder=holder, now=utcnow(), ttl=ttl)
 
 
 @asynccontextmanager
@@ -39,12 +53,12 @@ async def alarms_lifespan(app: FastAPI) -> AsyncIterator[None]:
     tasks = [asyncio.create_task(notices.run(), name="alarm-notices")]
     settings = shared.settings
     if settings.mqtt_url:
-
-        async def receive(alarm: AlarmIn, source: str) -> AlarmRead:
-            return await desk.receive(alarm, source=source)
-
         subscriber = subscribe(
-            settings.mqtt_url, settings.mqtt_topic, settings.mqtt_client_id, receive
+            settings.mqtt_url,
+            settings.mqtt_topic,
+            settings.mqtt_client_id,
+            partial(_receive, desk),
+            partial(_hold_lease, shared.sessions, worker_name()),
         )
         tasks.append(asyncio.create_task(subscriber, name="mqtt-alarms"))
     try:

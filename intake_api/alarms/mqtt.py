@@ -5,11 +5,13 @@ the messages that arrive while the service is down and sends them when it is bac
 is acknowledged (PUBACK) only once its alarm is stored: paho's automatic acknowledgement, sent
 on receipt, is turned off, so a service killed before the commit gets the message again. A
 payload that cannot be read is logged and acknowledged (it would never become readable).
+With several workers only the one holding the `mqtt-alarms` job lease subscribes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from urllib.parse import unquote, urlsplit
 
@@ -23,7 +25,11 @@ log = get_logger(__name__)
 
 RECONNECT_SECONDS = 1.0
 STORE_ATTEMPTS = 5
+# One worker subscribes (the client id is fixed): it renews a lease that lapses when it dies.
+LEASE_RENEW_SECONDS = 3.0
+LEASE_SECONDS = 10.0
 Receive = Callable[[AlarmIn, str], Awaitable[object]]
+Lease = Callable[[], Awaitable[bool]]
 
 
 def client_for(url: str, client_id: str) -> aiomqtt.Client:
@@ -73,11 +79,30 @@ async def _session(url: str, topic: str, client_id: str, receive: Receive) -> No
             client._client.ack(message.mid, message.qos)  # noqa: SLF001 - after the commit
 
 
-async def subscribe(url: str, topic: str, client_id: str, receive: Receive) -> None:
-    """Take alarms until cancelled, reconnecting (same session) when the broker goes away."""
+async def _lead(session: Awaitable[None], lease: Lease) -> None:
+    """Run `session` while this process keeps the subscriber's lease (renewed every
+    `LEASE_RENEW_SECONDS`); another worker's subscriber would take the same client id over."""
+    task = asyncio.ensure_future(session)
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=LEASE_RENEW_SECONDS)
+            if not task.done() and not await lease():
+                log.warning("mqtt lease lost: another worker subscribes now")
+                return
+        task.result()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def subscribe(url: str, topic: str, client_id: str, receive: Receive, lease: Lease) -> None:
+    """Take alarms until cancelled, in the one worker holding the lease, reconnecting (same
+    session) when the broker goes away."""
     while True:
         try:
-            await _session(url, topic, client_id, receive)
+            if await lease():
+                await _lead(_session(url, topic, client_id, receive), lease)
         except aiomqtt.MqttError as exc:
             log.warning("mqtt connection lost, reconnecting", error=str(exc))
         except Exception as exc:  # a store that keeps failing: reconnect, get it again
