@@ -21,7 +21,7 @@ from intake_api.agents.scheduled import take_lease, worker_name
 from intake_api.alarms.flows import AlarmDesk
 from intake_api.alarms.models import AlarmIn, AlarmRead
 from intake_api.alarms.mqtt import LEASE_SECONDS, subscribe
-from intake_api.alarms.notices import AlarmNotices, AlarmReplies
+from intake_api.alarms.notices import NOTICE_WORKERS, AlarmNotices, AlarmReplies
 from intake_api.services import public_base_url, services
 
 MQTT_JOB = "mqtt-alarms"
@@ -50,7 +50,9 @@ async def alarms_lifespan(app: FastAPI) -> AsyncIterator[None]:
     desk = AlarmDesk(app, notices.enqueue)
     shared.alarms = desk
     shared.messages.dialogue.alarm_follow_up = AlarmReplies()
-    tasks = [asyncio.create_task(notices.run(), name="alarm-notices")]
+    tasks = [
+        asyncio.create_task(notices.run(), name=f"alarm-notices-{n}") for n in range(NOTICE_WORKERS)
+    ]
     settings = shared.settings
     if settings.mqtt_url:
         subscriber = subscribe(

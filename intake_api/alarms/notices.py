@@ -17,7 +17,9 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.dialogue import conversations
 from bot.dialogue.frame import Frame
@@ -39,6 +41,9 @@ from knowledge_base.graph import KnowledgeGraph
 log = get_logger(__name__)
 
 QUEUE_SIZE = 10_000
+# Notices written and sent at once (each its own transaction, one HTTP call per contact).
+NOTICE_WORKERS = 8
+WRITE_ATTEMPTS = 3
 CONVERSATION_IDLE = timedelta(hours=24)
 NOTICE = {
     "zh": "【设备报警】您的 {product}（序列号 {serial}）报警 {code}：{title}。我们已建立工单 "
@@ -113,7 +118,7 @@ class AlarmNotices:
             log.warning("alarm notice dropped: queue full", alarm_id=alarm.id)
 
     async def run(self) -> None:
-        """Send queued notices until cancelled."""
+        """Send queued notices until cancelled (`NOTICE_WORKERS` of these run at once)."""
         while True:
             alarm_id = await self._queue.get()
             try:
@@ -124,8 +129,7 @@ class AlarmNotices:
     async def tell(self, alarm_id: str) -> int:
         """Write the notice into each reachable contact's conversation, then send it; answers
         how many contacts were told."""
-        async with unit_of_work(self.sessions) as session:
-            outgoing = await self._prepare(session, alarm_id)
+        outgoing = await self._written(alarm_id)
         for channel_name, recipient, text in outgoing:
             channel = self.registry.get(channel_name)
             if channel is None:
@@ -135,6 +139,18 @@ class AlarmNotices:
             except OutboundError as exc:
                 log.warning("alarm notice not delivered", error=str(exc), alarm_id=alarm_id)
         return len(outgoing)
+
+    async def _written(self, alarm_id: str) -> list[tuple[str, str, str]]:
+        """The notices, written into the conversations; again when a notice or message to the
+        same contact changed the conversation at the same moment."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                async with unit_of_work(self.sessions) as session:
+                    return await self._prepare(session, alarm_id)
+            except (IntegrityError, StaleDataError):
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+        return []
 
     async def _prepare(self, session: AsyncSession, alarm_id: str) -> list[tuple[str, str, str]]:
         alarm = await session.get(Alarm, alarm_id)
