@@ -1,12 +1,15 @@
 """Two `aftersales serve` processes on one PostgreSQL database and a real Redis server:
 a change made through one worker reaches an SSE stream opened on the other, the rate limit
 of a key is shared, and two messages of one conversation sent at once to different workers are
-answered in the order they were stored, each once."""
+answered in the order they were stored, each once; the same message delivered to both at once
+is answered once; a KB import reaches both. Each process has a data dir of its own, as on two
+hosts: these are the steps of docs/deploy.md, on loopback."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +34,7 @@ from tests.support.redis import running_redis
 ADMIN_KEY = "workers-admin-key"
 HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
 AFTERSALES = Path(sys.executable).with_name("aftersales")
+NLU_MODEL = "nlu-model"  # under the data dir (intake_api.messages.lifespan.nlu_model_dir)
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +71,17 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None
 
 
 @contextmanager
-def serving(env: dict[str, str], logs: list[Path]) -> Iterator[list[str]]:
-    """`aftersales serve` processes started one after the other (a later one reuses what the
-    first one cached in the shared data dir, e.g. the trained NLU model); yields their URLs."""
+def serving(env: dict[str, str], logs: list[Path], *, hosts: bool = False) -> Iterator[list[str]]:
+    """`aftersales serve` processes started one after the other; yields their URLs. They share
+    the env's data dir (a later one reuses what the first one cached there, e.g. the trained NLU
+    model); with `hosts`, each has a data dir of its own, as on separate hosts
+    (docs/deploy.md): the first trains the NLU model, the others start from a copy of it, and
+    each builds its own KB search index from the database."""
     started: list[tuple[subprocess.Popen[bytes], str]] = []
     try:
-        for log in logs:
-            process, url = _start(env, log)
+        for number, log in enumerate(logs):
+            own = _host_env(env, number) if hosts else env
+            process, url = _start(own, log)
             started.append((process, url))
             _wait_healthy(process, url, log)
         yield [url for _, url in started]
@@ -85,6 +93,16 @@ def serving(env: dict[str, str], logs: list[Path]) -> Iterator[list[str]]:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _host_env(env: dict[str, str], number: int) -> dict[str, str]:
+    """Host `number`'s environment: a data dir of its own, holding a copy of host 0's NLU model
+    (the same on every host; training it again would only take time)."""
+    shared = Path(env["AFTERSALES_DATA_DIR"])
+    data_dir = shared / f"host-{number}"
+    if number > 0 and not data_dir.exists():
+        shutil.copytree(shared / "host-0" / NLU_MODEL, data_dir / NLU_MODEL)
+    return {**env, "AFTERSALES_DATA_DIR": str(data_dir)}
 
 
 def _migrated_database(admin_url: str) -> str:
@@ -109,7 +127,8 @@ def workers_database(postgres_admin_url: str) -> str:
 def workers(
     workers_database: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
-    """Worker A and worker B, two processes sharing the database and Redis."""
+    """Worker A and worker B, two processes sharing the database and Redis, each with a data
+    dir of its own (two hosts behind a load balancer, as docs/deploy.md sets them up)."""
     root = tmp_path_factory.mktemp("workers")
     env = {
         **os.environ,
@@ -119,8 +138,9 @@ def workers(
         "AFTERSALES_DATA_DIR": str(root / "data"),
         "AFTERSALES_LOAD_DEMO_KB": "false",
         "AFTERSALES_LOG_LEVEL": "WARNING",
+        "AFTERSALES_WEBCHAT_SECRET": "workers-webchat-secret",  # the same on every host
     }
-    with serving(env, [root / "a.log", root / "b.log"]) as (first, second):
+    with serving(env, [root / "a.log", root / "b.log"], hosts=True) as (first, second):
         yield first, second
 
 
@@ -240,6 +260,44 @@ async def test_one_message_delivered_to_both_workers_at_once_is_answered_once(
         await asyncio.gather(*(deliver_twice(on_a, on_b, sender) for sender in senders))
     for sender in senders:
         assert await _inbound_lines(workers_database, sender) == [f"{sender}-m1"]
+
+
+KB_UPDATE = """version: 1
+faqs:
+  - id: FAQ-weekend-hotline
+    questions: {zh: [周末热线有人值班吗], en: [is the hotline staffed at weekends]}
+    answer: {zh: 周六周日九点到五点有人值班。, en: "Saturday and Sunday, nine to five."}
+"""
+
+
+def test_a_kb_import_reaches_every_host(
+    workers: tuple[str, str], workers_database: str, tmp_path: Path
+) -> None:
+    """`aftersales kb import` on any machine writes the store; each host sees the revision move
+    and brings its own index up to date."""
+    kb = tmp_path / "kb.yaml"
+    kb.write_text(KB_UPDATE, encoding="utf-8")
+    env = {
+        **os.environ,
+        "AFTERSALES_DATABASE_URL": workers_database,
+        "AFTERSALES_DATA_DIR": str(tmp_path / "admin-data"),
+        "AFTERSALES_LOG_LEVEL": "WARNING",
+    }
+    done = subprocess.run(
+        [str(AFTERSALES), "kb", "import", str(kb)], env=env, capture_output=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    deadline = time.monotonic() + 90
+    for url in workers:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            while _top_hit(client, "周末热线有人值班吗") != "FAQ-weekend-hotline":
+                assert time.monotonic() < deadline, f"{url} does not find the imported FAQ"
+                time.sleep(0.5)
+
+
+def _top_hit(client: httpx.Client, text: str) -> str | None:
+    hits = client.get("/v1/kb/search", params={"q": text}).json()
+    return hits[0]["id"] if hits else None
 
 
 async def test_redis_rate_limit_is_shared_between_limiters(redis_url: str) -> None:
