@@ -44,8 +44,9 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -128,6 +129,12 @@ def receiver_app(received: Counter[str]) -> FastAPI:
 # --- the load ----------------------------------------------------------------------------------
 
 
+def count_crash(tally: Tally, kind: str, task: asyncio.Task[None]) -> None:
+    """An exception nobody expected ends a customer or a ticket: it is an error too."""
+    if not task.cancelled() and task.exception() is not None:
+        tally.failed(kind, repr(task.exception()))
+
+
 def load_texts() -> tuple[list[list[str]], list[str]]:
     """Multi-turn conversations and single messages (zh, en, Cantonese)."""
     lines = CONVERSATIONS.read_text("utf-8").splitlines()
@@ -172,6 +179,7 @@ async def customers(
         task = asyncio.create_task(customer(client, turns, tally, rng))
         running_now.add(task)
         task.add_done_callback(running_now.discard)
+        task.add_done_callback(partial(count_crash, tally, "message"))
         await asyncio.sleep(rng.expovariate(rate / len(turns)))
     await asyncio.gather(*running_now)
 
@@ -187,7 +195,13 @@ async def sse_events(client: httpx.AsyncClient, url: str, token: str) -> AsyncIt
 async def ticket_life(client: httpx.AsyncClient, tally: Tally, rng: random.Random) -> None:
     """A ticket created, watched over SSE, moved to closed; the stream must see every status."""
     started = time.perf_counter()
-    response = await client.post("/v1/tickets", json={"subject": "Soak: compressor alarm A-141"})
+    try:
+        response = await client.post(
+            "/v1/tickets", json={"subject": "Soak: compressor alarm A-141"}
+        )
+    except httpx.HTTPError as exc:
+        tally.failed("ticket create", repr(exc))
+        return
     if response.status_code != 201:
         tally.failed("ticket create", f"{response.status_code} {response.text}")
         return
@@ -207,14 +221,22 @@ async def ticket_life(client: httpx.AsyncClient, tally: Tally, rng: random.Rando
     await asyncio.sleep(0.5)  # the subscriber connects (it replays what it missed anyway)
     for status in TICKET_MOVES:
         started = time.perf_counter()
-        response = await client.patch(f"/v1/tickets/{ticket['id']}", json={"status": status})
+        try:
+            response = await client.patch(f"/v1/tickets/{ticket['id']}", json={"status": status})
+        except httpx.HTTPError as exc:
+            tally.failed("ticket PATCH", repr(exc))
+            break
         if response.status_code != 200:
             tally.failed("ticket PATCH", f"{response.status_code} {response.text}")
             break
         tally.took("ticket PATCH", started)
         await asyncio.sleep(rng.uniform(0.2, 1.0))
-    with suppress(TimeoutError):
+    try:
         await asyncio.wait_for(watcher, timeout=30)
+    except TimeoutError:
+        pass  # counted below as the statuses it did not see
+    except httpx.HTTPError as exc:
+        tally.failed("SSE", repr(exc))
     tally.sse_missing += len(set(expected) - set(seen))
 
 
@@ -226,6 +248,7 @@ async def ticket_changes(
         task = asyncio.create_task(ticket_life(client, tally, rng))
         lives.add(task)
         task.add_done_callback(lives.discard)
+        task.add_done_callback(partial(count_crash, tally, "ticket"))
         await asyncio.sleep(rng.expovariate(per_minute / 60))
     await asyncio.gather(*lives)
 
@@ -300,7 +323,10 @@ async def soak(server: Server, args: argparse.Namespace, tally: Tally) -> list[S
     started = time.monotonic()
     until = started + args.minutes * 60
     ws_url = server.url.replace("http://", "ws://") + "/chat/ws"
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    # An idle connection is dropped before uvicorn's 5 s keep-alive ends it on the server side:
+    # a request sent on a connection the server is closing fails (a load balancer in front of
+    # the hosts needs the same: its idle timeout below the service's).
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=2)
     timeout = httpx.Timeout(60, read=120)
     async with httpx.AsyncClient(
         base_url=server.url, headers=HEADERS, timeout=timeout, limits=limits
