@@ -28,7 +28,9 @@ from tests.channels.wechat_platform import WeChatServers, message_xml
 IMAGES = Path(__file__).resolve().parents[2] / "bench" / "data" / "images"
 DISPLAY_E05 = (IMAGES / "036-lcd.jpg").read_bytes()  # "Er05" on a BM-2 controller
 AMR = b"#!AMR\n" + bytes(range(256)) * 4  # the AMR magic WeChat voice notes start with
-E05_ANSWER = "F-BM-E05"
+
+# Where the files are recorded matters: every test on both databases.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 
 @pytest.fixture
