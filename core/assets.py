@@ -1,4 +1,8 @@
-"""The port between the dialogue and the service's equipment data (no imports of ours).
+"""The ports between the dialogue and the service's equipment data (no imports of ours).
+
+`UnitLookup`: a serial number in a message, or a sender registered as the contact of one unit,
+identifies the unit; its model, serial and site fill the diagnosis frame, its customer and tier
+the conversation (and so the ticket and its SLA).
 
 When a machine alarm opens a ticket, the service tells the unit's contacts and leaves their
 conversation at the stage `ALARM_STAGE`, with the ticket id in the dialogue state's request
@@ -8,6 +12,7 @@ books the visit, "已经处理好了" asks an agent to verify; anything else con
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,4 +29,25 @@ class AlarmFollowUp(Protocol):
     ) -> str | None:
         """The reply to the customer after moving the ticket, in `lang`; None when the text
         is not an answer to the notice (the dialogue carries on as usual)."""
+        ...
+
+
+@dataclass(frozen=True)
+class UnitFacts:
+    """What the registry knows of one installed unit."""
+
+    serial: str
+    product_id: str
+    site: str | None = None
+    customer: dict[str, str] = field(default_factory=dict)  # name, phone, tier (when known)
+
+
+class UnitLookup(Protocol):
+    """Finds the unit a message is about."""
+
+    async def find(
+        self, session: AsyncSession, *, channel: str, sender_id: str, text: str
+    ) -> UnitFacts | None:
+        """The unit whose serial the text names, else the one unit the sender is a contact
+        of; None when neither (or the sender has several units and names none)."""
         ...

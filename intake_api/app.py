@@ -18,6 +18,7 @@ from intake_api.agents.views import csat_router, pages_router
 from intake_api.agents.views import router as agents_router
 from intake_api.alarms.lifespan import alarms_lifespan
 from intake_api.alarms.views import router as alarms_router
+from intake_api.assets.lifespan import assets_lifespan
 from intake_api.assets.views import router as assets_router
 from intake_api.audit.views import router as audit_router
 from intake_api.auth.views import router as apikeys_router
@@ -63,6 +64,7 @@ def _domain_lifespans() -> list[DomainLifespan]:
         channels_lifespan,  # every channel of channels.registry, and the outbound registry
         notifications_lifespan,  # status changes to customers: wraps the event bus
         agents_lifespan,  # auto-escalation: publishes through the notifier's bus
+        assets_lifespan,  # the installed units: the bot finds the unit a customer writes about
         alarms_lifespan,  # alarms: tickets, notices over the channels, the MQTT subscriber
     ]
 

@@ -55,7 +55,7 @@ from bot.dialogue.state import CLARIFY, COLLECT, CONFIRM, FEEDBACK, DialogueStat
 from bot.dialogue.tickets import TicketWriter, due_text
 from bot.media.codes import PhotoText
 from bot.media.replies import with_photo
-from core.assets import ALARM_STAGE, ALARM_TICKET, AlarmFollowUp
+from core.assets import ALARM_STAGE, ALARM_TICKET, AlarmFollowUp, UnitLookup
 from core.messages import Answer, Entity, InboundMessage, Intent, KbHit, Reply
 
 # The customers' clock when the service names none (AFTERSALES_CUSTOMER_TIMEZONE).
@@ -120,6 +120,8 @@ class DialogueEngine:
         self._frames: tuple[tuple[str, ...], FrameReader] | None = None
         # Takes the customer's answer to a machine alarm notice (set by the service, if any).
         self.alarm_follow_up: AlarmFollowUp | None = None
+        # The installed units: a serial or a known contact names the equipment (if any).
+        self.units: UnitLookup | None = None
 
     def read(self, inbound: InboundMessage) -> Reading:
         """NLU and KB search of a message (CPU-bound: callers run it before their transaction;
@@ -173,6 +175,7 @@ class DialogueEngine:
         conversations.log(
             session, conversation, direction="in", text=inbound.text, message_id=inbound.message_id
         )
+        await self._known_unit(ctx)
         turn = await self._step(ctx) if inbound.text else self._turn(ctx, "clarify", [])
         if reading.photo is not None:
             turn = with_photo(turn, reading.photo)
@@ -241,6 +244,22 @@ class DialogueEngine:
         if route in SMALLTALK:
             return await self._smalltalk(ctx, route)
         return await self._question(ctx)
+
+    async def _known_unit(self, ctx: _Context) -> None:
+        """The unit the message or its sender identifies: its model, serial and site go into
+        the frame when it has none, its customer and tier into the conversation."""
+        if self.units is None:
+            return
+        inbound = ctx.inbound
+        unit = await self.units.find(
+            ctx.session, channel=inbound.channel, sender_id=inbound.sender_id, text=inbound.text
+        )
+        if unit is None:
+            return
+        frame = ctx.frame
+        frame.products = frame.products or [unit.product_id]
+        frame.serial, frame.site = frame.serial or unit.serial, frame.site or unit.site
+        ctx.conversation.customer = {**unit.customer, **(ctx.conversation.customer or {})}
 
     async def _alarm_answer(self, ctx: _Context) -> Answer | None:
         """The customer answers an alarm notice: the service moves the alarm's ticket."""
