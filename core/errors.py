@@ -52,7 +52,12 @@ def error_responses(
     """FastAPI `responses` entries (OpenAPI) for `codes`, in the `ErrorBody` shape; `wording`
     replaces the general description of a code for one route."""
     described = ERROR_DESCRIPTIONS | (wording or {})
-    return {code: {"model": ErrorBody, "description": described[code]} for code in codes}
+    # JSON whatever the route's own media type (a text/plain route's errors are JSON too).
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    return {
+        code: {"model": ErrorBody, "description": described[code], "content": content}
+        for code in codes
+    }
 
 
 class ServiceError(Exception):

@@ -1,4 +1,5 @@
-"""The OpenAPI document as integrators read it: the error answers every operation can give.
+"""The OpenAPI document as integrators read it: the error answers every operation can give,
+and parameters that are either absent or a value.
 
 Routes document their own errors (404, 409, 412, ...) with `error_responses` from
 `intake_api.auth.responses`. What follows from an operation's shape is added here, once, so no
@@ -49,15 +50,32 @@ def _is_fastapi_validation(entry: dict[str, Any]) -> bool:
     return schema.get("$ref") == f"#/components/schemas/{_FASTAPI_VALIDATION[0]}"
 
 
+def _without_null(parameter: dict[str, Any]) -> None:
+    """A parameter is absent or a value, never null (a header or query string has no null):
+    `anyOf: [X, null]` becomes X, so clients and fuzzers do not send the text "null"."""
+    schema = parameter.get("schema", {})
+    options = schema.get("anyOf", [])
+    values = [option for option in options if option.get("type") != "null"]
+    if len(options) == 2 and len(values) == 1:
+        del schema["anyOf"]
+        parameter["schema"] = {**values[0], **schema}
+
+
 def document_errors(document: dict[str, Any]) -> None:
     """Add the implied error answers to every operation of `document` (in place)."""
     for item in document.get("paths", {}).values():
         for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                _without_null(parameter)
             responses = operation.setdefault("responses", {})
             for code in sorted(_implied_codes(operation)):
                 responses.setdefault(str(code), _error_entry(code))
             if "422" in responses and _is_fastapi_validation(responses["422"]):
                 responses["422"] = _error_entry(422)
+    for item in document.get("webhooks", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                _without_null(parameter)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("ErrorBody", ErrorBody.model_json_schema())
     for name in _FASTAPI_VALIDATION:  # HTTPValidationError first: it refers to the other

@@ -57,6 +57,7 @@ from intake_api.auth.dependencies import (
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED, error_responses
 from intake_api.events.stream import publish_committed
+from intake_api.idempotency.dependencies import idempotent
 from intake_api.limits.text import NO_NUL
 from intake_api.services import services
 from intake_api.tickets import service as tickets
@@ -87,6 +88,7 @@ async def get_queue(
 @router.post(
     "/queue/{item_id}/claim", response_model=ClaimRead, responses=error_responses(404, 409)
 )
+@idempotent()
 async def claim_item(
     item_id: str, request: Request, principal: Principal = Depends(agent)
 ) -> ClaimRead:
@@ -118,6 +120,7 @@ async def get_conversation(
     response_model=ReplyResult,
     responses=error_responses(404, 409, 413),
 )
+@idempotent()
 async def reply(
     conversation_id: str, body: ReplyCreate, request: Request, principal: Principal = Depends(agent)
 ) -> ReplyResult:
@@ -156,6 +159,7 @@ async def reply(
     response_model=ConversationRead,
     responses=error_responses(404, 409),
 )
+@idempotent()
 async def handback(
     conversation_id: str, request: Request, principal: Principal = Depends(agent)
 ) -> ConversationRead:
@@ -186,6 +190,7 @@ async def handback(
     response_model=TicketRead,
     responses=error_responses(404, 409, 413),
 )
+@idempotent()
 async def resolve(
     ticket_id: str, body: ResolveCreate, request: Request, principal: Principal = Depends(agent)
 ) -> TicketRead:
@@ -432,6 +437,7 @@ async def canned(
     response_model=TicketRead,
     responses=error_responses(404, 409),
 )
+@idempotent()
 async def change_priority(
     ticket_id: str, body: PriorityChange, request: Request, principal: Principal = Depends(agent)
 ) -> TicketRead:
@@ -449,6 +455,7 @@ async def change_priority(
     response_model=TicketRead,
     responses=error_responses(404, 409),
 )
+@idempotent()
 async def assign(
     ticket_id: str, body: AssignCreate, request: Request, principal: Principal = Depends(agent)
 ) -> TicketRead:

@@ -13,27 +13,29 @@
   a row left in flight by a killed worker is taken over after `ABANDONED_AFTER`.
 - Without the header a route behaves as without this helper.
 
-Use on a route (one parameter, one call):
+Use on a route (one line, under the route's decorator, with the same status code):
 
-    from intake_api.idempotency.dependencies import Idempotency, idempotency
+    from intake_api.idempotency.dependencies import idempotent
 
-    @router.post("", status_code=202, response_model=AlarmRead)
-    async def post_alarm(..., once: Idempotency = Depends(idempotency)) -> Response:
-        return await once.run(lambda: receive_alarm(...), status_code=202)
+    @router.post("", status_code=202, response_model=AlarmAccepted)
+    @idempotent(status_code=202)
+    async def post_alarm(...) -> AlarmAccepted: ...
 
-`run` takes a coroutine factory returning the route's pydantic model (or a `Response` built
-with `json_response`, to send headers such as `ETag`) and answers a `Response`, so the route's
-`response_model` still documents the body.
+The route may return its pydantic model or a `Response` (`json_response(model, headers=...)`
+to send headers such as `ETag`); `response_model` still documents the body. `Idempotency.run`
+(with `Depends(idempotency)`) is the same without the decorator.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
@@ -207,3 +209,33 @@ class Idempotency:
 async def idempotency(request: Request, key: IdempotencyKeyHeader = None) -> Idempotency:
     """The route's `Idempotency-Key` (optional header), ready to `run` the route once."""
     return Idempotency(request, key)
+
+
+Endpoint = Callable[..., Awaitable[Any]]
+
+
+def idempotent(*, status_code: int = 200) -> Callable[[Endpoint], Endpoint]:
+    """Decorate a route (below its `@router.post(...)`, with the same `status_code`) so that it
+    takes an `Idempotency-Key` and runs once per key."""
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        # Annotations resolved in the endpoint's module: FastAPI reads the wrapper's signature.
+        signature = inspect.signature(endpoint, eval_str=True)
+        once = inspect.Parameter(
+            "_idempotency",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Idempotency,
+            default=Depends(idempotency),
+        )
+
+        @functools.wraps(endpoint)
+        async def wrapper(*args: Any, _idempotency: Idempotency, **kwargs: Any) -> Response:
+            return await _idempotency.run(
+                lambda: endpoint(*args, **kwargs), status_code=status_code
+            )
+
+        parameters = [*signature.parameters.values(), once]
+        wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

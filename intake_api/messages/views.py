@@ -3,43 +3,50 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
 
 from core.messages import Answer, InboundMessage
 from intake_api.auth.dependencies import require_scopes
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED, error_responses
-from intake_api.idempotency.dependencies import Idempotency, idempotency
+from intake_api.idempotency.dependencies import idempotent
 from intake_api.limits.dependencies import check_sender_rate
 from intake_api.messages.flows import MessageDesk
 from intake_api.services import services
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"], responses=AUTHENTICATED)
 writer = require_scopes("messages:write")
+_CONVERSATION = "#/paths/~1v1~1agent~1conversations~1{conversation_id}"
+_BY_CONVERSATION = {"conversation_id": "$response.body#/conversation_id"}
+# OpenAPI links: the conversation an answer belongs to, as agents then read and answer it.
+ANSWER_LINKS = {
+    "GetConversation": {"operationRef": f"{_CONVERSATION}/get", "parameters": _BY_CONVERSATION},
+    "ReplyInConversation": {
+        "operationRef": f"{_CONVERSATION}~1reply/post",
+        "parameters": _BY_CONVERSATION,
+    },
+    "HandBackConversation": {
+        "operationRef": f"{_CONVERSATION}~1handback/post",
+        "parameters": _BY_CONVERSATION,
+    },
+}
 
 
 @router.post(
     "",
     response_model=Answer,
     response_model_exclude_none=False,
-    responses=error_responses(409, 422, 503),
+    responses={200: {"links": ANSWER_LINKS}} | error_responses(409, 422, 503),
 )
+@idempotent()
 async def post_message(
-    body: InboundMessage,
-    request: Request,
-    principal: Principal = Depends(writer),
-    once: Idempotency = Depends(idempotency),
-) -> Response:
+    body: InboundMessage, request: Request, principal: Principal = Depends(writer)
+) -> Answer:
     """Store the message, let the bot answer it, return the answer; the same channel+message_id
     again returns the first answer (`duplicate: true`) without running anything twice. An
     `Idempotency-Key` works as well, for clients that retry by key."""
     desk: MessageDesk = services(request.app).messages
-
-    async def answer() -> Answer:
-        if await desk.is_known(body):
-            return await desk.replay(body)
-        if not principal.is_admin_key:  # the operator's own key is exempt, as from the key limit
-            await check_sender_rate(request, body.channel, body.sender_id)
-        return await desk.receive(body)
-
-    return await once.run(answer)
+    if await desk.is_known(body):
+        return await desk.replay(body)
+    if not principal.is_admin_key:  # the operator's own key is exempt, as from the key limit
+        await check_sender_rate(request, body.channel, body.sender_id)
+    return await desk.receive(body)

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StringConstraints
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -160,7 +160,7 @@ class TicketCreate(BaseModel):
     severity: Literal["low", "medium", "high", "critical"] | None = Field(
         default=None, description="Fault severity when known; default: the KB fault's."
     )
-    safety_hazard: bool | None = Field(
+    safety_hazard: StrictBool | None = Field(
         default=None, description="The fault endangers people; default: the KB fault's."
     )
     channel: Annotated[str, limit(50)] | None = None

@@ -17,7 +17,7 @@ from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED, error_responses
 from intake_api.events.stream import publish_committed
-from intake_api.idempotency.dependencies import Idempotency, idempotency, json_response
+from intake_api.idempotency.dependencies import idempotent, json_response
 from intake_api.limits.dependencies import check_sender_rate
 from intake_api.limits.text import NO_NUL
 from intake_api.pagination import PageRequest, paging
@@ -48,7 +48,8 @@ router = APIRouter(prefix="/v1/tickets", tags=["tickets"], responses=AUTHENTICAT
 reader = require_scopes("tickets:read")
 writer = require_scopes("tickets:write")
 
-IF_MATCH = r'^(\*|"[0-9]{1,9}")$'
+# An ETag as sent (`"3"`), or its bare version (`3`), which some HTTP clients send unquoted.
+IF_MATCH = r'^(\*|[0-9]{1,9}|"[0-9]{1,9}")$'
 IfMatchHeader = Annotated[
     str | None,
     Header(
@@ -80,6 +81,14 @@ CREATED_LINKS = {
         "operationRef": "#/paths/~1v1~1agent~1tickets~1{ticket_id}~1resolve/post",
         "parameters": {"ticket_id": _ID},
     },
+    "ClaimTicket": {
+        "operationRef": "#/paths/~1v1~1agent~1queue~1{item_id}~1claim/post",
+        "parameters": {"item_id": _ID},
+    },
+    "AgentItem": {
+        "operationRef": "#/paths/~1v1~1agent~1items~1{item_id}/get",
+        "parameters": {"item_id": _ID},
+    },
 }
 
 
@@ -110,26 +119,20 @@ def _with_etag(code: int, links: dict[str, Any] | None = None) -> dict[int | str
     response_model=TicketRead,
     responses=_with_etag(201, CREATED_LINKS) | error_responses(409, 413, 422),
 )
+@idempotent(status_code=201)
 async def create_ticket(
-    body: TicketCreate,
-    request: Request,
-    principal: Principal = Depends(writer),
-    once: Idempotency = Depends(idempotency),
+    body: TicketCreate, request: Request, principal: Principal = Depends(writer)
 ) -> Response:
     """Open a ticket; category, priority, skill group and SLA due times are triaged if not given.
     With an `Idempotency-Key`, a retry gets this ticket back instead of opening another."""
     if body.sender_id and not principal.is_admin_key:  # integrations speak for senders
         await check_sender_rate(request, body.channel, body.sender_id)
-
-    async def create() -> Response:
-        async with ticket_change(request) as session:
-            ticket, event = await service.create(
-                session, data=body, actor=principal.actor, policy=services(request.app).sla_policy
-            )
-        await publish_committed(request.app, [event])
-        return ticket_response(ticket, status_code=201)
-
-    return await once.run(create)
+    async with ticket_change(request) as session:
+        ticket, event = await service.create(
+            session, data=body, actor=principal.actor, policy=services(request.app).sla_policy
+        )
+    await publish_committed(request.app, [event])
+    return ticket_response(ticket, status_code=201)
 
 
 @router.get("", response_model=TicketPage)

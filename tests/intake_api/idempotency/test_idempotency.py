@@ -84,6 +84,19 @@ def test_a_message_retried_by_key_is_answered_once(admin: httpx.Client) -> None:
     assert changed.status_code == 422
 
 
+def test_an_agent_action_retried_by_key_runs_once(admin: httpx.Client) -> None:
+    ticket = _create(admin, "for-resolve").json()
+    url = f"/v1/agent/tickets/{ticket['id']}/resolve"
+    body = {"note": "Replaced the fan"}
+    first = admin.post(url, json=body, headers={"Idempotency-Key": "resolve-1"})
+    again = admin.post(url, json=body, headers={"Idempotency-Key": "resolve-1"})
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert admin.post(url, json=body).status_code == 409  # without the key: already resolved
+    history = admin.get(f"/v1/tickets/{ticket['id']}/history").json()
+    assert [event["status"] for event in history].count("resolved") == 1
+
+
 @pytest.fixture(scope="module")
 def two_workers(
     postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory
