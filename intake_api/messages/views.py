@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 
 from core.messages import Answer, InboundMessage
@@ -18,7 +20,7 @@ writer = require_scopes("messages:write")
 _CONVERSATION = "#/paths/~1v1~1agent~1conversations~1{conversation_id}"
 _BY_CONVERSATION = {"conversation_id": "$response.body#/conversation_id"}
 # OpenAPI links: the conversation an answer belongs to, as agents then read and answer it.
-ANSWER_LINKS = {
+ANSWER_LINKS: dict[str, Any] = {
     "GetConversation": {"operationRef": f"{_CONVERSATION}/get", "parameters": _BY_CONVERSATION},
     "ReplyInConversation": {
         "operationRef": f"{_CONVERSATION}~1reply/post",
@@ -35,7 +37,7 @@ ANSWER_LINKS = {
     "",
     response_model=Answer,
     response_model_exclude_none=False,
-    responses={200: {"links": ANSWER_LINKS}} | error_responses(409, 422, 503),
+    responses={200: {"links": ANSWER_LINKS}, **error_responses(409, 422, 503)},
 )
 @idempotent()
 async def post_message(
