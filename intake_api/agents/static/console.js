@@ -73,9 +73,13 @@ function tick() {
   }
 }
 
+let inboxAsked = 0; // answers to earlier requests (older filters) arriving late are dropped
+
 async function refreshInbox() {
+  const asked = ++inboxAsked;
   try {
-    renderInbox(await call("GET", `/v1/agent/inbox?${filters()}`));
+    const inbox = await call("GET", `/v1/agent/inbox?${filters()}`);
+    if (asked === inboxAsked) renderInbox(inbox);
   } catch (error) {
     say(error.message, true);
   }
@@ -183,15 +187,17 @@ function renderItem(item) {
   renderContext(item.context);
 }
 
+let itemAsked = 0;
+
 async function loadItem() {
   if (!state.selected) return;
+  const asked = ++itemAsked;
   const item = await call("GET", `/v1/agent/items/${encodeURIComponent(state.selected)}`);
+  // the ticket's ETag, sent back as If-Match: a change made meanwhile is refused (412)
+  const etag = item.ticket ? (await api("GET", `/v1/tickets/${item.ticket.id}`)).response.headers.get("ETag") : null;
+  if (asked !== itemAsked) return;
   state.item = item;
-  state.etag = null;
-  if (item.ticket) {
-    const { response } = await api("GET", `/v1/tickets/${item.ticket.id}`);
-    state.etag = response.headers.get("ETag");
-  }
+  state.etag = etag;
   renderItem(item);
 }
 

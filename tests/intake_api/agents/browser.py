@@ -20,6 +20,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 WAIT_MS = 30_000
+NETWORK = ("http", "https", "ws", "wss")
 
 
 @contextmanager
@@ -35,17 +36,17 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
+def hosts_of(url: str) -> list[str]:
+    """`[scheme://host:port]` of a network URL; `[]` for data:, blob: and the like."""
+    parts = urlsplit(url)
+    return [f"{parts.scheme}://{parts.netloc}"] if parts.scheme in NETWORK else []
+
+
 def record_hosts(page: Page) -> list[str]:
-    """Every `scheme://host:port` the page requests from now on (data: and blob: excluded)."""
+    """Every `scheme://host:port` the page requests from now on."""
     hosts: list[str] = []
-
-    def seen(url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme in ("http", "https", "ws", "wss"):
-            hosts.append(f"{parts.scheme}://{parts.netloc}")
-
-    page.on("request", lambda request: seen(request.url))
-    page.on("websocket", lambda socket: seen(socket.url))
+    page.on("request", lambda request: hosts.extend(hosts_of(request.url)))
+    page.on("websocket", lambda socket: hosts.extend(hosts_of(socket.url)))
     return hosts
 
 
