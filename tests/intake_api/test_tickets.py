@@ -254,6 +254,17 @@ def test_lists_sort_by_a_named_field(admin: httpx.Client) -> None:
     assert admin.get("/v1/tickets", params={"sort": "subject"}).status_code == 422
 
 
+def test_other_lists_page_the_same_way_and_check_their_filters(admin: httpx.Client) -> None:
+    new_ticket(admin)
+    audit = admin.get("/v1/audit", params={"limit": 1, "sort": "-at"}).json()
+    assert set(audit) == {"items", "total", "limit", "offset"} and audit["limit"] == 1
+    deliveries = admin.get("/v1/deliveries", params={"status": "pending"}).json()
+    assert deliveries["total"] == 1 and deliveries["items"][0]["event"] == "ticket.created"
+    for query in ({"until": "0.5"}, {"since": "yesterday"}, {"sort": "actor"}):
+        assert admin.get("/v1/audit", params=query).status_code == 422, query
+    assert admin.get("/v1/audit", params={"until": "2030-01-01T00:00:00Z"}).json()["total"] >= 1
+
+
 def test_bad_updates_are_4xx(admin: httpx.Client) -> None:
     ticket = new_ticket(admin)
     url = f"/v1/tickets/{ticket['id']}"
