@@ -13,6 +13,7 @@ from intake_api.alarms.payloads import read_alarm
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED, ErrorBody, error_responses
+from intake_api.idempotency.dependencies import idempotent
 from intake_api.services import services
 from intake_api.tickets.models import format_ticket_id
 
@@ -45,9 +46,11 @@ _FORMS = (
         }
     },
 )
+@idempotent(status_code=202)
 async def receive_alarm(request: Request, _: Principal = Depends(writer)) -> AlarmAccepted:
     """One alarm: stored (a repeat of an active alarm counts up), and a new one of a
-    registered unit opens a ticket with the KB's diagnosis."""
+    registered unit opens a ticket with the KB's diagnosis. With an `Idempotency-Key`, a
+    retried request gets the first answer back and counts nothing twice."""
     headers = {key.lower(): value for key, value in request.headers.items()}
     alarm, form = read_alarm(headers, await request.body())
     return AlarmAccepted(alarm=await services(request.app).alarms.receive(alarm, source=form))

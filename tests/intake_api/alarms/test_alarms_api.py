@@ -73,6 +73,16 @@ def test_fifty_concurrent_repeats_give_one_alarm_and_one_ticket(
     assert admin.get("/v1/tickets").json()["total"] == 1
 
 
+def test_a_retry_with_the_same_idempotency_key_counts_once(admin: httpx.Client) -> None:
+    register(admin, "SN-1")
+    headers = {"Idempotency-Key": "gw-7-000123"}
+    first = admin.post("/v1/alarms", json=plain("SN-1", "A-112"), headers=headers)
+    again = admin.post("/v1/alarms", json=plain("SN-1", "A-112"), headers=headers)
+    assert again.status_code == 202 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json() and again.json()["alarm"]["count"] == 1
+    assert accepted(admin.post("/v1/alarms", json=plain("SN-1", "A-112")))["count"] == 2
+
+
 def test_clearing_asks_an_agent_to_verify_by_default(admin: httpx.Client) -> None:
     register(admin, "SN-1")
     alarm = accepted(admin.post("/v1/alarms", json=plain("SN-1", "A-112")))
