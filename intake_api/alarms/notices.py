@@ -33,6 +33,7 @@ from intake_api.alarms.diagnosis import product_name
 from intake_api.alarms.models import Alarm
 from intake_api.assets.models import Asset
 from intake_api.messages.desk import pending_events
+from intake_api.notifications.status import StatusNotifier
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import TRANSITIONS, Ticket, TicketStatus, TicketUpdate
 from knowledge_base.answers import normalize_lang
@@ -134,8 +135,8 @@ class AlarmNotices:
             channel = self.registry.get(channel_name)
             if channel is None:
                 continue
-            try:
-                await channel.send_text(recipient, text)
+            try:  # the status notifier's sending: a failed send is tried again twice
+                await StatusNotifier._send(channel, recipient, text)  # noqa: SLF001
             except OutboundError as exc:
                 log.warning("alarm notice not delivered", error=str(exc), alarm_id=alarm_id)
         return len(outgoing)
