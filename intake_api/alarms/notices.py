@@ -47,13 +47,13 @@ NOTICE_WORKERS = 8
 WRITE_ATTEMPTS = 3
 CONVERSATION_IDLE = timedelta(hours=24)
 NOTICE = {
-    "zh": "【设备报警】您的 {product}（序列号 {serial}）报警 {code}：{title}。我们已建立工单 "
+    "zh": "【设备报警】您的 {product}（序列号 {serial}）报警 {what}。我们已建立工单 "
     "{ticket_id}，进度：{link}\n需要工程师上门请回复“需要上门”；如果已经处理好了请回复"
     "“已经处理好了”。",
-    "zh-Hant": "【設備報警】您的 {product}（序號 {serial}）報警 {code}：{title}。我們已建立工單 "
+    "zh-Hant": "【設備報警】您的 {product}（序號 {serial}）報警 {what}。我們已建立工單 "
     "{ticket_id}，進度：{link}\n需要工程師上門請回覆「需要上門」；如果已經處理好了請回覆"
     "「已經處理好了」。",
-    "en": "Alarm on your {product} (serial {serial}): {code} {title}. We opened ticket "
+    "en": "Alarm on your {product} (serial {serial}): {what}. We opened ticket "
     '{ticket_id}; follow it here: {link}\nReply "send an engineer" for a visit, or '
     '"already fixed" if it is solved.',
 }
@@ -81,6 +81,7 @@ NOTES = {
     "visit": "Customer asks for an on-site visit ({channel}): {text}",
     "fixed": "Customer says it is fixed ({channel}): {text}. Please verify before resolving.",
 }
+SEPARATOR = {"zh": "：", "zh-Hant": "：", "en": " "}
 MOVES = {"visit": TicketStatus.IN_PROGRESS, "fixed": TicketStatus.TRIAGED}
 
 
@@ -179,8 +180,7 @@ class AlarmNotices:
         return NOTICE[lang].format(
             product=product_name(graph, asset.product_id, lang),
             serial=asset.serial,
-            code=alarm.code,
-            title=title,
+            what=f"{alarm.code}{SEPARATOR[lang]}{title}" if title else alarm.code,
             ticket_id=ticket.public_id,
             link=status_link(self.base_url(), ticket),
         )

@@ -15,7 +15,7 @@ def plain(serial: str, code: str, **fields: Any) -> dict[str, Any]:
     return {"serial": serial, "code": code, "severity": "major", **fields}
 
 
-def _event(data: dict[str, Any]) -> CloudEvent:
+def cloudevent(data: dict[str, Any]) -> CloudEvent:
     return CloudEvent(
         attributes={
             "type": "com.example.equipment.alarm",
@@ -51,7 +51,7 @@ def encode(form: str, serial: str, code: str, **fields: Any) -> tuple[dict[str, 
         ).encode()
     if form == "thingsboard":
         return {"content-type": "application/json"}, json.dumps(thingsboard(serial, code)).encode()
-    event = _event(plain(serial, code, **fields))
+    event = cloudevent(plain(serial, code, **fields))
     message = (
         to_structured_event(event) if form == "cloudevents-structured" else to_binary_event(event)
     )

@@ -27,7 +27,7 @@ from intake_api.alarms.models import Alarm
 from intake_api.app import create_app
 from intake_api.assets import service as assets
 from intake_api.assets.models import AssetCreate
-from tests.intake_api.alarms.forms import _event, plain, thingsboard
+from tests.intake_api.alarms.forms import cloudevent, plain, thingsboard
 from tests.intake_api.assets.support import store_kb, unit
 from tests.intake_api.conftest import ADMIN_KEY
 from tests.support.mosquitto import running_mosquitto
@@ -79,7 +79,7 @@ def test_alarms_over_mqtt_open_tickets(intake_settings: Settings, broker: str) -
         with httpx.Client(base_url=url, headers=headers, timeout=30) as admin:
             for serial in ("SN-1", "SN-2", "SN-3"):
                 assert admin.post("/v1/assets", json=unit(serial)).status_code == 201
-            structured = JSONFormat().write(_event(plain("SN-3", "A-112")))
+            structured = JSONFormat().write(cloudevent(plain("SN-3", "A-112")))
             client = publisher(broker, "gateway-1")
             try:
                 publish_all(
