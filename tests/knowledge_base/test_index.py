@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from knowledge_base.index import ItemDoc, KnowledgeIndex, documents, product_ali
 from knowledge_base.search import Searcher
 
 # A small two-product KB used by the index, search and service tests.
-SMALL_KB = {
+SMALL_KB: dict[str, Any] = {
     "version": 1,
     "products": [
         {
