@@ -47,6 +47,7 @@ async def alarms_lifespan(app: FastAPI) -> AsyncIterator[None]:
         graph=lambda: shared.kb.graph,
         base_url=partial(public_base_url, app),
     )
+    await notices.resume()
     desk = AlarmDesk(app, notices.enqueue)
     shared.alarms = desk
     shared.messages.dialogue.alarm_follow_up = AlarmReplies()

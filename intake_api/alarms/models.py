@@ -65,6 +65,8 @@ class Alarm(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # When the customer notice of the alarm's ticket was written (None: not yet, or no ticket).
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class FleetIncident(Base):

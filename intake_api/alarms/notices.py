@@ -5,7 +5,9 @@ can send to (`OutboundRegistry`: WeChat, Telegram, web chat) it opens or continu
 contact's conversation, writes the notice into it and leaves the dialogue waiting for the
 answer (`core.assets.ALARM_STAGE`, the diagnosis frame filled with the unit's model, code,
 serial and site), then sends the notice in the customer's language with the ticket's status
-link. `AlarmReplies` is the dialogue's `AlarmFollowUp`: "需要上门" books the visit (the ticket
+link. The alarm notes when its notice was written (`notified_at`, in the same transaction), so
+a notice the service did not get to before it stopped is sent after the restart (`resume`).
+`AlarmReplies` is the dialogue's `AlarmFollowUp`: "需要上门" books the visit (the ticket
 moves to in progress), "已经处理好了" asks an agent to verify (a note, the ticket triaged).
 """
 
@@ -46,6 +48,8 @@ QUEUE_SIZE = 10_000
 NOTICE_WORKERS = 8
 WRITE_ATTEMPTS = 3
 CONVERSATION_IDLE = timedelta(hours=24)
+# After a restart, notices of tickets opened this recently and never written are sent.
+RESUME_WITHIN = timedelta(hours=24)
 NOTICE = {
     "zh": "【设备报警】您的 {product}（序列号 {serial}）报警 {what}。我们已建立工单 "
     "{ticket_id}，进度：{link}\n需要工程师上门请回复“需要上门”；如果已经处理好了请回复"
@@ -119,6 +123,25 @@ class AlarmNotices:
         except asyncio.QueueFull:
             log.warning("alarm notice dropped: queue full", alarm_id=alarm.id)
 
+    async def resume(self, *, within: timedelta = RESUME_WITHIN) -> int:
+        """Queue the notices of recent tickets that were never written (the service stopped
+        between an alarm's commit and its notice); answers how many."""
+        async with self.sessions() as session:
+            pending = await session.scalars(
+                select(Alarm.id)
+                .where(
+                    Alarm.ticket_id.is_not(None),
+                    Alarm.notified_at.is_(None),
+                    Alarm.first_seen_at >= utcnow() - within,
+                )
+                .order_by(Alarm.first_seen_at)
+                .limit(QUEUE_SIZE)
+            )
+            ids = list(pending)
+        for alarm_id in ids:
+            self._queue.put_nowait(alarm_id)
+        return len(ids)
+
     async def run(self) -> None:
         """Send queued notices until cancelled (`NOTICE_WORKERS` of these run at once)."""
         while True:
@@ -155,9 +178,10 @@ class AlarmNotices:
         return []
 
     async def _prepare(self, session: AsyncSession, alarm_id: str) -> list[tuple[str, str, str]]:
-        alarm = await session.get(Alarm, alarm_id)
-        if alarm is None or alarm.ticket_id is None:
+        alarm = await session.get(Alarm, alarm_id, with_for_update=True)
+        if alarm is None or alarm.ticket_id is None or alarm.notified_at is not None:
             return []
+        alarm.notified_at = utcnow()
         asset = await session.get(Asset, alarm.serial)
         ticket = await session.get(Ticket, alarm.ticket_id)
         if asset is None or ticket is None:

@@ -3,13 +3,17 @@ stand-ins), in their language, with the status link, and their answer moves the 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from core.database import create_engine, session_factory, unit_of_work
 from core.settings import Settings
+from intake_api.alarms.models import Alarm
 from tests.channels.conftest import WECHAT_APP_ID, WECHAT_TOKEN, Service, serve
 from tests.channels.standins import BotApiStandIn, WeChatApiStandIn
 from tests.channels.test_telegram import post, text_update
@@ -23,6 +27,20 @@ def service(channel_settings: Settings) -> Iterator[Service]:
     """WeChat and Telegram configured against their stand-ins, on a database with the test KB."""
     store_kb(channel_settings.resolved_database_url)
     yield from serve(channel_settings)
+
+
+def forget_notice(database_url: str, alarm_id: str) -> None:
+    async def run() -> None:
+        engine = create_engine(database_url)
+        try:
+            async with unit_of_work(session_factory(engine)) as session:
+                await session.execute(
+                    update(Alarm).where(Alarm.id == alarm_id).values(notified_at=None)
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
 def eventually(found: Callable[[], list[str]], what: str, within: float = 30) -> list[str]:
@@ -91,3 +109,20 @@ def test_need_a_visit_in_chinese_books_it(
     assert "安排工程师上门" in reply and "苏州工业园区星湖街 1 号" in reply
     ticket = service.admin.get(f"/v1/tickets/{alarm['ticket_id']}").json()
     assert ticket["status"] == "in_progress"
+
+
+def test_a_notice_not_written_before_a_restart_is_sent_after_it(
+    channel_settings: Settings, bot_api: tuple[str, BotApiStandIn]
+) -> None:
+    bot = bot_api[1]
+    store_kb(channel_settings.resolved_database_url)
+    contacts = [{"channel": "telegram", "sender_id": "9100"}]
+    for service in serve(channel_settings):
+        register(service.admin, "SN-10", contacts=contacts, lang="en")
+        alarm = raise_alarm(service, "SN-10")
+        eventually(lambda: bot.texts_to(9100), "the first notice")
+    # As if the service had stopped between the alarm's commit and its notice.
+    forget_notice(channel_settings.resolved_database_url, alarm["id"])
+    for _service in serve(channel_settings):
+        notices = eventually(lambda: bot.texts_to(9100)[1:], "the notice after the restart")
+        assert alarm["ticket_id"] in notices[0]
