@@ -145,47 +145,26 @@ class CachedEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts or len(texts) > QUERY_TEXTS:
             return self.inner.encode(texts)
-        found = self._cached(texts)
-        missing = list(dict.fromkeys(t for t in texts if t not in found))
-        if missing:
-            found.update(self._remember(missing, self.inner.encode(missing)))
-        return np.vstack([found[t] for t in texts])
-
-    def prefetch(self, texts: list[str]) -> None:
-        """Embed the texts not cached yet, `QUERY_TEXTS` to a matrix product, and keep them as
-        queries: the messages that arrive together share the products (per text a group of 8
-        costs about half of one text alone) and their reading then finds them cached. The
-        vectors are the ones `encode` gives one at a time (the encoder embeds each text on its
-        own; only float rounding in the last digits differs)."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cached(texts)))
-        for start in range(0, len(missing), QUERY_TEXTS):
-            chunk = missing[start : start + QUERY_TEXTS]
-            self._remember(chunk, self.inner.encode(chunk))
-
-    def _cached(self, texts: list[str]) -> dict[str, np.ndarray]:
-        """The cached vectors of `texts`, marked as just used."""
         with self._lock:
             found = {t: self._vectors[t] for t in texts if t in self._vectors}
             for text in found:
                 self._vectors.move_to_end(text)
-        return found
-
-    def _remember(self, texts: list[str], vectors: np.ndarray) -> dict[str, np.ndarray]:
-        """Keep the vectors of `texts` (read-only), dropping the least recently used."""
-        new = dict(zip(texts, vectors, strict=True))
-        for vector in new.values():
-            vector.flags.writeable = False
-        with self._lock:
-            for text, vector in new.items():
-                self._vectors[text] = vector
-                self._vectors.move_to_end(text)
-            while len(self._vectors) > self._size:
-                self._vectors.popitem(last=False)
-        return new
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            for text, vector in zip(missing, self.inner.encode(missing), strict=True):
+                vector.flags.writeable = False
+                found[text] = vector
+            with self._lock:
+                for text in missing:
+                    self._vectors[text] = found[text]
+                    self._vectors.move_to_end(text)
+                while len(self._vectors) > self._size:
+                    self._vectors.popitem(last=False)
+        return np.vstack([found[t] for t in texts])
 
 
 @lru_cache(maxsize=4)
-def load_encoder(spec: str | None = None) -> CachedEncoder:
+def load_encoder(spec: str | None = None) -> Encoder:
     """The encoder named by `spec` (None/`use-multilingual`, `minilm`, or a model folder path),
     with its query cache; one instance per process and spec."""
     return CachedEncoder(_load_encoder(spec))

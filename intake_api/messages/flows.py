@@ -40,7 +40,6 @@ from intake_api.files.flows import FileDesk, TakenFiles
 from intake_api.messages import service
 from intake_api.messages.desk import pending_events
 from intake_api.messages.models import STATUS_PROCESSING, STATUS_RECEIVED, StoredMessage
-from intake_api.messages.prefetch import QueryBatcher
 from intake_api.storage.once import (
     CONFLICT_RETRIES,
     ORDER_WAIT_SECONDS,
@@ -65,8 +64,6 @@ class MessageDesk:
     sessions: async_sessionmaker[AsyncSession]
     dialogue: DialogueEngine
     publish: Publish | None = None
-    # Embeds the texts of concurrent messages together before each is read (see prefetch.py).
-    prefetch: QueryBatcher | None = None
     files: FileDesk | None = None  # attachments: checked and stored before the message
     photos: PhotoReader | None = None  # reads codes, models and serials off photos
 
@@ -109,7 +106,7 @@ class MessageDesk:
     async def is_known(self, data: InboundMessage) -> bool:
         """Whether this channel+message_id was received before."""
         async with self.sessions() as session:
-            return await _find(data, session) is not None
+            return await service.exists(session, channel=data.channel, message_id=data.message_id)
 
     async def _store(self, data: InboundMessage, taken: TakenFiles | None = None) -> int | None:
         """The new message's row id, or None when channel+message_id is already stored."""
@@ -130,8 +127,6 @@ class MessageDesk:
         self, message_pk: int, data: InboundMessage, photo: PhotoText | None = None
     ) -> Answer:
         try:
-            if self.prefetch is not None:
-                await self.prefetch.embed(data.text)
             reading = await asyncio.to_thread(self.dialogue.read, data)
             reading.photo = photo
         except Exception as exc:  # the message is kept and answered with an apology

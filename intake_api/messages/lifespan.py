@@ -26,9 +26,7 @@ from core.settings import Settings
 from intake_api.events.stream import publish_committed
 from intake_api.messages.desk import BotTicketDesk
 from intake_api.messages.flows import MessageDesk
-from intake_api.messages.prefetch import QueryBatcher
 from intake_api.services import services
-from knowledge_base.encoders import load_encoder
 
 
 def nlu_model_dir(settings: Settings) -> Path:
@@ -67,7 +65,6 @@ async def messages_lifespan(app: FastAPI) -> AsyncIterator[None]:
         sessions=shared.sessions,
         dialogue=dialogue,
         publish=partial(publish_committed, app),
-        prefetch=QueryBatcher(load_encoder(shared.settings.embedding_model).prefetch),
         files=shared.files,
         photos=PhotoReader(RapidOcr(), dialogue.knowledge.mentions),
     )

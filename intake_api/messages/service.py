@@ -25,6 +25,14 @@ async def get(session: AsyncSession, *, channel: str, message_id: str) -> Stored
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def exists(session: AsyncSession, *, channel: str, message_id: str) -> bool:
+    """Whether a channel delivered `message_id` before (its id only: no row is loaded)."""
+    query = select(StoredMessage.id).where(
+        StoredMessage.channel == channel, StoredMessage.message_id == message_id
+    )
+    return (await session.execute(query)).first() is not None
+
+
 def create(session: AsyncSession, *, data: InboundMessage) -> StoredMessage:
     """A new inbound message row (flushed by the caller's commit; the unique channel+message_id
     rejects a duplicate there). Attachments are kept by reference; inline bytes are not stored

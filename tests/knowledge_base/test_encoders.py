@@ -21,7 +21,7 @@ class Counting:
     """The real encoder, recording every text it is asked to embed."""
 
     def __init__(self) -> None:
-        self._inner = load_encoder(None).inner
+        self._inner = load_encoder(None).inner  # type: ignore[attr-defined]
         self.name = self._inner.name
         self.dim = self._inner.dim
         self.calls: list[list[str]] = []
