@@ -1,9 +1,13 @@
 """Benchmark of the agents domain at scale: listing the escalation queue, counting it for
-/metrics, computing 30-day KPIs and one auto-escalation round, on seeded tickets (SQLite and
-PostgreSQL), measured in-process (no HTTP) with a warm connection.
+/metrics, computing 30-day KPIs, the dashboard's figures over every ticket, the workspace inbox,
+and one auto-escalation round, on seeded tickets and conversation lines (SQLite and PostgreSQL),
+measured in-process (no HTTP) with a warm connection.
 
-    python bench/agents.py [--tickets 20000] [--open-share 0.1] [--repeat 15] [--postgres-url URL]
-        [--output docs/benchmarks/agents.md]
+    python bench/agents.py [--tickets 20000] [--open-share 0.1] [--lines 10] [--repeat 15]
+        [--postgres-url URL] [--output docs/benchmarks/agents.md]
+
+`--lines` conversation lines per conversation (customer and bot turns; one conversation in 10
+has a fallback, one in 20 a hand-off): `--tickets 100000 --lines 10` is 1M lines.
 
 Without --postgres-url a throwaway PostgreSQL server is started (tests/support/postgres.py).
 Seeded: `--tickets` tickets over the last 60 days (a share open), one conversation each, first
@@ -22,7 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -31,11 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from bot.dialogue.models import Conversation  # noqa: E402
+from bot.dialogue.models import Conversation, ConversationMessage  # noqa: E402
 from core.columns import utcnow  # noqa: E402
 from core.database import create_engine, session_factory  # noqa: E402
 from intake_api.agents import service as agents  # noqa: E402
-from intake_api.agents.models import Csat, FirstResponse  # noqa: E402
+from intake_api.agents import workspace  # noqa: E402
+from intake_api.agents.models import Csat, FirstResponse, InboxFilters  # noqa: E402
 from intake_api.agents.scheduled import escalate_due  # noqa: E402
 from intake_api.kpis.service import kpis  # noqa: E402
 from intake_api.storage.migrate import migrate  # noqa: E402
@@ -125,7 +130,41 @@ def _rows(count: int, open_share: float, rng: random.Random) -> tuple[list, list
     return tickets, conversations, firsts, answers
 
 
-async def _seed(engine, count: int, open_share: float) -> None:  # noqa: ANN001
+QUESTIONS = ("E{n} on my compressor", "how do I reset the panel", "pump noise after service {n}")
+
+
+def _lines(conversations: list[dict], per: int, rng: random.Random) -> Iterator[list[dict]]:
+    """`per` lines a conversation, alternating customer and bot, in batches; every 10th
+    conversation's bot falls back once, every 20th hands off."""
+    batch: list[dict] = []
+    for number, conversation in enumerate(conversations):
+        at = conversation["created_at"]
+        for turn in range(per):
+            outgoing = turn % 2 == 1
+            action = "answer" if outgoing else None
+            if outgoing and turn == 1 and number % 10 == 0:
+                action = "fallback"
+            if outgoing and turn == per - 1 and number % 20 == 0:
+                action = "handoff"
+            text = rng.choice(QUESTIONS).format(n=number % 50) if not outgoing else "reply"
+            at = at + timedelta(seconds=rng.uniform(5, 120))
+            batch.append(
+                dict(
+                    conversation_id=conversation["id"],
+                    direction="out" if outgoing else "in",
+                    text=text,
+                    action=action,
+                    created_at=at,
+                )
+            )
+        if len(batch) >= BATCH * 5:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def _seed(engine, count: int, open_share: float, per: int) -> None:  # noqa: ANN001
     tickets, conversations, firsts, answers = _rows(count, open_share, random.Random(7))
     async with engine.begin() as connection:
         for table, rows in (
@@ -136,6 +175,8 @@ async def _seed(engine, count: int, open_share: float) -> None:  # noqa: ANN001
         ):
             for start in range(0, len(rows), BATCH):
                 await connection.execute(insert(table), rows[start : start + BATCH])
+        for lines in _lines(conversations, per, random.Random(8)):
+            await connection.execute(insert(ConversationMessage.__table__), lines)
         if engine.dialect.name == "postgresql":
             from sqlalchemy import text
 
@@ -151,10 +192,12 @@ async def _timed(run: Callable[[], Awaitable[object]], repeat: int) -> tuple[flo
     return statistics.median(times), max(times)
 
 
-async def bench(url: str, count: int, open_share: float, repeat: int) -> dict[str, object]:
+async def bench(
+    url: str, count: int, open_share: float, per: int, repeat: int
+) -> dict[str, object]:
     engine = create_engine(url)
     await migrate(engine)
-    await _seed(engine, count, open_share)
+    await _seed(engine, count, open_share, per)
     sessions = session_factory(engine)
     now = utcnow()
 
@@ -170,6 +213,22 @@ async def bench(url: str, count: int, open_share: float, repeat: int) -> dict[st
         async with sessions() as session:
             await kpis(session, start=now - timedelta(days=30), end=now, now=now)
 
+    async def dashboard() -> None:  # every ticket: the 60 days they were made in
+        async with sessions() as session:
+            await kpis(
+                session,
+                start=now - timedelta(days=61),
+                end=now,
+                now=now,
+                lines={"AC-300": "compressors"},
+            )
+
+    async def inbox() -> None:
+        async with sessions() as session:
+            await workspace.inbox(
+                session, filters=InboxFilters(), actor="agent:bench", product_ids=None, limit=200
+            )
+
     async with sessions() as session:
         _, listed = await agents.queue(session, now=now, limit=100)
     start = time.perf_counter()
@@ -179,6 +238,8 @@ async def bench(url: str, count: int, open_share: float, repeat: int) -> dict[st
         "queue": await _timed(queue, repeat),
         "queue_length": await _timed(queue_length, repeat),
         "kpis_30d": await _timed(kpi_window, max(3, repeat // 3)),
+        "dashboard": await _timed(dashboard, max(3, repeat // 3)),
+        "inbox": await _timed(inbox, repeat),
         "escalation_steady": await _timed(lambda: escalate_due(sessions, now=now), 3),
     }
     await engine.dispose()
@@ -197,7 +258,8 @@ def _table(name: str, result: dict) -> list[str]:
 
     return [
         f"| {name} | {result['listed']} | {ms('queue')} | {ms('queue_length')} | "
-        f"{ms('kpis_30d')} | {result['escalated']} in {result['escalation_first_round_ms']:.0f} | "
+        f"{ms('kpis_30d')} | {ms('dashboard')} | {ms('inbox')} | "
+        f"{result['escalated']} in {result['escalation_first_round_ms']:.0f} | "
         f"{ms('escalation_steady')} |"
     ]
 
@@ -206,6 +268,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tickets", type=int, default=20_000)
     parser.add_argument("--open-share", type=float, default=0.1)
+    parser.add_argument("--lines", type=int, default=10, help="Lines per conversation.")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--postgres-url")
     parser.add_argument("--output", type=Path)
@@ -214,7 +277,11 @@ async def main() -> None:
     lines = []
     with tempfile.TemporaryDirectory() as folder:
         sqlite = await bench(
-            f"sqlite+aiosqlite:///{folder}/bench.db", args.tickets, args.open_share, args.repeat
+            f"sqlite+aiosqlite:///{folder}/bench.db",
+            args.tickets,
+            args.open_share,
+            args.lines,
+            args.repeat,
         )
         lines += _table("SQLite", sqlite)
     server = None
@@ -226,27 +293,33 @@ async def main() -> None:
         server.start()
         url = create_database(server.admin_url)
     try:
-        lines += _table("PostgreSQL", await bench(url, args.tickets, args.open_share, args.repeat))
+        lines += _table(
+            "PostgreSQL",
+            await bench(url, args.tickets, args.open_share, args.lines, args.repeat),
+        )
     finally:
         if server is not None:
             server.stop()
 
     report = "\n".join(
         [
-            "## Agents: queue, KPIs and auto-escalation at scale",
+            "## Agents: queue, KPIs, dashboard, inbox and auto-escalation at scale",
             "",
-            f"`python bench/agents.py --tickets {args.tickets} --open-share {args.open_share}` "
+            f"`python bench/agents.py --tickets {args.tickets} --open-share {args.open_share} "
+            f"--lines {args.lines}` "
             f"({platform.python_version()}, {os.cpu_count()} CPUs, in-process, warm connection; "
             "times in ms as median / worst).",
             "",
             f"{args.tickets} tickets over 60 days ({args.open_share:.0%} open), one conversation "
-            "each, first responses for 70 %, CSAT for half the resolved ones.",
+            f"each with {args.lines} lines ({args.tickets * args.lines} in all), first responses "
+            "for 70 %, CSAT for half the resolved ones.",
             "",
             "| database | queue items | `GET /v1/agent/queue` (top 100) | "
             "queue length (`/metrics`) | "
-            "`GET /v1/kpis` (30 days) | first escalation round: tickets in ms | "
+            "`GET /v1/kpis` (30 days) | dashboard (every ticket, 61 days) | "
+            "inbox (top 200 of the open) | first escalation round: tickets in ms | "
             "later rounds (nothing new) |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *lines,
             "",
         ]

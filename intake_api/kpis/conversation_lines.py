@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -111,33 +111,36 @@ async def handoff_reasons(
 ) -> dict[str, int]:
     """How many conversations were handed to a person in the window, by reason."""
     first = (
-        select(func.min(ConversationMessage.id).label("id"))
+        select(
+            ConversationMessage.conversation_id.label("conversation_id"),
+            func.min(ConversationMessage.id).label("id"),
+        )
         .where(_lines_in(ConversationMessage, start, end, channel, "handoff"))
         .group_by(ConversationMessage.conversation_id)
         .subquery()
     )
-    handoff = aliased(ConversationMessage)
-    before = aliased(ConversationMessage)
-    previous = (
-        select(before.action)
-        .where(
-            before.conversation_id == handoff.conversation_id,
-            before.id < handoff.id,
-            before.direction == "out",
-        )
-        .order_by(before.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    complaint = exists().where(
-        Ticket.conversation_id == handoff.conversation_id, Ticket.category == "complaint"
-    )
+    # the bot's lines of those conversations up to their first hand-off, read in one pass
     rows = await session.execute(
-        select(previous, complaint).select_from(handoff).where(handoff.id.in_(select(first.c.id)))
+        select(ConversationMessage.conversation_id, ConversationMessage.action, first.c.id)
+        .join(first, first.c.conversation_id == ConversationMessage.conversation_id)
+        .where(ConversationMessage.direction == "out", ConversationMessage.id < first.c.id)
+        .order_by(ConversationMessage.conversation_id, ConversationMessage.id)
+    )
+    before: dict[str, str | None] = {}
+    for conversation_id, action, _ in rows:
+        before[conversation_id] = action
+    handed = list(await session.scalars(select(first.c.conversation_id)))
+    complaints = set(
+        await session.scalars(
+            select(Ticket.conversation_id).where(
+                Ticket.conversation_id.in_(select(first.c.conversation_id)),
+                Ticket.category == "complaint",
+            )
+        )
     )
     reasons = Counter(
-        COMPLAINT if is_complaint else REASONS.get(str(action), ASKED)
-        for action, is_complaint in rows
+        COMPLAINT if cid in complaints else REASONS.get(str(before.get(cid)), ASKED)
+        for cid in handed
     )
     return dict(reasons.most_common())
 
