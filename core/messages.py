@@ -28,7 +28,11 @@ class Attachment(BaseModel):
     name: str | None = Field(default=None, max_length=300)
     url: str | None = Field(default=None, max_length=2000)
     media_id: str | None = Field(default=None, max_length=300, description="the platform's id")
-    data_base64: str | None = None
+    data_base64: str | None = Field(
+        default=None,
+        description="the file's bytes, base64 (a `data:` URL prefix is taken too)",
+        pattern=r"^(data:[\w.+/-]*;base64,)?(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+    )
     file_id: str | None = Field(
         default=None, description="set by the service: the stored file (a caller's is ignored)"
     )
@@ -50,7 +54,18 @@ class InboundMessage(BaseModel):
     platform's retry of the same message is recognised as one message.
     """
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(
+        extra="ignore",
+        str_strip_whitespace=True,
+        frozen=True,
+        # What `_text_or_attachment` checks, in the schema clients and fuzzers read.
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["text"], "properties": {"text": {"pattern": "\\S"}}},
+                {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}},
+            ]
+        },
+    )
     channel: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
     sender_id: str = Field(min_length=1, max_length=200)
     message_id: str = Field(min_length=1, max_length=200)
@@ -100,7 +115,10 @@ class Intent(BaseModel):
 class Entity(BaseModel):
     type: str
     value: str
-    source: str | None = Field(default=None, description='"image": read from a photo')
+    # `{"type", "value"}` as before; `source` only for what came from an attachment.
+    source: str | None = Field(
+        default=None, description='"image": read from a photo', exclude_if=lambda v: v is None
+    )
 
 
 class KbHit(BaseModel):

@@ -53,7 +53,10 @@ class UrlSigner:
     def verify(self, file_id: str, expires: int | None, sig: str | None) -> None:
         """401 without a signature, 403 with a wrong or expired one."""
         if expires is None or not sig:
-            raise Unauthorized("a file needs a signed URL (expires, sig) or an agent's key")
+            raise Unauthorized(
+                "a file needs a signed URL (expires, sig): agents get one from "
+                "GET /v1/conversations/{id}/files"
+            )
         if not hmac.compare_digest(sig, self._signature(file_id, expires)):
             raise Forbidden("the file URL's signature is not valid")
         if expires < time.time():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from core.errors import error_responses
 from intake_api.auth.dependencies import require_scopes
 from intake_api.auth.models import Principal
 from intake_api.files.models import FileRead
@@ -17,7 +18,10 @@ agent = require_scopes("agents")
 @router.get(
     "/v1/files/{file_id}",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        **error_responses(401, 403, 404),
+    },
 )
 async def get_file(
     file_id: str,
@@ -41,7 +45,11 @@ async def get_file(
     )
 
 
-@router.get("/v1/conversations/{conversation_id}/files", response_model=list[FileRead])
+@router.get(
+    "/v1/conversations/{conversation_id}/files",
+    response_model=list[FileRead],
+    responses=error_responses(401, 403),
+)
 async def conversation_files(
     conversation_id: str, request: Request, _: Principal = Depends(agent)
 ) -> list[FileRead]:

@@ -129,7 +129,7 @@ async def test_illegible_photo_asks_for_the_code(api: httpx.AsyncClient) -> None
             413,
             "limit",
         ),
-        ({"type": "image", "data_base64": "not base64!"}, 400, "base64"),
+        ({"type": "image", "data_base64": "not base64!"}, 422, "data_base64"),
     ],  # fmt: skip
     ids=["declared-type", "pdf-as-image", "corrupt", "oversized", "bad-base64"],
 )
