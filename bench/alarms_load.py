@@ -4,13 +4,15 @@ counting up), and the p99 lag from alarm to ticket and from alarm to the custome
 against a real `aftersales serve` process on SQLite and on PostgreSQL.
 
     python bench/alarms_load.py [--alarms 3000] [--new-share 0.2] [--clients 16]
-        [--servers sqlite postgres] [--output docs/benchmarks/equipment.md]
+        [--servers bare sqlite postgres] [--output docs/benchmarks/equipment.md]
 
 The units are imported first with `aftersales assets import` (a CSV, one Telegram contact
 each); the customer notices go to a local stand-in of the Telegram Bot API in this process,
 which notes when each arrives. A new alarm's ticket is created in the alarm's own transaction,
 so alarm -> ticket is the latency of the request that opened it; alarm -> notice runs from
-sending that request to the notice reaching the stand-in. The load generator, the stand-in and
+sending that request to the notice reaching the stand-in. The `bare` row is a FastAPI endpoint
+that only validates a JSON body (bench/tickets_load.py's), measured in the same run: the
+machine's ceiling for any HTTP route at that moment. The load generator, the stand-in and
 PostgreSQL (the throwaway test server, fsync off) share the machine with the service.
 """
 
@@ -36,7 +38,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.tickets_load import free_port, process  # noqa: E402
+from bench.tickets_load import bare_serve, free_port, process  # noqa: E402
+from bench.tickets_load import load as load_bare  # noqa: E402
 from bot.nlu import load_or_train  # noqa: E402
 from tests.channels.standins import BotApiStandIn  # noqa: E402
 from tests.intake_api.assets.support import store_kb  # noqa: E402
@@ -234,7 +237,12 @@ def run_all(args: argparse.Namespace) -> list[Run]:
     load_or_train(nlu)
     order = workload(args.alarms, args.new_share)
     runs = []
-    for name in args.servers:
+    if "bare" in args.servers:  # the machine's ceiling in the same minutes: HTTP + JSON only
+        with bare_serve(workdir) as url:
+            bare = asyncio.run(load_bare("bare", url, "/bare", args.clients, args.alarms))
+        runs.append(Run("bare FastAPI", bare.requests, bare.seconds, bare.errors))
+        runs[-1].new_latencies_ms = bare.latencies_ms
+    for name in [server for server in args.servers if server != "bare"]:
         bot = TimedBotApi(TOKEN)
         with (
             running_server(bot.app) as bot_url,
@@ -268,7 +276,7 @@ def main() -> None:
     parser.add_argument("--alarms", type=int, default=3000)
     parser.add_argument("--new-share", type=float, default=0.2)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--servers", nargs="+", default=["sqlite", "postgres"])
+    parser.add_argument("--servers", nargs="+", default=["bare", "sqlite", "postgres"])
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     runs = run_all(args)
