@@ -159,7 +159,8 @@ def serials(lines: Sequence[str], products: Iterable[str]) -> tuple[str, ...]:
     found: list[str] = []
     labelled: list[str] = []
     for number, line in enumerate(lines):
-        for match in _SERIAL.finditer(line.upper()):
+        # OCR glues a label to its value ("S/NBM3-202103-7559"): the label goes first.
+        for match in _SERIAL.finditer(_SERIAL_LABEL.sub(" ", line).upper()):
             value = match.group()
             if _is_serial(value, known):
                 near_label = any(_SERIAL_LABEL.search(lines[i]) for i in _around(number, lines))

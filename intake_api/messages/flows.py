@@ -36,6 +36,7 @@ from core.database import unit_of_work
 from core.errors import Conflict
 from core.logs import get_logger
 from core.messages import Answer, InboundMessage, Intent, Reply
+from intake_api.assets import service as assets
 from intake_api.files.flows import FileDesk, TakenFiles
 from intake_api.messages import service
 from intake_api.messages.desk import pending_events
@@ -91,7 +92,17 @@ class MessageDesk:
                     one = await asyncio.to_thread(self.photos.read, [file.checked.data])
                     taken.files[number] = replace(file, text="\n".join(one.lines) or None)
                     photo = photo.merged(one)
-        return taken, photo
+        return taken, await self._registered_models(photo)
+
+    async def _registered_models(self, photo: PhotoText) -> PhotoText:
+        """A nameplate serial the asset registry knows names the unit's model, as if the
+        customer had named it (an unknown serial changes nothing)."""
+        if not photo.serials:
+            return photo
+        async with self.sessions() as session:
+            units = [await assets.find(session, serial=serial) for serial in photo.serials]
+        models = [unit.product_id for unit in units if unit is not None]
+        return replace(photo, products=tuple(dict.fromkeys([*photo.products, *models])))
 
     async def replay(self, data: InboundMessage) -> Answer:
         """The first delivery's response, once it is stored."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -198,3 +198,28 @@ async def test_deleting_a_conversation_deletes_its_files(
     async with sessions() as session:
         assert await session.scalar(select(func.count(StoredFile.id))) == 0
     assert not [p for p in root.rglob("*") if p.is_file()]
+
+
+def serial_plate(serial: str) -> str:
+    """A nameplate strip showing only a serial (Pillow's bundled font), as base64 JPEG."""
+    image = Image.new("RGB", (520, 120), (225, 215, 170))
+    ImageDraw.Draw(image).text(
+        (20, 20), f"S/N  {serial}", font=ImageFont.load_default(size=30), fill=(10, 10, 10)
+    )
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return base64.b64encode(out.getvalue()).decode()
+
+
+async def test_a_registered_serial_names_the_units_model(api: httpx.AsyncClient) -> None:
+    unit = {"serial": "BM3-202103-7559", "product_id": "BM-3", "customer": {"name": "Ann"}}
+    assert (await api.post("/v1/assets", json=unit)).status_code == 201
+    plate = {"type": "image", "data_base64": serial_plate("BM3-202103-7559")}
+    response = await api.post("/v1/messages", json=message("plate", [plate]))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["replies"][0]["text"] == (
+        "I can see the nameplate: model BM-3, serial BM3-202103-7559."
+    )
+    assert {"type": "serial", "value": "BM3-202103-7559", "source": "image"} in body["entities"]
+    assert {"type": "product", "value": "BM-3", "source": "image"} in body["entities"]
