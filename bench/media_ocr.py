@@ -102,7 +102,7 @@ async def run(engine_name: str, with_bot: bool, folder: Path) -> dict[str, Any]:
             turn = await answer(dialogue, sessions, number, photo) if with_bot else None
             rows.append(row | score_answer(label, turn))
         await db.dispose()
-    return summary(engine_name, rows)
+    return summary(engine_name, rows, with_bot)
 
 
 def score(label: dict[str, Any], photo: PhotoText, seconds: float, cpu: float) -> dict:
@@ -130,7 +130,8 @@ def score_answer(label: dict[str, Any], turn: Answer | None) -> dict:
     }
 
 
-def summary(engine_name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def summary(engine_name: str, rows: list[dict[str, Any]], with_bot: bool) -> dict[str, Any]:
+    """The scores over all photos (the bot's only when it ran)."""
     times = sorted(row["seconds"] for row in rows)
     cpu = sorted(row["cpu_seconds"] for row in rows)
     read_codes = [row for row in rows if row["code_read"]]
@@ -140,9 +141,11 @@ def summary(engine_name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "photos": len(rows),
         "code_exact": round(statistics.mean(row["code_exact"] for row in rows), 4),
         "right_item_when_code": round(statistics.mean(row["right_item"] for row in read_codes), 4)
-        if read_codes
-        else None,  # fmt: skip
-        "wrong_answers": round(statistics.mean(row["wrong"] for row in rows), 4),
+        if read_codes and with_bot
+        else None,
+        "wrong_answers": round(statistics.mean(row["wrong"] for row in rows), 4)
+        if with_bot
+        else None,
         "serial_exact": round(statistics.mean(r["serial_exact"] for r in nameplates), 4),
         "ocr_p50_ms": round(1000 * times[len(times) // 2], 1),
         "ocr_p90_ms": round(1000 * times[int(len(times) * 0.9)], 1),
