@@ -112,8 +112,14 @@ def _replayed(stored: dict[str, Any]) -> Response:
 
 
 def _owner(request: Request) -> str:
-    """Keys are per caller: a hash of the credential it sent (the key itself is not stored)."""
-    credential = request.headers.get("authorization") or request.query_params.get("token", "")
+    """Keys are per caller: a hash of the credential it sent (API key, else the signed-in
+    agent's cookies, else a status token); the credential itself is not stored."""
+    headers = request.headers
+    credential = (
+        headers.get("authorization")
+        or headers.get("cookie")
+        or request.query_params.get("token", "")
+    )
     return hashlib.sha256(credential.encode("utf-8")).hexdigest()
 
 

@@ -47,6 +47,15 @@ def test_a_retry_with_the_same_key_gets_the_first_ticket(admin: httpx.Client) ->
     assert admin.get("/v1/tickets").json()["total"] == 3
 
 
+def test_keys_belong_to_the_caller(admin: httpx.Client, base_url: str) -> None:
+    created = admin.post("/v1/apikeys", json={"name": "erp", "scopes": ["tickets:write"]})
+    other = {"Authorization": f"Bearer {created.json()['key']}", "Idempotency-Key": "shared"}
+    mine = _create(admin, "shared").json()
+    theirs = httpx.post(f"{base_url}/v1/tickets", json=BODY, headers=other, timeout=30)
+    assert theirs.status_code == 201 and "idempotent-replayed" not in theirs.headers
+    assert theirs.json()["id"] != mine["id"]
+
+
 def test_a_refused_first_request_does_not_hold_the_key(admin: httpx.Client) -> None:
     bad = _create(admin, "order-3", {"subject": "x", "priority": "P1", "customer": {"tier": "x"}})
     assert bad.status_code == 422 and bad.json()["error"] == "validation_error"
