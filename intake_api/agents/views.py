@@ -332,14 +332,11 @@ async def get_inbox(
 STREAM_POLL_SECONDS = 0.3
 
 
-@router.get(
-    "/stream",
-    response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "change events"}},
-)
+@router.get("/stream", response_class=EventSourceResponse, include_in_schema=False)
 async def stream(request: Request, _: Principal = Depends(agent)) -> EventSourceResponse:
-    """Server-Sent Events: a `change` event whenever a conversation line, a ticket event or an
-    internal note is added anywhere (on any worker: the stream watches the database)."""
+    """Server-Sent Events for the workspace page (endless, so not in the OpenAPI schema): a
+    `change` event whenever a conversation line, a ticket event or an internal note is added
+    anywhere (on any worker: the stream watches the database)."""
 
     async def changes() -> AsyncIterator[ServerSentEvent]:
         last: tuple[int, int, int] | None = None

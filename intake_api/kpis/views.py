@@ -90,18 +90,25 @@ async def get_kpis(
     return await _figures(request, span, filters)
 
 
-@router.get("/export.csv", response_class=PlainTextResponse)
+class CsvResponse(PlainTextResponse):
+    media_type = "text/csv"
+
+
+class YamlResponse(PlainTextResponse):
+    media_type = "application/yaml"
+
+
+@router.get("/export.csv", response_class=CsvResponse)
 async def export_kpis(
     request: Request,
     filters: Annotated[KpiFilters, Query()],
     span: Window = Depends(window),
     _: Principal = Depends(manager_view),
-) -> PlainTextResponse:
+) -> CsvResponse:
     """Every figure of `GET /v1/kpis` as CSV rows `metric,value`."""
     body = export.kpis_csv(await _figures(request, span, filters))
-    return PlainTextResponse(
+    return CsvResponse(
         body,
-        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="kpis.csv"'},
     )
 
@@ -155,24 +162,21 @@ async def drill_down(
     )
 
 
-@router.get(
-    "/knowledge-gaps/draft", response_class=PlainTextResponse, responses=error_responses(404)
-)
+@router.get("/knowledge-gaps/draft", response_class=YamlResponse, responses=error_responses(404))
 async def knowledge_gap_draft(
     request: Request,
     filters: Annotated[KpiFilters, Query()],
     label: str = Query(..., min_length=1, max_length=200),
     span: Window = Depends(window),
     _: Principal = Depends(manager_view),
-) -> PlainTextResponse:
+) -> YamlResponse:
     """One knowledge gap of the window as a KB draft (YAML in the interchange format): an FAQ
     with the customers' questions and a placeholder answer to write."""
     figures = await _figures(request, span, filters)
     gap = next((g for g in figures.knowledge_gaps if g.label == label), None)
     if gap is None:
         raise NotFound(f"no knowledge gap {label!r} in this window", label=label)
-    return PlainTextResponse(
+    return YamlResponse(
         export.kb_draft(gap),
-        media_type="application/yaml; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{export.draft_id(label)}.yaml"'},
     )
