@@ -11,23 +11,23 @@ and the customer's contacts are told (`notices.AlarmNotices`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.triage import SlaPolicy
 from core.columns import utcnow
-from core.database import unit_of_work
+from core.database import Sessions, unit_of_work
+from core.settings import Settings
 from intake_api.alarms import service
 from intake_api.alarms.diagnosis import FaultFinder, ticket_description, ticket_subject
 from intake_api.alarms.models import Alarm, AlarmIn, AlarmRead, AlarmStatus
 from intake_api.assets import service as assets
 from intake_api.assets.models import Asset
-from intake_api.events.stream import publish_committed
-from intake_api.services import services
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import (
     FINISHED_STATUSES,
@@ -38,6 +38,7 @@ from intake_api.tickets.models import (
     TicketUpdate,
     format_ticket_id,
 )
+from knowledge_base.graph import KnowledgeGraph
 
 ALARM_ACTOR = "alarms"
 CLEARED_NOTES = {
@@ -59,19 +60,30 @@ class Outcome:
 class AlarmDesk:
     """Takes alarms from every source (HTTP forms, MQTT) the same way."""
 
-    def __init__(self, app: FastAPI, notify: Callable[[Alarm], Awaitable[None]]) -> None:
-        self.app = app
+    def __init__(
+        self,
+        *,
+        sessions: Sessions,
+        settings: Settings,
+        policy: SlaPolicy,
+        graph: Callable[[], KnowledgeGraph],
+        write_lock: asyncio.Lock | None,
+        publish: Callable[[list[TicketEvent]], Awaitable[None]],
+        notify: Callable[[Alarm], Awaitable[None]],
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.policy = policy
+        self.graph = graph  # the KB's current graph (swapped on a KB import)
+        self.write_lock = write_lock  # SQLite: this process's ticket changes queue here
+        self.publish = publish
         self.notify = notify
         self.faults = FaultFinder()
 
     @asynccontextmanager
     async def _unit(self) -> AsyncIterator[AsyncSession]:
         """One transaction; on SQLite queued behind this process's ticket changes."""
-        shared = services(self.app)
-        async with (
-            shared.ticket_write_lock or nullcontext(),
-            unit_of_work(shared.sessions) as session,
-        ):
+        async with self.write_lock or nullcontext(), unit_of_work(self.sessions) as session:
             yield session
 
     async def receive(self, alarm: AlarmIn, *, source: str) -> AlarmRead:
@@ -82,7 +94,7 @@ class AlarmDesk:
             else:
                 outcome = await self._active(session, alarm, source)
             read = AlarmRead.of(outcome.alarm)
-        await publish_committed(self.app, outcome.events)
+        await self.publish(outcome.events)
         if outcome.new_ticket:
             await self.notify(outcome.alarm)
         return read
@@ -103,9 +115,8 @@ class AlarmDesk:
     async def _open_ticket(
         self, session: AsyncSession, alarm: Alarm, asset: Asset, outcome: Outcome
     ) -> None:
-        shared = services(self.app)
-        settings = shared.settings
-        graph = shared.kb.graph
+        settings = self.settings
+        graph = self.graph()
         fault_id = self.faults.find(graph, alarm.code, asset.product_id)
         contact = asset.contacts[0] if asset.contacts else None
         data = TicketCreate(
@@ -119,13 +130,13 @@ class AlarmDesk:
             product_id=asset.product_id,
             fault_id=fault_id,
             category="repair",
-            priority=shared.sla_policy.alarms.priority_of(alarm.severity, asset.customer_tier),
+            priority=self.policy.alarms.priority_of(alarm.severity, asset.customer_tier),
             channel=contact.channel if contact else None,
             sender_id=contact.sender_id if contact else None,
             lang=asset.lang,
         )
         ticket, event = await tickets.create(
-            session, data=data, actor=ALARM_ACTOR, policy=shared.sla_policy
+            session, data=data, actor=ALARM_ACTOR, policy=self.policy
         )
         alarm.ticket_id = ticket.id
         outcome.events.append(event)
@@ -158,7 +169,7 @@ class AlarmDesk:
         ticket = await tickets.get(session, ticket_id=ticket_id)
         if TicketStatus(ticket.status) in FINISHED_STATUSES:
             return outcome
-        action = services(self.app).settings.alarm_cleared_action
+        action = self.settings.alarm_cleared_action
         note = CLEARED_NOTES[action].format(code=row.code, at=now.isoformat(timespec="seconds"))
         if action == "verify":
             outcome.events.append(await self._note(session, ticket_id, note))

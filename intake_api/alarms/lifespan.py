@@ -22,6 +22,7 @@ from intake_api.alarms.flows import AlarmDesk
 from intake_api.alarms.models import AlarmIn, AlarmRead
 from intake_api.alarms.mqtt import LEASE_SECONDS, subscribe
 from intake_api.alarms.notices import NOTICE_WORKERS, AlarmNotices, AlarmReplies
+from intake_api.events.stream import publish_committed
 from intake_api.services import public_base_url, services
 
 MQTT_JOB = "mqtt-alarms"
@@ -48,7 +49,15 @@ async def alarms_lifespan(app: FastAPI) -> AsyncIterator[None]:
         base_url=partial(public_base_url, app),
     )
     await notices.resume()
-    desk = AlarmDesk(app, notices.enqueue)
+    desk = AlarmDesk(
+        sessions=shared.sessions,
+        settings=shared.settings,
+        policy=shared.sla_policy,
+        graph=lambda: shared.kb.graph,
+        write_lock=shared.ticket_write_lock,
+        publish=partial(publish_committed, app),
+        notify=notices.enqueue,
+    )
     shared.alarms = desk
     shared.messages.dialogue.alarm_follow_up = AlarmReplies()
     tasks = [
