@@ -43,6 +43,8 @@ from intake_api.agents.models import (
     Workspace,
 )
 from intake_api.agents.service import read_conversation
+from intake_api.assets import service as assets
+from intake_api.assets.models import Asset
 from intake_api.audit import service as audit
 from intake_api.channel_ports.conversations import NOTICE_ACTION
 from intake_api.kpis.service import REPEAT_WITHIN, customer_key, fault_key
@@ -378,13 +380,42 @@ async def add_note(
 # --- the context panel -------------------------------------------------------------------------
 
 
-def _equipment(ticket: Ticket | None, slots: dict[str, Any], product_name: str | None) -> Equipment:
+async def _registered_unit(
+    session: AsyncSession, conversation: Conversation | None, slots: dict[str, Any], product: Any
+) -> Asset | None:
+    """The customer's unit in the asset registry: the serial the bot collected, else the one
+    unit (of the ticket's product, if known) the customer is a contact of."""
+    if slots.get("serial"):
+        found = await assets.find(session, serial=str(slots["serial"]))
+        if found is not None:
+            return found
+    if conversation is None:
+        return None
+    units = await assets.of_contact(
+        session, channel=conversation.channel, sender_id=conversation.sender_id
+    )
+    fitting = [unit for unit in units if not product or unit.product_id == product]
+    return fitting[0] if len(fitting) == 1 else None
+
+
+async def _equipment(
+    session: AsyncSession,
+    ticket: Ticket | None,
+    conversation: Conversation | None,
+    product_name: str | None,
+) -> Equipment:
+    """The unit as the ticket and the bot's slots name it, completed from the asset registry."""
+    slots = dict(conversation.slots or {}) if conversation else {}
     product = (ticket.product_id if ticket else None) or slots.get("product")
+    unit = await _registered_unit(session, conversation, slots, product)
+    serial = slots.get("serial") or (unit.serial if unit else None)
+    site = slots.get("address") or (unit.site_address if unit else None)
+    product = product or (unit.product_id if unit else None)
     return Equipment(
         product_id=str(product) if product else None,
         product_name=product_name,
-        serial=str(slots["serial"]) if slots.get("serial") else None,
-        site=str(slots["address"]) if slots.get("address") else None,
+        serial=str(serial) if serial else None,
+        site=str(site) if site else None,
         fault_id=ticket.fault_id if ticket else None,
     )
 
@@ -407,10 +438,10 @@ async def context(
     conversation: Conversation | None,
     product_name: str | None,
 ) -> ContextPanel:
-    """The customer, the equipment, the customer's earlier tickets, the repeat-fault flag (same
+    """The customer, the equipment (with the asset registry's serial and site), the customer's
+    earlier tickets, the repeat-fault flag (same
     customer and fault, or product without a fault id, within 30 days before) and the due
     times."""
-    slots = dict(conversation.slots or {}) if conversation else {}
     customer = dict(conversation.customer or {}) if conversation else {}
     earlier: list[PastTicket] = []
     repeat_of: list[str] = []
@@ -445,7 +476,7 @@ async def context(
         )
         if ticket
         else None,
-        equipment=_equipment(ticket, slots, product_name),
+        equipment=await _equipment(session, ticket, conversation, product_name),
         earlier_tickets=earlier,
         repeat_fault=bool(repeat_of),
         repeat_of=repeat_of,
