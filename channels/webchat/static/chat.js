@@ -290,6 +290,10 @@
         addMessage(kindOf(line), line.text, line.client_id, line.author);
       });
       setButtons(frame.buttons);
+      Object.keys(sendingPhotos).forEach(function (clientId) {
+        rendered[clientId] = sendingPhotos[clientId];
+        el.messages.appendChild(sendingPhotos[clientId]);
+      });
       pending.slice().forEach(function (message) {
         if (rendered[message.id]) {
           pending = pending.filter(function (p) { return p.id !== message.id; });
@@ -309,6 +313,7 @@
     },
     reply: function (frame) {
       pending = pending.filter(function (p) { return p.id !== frame.client_id; });
+      delete sendingPhotos[frame.client_id];
       var mine = rendered[frame.client_id];
       if (mine) { mine.classList.remove("pending"); }
       frame.replies.forEach(function (text) { addMessage("bot", text); });
@@ -392,8 +397,13 @@
     });
   }
 
+  // Photos on their way, by client id: a history that arrives meanwhile (a connect or reconnect
+  // re-renders the list) must not drop them.
+  var sendingPhotos = {};
+
   function addPhoto(clientId, preview) {
     var item = addMessage("customer", "", clientId);
+    sendingPhotos[clientId] = item;
     var bubble = item.querySelector(".bubble");
     var image = document.createElement("img");
     image.className = "photo";
@@ -409,6 +419,7 @@
   }
 
   function failPhoto(item, message) {
+    delete sendingPhotos[item.dataset.clientId];
     item.classList.remove("pending");
     item.classList.add("failed");
     var progress = item.querySelector("progress");
