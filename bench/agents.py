@@ -29,6 +29,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -59,9 +60,15 @@ def _status(is_open: bool, resolved: datetime | None, now: datetime, rng: random
     return "closed" if resolved and now - resolved > timedelta(days=7) else "resolved"
 
 
-def _rows(count: int, open_share: float, rng: random.Random) -> tuple[list, list, list, list]:
+Rows = list[dict[str, Any]]
+
+
+def _rows(count: int, open_share: float, rng: random.Random) -> tuple[Rows, Rows, Rows, Rows]:
     now = utcnow()
-    tickets, conversations, firsts, answers = [], [], [], []
+    tickets: Rows = []
+    conversations: Rows = []
+    firsts: Rows = []
+    answers: Rows = []
     for number in range(1, count + 1):
         created = now - timedelta(seconds=rng.uniform(0, 60 * 86400))
         is_open = rng.random() < open_share
@@ -168,15 +175,15 @@ async def _seed(engine, count: int, open_share: float, per: int) -> None:  # noq
     tickets, conversations, firsts, answers = _rows(count, open_share, random.Random(7))
     async with engine.begin() as connection:
         for table, rows in (
-            (Conversation.__table__, conversations),
-            (Ticket.__table__, tickets),
-            (FirstResponse.__table__, firsts),
-            (Csat.__table__, answers),
+            (Conversation, conversations),
+            (Ticket, tickets),
+            (FirstResponse, firsts),
+            (Csat, answers),
         ):
             for start in range(0, len(rows), BATCH):
                 await connection.execute(insert(table), rows[start : start + BATCH])
         for lines in _lines(conversations, per, random.Random(8)):
-            await connection.execute(insert(ConversationMessage.__table__), lines)
+            await connection.execute(insert(ConversationMessage), lines)
         if engine.dialect.name == "postgresql":
             from sqlalchemy import text
 
