@@ -149,7 +149,7 @@ def test_filters_and_pagination(admin: httpx.Client) -> None:
     ]
     admin.patch(f"/v1/tickets/{made[3]['id']}", json={"status": "triaged", "assignee": "ann"})
 
-    def ids(**params: object) -> tuple[list[str], int]:
+    def ids(**params: str | int | list[str]) -> tuple[list[str], int]:
         page = admin.get("/v1/tickets", params=params).json()
         return [item["id"] for item in page["items"]], page["total"]
 
@@ -329,4 +329,4 @@ async def test_concurrent_changes_get_gapless_sequence_numbers(
     async with sessions() as session:
         events = (await session.scalars(select(TicketEvent).order_by(TicketEvent.seq))).all()
     assert [event.seq for event in events] == list(range(1, 10))
-    assert sorted(event.note for event in events[1:]) == [f"note {n}" for n in range(8)]
+    assert sorted(event.note or "" for event in events[1:]) == [f"note {n}" for n in range(8)]
