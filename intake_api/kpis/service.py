@@ -9,11 +9,11 @@ from __future__ import annotations
 import bisect
 import statistics
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Executable, Subquery, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, ConversationMessage
@@ -31,6 +31,7 @@ NO_LINE = "(none)"
 UNASSIGNED = "(unassigned)"
 # Dashboard dimensions and the fact each reads (product line, agent and channel are derived).
 SLA_DIMENSIONS = ("tier", "skill_group", "agent")
+SLA_GROUPS = ("priority", *SLA_DIMENSIONS)
 DIMENSIONS = {
     "priority": "priority",
     "tier": "tier",
@@ -90,9 +91,76 @@ def _created_in(start: datetime, end: datetime) -> ColumnElement[bool]:
     return and_(Ticket.created_at >= start, Ticket.created_at < end)
 
 
-async def _ticket_facts(session: AsyncSession, start: datetime, end: datetime) -> list[TicketFacts]:
-    """The window's tickets, read as plain columns (no ORM objects: windows can be large)."""
-    rows = await session.execute(
+def _column(dimension: str) -> Any:
+    """The ticket column a dashboard dimension reads."""
+    return getattr(Ticket, "customer_tier" if dimension == "tier" else DIMENSIONS[dimension])
+
+
+def _is(column: Any, wanted: str, fallback: str) -> ColumnElement[bool]:
+    """A column's group equals `wanted`, where an empty or missing value is `fallback`."""
+    if wanted == fallback:
+        return or_(column == wanted, column.is_(None), column == "")
+    return column == wanted
+
+
+def _filtered(filters: models.KpiFilters, lines: dict[str, str]) -> list[ColumnElement[bool]]:
+    """The dashboard filters as SQL conditions on tickets: every filter given must match the
+    ticket's group along its dimension (as `group_of` names it)."""
+    conditions = []
+    for dimension in ("channel", "priority", "tier", "skill_group", "agent", "category"):
+        wanted = getattr(filters, dimension)
+        if wanted:
+            fallback = {"channel": NO_CHANNEL, "agent": UNASSIGNED}.get(dimension, NO_LINE)
+            conditions.append(_is(_column(dimension), wanted, fallback))
+    if filters.product_line:
+        products = [product for product, line in lines.items() if line == filters.product_line]
+        in_line = Ticket.product_id.in_([product for product in products if product])
+        conditions.append(
+            or_(in_line, Ticket.product_id.is_(None), Ticket.product_id == "")
+            if "" in products
+            else in_line
+        )
+    return conditions
+
+
+def _resolved_at() -> ColumnElement[Any]:
+    """When a ticket was resolved: its resolution, or its closing when closed without one."""
+    return func.coalesce(
+        Ticket.resolved_at, case((Ticket.status == "closed", Ticket.closed_at), else_=None)
+    )
+
+
+def sla_verdict(kind: str, now: datetime) -> ColumnElement[str | None]:
+    """The one SLA judgement every SLA figure and its drill-down use, as SQL: `response` (a
+    person's first reply, or the resolution, by `sla_due_at`) or `resolution` (by
+    `resolution_due_at`); `met`, `breached`, or NULL while still in time or not counted
+    (cancelled). Needs tickets outer-joined to their first response."""
+    resolved = _resolved_at()
+    done: tuple[Any, ...]
+    if kind == "response":
+        due, done = Ticket.sla_due_at, (FirstResponse.at, resolved)
+    else:
+        due, done = Ticket.resolution_due_at, (resolved,)
+    return case(
+        (Ticket.status == "cancelled", None),
+        *((moment <= due, "met") for moment in done),
+        (or_(*(moment.is_not(None) for moment in done)), "breached"),
+        (due < now, "breached"),
+        else_=None,
+    )
+
+
+async def _ticket_facts(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    conditions: list[ColumnElement[bool]],
+) -> list[TicketFacts]:
+    """The window's tickets that meet `conditions`, read as plain columns through Core (no ORM
+    objects: windows can be large), each with its hand-off moment when answered."""
+    handed_off = _last_bot_line_before_reply(start, end)
+    rows = await _execute(
+        session,
         select(
             Ticket.id,
             Ticket.created_at,
@@ -108,17 +176,18 @@ async def _ticket_facts(session: AsyncSession, start: datetime, end: datetime) -
             Ticket.fault_id,
             Ticket.sla_due_at,
             Ticket.resolution_due_at,
-            Ticket.resolved_at,
-            Ticket.closed_at,
+            _resolved_at(),
             FirstResponse.at,
             Ticket.customer_tier,
             Ticket.skill_group,
             Ticket.assignee,
             Ticket.subject,
+            handed_off.c.at,
         )
         .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
-        .where(_created_in(start, end))
-        .order_by(Ticket.created_at, Ticket.id)
+        .outerjoin(handed_off, handed_off.c.ticket_id == Ticket.id)
+        .where(_created_in(start, end), *conditions)
+        .order_by(Ticket.created_at, Ticket.id),
     )
     return [
         TicketFacts(
@@ -133,13 +202,14 @@ async def _ticket_facts(session: AsyncSession, start: datetime, end: datetime) -
             fault=fault_key(row[10], row[11]),
             sla_due_at=row[12],
             resolution_due_at=row[13],
-            resolved_at=row[14] or (row[15] if row[2] == "closed" else None),
-            first_response_at=row[16],
-            tier=row[17],
-            skill_group=row[18],
-            assignee=row[19],
+            resolved_at=row[14],
+            first_response_at=row[15],
+            tier=row[16],
+            skill_group=row[17],
+            assignee=row[18],
             product_id=row[10],
-            subject=row[20],
+            subject=row[19],
+            response_from=row[20],
         )
         for row in rows
     ]
@@ -172,13 +242,16 @@ def resolution_time(facts: list[TicketFacts]) -> models.ResolutionTime:
     return models.ResolutionTime(count=count, p50_seconds=p50, avg_seconds=avg)
 
 
-async def _last_bot_line_before_reply(
-    session: AsyncSession, start: datetime, end: datetime
-) -> dict[int, datetime]:
-    """Per answered ticket of the window: its conversation's last bot line before a person's
-    first reply (the hand-off moment the response clock starts from)."""
-    rows = await session.execute(
-        select(Ticket.id, func.max(ConversationMessage.created_at))
+async def _execute(session: AsyncSession, statement: Executable) -> list[Any]:
+    """Run a Core statement on the session's connection: plain rows, no ORM result overhead."""
+    return list(await (await session.connection()).execute(statement))
+
+
+def _last_bot_line_before_reply(start: datetime, end: datetime) -> Subquery:
+    """Per answered ticket of the window (`ticket_id`, `at`): its conversation's last bot line
+    before a person's first reply (the hand-off moment the response clock starts from)."""
+    return (
+        select(Ticket.id.label("ticket_id"), func.max(ConversationMessage.created_at).label("at"))
         .join(FirstResponse, FirstResponse.ticket_id == Ticket.id)
         .join(ConversationMessage, ConversationMessage.conversation_id == Ticket.conversation_id)
         .where(
@@ -191,68 +264,89 @@ async def _last_bot_line_before_reply(
             ),
         )
         .group_by(Ticket.id)
+        .subquery()
     )
-    return {int(number): at for number, at in rows if at is not None}
 
 
-def _judge(done_at: datetime | None, due: datetime, now: datetime) -> bool | None:
-    """True when met, False when breached, None while still in time."""
-    if done_at is not None:
-        return done_at <= due
-    return False if now > due else None
-
-
-def _compliance(verdicts: list[bool | None]) -> models.Compliance:
-    met, breached = verdicts.count(True), verdicts.count(False)
+def _compliance(met: int, breached: int) -> models.Compliance:
     return models.Compliance(met=met, breached=breached, rate=ratio(met, met + breached))
 
 
-def sla_verdict(t: TicketFacts, kind: str, now: datetime) -> bool | None:
-    """The one SLA judgement every SLA figure and its drill-down use: `response` (a person's
-    first reply, or the resolution, by `sla_due_at`) or `resolution` (by `resolution_due_at`);
-    True met, False breached, None still in time or not counted (cancelled)."""
-    if t.status == "cancelled":
-        return None
-    if kind == "response":
-        answered = min(filter(None, (t.first_response_at, t.resolved_at)), default=None)
-        return _judge(answered, t.sla_due_at, now)
-    return _judge(t.resolved_at, t.resolution_due_at, now)
+SlaCounts = Counter[tuple[str, str]]  # (kind, verdict) -> tickets
 
 
-def _sla(tickets: list[TicketFacts], now: datetime) -> models.SlaCompliance:
+def _sla(counts: SlaCounts) -> models.SlaCompliance:
     return models.SlaCompliance(
-        response=_compliance([sla_verdict(t, "response", now) for t in tickets]),
-        resolution=_compliance([sla_verdict(t, "resolution", now) for t in tickets]),
+        response=_compliance(counts["response", "met"], counts["response", "breached"]),
+        resolution=_compliance(counts["resolution", "met"], counts["resolution", "breached"]),
     )
 
 
-def sla_compliance(facts: list[TicketFacts], now: datetime) -> dict[str, models.SlaCompliance]:
+async def _sla_counts(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    conditions: list[ColumnElement[bool]],
+) -> list[tuple[dict[str, Any], SlaCounts]]:
+    """The window's SLA verdicts counted in the database, per combination of the dimensions
+    the SLA figures group by (a handful of rows however many tickets there are)."""
+    judged = (
+        select(
+            *(_column(name).label(name) for name in SLA_GROUPS),
+            sla_verdict("response", now).label("response"),
+            sla_verdict("resolution", now).label("resolution"),
+        )
+        .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
+        .where(_created_in(start, end), *conditions)
+        .subquery()
+    )
+    keys = [judged.c[name] for name in (*SLA_GROUPS, "response", "resolution")]
+    rows = await _execute(session, select(*keys, func.count()).group_by(*keys))
+    counted = []
+    for row in rows:
+        *values, response, resolution, count = row
+        counts: SlaCounts = Counter()
+        counts["response", response] += count
+        counts["resolution", resolution] += count
+        counted.append((dict(zip(SLA_GROUPS, values, strict=True)), counts))
+    return counted
+
+
+def sla_compliance(
+    counted: list[tuple[dict[str, Any], SlaCounts]],
+) -> dict[str, models.SlaCompliance]:
     """Response and resolution against the due times, per priority and over all."""
-    return {
-        group: _sla([t for t in facts if group in ("all", t.priority)], now)
-        for group in (*PRIORITIES, "all")
-    }
+    per: dict[str, SlaCounts] = {group: Counter() for group in (*PRIORITIES, "all")}
+    for values, counts in counted:
+        for group in (values["priority"], "all"):
+            per.setdefault(group, Counter()).update(counts)
+    return {group: _sla(per[group]) for group in (*PRIORITIES, "all")}
+
+
+def sla_by(
+    counted: list[tuple[dict[str, Any], SlaCounts]], dimension: str, lines: dict[str, str]
+) -> dict[str, models.SlaCompliance]:
+    groups: dict[str, SlaCounts] = {}
+    for values, counts in counted:
+        groups.setdefault(label(dimension, values[dimension], lines), Counter()).update(counts)
+    return {group: _sla(counts) for group, counts in sorted(groups.items())}
+
+
+def label(dimension: str, value: str | None, lines: dict[str, str]) -> str:
+    """The group a ticket's `value` of a dashboard dimension falls in."""
+    if dimension == "product_line":
+        return lines.get(value or "", NO_LINE)
+    if dimension == "agent":
+        return value or UNASSIGNED
+    if dimension == "channel":
+        return value or NO_CHANNEL
+    return str(value) if value else NO_LINE
 
 
 def group_of(t: TicketFacts, dimension: str, lines: dict[str, str]) -> str:
     """The group a ticket falls in along a dashboard dimension."""
-    if dimension == "product_line":
-        return lines.get(t.product_id or "", NO_LINE)
-    if dimension == "agent":
-        return t.assignee or UNASSIGNED
-    if dimension == "channel":
-        return t.channel or NO_CHANNEL
-    value = getattr(t, DIMENSIONS[dimension])
-    return str(value) if value else NO_LINE
-
-
-def sla_by(
-    facts: list[TicketFacts], now: datetime, dimension: str, lines: dict[str, str]
-) -> dict[str, models.SlaCompliance]:
-    groups: dict[str, list[TicketFacts]] = {}
-    for t in facts:
-        groups.setdefault(group_of(t, dimension, lines), []).append(t)
-    return {group: _sla(tickets, now) for group, tickets in sorted(groups.items())}
+    return label(dimension, getattr(t, DIMENSIONS[dimension]), lines)
 
 
 Sighting = tuple[str, str, datetime]  # customer key, fault key, when the ticket was opened
@@ -481,31 +575,6 @@ def _count(values: Any) -> dict[str, int]:
     return dict(sorted(Counter(values).items()))
 
 
-def matches(t: TicketFacts, filters: models.KpiFilters, lines: dict[str, str]) -> bool:
-    """Whether a ticket passes every dashboard filter given."""
-    for dimension in ("channel", "priority", "tier", "skill_group", "agent", "category"):
-        wanted = getattr(filters, dimension)
-        if wanted and group_of(t, dimension, lines) != wanted:
-            return False
-    return not filters.product_line or lines.get(t.product_id or "") == filters.product_line
-
-
-async def window_facts(
-    session: AsyncSession,
-    *,
-    start: datetime,
-    end: datetime,
-    filters: models.KpiFilters,
-    lines: dict[str, str],
-) -> list[TicketFacts]:
-    """The window's tickets that pass the filters, with the hand-off moment of each answered."""
-    facts = await _ticket_facts(session, start, end)
-    handed_off = await _last_bot_line_before_reply(session, start, end)
-    return [
-        replace(t, response_from=handed_off.get(t.id)) for t in facts if matches(t, filters, lines)
-    ]
-
-
 async def kpis(
     session: AsyncSession,
     *,
@@ -517,7 +586,9 @@ async def kpis(
 ) -> models.Kpis:
     """Every KPI of the window [start, end); `lines` maps product ids to product lines."""
     filters, lines = filters or models.KpiFilters(), lines or {}
-    facts = await window_facts(session, start=start, end=end, filters=filters, lines=lines)
+    conditions = _filtered(filters, lines)
+    facts = await _ticket_facts(session, start, end, conditions)
+    counted = await _sla_counts(session, start, end, now, conditions)
     filtered = filters != models.KpiFilters()
     earlier = await _sightings_before(session, start)
     reopened = await _reopened(session, start, end)
@@ -532,8 +603,8 @@ async def kpis(
         first_contact_resolution=_first_contact(
             facts, reopened, await _agent_replies(session, start, end)
         ),
-        sla=sla_compliance(facts, now),
-        sla_by={dimension: sla_by(facts, now, dimension, lines) for dimension in SLA_DIMENSIONS},
+        sla=sla_compliance(counted),
+        sla_by={dimension: sla_by(counted, dimension, lines) for dimension in SLA_DIMENSIONS},
         durable_resolution=durable_resolution(facts, reopened, later),
         resolution_time=resolution_time(facts),
         csat=await _csat(session, start, end, {t.id for t in facts} if filtered else None),
@@ -554,21 +625,8 @@ async def kpis(
 DRILL_METRICS = ("sla.response", "sla.resolution", "durable_resolution", "volume")
 
 
-def _outcome(
-    metric: str,
-    t: TicketFacts,
-    now: datetime,
-    reopened: set[int],
-    later: dict[tuple[str, str], list[datetime]],
-) -> str | None:
-    """The outcome a ticket counts under in `metric`'s figure (None: it does not count)."""
-    if metric.startswith("sla."):
-        verdict = sla_verdict(t, metric.removeprefix("sla."), now)
-        return None if verdict is None else ("met" if verdict else "breached")
-    if metric == "durable_resolution":
-        durable = durable_outcome(t, reopened, later)
-        return None if durable is None else ("durable" if durable else "not_durable")
-    return "all"
+def _durable_label(verdict: bool | None) -> str | None:
+    return None if verdict is None else ("durable" if verdict else "not_durable")
 
 
 async def drill(
@@ -585,16 +643,20 @@ async def drill(
     outcome: str,
 ) -> list[TicketFacts]:
     """Exactly the tickets behind one figure: those of `group` along `dimension` (`all`: every
-    ticket) whose outcome in `metric` is `outcome`, judged by the same functions as the
-    figure."""
-    facts = await window_facts(session, start=start, end=end, filters=filters, lines=lines)
-    reopened = await _reopened(session, start, end) if metric == "durable_resolution" else set()
-    later = await _sightings_after(session, facts, end) if metric == "durable_resolution" else {}
+    ticket) whose outcome in `metric` is `outcome`, judged by the same expressions and
+    functions as the figure."""
+    conditions = _filtered(filters, lines)
+    if metric.startswith("sla."):
+        conditions.append(sla_verdict(metric.removeprefix("sla."), now) == outcome)
+    facts = await _ticket_facts(session, start, end, conditions)
     if metric == "sla.response" and dimension == "priority" and group == "all":
         dimension = "all"
-    return [
-        t
-        for t in facts
-        if (dimension == "all" or group_of(t, dimension, lines) == group)
-        and _outcome(metric, t, now, reopened, later) == outcome
-    ]
+    if dimension != "all":
+        facts = [t for t in facts if group_of(t, dimension, lines) == group]
+    if metric == "volume":
+        return facts if outcome == "all" else []
+    if metric == "durable_resolution":
+        reopened = await _reopened(session, start, end)
+        later = await _sightings_after(session, facts, end)
+        return [t for t in facts if _durable_label(durable_outcome(t, reopened, later)) == outcome]
+    return facts
