@@ -124,13 +124,12 @@ def workers_database(postgres_admin_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def workers(
+def hosts_env(
     workers_database: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, str]]:
-    """Worker A and worker B, two processes sharing the database and Redis, each with a data
-    dir of its own (two hosts behind a load balancer, as docs/deploy.md sets them up)."""
+) -> dict[str, str]:
+    """What every host gets: the database, Redis, the admin key, the web chat secret."""
     root = tmp_path_factory.mktemp("workers")
-    env = {
+    return {
         **os.environ,
         "AFTERSALES_DATABASE_URL": workers_database,
         "AFTERSALES_REDIS_URL": redis_url,
@@ -140,7 +139,14 @@ def workers(
         "AFTERSALES_LOG_LEVEL": "WARNING",
         "AFTERSALES_WEBCHAT_SECRET": "workers-webchat-secret",  # the same on every host
     }
-    with serving(env, [root / "a.log", root / "b.log"], hosts=True) as (first, second):
+
+
+@pytest.fixture(scope="module")
+def workers(hosts_env: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """Worker A and worker B, two processes sharing the database and Redis, each with a data
+    dir of its own (two hosts behind a load balancer, as docs/deploy.md sets them up)."""
+    root = Path(hosts_env["AFTERSALES_DATA_DIR"]).parent
+    with serving(hosts_env, [root / "a.log", root / "b.log"], hosts=True) as (first, second):
         yield first, second
 
 
@@ -260,6 +266,43 @@ async def test_one_message_delivered_to_both_workers_at_once_is_answered_once(
         await asyncio.gather(*(deliver_twice(on_a, on_b, sender) for sender in senders))
     for sender in senders:
         assert await _inbound_lines(workers_database, sender) == [f"{sender}-m1"]
+
+
+async def test_a_drained_host_answers_the_message_it_has_taken(
+    workers: tuple[str, str], hosts_env: dict[str, str], workers_database: str
+) -> None:
+    """SIGTERM while a message is being answered (docs/deploy.md, draining a host): the host
+    stops only after the answer is committed and sent."""
+    env = _host_env(hosts_env, 2)  # a third host, with the first one's NLU model
+    log = Path(hosts_env["AFTERSALES_DATA_DIR"]).parent / "c.log"
+    process, url = _start(env, log)
+    engine = create_engine(workers_database)
+    sessions = session_factory(engine)
+
+    async def status() -> str | None:
+        async with sessions() as session:
+            query = select(StoredMessage.status).where(StoredMessage.message_id == "drain-1-m1")
+            return await session.scalar(query)
+
+    try:
+        _wait_healthy(process, url, log)
+        body = {"channel": "test", "sender_id": "drain-1", "message_id": "drain-1-m1"}
+        body["text"] = LONG_MESSAGE
+        async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=60) as client:
+            sent = asyncio.create_task(client.post("/v1/messages", json=body))
+            for _ in range(3000):  # taken: the row is stored before the bot reads it
+                if await status() is not None:
+                    break
+                await asyncio.sleep(0.02)
+            process.terminate()
+            response = await sent
+        assert response.status_code == 200
+        assert await status() == "answered"  # not "failed" (the bot's apology), not left open
+        assert await asyncio.to_thread(process.wait, 60) is not None
+    finally:
+        await engine.dispose()
+        if process.poll() is None:
+            process.kill()
 
 
 KB_UPDATE = """version: 1
