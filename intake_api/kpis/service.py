@@ -60,8 +60,6 @@ class TicketFacts:
     conversation_id: str | None
     customer: str | None
     fault: str | None
-    sla_due_at: datetime
-    resolution_due_at: datetime
     resolved_at: datetime | None
     first_response_at: datetime | None
     tier: str = "standard"
@@ -174,8 +172,6 @@ async def _ticket_facts(
             Ticket.sender_id,
             Ticket.product_id,
             Ticket.fault_id,
-            Ticket.sla_due_at,
-            Ticket.resolution_due_at,
             _resolved_at(),
             FirstResponse.at,
             Ticket.customer_tier,
@@ -200,16 +196,14 @@ async def _ticket_facts(
             conversation_id=row[6],
             customer=customer_key(row[7], row[8], row[5], row[9]),
             fault=fault_key(row[10], row[11]),
-            sla_due_at=row[12],
-            resolution_due_at=row[13],
-            resolved_at=row[14],
-            first_response_at=row[15],
-            tier=row[16],
-            skill_group=row[17],
-            assignee=row[18],
+            resolved_at=row[12],
+            first_response_at=row[13],
+            tier=row[14],
+            skill_group=row[15],
+            assignee=row[16],
             product_id=row[10],
-            subject=row[19],
-            response_from=row[20],
+            subject=row[17],
+            response_from=row[18],
         )
         for row in rows
     ]
