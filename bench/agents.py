@@ -4,7 +4,7 @@ and one auto-escalation round, on seeded tickets and conversation lines (SQLite 
 measured in-process (no HTTP) with a warm connection.
 
     python bench/agents.py [--tickets 20000] [--open-share 0.1] [--lines 10] [--repeat 15]
-        [--postgres-url URL] [--output docs/benchmarks/agents.md]
+        [--postgres-url URL] [--output docs/benchmarks/agents.md] [--kpis-only]
 
 `--lines` conversation lines per conversation (customer and bot turns; one conversation in 10
 has a fallback, one in 20 a hand-off): `--tickets 100000 --lines 10` is 1M lines.
@@ -200,7 +200,7 @@ async def _timed(run: Callable[[], Awaitable[object]], repeat: int) -> tuple[flo
 
 
 async def bench(
-    url: str, count: int, open_share: float, per: int, repeat: int
+    url: str, count: int, open_share: float, per: int, repeat: int, kpis_only: bool = False
 ) -> dict[str, object]:
     engine = create_engine(url)
     await migrate(engine)
@@ -236,6 +236,13 @@ async def bench(
                 session, filters=InboxFilters(), actor="agent:bench", product_ids=None, limit=200
             )
 
+    if kpis_only:  # the KPI figures alone: no queue, inbox or escalation rounds
+        figures: dict[str, object] = {
+            "kpis_30d": await _timed(kpi_window, max(3, repeat // 3)),
+            "dashboard": await _timed(dashboard, max(3, repeat // 3)),
+        }
+        await engine.dispose()
+        return figures
     async with sessions() as session:
         _, listed = await agents.queue(session, now=now, limit=100)
     start = time.perf_counter()
@@ -260,13 +267,15 @@ async def bench(
 
 def _table(name: str, result: dict) -> list[str]:
     def ms(key: str) -> str:
+        if key not in result:
+            return "–"
         median, worst = result[key]
         return f"{median:.1f} / {worst:.1f}"
 
     return [
-        f"| {name} | {result['listed']} | {ms('queue')} | {ms('queue_length')} | "
+        f"| {name} | {result.get('listed', '–')} | {ms('queue')} | {ms('queue_length')} | "
         f"{ms('kpis_30d')} | {ms('dashboard')} | {ms('inbox')} | "
-        f"{result['escalated']} in {result['escalation_first_round_ms']:.0f} | "
+        f"{result.get('escalated', '–')} in {result.get('escalation_first_round_ms', 0):.0f} | "
         f"{ms('escalation_steady')} |"
     ]
 
@@ -279,6 +288,9 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--postgres-url")
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--kpis-only", action="store_true", help="Time only `GET /v1/kpis` and the dashboard."
+    )
     args = parser.parse_args()
 
     lines = []
@@ -289,6 +301,7 @@ async def main() -> None:
             args.open_share,
             args.lines,
             args.repeat,
+            args.kpis_only,
         )
         lines += _table("SQLite", sqlite)
     server = None
@@ -302,7 +315,9 @@ async def main() -> None:
     try:
         lines += _table(
             "PostgreSQL",
-            await bench(url, args.tickets, args.open_share, args.lines, args.repeat),
+            await bench(
+                url, args.tickets, args.open_share, args.lines, args.repeat, args.kpis_only
+            ),
         )
     finally:
         if server is not None:
