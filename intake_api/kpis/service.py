@@ -2,6 +2,11 @@
 
 Tickets and conversations count in the window they were created in; CSAT answers in the window
 they were given. Rates are None when nothing counts toward them.
+
+Windows hold up to hundreds of thousands of tickets, so the figures are counted in the database
+(`GROUP BY` over `CASE` verdicts) and what must be judged in Python (medians, durable
+resolution, repeat faults) is read as plain integers (`epoch_us`), never as one object per
+ticket.
 """
 
 from __future__ import annotations
@@ -10,10 +15,21 @@ import bisect
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Subquery, and_, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    Subquery,
+    and_,
+    case,
+    func,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, ConversationMessage
@@ -22,6 +38,7 @@ from core.channels import AGENT_ACTION
 from intake_api.agents.models import AgentActivity, Csat, FirstResponse
 from intake_api.channel_ports.conversations import NOTICE_ACTION
 from intake_api.kpis import conversation_lines, models
+from intake_api.kpis.epoch import epoch_us, micros
 from intake_api.tickets.models import OPEN_STATUSES, Ticket, TicketEvent
 
 REPEAT_WITHIN = timedelta(days=30)
@@ -31,7 +48,8 @@ NO_LINE = "(none)"
 UNASSIGNED = "(unassigned)"
 # Dashboard dimensions and the fact each reads (product line, agent and channel are derived).
 SLA_DIMENSIONS = ("tier", "skill_group", "agent")
-SLA_GROUPS = ("priority", *SLA_DIMENSIONS)
+COUNTED = ("priority", *SLA_DIMENSIONS, "channel", "category", "product_line")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DIMENSIONS = {
     "priority": "priority",
     "tier": "tier",
@@ -49,7 +67,7 @@ def ratio(part: int, whole: int) -> float | None:
 
 @dataclass(frozen=True)
 class TicketFacts:
-    """One ticket as the KPIs see it."""
+    """One ticket as a drill-down lists it."""
 
     id: int
     created_at: datetime
@@ -57,18 +75,11 @@ class TicketFacts:
     priority: str
     category: str
     channel: str | None
-    conversation_id: str | None
-    customer: str | None
-    fault: str | None
-    resolved_at: datetime | None
-    first_response_at: datetime | None
-    tier: str = "standard"
-    skill_group: str = ""
-    assignee: str | None = None
-    product_id: str | None = None
-    subject: str = ""
-    # when a person's first reply's clock started: the last bot line before it, or creation
-    response_from: datetime | None = None
+    tier: str
+    skill_group: str
+    assignee: str | None
+    product_id: str | None
+    subject: str
 
 
 def customer_key(
@@ -128,6 +139,18 @@ def _resolved_at() -> ColumnElement[Any]:
     )
 
 
+def _resolved_us() -> ColumnElement[Any]:
+    """`_resolved_at` as `epoch_us`."""
+    return func.coalesce(
+        epoch_us(Ticket.resolved_at),
+        case((Ticket.status == "closed", epoch_us(Ticket.closed_at)), else_=None),
+    )
+
+
+def _us(moment: datetime) -> int:
+    return micros(moment - EPOCH)
+
+
 def sla_verdict(kind: str, now: datetime) -> ColumnElement[str | None]:
     """The one SLA judgement every SLA figure and its drill-down use, as SQL: `response` (a
     person's first reply, or the resolution, by `sla_due_at`) or `resolution` (by
@@ -154,9 +177,7 @@ async def _ticket_facts(
     end: datetime,
     conditions: list[ColumnElement[bool]],
 ) -> list[TicketFacts]:
-    """The window's tickets that meet `conditions`, read as plain columns through Core (no ORM
-    objects: windows can be large), each with its hand-off moment when answered."""
-    handed_off = _last_bot_line_before_reply(start, end)
+    """The window's tickets that meet `conditions` (a drill-down's list), as plain columns."""
     rows = await _execute(
         session,
         select(
@@ -166,74 +187,27 @@ async def _ticket_facts(
             Ticket.priority,
             Ticket.category,
             Ticket.channel,
-            Ticket.conversation_id,
-            Ticket.customer_phone,
-            Ticket.customer_email,
-            Ticket.sender_id,
-            Ticket.product_id,
-            Ticket.fault_id,
-            _resolved_at(),
-            FirstResponse.at,
             Ticket.customer_tier,
             Ticket.skill_group,
             Ticket.assignee,
+            Ticket.product_id,
             Ticket.subject,
-            handed_off.c.at,
         )
         .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
-        .outerjoin(handed_off, handed_off.c.ticket_id == Ticket.id)
         .where(_created_in(start, end), *conditions)
         .order_by(Ticket.created_at, Ticket.id),
     )
-    return [
-        TicketFacts(
-            id=row[0],
-            created_at=row[1],
-            status=row[2],
-            priority=row[3],
-            category=row[4],
-            channel=row[5],
-            conversation_id=row[6],
-            customer=customer_key(row[7], row[8], row[5], row[9]),
-            fault=fault_key(row[10], row[11]),
-            resolved_at=row[12],
-            first_response_at=row[13],
-            tier=row[14],
-            skill_group=row[15],
-            assignee=row[16],
-            product_id=row[10],
-            subject=row[17],
-            response_from=row[18],
-        )
-        for row in rows
-    ]
+    return [TicketFacts(*row) for row in rows]
 
 
-def _seconds(waits: list[float]) -> tuple[int, float | None, float | None]:
+def _seconds(waits: list[int]) -> tuple[int, float | None, float | None]:
+    """Count, median and mean in seconds of waits in microseconds."""
+    seconds = [wait / 1_000_000 for wait in waits]
     return (
-        len(waits),
-        round(statistics.median(waits), 3) if waits else None,
-        round(statistics.fmean(waits), 3) if waits else None,
+        len(seconds),
+        round(statistics.median(seconds), 3) if seconds else None,
+        round(statistics.fmean(seconds), 3) if seconds else None,
     )
-
-
-def first_response(facts: list[TicketFacts]) -> models.FirstResponse:
-    """From the hand-off (the last bot line before a person's first reply, or the ticket's
-    creation when later) to that reply; bots never count as the response."""
-    waits = [
-        (t.first_response_at - max(t.created_at, t.response_from or t.created_at)).total_seconds()
-        for t in facts
-        if t.first_response_at is not None
-    ]
-    count, p50, avg = _seconds(waits)
-    return models.FirstResponse(count=count, p50_seconds=p50, avg_seconds=avg)
-
-
-def resolution_time(facts: list[TicketFacts]) -> models.ResolutionTime:
-    """From creation to resolution, over resolved (or closed) tickets."""
-    waits = [(t.resolved_at - t.created_at).total_seconds() for t in facts if t.resolved_at]
-    count, p50, avg = _seconds(waits)
-    return models.ResolutionTime(count=count, p50_seconds=p50, avg_seconds=avg)
 
 
 async def _execute(session: AsyncSession, statement: Executable) -> list[Any]:
@@ -262,6 +236,71 @@ def _last_bot_line_before_reply(start: datetime, end: datetime) -> Subquery:
     )
 
 
+def _reopened() -> Select[Any]:
+    """Tickets that went from resolved back to work."""
+    return select(TicketEvent.ticket_id).where(
+        TicketEvent.previous_status == "resolved", TicketEvent.status.in_(OPEN_STATUSES)
+    )
+
+
+@dataclass(frozen=True)
+class Timings:
+    first_response: models.FirstResponse
+    resolution_time: models.ResolutionTime
+    first_contact: models.FirstContactResolution
+
+
+async def _timings(
+    session: AsyncSession, start: datetime, end: datetime, conditions: list[ColumnElement[bool]]
+) -> Timings:
+    """First response (from the hand-off: the last bot line before a person's first reply, or
+    the ticket's creation when later, to that reply; bots never count as the response),
+    resolution time (creation to resolution) and first-contact resolution (resolved, never
+    reopened, at most one agent reply), from one read of integers per ticket."""
+    handed_off = _last_bot_line_before_reply(start, end)
+    created, handed_at = epoch_us(Ticket.created_at), epoch_us(handed_off.c.at)
+    began = case((handed_at > created, handed_at), else_=created)
+    replies = (
+        select(AgentActivity.conversation_id, func.count().label("replies"))
+        .where(AgentActivity.kind == "reply")
+        .group_by(AgentActivity.conversation_id)
+        .subquery()
+    )
+    rows = await _execute(
+        session,
+        select(
+            epoch_us(FirstResponse.at) - began,
+            _resolved_us() - created,
+            Ticket.id.in_(_reopened()),
+            replies.c.replies,
+        )
+        .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
+        .outerjoin(handed_off, handed_off.c.ticket_id == Ticket.id)
+        .outerjoin(replies, replies.c.conversation_id == Ticket.conversation_id)
+        .where(_created_in(start, end), *conditions),
+    )
+    responses = [row[0] for row in rows if row[0] is not None]
+    resolutions = [row[1] for row in rows if row[1] is not None]
+    first_contact = sum(
+        1 for row in rows if row[1] is not None and not row[2] and (row[3] or 0) <= 1
+    )
+    response = _seconds(responses)
+    resolution = _seconds(resolutions)
+    return Timings(
+        first_response=models.FirstResponse(
+            count=response[0], p50_seconds=response[1], avg_seconds=response[2]
+        ),
+        resolution_time=models.ResolutionTime(
+            count=resolution[0], p50_seconds=resolution[1], avg_seconds=resolution[2]
+        ),
+        first_contact=models.FirstContactResolution(
+            resolved=len(resolutions),
+            first_contact=first_contact,
+            rate=ratio(first_contact, len(resolutions)),
+        ),
+    )
+
+
 def _compliance(met: int, breached: int) -> models.Compliance:
     return models.Compliance(met=met, breached=breached, rate=ratio(met, met + breached))
 
@@ -276,18 +315,27 @@ def _sla(counts: SlaCounts) -> models.SlaCompliance:
     )
 
 
-async def _sla_counts(
+@dataclass(frozen=True)
+class Group:
+    """Tickets alike in every counted dimension, and their SLA verdicts."""
+
+    values: dict[str, Any]
+    tickets: int
+    verdicts: SlaCounts
+
+
+async def _groups(
     session: AsyncSession,
     start: datetime,
     end: datetime,
     now: datetime,
     conditions: list[ColumnElement[bool]],
-) -> list[tuple[dict[str, Any], SlaCounts]]:
-    """The window's SLA verdicts counted in the database, per combination of the dimensions
-    the SLA figures group by (a handful of rows however many tickets there are)."""
+) -> list[Group]:
+    """The window's tickets and SLA verdicts counted in the database, per combination of the
+    dimensions the figures group by (a few rows however many tickets there are)."""
     judged = (
         select(
-            *(_column(name).label(name) for name in SLA_GROUPS),
+            *(_column(name).label(name) for name in COUNTED),
             sla_verdict("response", now).label("response"),
             sla_verdict("resolution", now).label("resolution"),
         )
@@ -295,36 +343,44 @@ async def _sla_counts(
         .where(_created_in(start, end), *conditions)
         .subquery()
     )
-    keys = [judged.c[name] for name in (*SLA_GROUPS, "response", "resolution")]
-    rows = await _execute(session, select(*keys, func.count()).group_by(*keys))
-    counted = []
-    for row in rows:
+    keys = [judged.c[name] for name in (*COUNTED, "response", "resolution")]
+    groups = []
+    for row in await _execute(session, select(*keys, func.count()).group_by(*keys)):
         *values, response, resolution, count = row
-        counts: SlaCounts = Counter()
-        counts["response", response] += count
-        counts["resolution", resolution] += count
-        counted.append((dict(zip(SLA_GROUPS, values, strict=True)), counts))
-    return counted
+        verdicts: SlaCounts = Counter({("response", response): count})
+        verdicts["resolution", resolution] += count
+        groups.append(Group(dict(zip(COUNTED, values, strict=True)), count, verdicts))
+    return groups
 
 
-def sla_compliance(
-    counted: list[tuple[dict[str, Any], SlaCounts]],
-) -> dict[str, models.SlaCompliance]:
+def sla_compliance(groups: list[Group]) -> dict[str, models.SlaCompliance]:
     """Response and resolution against the due times, per priority and over all."""
     per: dict[str, SlaCounts] = {group: Counter() for group in (*PRIORITIES, "all")}
-    for values, counts in counted:
-        for group in (values["priority"], "all"):
-            per.setdefault(group, Counter()).update(counts)
-    return {group: _sla(per[group]) for group in (*PRIORITIES, "all")}
+    for group in groups:
+        for name in (group.values["priority"], "all"):
+            per.setdefault(name, Counter()).update(group.verdicts)
+    return {name: _sla(per[name]) for name in (*PRIORITIES, "all")}
 
 
 def sla_by(
-    counted: list[tuple[dict[str, Any], SlaCounts]], dimension: str, lines: dict[str, str]
+    groups: list[Group], dimension: str, lines: dict[str, str]
 ) -> dict[str, models.SlaCompliance]:
-    groups: dict[str, SlaCounts] = {}
-    for values, counts in counted:
-        groups.setdefault(label(dimension, values[dimension], lines), Counter()).update(counts)
-    return {group: _sla(counts) for group, counts in sorted(groups.items())}
+    per: dict[str, SlaCounts] = {}
+    for group in groups:
+        name = label(dimension, group.values[dimension], lines)
+        per.setdefault(name, Counter()).update(group.verdicts)
+    return {name: _sla(counts) for name, counts in sorted(per.items())}
+
+
+def _volume(groups: list[Group], dimension: str, lines: dict[str, str]) -> dict[str, int]:
+    """Tickets per group of a dimension (categories by their own name)."""
+    counts: Counter[str] = Counter()
+    for group in groups:
+        value = group.values[dimension]
+        counts[value if dimension == "category" else label(dimension, value, lines)] += (
+            group.tickets
+        )
+    return dict(sorted(counts.items()))
 
 
 def label(dimension: str, value: str | None, lines: dict[str, str]) -> str:
@@ -343,155 +399,90 @@ def group_of(t: TicketFacts, dimension: str, lines: dict[str, str]) -> str:
     return label(dimension, getattr(t, DIMENSIONS[dimension]), lines)
 
 
-Sighting = tuple[str, str, datetime]  # customer key, fault key, when the ticket was opened
+@dataclass(frozen=True)
+class Outcomes:
+    """Durable resolution of each resolved ticket of the window, and the repeat faults."""
+
+    durable: dict[int, bool]
+    repeat_faults: models.RepeatFaults
 
 
-def repeat_faults(sightings: list[Sighting], start: datetime) -> models.RepeatFaults:
-    """Tickets opened from `start` on whose customer opened one for the same fault in the 30
-    days before; `sightings` are in time order and reach 30 days back from `start`."""
-    last_seen: dict[tuple[str, str], datetime] = {}
-    with_fault = repeats = 0
-    for customer, fault, created_at in sightings:
-        previous = last_seen.get((customer, fault))
-        if created_at >= start:
-            with_fault += 1
-            if previous is not None and created_at - previous <= REPEAT_WITHIN:
-                repeats += 1
-        last_seen[(customer, fault)] = created_at
-    return models.RepeatFaults(
-        tickets_with_fault=with_fault, repeats=repeats, share=ratio(repeats, with_fault)
-    )
-
-
-async def _sightings_before(session: AsyncSession, start: datetime) -> list[Sighting]:
-    """Customer and fault of the tickets of the 30 days before `start` (only those columns)."""
-    rows = await session.execute(
+async def _outcomes(
+    session: AsyncSession, start: datetime, end: datetime, conditions: list[ColumnElement[bool]]
+) -> Outcomes:
+    """One read, in time order, of the window's tickets and of those with a fault in the 30 days
+    before and the 7 after: customer and fault as `customer_key`/`fault_key`, times as
+    integers. A resolved ticket is durable unless reopened or its customer opened a ticket for
+    the same unit and fault within 7 days after the resolution; a ticket of the window repeats
+    a fault when its customer opened one for it in the 30 days before."""
+    window = _created_in(start, end)
+    with_fault = or_(Ticket.fault_id.is_not(None), Ticket.product_id.is_not(None))
+    rows = await _execute(
+        session,
         select(
+            Ticket.id,
             Ticket.customer_phone,
             Ticket.customer_email,
             Ticket.channel,
             Ticket.sender_id,
             Ticket.product_id,
             Ticket.fault_id,
-            Ticket.created_at,
+            epoch_us(Ticket.created_at),
+            _resolved_us(),
+            Ticket.id.in_(_reopened()),
         )
-        .where(_created_in(start - REPEAT_WITHIN, start))
-        .where(or_(Ticket.fault_id.is_not(None), Ticket.product_id.is_not(None)))
-        .order_by(Ticket.created_at, Ticket.id)
-    )
-    sightings = []
-    for phone, email, channel, sender, product_id, fault_id, created_at in rows:
-        customer = customer_key(phone, email, channel, sender)
-        fault = fault_key(product_id, fault_id)
-        if customer and fault:
-            sightings.append((customer, fault, created_at))
-    return sightings
-
-
-def _sightings(facts: list[TicketFacts]) -> list[Sighting]:
-    return [(t.customer, t.fault, t.created_at) for t in facts if t.customer and t.fault]
-
-
-async def _reopened(session: AsyncSession, start: datetime, end: datetime) -> set[int]:
-    """Tickets of the window that went from resolved back to work."""
-    in_window = select(Ticket.id).where(_created_in(start, end))
-    return set(
-        await session.scalars(
-            select(TicketEvent.ticket_id)
-            .where(
-                TicketEvent.ticket_id.in_(in_window),
-                TicketEvent.previous_status == "resolved",
-                TicketEvent.status.in_(OPEN_STATUSES),
-            )
-            .distinct()
+        .where(
+            _created_in(start - REPEAT_WITHIN, end + DURABLE_WITHIN),
+            or_(and_(window, *conditions), and_(not_(window), with_fault)),
         )
+        .order_by(Ticket.created_at, Ticket.id),
+    )
+    start_us, end_us = _us(start), _us(end)
+    last_seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str], list[int]] = {}
+    resolved: list[tuple[int, tuple[str, str] | None, int, bool]] = []
+    faults = repeats = 0
+    for number, phone, email, channel, sender, product, fault_id, created, done, reopened in rows:
+        customer, fault = customer_key(phone, email, channel, sender), fault_key(product, fault_id)
+        key = (customer, fault) if customer and fault else None
+        if start_us <= created < end_us and done is not None:
+            resolved.append((number, key, done, bool(reopened)))
+        if key is None:
+            continue
+        if created < end_us:
+            previous = last_seen.get(key)
+            if created >= start_us:
+                faults += 1
+                repeats += previous is not None and created - previous <= micros(REPEAT_WITHIN)
+            last_seen[key] = created
+        if created >= start_us:
+            seen.setdefault(key, []).append(created)
+    return Outcomes(
+        durable={
+            number: _durable(key, done, reopened, seen) for number, key, done, reopened in resolved
+        },
+        repeat_faults=models.RepeatFaults(
+            tickets_with_fault=faults, repeats=repeats, share=ratio(repeats, faults)
+        ),
     )
 
 
-def durable_outcome(
-    t: TicketFacts, reopened: set[int], later: dict[tuple[str, str], list[datetime]]
-) -> bool | None:
-    """The one durable-resolution judgement (figure and drill-down): None when the ticket is not
-    resolved; False when it was reopened or its customer opened a ticket for the same unit and
-    fault within 7 days after the resolution; else True."""
-    if t.resolved_at is None:
-        return None
-    if t.id in reopened:
+def _durable(
+    key: tuple[str, str] | None, done: int, reopened: bool, seen: dict[tuple[str, str], list[int]]
+) -> bool:
+    """The one durable-resolution judgement (figure and drill-down) of a resolved ticket."""
+    if reopened:
         return False
-    if t.customer and t.fault:
-        seen = later.get((t.customer, t.fault), [])
-        at = bisect.bisect_right(seen, t.resolved_at)
-        if at < len(seen) and seen[at] <= t.resolved_at + DURABLE_WITHIN:
-            return False
-    return True
+    times = seen.get(key, []) if key else []
+    at = bisect.bisect_right(times, done)
+    return not (at < len(times) and times[at] <= done + micros(DURABLE_WITHIN))
 
 
-def durable_resolution(
-    facts: list[TicketFacts], reopened: set[int], later: dict[tuple[str, str], list[datetime]]
-) -> models.DurableResolution:
-    verdicts = [durable_outcome(t, reopened, later) for t in facts]
-    resolved, durable = len([v for v in verdicts if v is not None]), verdicts.count(True)
+def durable_resolution(outcomes: Outcomes) -> models.DurableResolution:
+    resolved, durable = len(outcomes.durable), sum(outcomes.durable.values())
     return models.DurableResolution(
         resolved=resolved, durable=durable, rate=ratio(durable, resolved)
     )
-
-
-async def _sightings_after(
-    session: AsyncSession, facts: list[TicketFacts], end: datetime
-) -> dict[tuple[str, str], list[datetime]]:
-    """When each (customer, fault) opened a ticket: the window's and 7 days after it."""
-    rows = await session.execute(
-        select(
-            Ticket.customer_phone,
-            Ticket.customer_email,
-            Ticket.channel,
-            Ticket.sender_id,
-            Ticket.product_id,
-            Ticket.fault_id,
-            Ticket.created_at,
-        )
-        .where(_created_in(end, end + DURABLE_WITHIN))
-        .where(or_(Ticket.fault_id.is_not(None), Ticket.product_id.is_not(None)))
-    )
-    sightings = _sightings(facts)
-    for phone, email, channel, sender, product_id, fault_id, created_at in rows:
-        customer, fault = (
-            customer_key(phone, email, channel, sender),
-            fault_key(product_id, fault_id),
-        )
-        if customer and fault:
-            sightings.append((customer, fault, created_at))
-    seen: dict[tuple[str, str], list[datetime]] = {}
-    for customer, fault, created_at in sorted(sightings, key=lambda s: s[2]):
-        seen.setdefault((customer, fault), []).append(created_at)
-    return seen
-
-
-def _first_contact(
-    facts: list[TicketFacts], reopened: set[int], replies: dict[str, int]
-) -> models.FirstContactResolution:
-    """Resolved tickets never reopened and answered by at most one agent reply."""
-    resolved = [t for t in facts if t.resolved_at is not None]
-    first_contact = sum(
-        1 for t in resolved if t.id not in reopened and replies.get(t.conversation_id or "", 0) <= 1
-    )
-    return models.FirstContactResolution(
-        resolved=len(resolved),
-        first_contact=first_contact,
-        rate=ratio(first_contact, len(resolved)),
-    )
-
-
-async def _agent_replies(session: AsyncSession, start: datetime, end: datetime) -> dict[str, int]:
-    conversations = select(Ticket.conversation_id).where(
-        _created_in(start, end), Ticket.conversation_id.is_not(None)
-    )
-    rows = await session.execute(
-        select(AgentActivity.conversation_id, func.count())
-        .where(AgentActivity.kind == "reply", AgentActivity.conversation_id.in_(conversations))
-        .group_by(AgentActivity.conversation_id)
-    )
-    return {str(conversation): int(count) for conversation, count in rows}
 
 
 def _conversations_in(start: datetime, end: datetime, channel: str | None) -> ColumnElement[bool]:
@@ -523,22 +514,21 @@ async def _ai_handling(
 
 
 async def _csat(
-    session: AsyncSession, start: datetime, end: datetime, ticket_ids: set[int] | None
+    session: AsyncSession, start: datetime, end: datetime, tickets: Select[Any] | None
 ) -> models.CsatSummary:
     """Answers given in the window (score, distribution), and of the surveys sent in the
-    window the share answered; `ticket_ids` limits both to the filtered tickets."""
-    rows = await session.execute(
-        select(Csat.ticket_id, Csat.score, Csat.answered_at, Csat.surveyed_at).where(
-            or_(
-                and_(Csat.answered_at >= start, Csat.answered_at < end),
-                and_(Csat.surveyed_at >= start, Csat.surveyed_at < end),
-            )
-        )
+    window the share answered; `tickets` (ids) limits both to the filtered tickets."""
+    given = or_(
+        and_(Csat.answered_at >= start, Csat.answered_at < end),
+        and_(Csat.surveyed_at >= start, Csat.surveyed_at < end),
+    )
+    of_tickets = [Csat.ticket_id.in_(tickets)] if tickets is not None else []
+    rows = await _execute(
+        session,
+        select(Csat.score, Csat.answered_at, Csat.surveyed_at).where(given, *of_tickets),
     )
     scores, surveyed, answered = [], 0, 0
-    for ticket_id, score, answered_at, surveyed_at in rows:
-        if ticket_ids is not None and ticket_id not in ticket_ids:
-            continue
+    for score, answered_at, surveyed_at in rows:
         if score is not None and answered_at is not None and start <= answered_at < end:
             scores.append(score)
         if surveyed_at is not None and start <= surveyed_at < end:
@@ -565,10 +555,6 @@ async def _conversations_by_channel(
     return {str(channel): int(count) for channel, count in rows}
 
 
-def _count(values: Any) -> dict[str, int]:
-    return dict(sorted(Counter(values).items()))
-
-
 async def kpis(
     session: AsyncSession,
     *,
@@ -581,35 +567,31 @@ async def kpis(
     """Every KPI of the window [start, end); `lines` maps product ids to product lines."""
     filters, lines = filters or models.KpiFilters(), lines or {}
     conditions = _filtered(filters, lines)
-    facts = await _ticket_facts(session, start, end, conditions)
-    counted = await _sla_counts(session, start, end, now, conditions)
-    filtered = filters != models.KpiFilters()
-    earlier = await _sightings_before(session, start)
-    reopened = await _reopened(session, start, end)
-    later = await _sightings_after(session, facts, end)
+    groups = await _groups(session, start, end, now, conditions)
+    timings = await _timings(session, start, end, conditions)
+    outcomes = await _outcomes(session, start, end, conditions)
+    tickets = select(Ticket.id).where(_created_in(start, end), *conditions)
     mined = await conversation_lines.mine(session, start=start, end=end, channel=filters.channel)
     return models.Kpis(
         start=start,
         end=end,
-        tickets=len(facts),
+        tickets=sum(group.tickets for group in groups),
         ai_handling=await _ai_handling(session, start, end, filters.channel),
-        first_response=first_response(facts),
-        first_contact_resolution=_first_contact(
-            facts, reopened, await _agent_replies(session, start, end)
-        ),
-        sla=sla_compliance(counted),
-        sla_by={dimension: sla_by(counted, dimension, lines) for dimension in SLA_DIMENSIONS},
-        durable_resolution=durable_resolution(facts, reopened, later),
-        resolution_time=resolution_time(facts),
-        csat=await _csat(session, start, end, {t.id for t in facts} if filtered else None),
-        repeat_faults=repeat_faults(earlier + _sightings(facts), start),
+        first_response=timings.first_response,
+        first_contact_resolution=timings.first_contact,
+        sla=sla_compliance(groups),
+        sla_by={dimension: sla_by(groups, dimension, lines) for dimension in SLA_DIMENSIONS},
+        durable_resolution=durable_resolution(outcomes),
+        resolution_time=timings.resolution_time,
+        csat=await _csat(session, start, end, tickets if conditions else None),
+        repeat_faults=outcomes.repeat_faults,
         volume=models.Volume(
             conversations_by_channel=await _conversations_by_channel(
                 session, start, end, filters.channel
             ),
-            tickets_by_channel=_count(t.channel or NO_CHANNEL for t in facts),
-            tickets_by_category=_count(t.category for t in facts),
-            tickets_by_product_line=_count(group_of(t, "product_line", lines) for t in facts),
+            tickets_by_channel=_volume(groups, "channel", lines),
+            tickets_by_category=_volume(groups, "category", lines),
+            tickets_by_product_line=_volume(groups, "product_line", lines),
         ),
         handoff_reasons=mined.handoff_reasons,
         knowledge_gaps=mined.gaps,
@@ -617,10 +599,6 @@ async def kpis(
 
 
 DRILL_METRICS = ("sla.response", "sla.resolution", "durable_resolution", "volume")
-
-
-def _durable_label(verdict: bool | None) -> str | None:
-    return None if verdict is None else ("durable" if verdict else "not_durable")
 
 
 async def drill(
@@ -640,9 +618,14 @@ async def drill(
     ticket) whose outcome in `metric` is `outcome`, judged by the same expressions and
     functions as the figure."""
     conditions = _filtered(filters, lines)
-    if metric.startswith("sla."):
-        conditions.append(sla_verdict(metric.removeprefix("sla."), now) == outcome)
-    facts = await _ticket_facts(session, start, end, conditions)
+    facts = await _ticket_facts(
+        session,
+        start,
+        end,
+        [*conditions, sla_verdict(metric.removeprefix("sla."), now) == outcome]
+        if metric.startswith("sla.")
+        else conditions,
+    )
     if metric == "sla.response" and dimension == "priority" and group == "all":
         dimension = "all"
     if dimension != "all":
@@ -650,7 +633,7 @@ async def drill(
     if metric == "volume":
         return facts if outcome == "all" else []
     if metric == "durable_resolution":
-        reopened = await _reopened(session, start, end)
-        later = await _sightings_after(session, facts, end)
-        return [t for t in facts if _durable_label(durable_outcome(t, reopened, later)) == outcome]
+        durable = (await _outcomes(session, start, end, conditions)).durable
+        wanted = {"durable": True, "not_durable": False}.get(outcome)
+        return [t for t in facts if t.id in durable and durable[t.id] is wanted]
     return facts
