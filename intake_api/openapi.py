@@ -12,7 +12,6 @@ with parameters 422. Every 422 is the service's `ErrorBody`, not FastAPI's `HTTP
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -83,16 +82,13 @@ def document_errors(document: dict[str, Any]) -> None:
             schemas.pop(name, None)
 
 
-def install_openapi(app: FastAPI, *extend: Callable[[dict[str, Any]], None]) -> None:
-    """Generate `app`'s document once, with the implied errors and each `extend` applied."""
+def install_openapi(app: FastAPI) -> None:
+    """Generate `app`'s document once, with the implied errors."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = generate()
-            document_errors(document)
-            for step in extend:
-                step(document)
+            document_errors(generate())
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
