@@ -89,7 +89,7 @@ class AlarmDesk:
     async def receive(self, alarm: AlarmIn, *, source: str) -> AlarmRead:
         """Store the alarm and everything it causes; answers it as stored."""
         async with self._unit() as session:
-            if alarm.status is AlarmStatus.CLEARED:
+            if alarm.status == AlarmStatus.CLEARED:
                 outcome = await self._cleared(session, alarm, source)
             else:
                 outcome = await self._active(session, alarm, source)

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -122,9 +122,17 @@ class AlarmIn(BaseModel):
     serial: Annotated[str, limit(100, min_length=1, strip=True)]
     code: Annotated[str, limit(100, min_length=1, strip=True)]
     severity: Severity = "major"
-    status: AlarmStatus = AlarmStatus.ACTIVE
+    status: Literal["active", "cleared"] = "active"
     occurred_at: datetime | None = None
     details: dict[str, Any] | None = Field(default=None, description="Anything else the unit says.")
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _iso_time(cls, value: Any) -> Any:
+        """An ISO 8601 string (as the schema says), not a bare number of unknown unit."""
+        if isinstance(value, int | float):
+            raise ValueError("expected an ISO 8601 date-time string")
+        return value
 
 
 class AlarmRead(BaseModel):

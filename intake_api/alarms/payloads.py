@@ -49,7 +49,13 @@ def plain_alarm(data: Any, *, where: str = "") -> AlarmIn:
 
 
 def _millis(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(value / 1000, UTC) if isinstance(value, int | float) else None
+    """A ThingsBoard timestamp (ms since the epoch); None when it is not a usable one."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _thingsboard_serial(data: dict[str, Any]) -> Any:
@@ -87,13 +93,15 @@ def thingsboard_alarm(data: dict[str, Any]) -> AlarmIn:
 
 
 def is_thingsboard(data: Any) -> bool:
-    """ThingsBoard alarms name an originator and a type, never a `code`."""
-    return (
-        isinstance(data, dict)
-        and "code" not in data
-        and "type" in data
-        and any(key in data for key in ("originator", "originatorName", "details"))
-    )
+    """ThingsBoard alarms name their originator, which the plain alarm never has."""
+    return isinstance(data, dict) and ("originatorName" in data or "originator" in data)
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 def is_cloudevent(headers: Mapping[str, str]) -> bool:
@@ -104,12 +112,14 @@ def is_cloudevent(headers: Mapping[str, str]) -> bool:
 def cloudevent_alarm(headers: Mapping[str, str], body: bytes) -> AlarmIn:
     """A CloudEvents 1.0 event (structured or binary) whose `data` is the plain body."""
     wanted = {k: v for k, v in headers.items() if k.startswith("ce-") or k == "content-type"}
+    if "ce-specversion" not in wanted and not isinstance(_json_or_none(body), dict):
+        raise MalformedAlarm("body", "a structured CloudEvent is a JSON object")
     try:
         event = from_http_event(HTTPMessage(headers=wanted, body=body))
     except CloudEventValidationError as exc:
         field = next(iter(exc.errors), "event")
         raise MalformedAlarm(field, str(exc)) from None
-    except (BaseCloudEventException, ValueError, TypeError, KeyError) as exc:
+    except (BaseCloudEventException, ValueError, TypeError, KeyError, AttributeError) as exc:
         field = getattr(exc, "attribute_name", "event")
         raise MalformedAlarm(field, str(exc) or "not a CloudEvents 1.0 event") from None
     data = event.get_data()

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from core.database import unit_of_work
 from intake_api.alarms import service
-from intake_api.alarms.models import AlarmAccepted, AlarmPage, AlarmRead, IncidentRead
+from intake_api.alarms.models import (
+    SEVERITIES,
+    AlarmAccepted,
+    AlarmIn,
+    AlarmPage,
+    AlarmRead,
+    IncidentRead,
+)
 from intake_api.alarms.payloads import read_alarm
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED, ErrorBody, error_responses
 from intake_api.idempotency.dependencies import idempotent
+from intake_api.limits.text import NO_NUL
 from intake_api.services import services
 from intake_api.tickets.models import format_ticket_id
 
@@ -29,6 +37,43 @@ _FORMS = (
 )
 
 
+def _text(max_length: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NO_NUL}
+
+
+# The request bodies for the OpenAPI schema (the route reads the raw body: three forms).
+PLAIN = AlarmIn.model_json_schema()
+THINGSBOARD = {
+    "title": "ThingsBoard alarm",
+    "type": "object",
+    "required": ["type", "originatorName"],
+    "properties": {
+        "type": _text(100),
+        "originatorName": _text(100),
+        "originator": {"type": "object"},
+        "severity": {"enum": [s.upper() for s in SEVERITIES]},
+        "status": {"enum": ["ACTIVE_UNACK", "ACTIVE_ACK", "CLEARED_UNACK", "CLEARED_ACK"]},
+        "startTs": {"type": "integer", "minimum": 0, "maximum": 32503680000000},
+        "details": {"type": "object", "description": "`serial` here names the unit."},
+    },
+    "additionalProperties": True,  # ThingsBoard sends more (id, tenantId, createdTime, ...)
+}
+CLOUDEVENT = {
+    "title": "CloudEvent (structured)",
+    "type": "object",
+    "required": ["specversion", "id", "source", "type", "data"],
+    "properties": {
+        "specversion": {"enum": ["1.0"]},
+        "id": _text(200),
+        "source": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+        "type": _text(200),
+        "datacontenttype": {"type": "string"},
+        "data": PLAIN,
+    },
+    "additionalProperties": True,  # optional attributes and extensions
+}
+
+
 @router.post(
     "",
     status_code=202,
@@ -40,8 +85,8 @@ _FORMS = (
             "required": True,
             "description": _FORMS,
             "content": {
-                "application/json": {"schema": {"type": "object"}},
-                "application/cloudevents+json": {"schema": {"type": "object"}},
+                "application/json": {"schema": {"oneOf": [PLAIN, THINGSBOARD]}},
+                "application/cloudevents+json": {"schema": CLOUDEVENT},
             },
         }
     },
