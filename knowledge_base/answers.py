@@ -10,10 +10,8 @@ the other one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Literal, TypeVar
 
-from opencc import OpenCC
 from pydantic import BaseModel, Field
 
 from knowledge_base.errors import UnknownItemError
@@ -29,6 +27,7 @@ from knowledge_base.format import (
     texts_by_lang,
 )
 from knowledge_base.graph import KnowledgeGraph
+from knowledge_base.text import to_simplified, to_traditional
 
 Lang = Literal["zh", "zh-Hant", "en"]
 T = TypeVar("T")
@@ -131,21 +130,6 @@ def normalize_lang(lang: str | None) -> Lang:
     if code.startswith("zh"):
         return "zh"
     return "en"
-
-
-@lru_cache(maxsize=2)
-def _opencc(config: str) -> OpenCC:
-    return OpenCC(config)
-
-
-def to_traditional(text: str) -> str:
-    """Simplified -> Traditional Chinese (text without Chinese is returned unchanged)."""
-    return _opencc("s2t").convert(text)
-
-
-def to_simplified(text: str) -> str:
-    """Traditional -> Simplified Chinese (text without Chinese is returned unchanged)."""
-    return _opencc("t2s").convert(text)
 
 
 def _as_is(text: str) -> str:

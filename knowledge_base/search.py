@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge_base.answers import to_traditional
 from knowledge_base.calibration import Calibration, HitSignals, shipped_calibration
 from knowledge_base.index import KnowledgeIndex
 from knowledge_base.text import (
@@ -36,6 +35,7 @@ from knowledge_base.text import (
     detect_script,
     has_chinese,
     to_mandarin,
+    to_traditional,
     tokenize,
 )
 

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-from opencc import OpenCC
+from knowledge_base.text import to_simplified, to_traditional
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _MODEL_TOKEN = re.compile(r"\b[A-Za-z]{1,4}[- ]?\d+[A-Za-z0-9-]*\b")
 # Words customers type in any language; they do not switch the reply language.
 _NEUTRAL = re.compile(r"\b(ok|okay|OK|Ok)\b")
-
-
-@lru_cache(maxsize=2)
-def _converter(config: str) -> OpenCC:
-    return OpenCC(config)
-
-
-def to_traditional(text: str) -> str:
-    """Simplified Chinese to Traditional (opencc s2t); other text passes unchanged."""
-    return _converter("s2t").convert(text)
-
-
-def to_simplified(text: str) -> str:
-    """Traditional Chinese to Simplified (opencc t2s), to compare texts across scripts."""
-    return _converter("t2s").convert(text)
 
 
 def is_traditional(text: str) -> bool:

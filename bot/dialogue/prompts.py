@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from bot.dialogue.language import Voice, detect_voice, to_simplified
+from bot.dialogue.language import Voice, detect_voice
+from knowledge_base.text import to_simplified
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 _SPACE = re.compile(r"\s+")

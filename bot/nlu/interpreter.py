@@ -9,6 +9,7 @@ from typing import Any
 
 import joblib
 import scipy.sparse as sp
+import sklearn
 
 from bot.nlu.classifiers import LogisticRegressionIntentClassifier
 from bot.nlu.errors import ModelError, PipelineError
@@ -107,7 +108,13 @@ class Interpreter:
         return kept
 
     def parse_batch(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        """`parse` for many texts at once (one featurization pass)."""
+        """`parse` for many texts at once (one featurization pass).
+
+        The features are ours and always finite, so sklearn's per-call input scans and parameter
+        checks (~10% of reading a short message) are skipped.
+        """
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            readings = self.intents(texts)
         return [
             {
                 "text": text,
@@ -115,7 +122,7 @@ class Interpreter:
                 "entities": self.entities(text),
                 "intent_ranking": ranking,
             }
-            for text, (intent, ranking) in zip(texts, self.intents(texts), strict=True)
+            for text, (intent, ranking) in zip(texts, readings, strict=True)
         ]
 
     def parse(self, text: str) -> dict[str, Any]:
