@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from bot.dialogue.models import Conversation, ConversationMessage  # noqa: E402
 from core.columns import utcnow  # noqa: E402
@@ -185,9 +185,11 @@ async def _seed(engine, count: int, open_share: float, per: int) -> None:  # noq
         for lines in _lines(conversations, per, random.Random(8)):
             await connection.execute(insert(ConversationMessage), lines)
         if engine.dialect.name == "postgresql":
-            from sqlalchemy import text
-
             await connection.execute(text(f"SELECT setval('tickets_id_seq', {count})"))
+    async with engine.begin() as connection:
+        # planner statistics, as autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite) keep them
+        # in service; right after a bulk load PostgreSQL has none and picks nested loops
+        await connection.execute(text("ANALYZE"))
 
 
 async def _timed(run: Callable[[], Awaitable[object]], repeat: int) -> tuple[float, float]:
