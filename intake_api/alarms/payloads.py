@@ -68,22 +68,37 @@ def _thingsboard_serial(data: dict[str, Any]) -> Any:
     return data.get("originatorName") or originator
 
 
+TB_STATUSES = ("ACTIVE_UNACK", "ACTIVE_ACK", "CLEARED_UNACK", "CLEARED_ACK")
+TB_TIME_LIMIT_MS = 32503680000000  # year 3000
+
+
+def _check_thingsboard(data: dict[str, Any]) -> None:
+    """The keys ThingsBoard's alarm JSON gives, of the types it gives them."""
+    if str(data.get("status") or "ACTIVE_UNACK").upper() not in TB_STATUSES:
+        raise MalformedAlarm("status", f"expected one of {', '.join(TB_STATUSES)}")
+    if str(data.get("severity") or "MAJOR").lower() not in SEVERITIES:
+        raise MalformedAlarm("severity", f"expected one of {', '.join(SEVERITIES)} (any case)")
+    for key, kind in (("details", dict), ("originator", dict)):
+        if data.get(key) is not None and not isinstance(data[key], kind):
+            raise MalformedAlarm(key, "expected an object")
+    for key in ("startTs", "createdTime"):
+        value = data.get(key)
+        valid = isinstance(value, int) and not isinstance(value, bool)
+        if value is not None and not (valid and 0 <= value <= TB_TIME_LIMIT_MS):
+            raise MalformedAlarm(key, "expected milliseconds since 1970 (an integer)")
+
+
 def thingsboard_alarm(data: dict[str, Any]) -> AlarmIn:
     """ThingsBoard's alarm JSON in the plain shape."""
+    _check_thingsboard(data)
     status = str(data.get("status") or "ACTIVE_UNACK").upper()
-    if not status.startswith(("ACTIVE", "CLEARED")):
-        raise MalformedAlarm("status", "expected ACTIVE_UNACK, ACTIVE_ACK, CLEARED_UNACK or ...")
-    severity = str(data.get("severity") or "MAJOR").lower()
-    if severity not in SEVERITIES:
-        raise MalformedAlarm("severity", f"expected one of {', '.join(SEVERITIES)} (any case)")
-    details = data.get("details") if isinstance(data.get("details"), dict) else {}
     plain = {
         "serial": _thingsboard_serial(data),
         "code": data.get("type"),
-        "severity": severity,
+        "severity": str(data.get("severity") or "MAJOR").lower(),
         "status": "cleared" if status.startswith("CLEARED") else "active",
         "occurred_at": _millis(data.get("startTs") or data.get("createdTime")),
-        "details": details,
+        "details": data.get("details") or {},
     }
     if not isinstance(plain["serial"], str) or not plain["serial"]:
         raise MalformedAlarm("originator", "no unit name (originatorName) or details.serial")

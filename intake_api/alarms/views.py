@@ -16,7 +16,7 @@ from intake_api.alarms.models import (
     AlarmRead,
     IncidentRead,
 )
-from intake_api.alarms.payloads import read_alarm
+from intake_api.alarms.payloads import TB_STATUSES, TB_TIME_LIMIT_MS, read_alarm
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED, ErrorBody, error_responses
@@ -50,11 +50,15 @@ THINGSBOARD = {
     "properties": {
         "type": _text(100),
         "originatorName": _text(100),
-        "originator": {"type": "object"},
-        "severity": {"enum": [s.upper() for s in SEVERITIES]},
-        "status": {"enum": ["ACTIVE_UNACK", "ACTIVE_ACK", "CLEARED_UNACK", "CLEARED_ACK"]},
-        "startTs": {"type": "integer", "minimum": 0, "maximum": 32503680000000},
-        "details": {"type": "object", "description": "`serial` here names the unit."},
+        "originator": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+        "severity": {"enum": [*SEVERITIES, *(s.upper() for s in SEVERITIES)]},
+        "status": {"enum": list(TB_STATUSES)},
+        "startTs": {"type": "integer", "minimum": 0, "maximum": TB_TIME_LIMIT_MS},
+        "createdTime": {"type": "integer", "minimum": 0, "maximum": TB_TIME_LIMIT_MS},
+        "details": {
+            "anyOf": [{"type": "object"}, {"type": "null"}],
+            "description": "`serial` here names the unit.",
+        },
     },
     "additionalProperties": True,  # ThingsBoard sends more (id, tenantId, createdTime, ...)
 }
