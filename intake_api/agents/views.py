@@ -19,7 +19,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from core.columns import utcnow
 from core.database import unit_of_work
-from core.errors import Forbidden, Unauthorized
+from core.errors import Unauthorized
 from core.logs import get_logger
 from intake_api.agents import accounts, csat, service, workspace
 from intake_api.agents.delivery import logs_what_it_sends, send_to_customer
@@ -508,7 +508,7 @@ async def answer_csat(
         if token is not None and not hmac.compare_digest(
             token.encode(), ticket.status_token.encode()
         ):
-            raise Forbidden(f"the status token is not the one of ticket {ticket_id}")
+            raise Unauthorized(f"the status token is not the one of ticket {ticket_id}")
         answer = await csat.answer(session, ticket=ticket, data=body, actor=actor)
     CSAT_ANSWERS.labels(score=str(answer.score)).inc()
     return answer

@@ -18,7 +18,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect
 
-from core.errors import Forbidden, ServiceError, Unauthorized
+from core.errors import ServiceError, Unauthorized
 from intake_api.auth.dependencies import bearer, check_scopes, principal_of_key
 from intake_api.auth.responses import error_responses
 from intake_api.events.stream import IDLE_SECONDS, ticket_events
@@ -45,7 +45,7 @@ async def authorize_stream(
     async with services(app_request.app).sessions() as session:
         ticket = await tickets.get(session, ticket_id=ticket_id)
     if token is not None and not hmac.compare_digest(token.encode(), ticket.status_token.encode()):
-        raise Forbidden(f"the status token is not the one of ticket {ticket_id}")
+        raise Unauthorized(f"the status token is not the one of ticket {ticket_id}")
     return ticket.public_id
 
 

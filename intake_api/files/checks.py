@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import filetype  # type: ignore[import-untyped]
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core.errors import PayloadTooLarge, ServiceError, UnsupportedMediaType
+from core.errors import PayloadTooLarge, ServiceError, Unprocessable, UnsupportedMediaType
 
 # Pillow refuses images over this many pixels (decompression bombs) with an error we turn 4xx.
 MAX_PIXELS = 40_000_000
@@ -47,7 +47,7 @@ def decode_base64(text: str, max_bytes: int) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ServiceError(f"data_base64 is not valid base64: {exc}") from exc
+        raise Unprocessable(f"data_base64 is not valid base64: {exc}") from exc
 
 
 def check(

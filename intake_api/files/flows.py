@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.columns import utcnow
-from core.errors import NotFound, PayloadTooLarge, ServiceError
+from core.errors import NotFound, PayloadTooLarge, Unprocessable
 from core.logs import get_logger
 from core.messages import Attachment, InboundMessage
 from intake_api.files import service
@@ -118,7 +118,7 @@ class FileDesk:
     async def _fetch(self, url: str, number: int) -> bytes:
         """The bytes at an attachment's http(s) URL, no more than the size limit."""
         if not url.startswith(("http://", "https://")):
-            raise ServiceError(f"attachments[{number}].url must be an http(s) URL")
+            raise Unprocessable(f"attachments[{number}].url must be an http(s) URL")
         limit = self.limits.max_bytes
         try:
             async with (
@@ -126,7 +126,7 @@ class FileDesk:
                 client.stream("GET", url) as response,
             ):
                 if response.status_code != 200:
-                    raise ServiceError(
+                    raise Unprocessable(
                         f"attachments[{number}].url answered {response.status_code}", url=url
                     )
                 body = bytearray()
@@ -136,7 +136,7 @@ class FileDesk:
                         raise PayloadTooLarge(f"attachment larger than the limit of {limit} bytes")
                 return bytes(body)
         except httpx.HTTPError as exc:
-            raise ServiceError(f"attachments[{number}].url could not be fetched: {exc}") from exc
+            raise Unprocessable(f"attachments[{number}].url could not be fetched: {exc}") from exc
 
     def record(self, session: AsyncSession, message: InboundMessage, taken: TakenFiles) -> None:
         """The file rows, in the transaction that stores their message."""

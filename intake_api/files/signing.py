@@ -57,7 +57,7 @@ class UrlSigner:
                 "a file needs a signed URL (expires, sig): agents get one from "
                 "GET /v1/conversations/{id}/files"
             )
-        if not hmac.compare_digest(sig, self._signature(file_id, expires)):
+        if not hmac.compare_digest(sig.encode(), self._signature(file_id, expires).encode()):
             raise Forbidden("the file URL's signature is not valid")
         if expires < time.time():
             raise Forbidden("the file URL has expired; ask for a new one")

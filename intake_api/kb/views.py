@@ -35,7 +35,12 @@ class SearchHit(BaseModel):
 @router.get("/search", response_model=list[SearchHit])
 def search(
     request: Request,
-    q: str = Query("", description=f"The customer's text, 1 to {MAX_QUERY_CHARS} characters."),
+    q: str = Query(
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        pattern=r"\S",
+        description=f"The customer's text, 1 to {MAX_QUERY_CHARS} characters, not only spaces.",
+    ),
     lang: str | None = Query(None, description="zh or en; detected from the text if absent."),
     k: int = Query(5, ge=1, le=MAX_K, description=f"How many hits, 1 to {MAX_K}."),
 ) -> list[SearchHit]:
@@ -44,13 +49,6 @@ def search(
     A top `score` below the service's no-answer threshold means no good answer. Text with
     nothing searchable in it (only punctuation or control characters) gives an empty list.
     """
-    if not q.strip():
-        raise InvalidQuery("q must not be empty: give the customer's question or message")
-    if len(q) > MAX_QUERY_CHARS:
-        raise InvalidQuery(
-            f"q is {len(q)} characters long; at most {MAX_QUERY_CHARS} are accepted",
-            max_chars=MAX_QUERY_CHARS,
-        )
     if lang is not None and lang.lower() not in SUPPORTED_LANGS:
         raise InvalidQuery(f"lang {lang!r} is not supported: use zh or en", lang=lang)
     if not is_searchable(q):

@@ -92,8 +92,9 @@ async def test_wrong_token_or_no_credentials_are_refused(base_url: str, client) 
         borrowed = await customer.get(url, params={"token": other["status_token"]})
         nothing = await customer.get(url)
         bad_key = await customer.get(url, headers={"Authorization": "Bearer wrong"})
-    assert wrong.status_code == 403 and "token" in wrong.json()["message"]
-    assert borrowed.status_code == 403
+    # A wrong token is a wrong credential: 401, as for a wrong key.
+    assert wrong.status_code == 401 and "token" in wrong.json()["message"]
+    assert borrowed.status_code == 401
     assert nothing.status_code == 401
     assert bad_key.status_code == 401
 

@@ -39,7 +39,7 @@ async def test_the_customer_answers_once_with_the_status_token(
         "answered_at": None,
     }
     assert second.status_code == 409 and "already" in second.json()["message"]
-    assert wrong.status_code == 403 and anonymous.status_code == 401
+    assert wrong.status_code == 401 and anonymous.status_code == 401
     kpis = (await alice.get("/v1/kpis")).json()["csat"]
     assert kpis["count"] == 1 and kpis["distribution"]["4"] == 1
 
