@@ -517,27 +517,35 @@ async def _csat(
     session: AsyncSession, start: datetime, end: datetime, tickets: Select[Any] | None
 ) -> models.CsatSummary:
     """Answers given in the window (score, distribution), and of the surveys sent in the
-    window the share answered; `tickets` (ids) limits both to the filtered tickets."""
-    given = or_(
-        and_(Csat.answered_at >= start, Csat.answered_at < end),
-        and_(Csat.surveyed_at >= start, Csat.surveyed_at < end),
-    )
+    window the share answered; `tickets` (ids) limits both to the filtered tickets. Counted in
+    the database per score and window (the mean from the exact integer sum)."""
+    answered_in = and_(Csat.answered_at >= start, Csat.answered_at < end)
+    surveyed_in = and_(Csat.surveyed_at >= start, Csat.surveyed_at < end)
     of_tickets = [Csat.ticket_id.in_(tickets)] if tickets is not None else []
-    rows = await _execute(
-        session,
-        select(Csat.score, Csat.answered_at, Csat.surveyed_at).where(given, *of_tickets),
+    judged = (
+        select(
+            Csat.score.label("score"),
+            case((answered_in, 1), else_=0).label("answered_in"),
+            case((surveyed_in, 1), else_=0).label("surveyed_in"),
+        )
+        .where(or_(answered_in, surveyed_in), *of_tickets)
+        .subquery()
     )
-    scores, surveyed, answered = [], 0, 0
-    for score, answered_at, surveyed_at in rows:
-        if score is not None and answered_at is not None and start <= answered_at < end:
-            scores.append(score)
-        if surveyed_at is not None and start <= surveyed_at < end:
-            surveyed += 1
-            answered += score is not None
-    counts = Counter(scores)
+    keys = [judged.c.score, judged.c.answered_in, judged.c.surveyed_in]
+    counts: Counter[int] = Counter()
+    surveyed = answered = 0
+    for score, answered_in_window, surveyed_in_window, count in await _execute(
+        session, select(*keys, func.count()).group_by(*keys)
+    ):
+        if score is not None and answered_in_window:
+            counts[score] += count
+        if surveyed_in_window:
+            surveyed += count
+            answered += count if score is not None else 0
+    given = counts.total()
     return models.CsatSummary(
-        count=len(scores),
-        avg=round(statistics.fmean(scores), 3) if scores else None,
+        count=given,
+        avg=round(sum(s * n for s, n in counts.items()) / given, 3) if given else None,
         distribution={str(score): counts.get(score, 0) for score in range(1, 6)},
         surveyed=surveyed,
         response_rate=ratio(answered, surveyed),
