@@ -41,6 +41,9 @@ def _text(max_length: int) -> dict[str, Any]:
     return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NO_NUL}
 
 
+_MILLIS = {
+    "anyOf": [{"type": "integer", "minimum": 0, "maximum": TB_TIME_LIMIT_MS}, {"type": "null"}]
+}
 # The request bodies for the OpenAPI schema (the route reads the raw body: three forms).
 PLAIN = AlarmIn.model_json_schema()
 THINGSBOARD = {
@@ -53,8 +56,8 @@ THINGSBOARD = {
         "originator": {"anyOf": [{"type": "object"}, {"type": "null"}]},
         "severity": {"enum": [*SEVERITIES, *(s.upper() for s in SEVERITIES)]},
         "status": {"enum": list(TB_STATUSES)},
-        "startTs": {"type": "integer", "minimum": 0, "maximum": TB_TIME_LIMIT_MS},
-        "createdTime": {"type": "integer", "minimum": 0, "maximum": TB_TIME_LIMIT_MS},
+        "startTs": _MILLIS,
+        "createdTime": _MILLIS,
         "details": {
             "anyOf": [{"type": "object"}, {"type": "null"}],
             "description": "`serial` here names the unit.",
