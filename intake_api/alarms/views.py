@@ -54,8 +54,8 @@ THINGSBOARD = {
         "type": _text(100),
         "originatorName": _text(100),
         "originator": {"anyOf": [{"type": "object"}, {"type": "null"}]},
-        "severity": {"enum": [*SEVERITIES, *(s.upper() for s in SEVERITIES)]},
-        "status": {"enum": list(TB_STATUSES)},
+        "severity": {"enum": [*SEVERITIES, *(s.upper() for s in SEVERITIES), None]},
+        "status": {"enum": [*TB_STATUSES, None]},
         "startTs": _MILLIS,
         "createdTime": _MILLIS,
         "details": {
