@@ -15,13 +15,14 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, never batch mode: on SQLite batch mode copies `tickets` into a new table and
+# drops the old one, and with foreign keys on that DROP deletes every row that references a
+# ticket (events, first responses, CSAT) through ON DELETE CASCADE.
 def upgrade() -> None:
-    with op.batch_alter_table("tickets") as batch:
-        batch.add_column(
-            sa.Column("version", sa.Integer(), nullable=False, server_default=sa.text("1"))
-        )
+    op.add_column(
+        "tickets", sa.Column("version", sa.Integer(), nullable=False, server_default=sa.text("1"))
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("tickets") as batch:
-        batch.drop_column("version")
+    op.drop_column("tickets", "version")  # SQLite >= 3.35 drops a column in place
