@@ -7,11 +7,11 @@ one) deletes, with foreign keys on, every row that references it through ON DELE
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import ReflectedColumn
 
 from core.database import create_engine
 from intake_api.storage.migrate import alembic_config, migrate
@@ -34,7 +34,7 @@ def _upgrade_to(connection: Connection, targets: tuple[str, ...]) -> None:
         command.upgrade(config, target)
 
 
-def _filler(column: dict[str, Any]) -> object:
+def _filler(column: ReflectedColumn) -> object:
     """A value for a NOT NULL column without a default, by its reflected type."""
     kind = column["type"]
     if isinstance(kind, sa.Boolean):
