@@ -12,12 +12,12 @@ from core.database import create_engine, session_factory
 from core.errors import install_error_handlers
 from core.logs import configure_logging, get_logger
 from core.settings import Settings, get_settings
-from intake_api.api_docs import install_api_docs
 from intake_api.agents.scheduled import agents_lifespan
 from intake_api.agents.views import csat_router, pages_router
 from intake_api.agents.views import router as agents_router
 from intake_api.alarms.lifespan import alarms_lifespan
 from intake_api.alarms.views import router as alarms_router
+from intake_api.api_docs import install_api_docs
 from intake_api.assets.lifespan import assets_lifespan
 from intake_api.assets.views import router as assets_router
 from intake_api.audit.views import router as audit_router
