@@ -76,6 +76,20 @@ class Settings(BaseSettings):
         default=None,
         description="Where attachments are stored by content hash; default: data dir/files.",
     )
+    files_store: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where attachment blobs live: `local` (files_dir) or an S3-compatible bucket.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, Ceph...); default: AWS S3."
+    )
+    s3_bucket: str | None = Field(default=None, description="Bucket of attachments (files_store=s3).")
+    s3_region: str | None = Field(default=None, description="Region of the S3 bucket.")
+    s3_access_key_id: str | None = Field(
+        default=None, description="S3 access key; default: boto3's own chain (env, profile, role)."
+    )
+    s3_secret_access_key: str | None = Field(default=None, description="S3 secret key.")
+    s3_prefix: str = Field(default="", description="Key prefix of attachment blobs in the bucket.")
     max_attachment_bytes: int = Field(
         default=5_000_000,
         gt=0,

@@ -1,8 +1,7 @@
 """Where file bytes live: content-addressed blobs (the SHA-256 of the bytes names them).
 
 `BlobStore` is the interface; `LocalBlobStore` keeps blobs under a folder (the data dir's
-`files/` by default). An S3-compatible store would implement the same three calls; none is
-built yet (see docs/channels.md).
+`files/` by default); `s3.S3BlobStore` keeps them in an S3-compatible bucket under the same keys.
 """
 
 from __future__ import annotations
@@ -17,6 +16,13 @@ from typing import Protocol
 def content_key(data: bytes) -> str:
     """The blob's name: the hex SHA-256 of its bytes."""
     return hashlib.sha256(data).hexdigest()
+
+
+def blob_path(key: str) -> str:
+    """Where a blob lives under a store's root: `ab/cd/<key>` (a ValueError if not a key)."""
+    if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
+        raise ValueError(f"not a content key: {key!r}")
+    return f"{key[:2]}/{key[2:4]}/{key}"
 
 
 class BlobStore(Protocol):
@@ -36,9 +42,7 @@ class LocalBlobStore:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
-            raise ValueError(f"not a content key: {key!r}")
-        return self.root / key[:2] / key[2:4] / key
+        return self.root / blob_path(key)
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
