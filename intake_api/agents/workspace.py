@@ -304,7 +304,9 @@ async def mark_read(session: AsyncSession, *, actor: str, conversation_id: str) 
 
 
 def _links(attachments: list[dict[str, Any]] | None) -> list[dict[str, str]]:
-    """The attachments a customer sent that have a web address (others are named only)."""
+    """The attachments a customer sent: a web address when they have one, and the stored
+    file's id (`file_id`, empty when not stored) that the page matches to the conversation's
+    signed file list."""
     links = []
     for attachment in attachments or []:
         url = str(attachment.get("url") or "")
@@ -313,6 +315,7 @@ def _links(attachments: list[dict[str, Any]] | None) -> list[dict[str, str]]:
                 "type": str(attachment.get("type") or "file"),
                 "name": str(attachment.get("name") or attachment.get("type") or "attachment"),
                 "url": url if url.startswith(("http://", "https://")) else "",
+                "file_id": str(attachment.get("file_id") or ""),
             }
         )
     return links

@@ -1,5 +1,7 @@
 // The agent workspace: a live inbox (Server-Sent Events) ordered by breach risk, one open
-// conversation with its transcript, reply box, ticket actions, KB suggestions and context.
+// conversation with its transcript (the customer's photos, voice notes and files shown where they
+// were sent, by signed URLs fetched each time the conversation loads), reply box, ticket actions,
+// KB suggestions and context.
 "use strict";
 
 const TRANSITION_LABELS = {
@@ -12,7 +14,7 @@ const TRANSITION_LABELS = {
   cancelled: "Cancel",
 };
 const SPEAKERS = { customer: "Customer", bot: "Bot", system: "System" };
-const state = { selected: null, item: null, etag: null, agents: [] };
+const state = { selected: null, item: null, etag: null, agents: [], files: [] };
 
 function filters() {
   const params = new URLSearchParams();
@@ -89,26 +91,68 @@ function speakerLabel(line) {
   return line.speaker === "agent" ? line.author || "Agent" : SPEAKERS[line.speaker];
 }
 
+function opener(url, child) {
+  const link = el("a", null, "attachment");
+  link.href = url;
+  link.rel = "noopener noreferrer";
+  link.target = "_blank";
+  link.append(child);
+  return link;
+}
+
+// A stored file as the agent sees it: a thumbnail (opens full size) with the text read off it,
+// an audio player, or a download link.
+function renderFile(file) {
+  const box = el("figure", null, `file ${file.kind}`);
+  box.dataset.fileId = file.id;
+  const name = file.name || file.kind;
+  if (file.kind === "image") {
+    const image = el("img", null, "thumb");
+    image.src = file.url;
+    image.alt = name;
+    image.loading = "lazy";
+    box.append(opener(file.url, image));
+  } else if (file.kind === "voice") {
+    const audio = el("audio");
+    audio.controls = true;
+    audio.preload = "none";
+    audio.src = file.url;
+    box.append(audio);
+  } else {
+    const link = opener(file.url, document.createTextNode(name));
+    link.download = name;
+    box.append(link);
+  }
+  if (file.text) box.append(el("figcaption", file.text, "ocr"));
+  return box;
+}
+
+function renderAttachment(attachment, files) {
+  const stored = attachment.file_id ? files.get(attachment.file_id) : null;
+  if (stored) return renderFile(stored);
+  if (attachment.url) return opener(attachment.url, document.createTextNode(attachment.name));
+  return el("span", `[${attachment.type}: ${attachment.name}]`, "attachment");
+}
+
 function renderTranscript(said) {
   const list = $("#transcript");
   list.replaceChildren();
+  const files = new Map(state.files.map((file) => [file.id, file]));
+  const shown = new Set();
   for (const line of said.lines) {
     const row = el("li", null, `line ${line.speaker}`);
     row.append(el("span", speakerLabel(line), "who"), el("span", line.text, "text"));
-    for (const file of line.attachments) {
-      if (file.url) {
-        const link = el("a", file.name, "attachment");
-        link.href = file.url;
-        link.rel = "noopener noreferrer";
-        link.target = "_blank";
-        row.append(link);
-      } else {
-        row.append(el("span", `[${file.type}: ${file.name}]`, "attachment"));
-      }
+    for (const attachment of line.attachments) {
+      row.append(renderAttachment(attachment, files));
+      shown.add(attachment.file_id);
     }
     row.append(el("time", when(line.at)));
     list.append(row);
   }
+  // files no transcript line points at (e.g. a message the bot did not answer) still show
+  const rest = state.files.filter((file) => !shown.has(file.id));
+  $("#files-box").hidden = !rest.length;
+  $("#files").replaceChildren(...rest.map(renderFile));
   const notes = $("#notes");
   notes.replaceChildren();
   for (const note of said.notes) {
@@ -188,16 +232,34 @@ function renderItem(item) {
 }
 
 let itemAsked = 0;
+const URL_MARGIN_MS = 60_000;
+
+// The conversation's files with signed URLs, asked for on every load (the URLs expire); a
+// file's URL still valid for a while is kept, so its thumbnail is not fetched again.
+async function loadFiles(conversation) {
+  if (!conversation) return [];
+  const files = await call("GET", `/v1/conversations/${encodeURIComponent(conversation.id)}/files`);
+  const before = new Map(state.files.map((file) => [file.id, file]));
+  return files.map((file) => {
+    const kept = before.get(file.id);
+    const fresh = kept && new Date(kept.url_expires_at) - Date.now() > URL_MARGIN_MS;
+    return fresh ? { ...file, url: kept.url, url_expires_at: kept.url_expires_at } : file;
+  });
+}
 
 async function loadItem() {
   if (!state.selected) return;
   const asked = ++itemAsked;
   const item = await call("GET", `/v1/agent/items/${encodeURIComponent(state.selected)}`);
   // the ticket's ETag, sent back as If-Match: a change made meanwhile is refused (412)
-  const etag = item.ticket ? (await api("GET", `/v1/tickets/${item.ticket.id}`)).response.headers.get("ETag") : null;
+  const [etag, files] = await Promise.all([
+    item.ticket ? api("GET", `/v1/tickets/${item.ticket.id}`).then((got) => got.response.headers.get("ETag")) : null,
+    loadFiles(item.conversation),
+  ]);
   if (asked !== itemAsked) return;
   state.item = item;
   state.etag = etag;
+  state.files = files;
   renderItem(item);
 }
 

@@ -1,0 +1,103 @@
+"""The customer's photo in the agent workspace, in headless Chromium against the whole service on
+loopback (SQLite and PostgreSQL): a customer on a ticketed conversation sends a photo of an
+alarm display through `POST /v1/messages`; the signed-in agent opens the ticket and sees the
+thumbnail load from its signed URL, beside the text OCR read off it, in the customer's line."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.channels.test_transcripts import Service, cached_interpreter, serve_ice_maker_service
+from tests.intake_api.agents.browser import WAIT_MS, chromium
+from tests.support.postgres import create_database
+
+PHOTO = Path(__file__).parents[3] / "bench" / "data" / "images" / "001-lcd.jpg"  # shows A-112
+PASSWORD = "ice maker 2026"
+expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pytestconfig: pytest.Config,
+) -> Iterator[Service]:
+    folder = tmp_path_factory.mktemp("attachments")
+    if request.param == "sqlite":
+        database_url = f"sqlite+aiosqlite:///{folder / 'attachments.db'}"
+    else:
+        database_url = create_database(request.getfixturevalue("postgres_admin_url"))
+    yield from serve_ice_maker_service(folder, database_url, cached_interpreter(pytestconfig))
+
+
+def customer_sends(service: Service, sender: str, text: str, **extra: object) -> dict:
+    answer = service.admin.post(
+        "/v1/messages",
+        json={
+            "channel": "web",
+            "sender_id": sender,
+            "message_id": uuid.uuid4().hex,
+            "text": text,
+            "lang": "en",
+            **extra,
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def test_the_agent_sees_the_photo_and_what_was_read_off_it(service: Service) -> None:
+    made = service.admin.post(
+        "/v1/agent/accounts",
+        json={
+            "username": "carol",
+            "display_name": "Carol Wu",
+            "role": "agent",
+            "password": PASSWORD,
+        },
+    )
+    assert made.status_code == 201, made.text
+    sender = f"photo-{uuid.uuid4().hex[:8]}"
+    ticket = customer_sends(service, sender, "talk to a person")["ticket"]
+    assert ticket, "the handoff made no ticket"
+    photo = base64.b64encode(PHOTO.read_bytes()).decode()
+    sent = customer_sends(
+        service,
+        sender,
+        "",
+        attachments=[{"type": "image", "content_type": "image/jpeg", "data_base64": photo}],
+    )
+    files = service.admin.get(f"/v1/conversations/{sent['conversation_id']}/files").json()
+    assert [f["kind"] for f in files] == ["image"]
+    read = files[0]["text"]
+    assert read and "112" in read  # OCR read the display
+
+    with chromium() as browser:
+        page = browser.new_context(locale="en-US").new_page()
+        page.goto(f"{service.url}/agent")
+        page.fill("#username", "carol")
+        page.fill("#password", PASSWORD)
+        page.click("#sign-in button[type=submit]")
+        page.fill("#f-q", ticket["id"])
+        page.locator(f"#inbox li[data-id='{ticket['id']}']").click()
+        expect(page.locator("#item-title")).to_contain_text(ticket["id"])
+
+        shown = page.locator(f"#transcript .line.customer figure[data-file-id='{files[0]['id']}']")
+        thumb = shown.locator("img.thumb")
+        expect(thumb).to_be_visible()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
+        )
+        href = shown.locator("a").get_attribute("href") or ""
+        assert href.startswith(f"/v1/files/{files[0]['id']}?expires=") or href.startswith(
+            f"{service.url}/v1/files/{files[0]['id']}?expires="
+        )
+        assert shown.locator("a").get_attribute("target") == "_blank"  # opens full size
+        expect(shown.locator("figcaption.ocr")).to_have_text(read)
+        expect(page.locator("#files-box")).to_be_hidden()  # every file sits in its line
