@@ -74,6 +74,9 @@ TB_TIME_LIMIT_MS = 32503680000000  # year 3000
 
 def _check_thingsboard(data: dict[str, Any]) -> None:
     """The keys ThingsBoard's alarm JSON gives, of the types it gives them."""
+    for key in ("status", "severity", "type", "originatorName"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise MalformedAlarm(key, "expected a string")
     if str(data.get("status") or "ACTIVE_UNACK").upper() not in TB_STATUSES:
         raise MalformedAlarm("status", f"expected one of {', '.join(TB_STATUSES)}")
     if str(data.get("severity") or "MAJOR").lower() not in SEVERITIES:
