@@ -64,33 +64,35 @@ class S3BlobStore:
     def put(self, key: str, data: bytes) -> None:
         if self._exists(key):
             return  # the same bytes are there already
-        self._call("store", key, "put_object", Body=data)
+        self._call("store the file", key, "put_object", Body=data)
 
     def get(self, key: str) -> bytes | None:
         try:
-            answer = self._call("read", key, "get_object", missing_ok=True)
+            answer = self._call("read the file", key, "get_object", missing_ok=True)
         except _Missing:
             return None
         return bytes(answer["Body"].read())
 
     def delete(self, key: str) -> None:
-        self._call("delete", key, "delete_object")
+        self._call("delete the file", key, "delete_object")
 
     def check(self) -> None:
         """Raise `FileStoreUnavailable` unless the bucket answers (checked at start-up)."""
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable("reach", exc) from exc
+            raise self._unavailable("reach the bucket", exc) from exc
 
     def _exists(self, key: str) -> bool:
         try:
-            self._call("check", key, "head_object", missing_ok=True)
+            self._call("store the file", key, "head_object", missing_ok=True)
         except _Missing:
             return False
         return True
 
-    def _call(self, verb: str, key: str, method: str, missing_ok: bool = False, **args: Any) -> Any:
+    def _call(
+        self, doing: str, key: str, method: str, missing_ok: bool = False, **args: Any
+    ) -> Any:
         """`client.<method>` on the key's object, its failures typed (`_Missing` when allowed)."""
         try:
             return getattr(self.client, method)(
@@ -99,15 +101,15 @@ class S3BlobStore:
         except ClientError as exc:
             if missing_ok and exc.response.get("Error", {}).get("Code") in MISSING:
                 raise _Missing from exc
-            raise self._unavailable(verb, exc) from exc
+            raise self._unavailable(doing, exc) from exc
         except BotoCoreError as exc:
-            raise self._unavailable(verb, exc) from exc
+            raise self._unavailable(doing, exc) from exc
 
-    def _unavailable(self, verb: str, exc: Exception) -> FileStoreUnavailable:
+    def _unavailable(self, doing: str, exc: Exception) -> FileStoreUnavailable:
         reason = _reason(exc)
-        log.error("file store failed", verb=verb, bucket=self.bucket, reason=reason)
+        log.error("file store failed", doing=doing, bucket=self.bucket, reason=reason)
         return FileStoreUnavailable(
-            f"the file store could not {verb} the file: {reason}", bucket=self.bucket
+            f"the file store could not {doing}: {reason}", bucket=self.bucket
         )
 
 
