@@ -1,7 +1,8 @@
 """The customer's photo in the agent workspace, in headless Chromium against the whole service on
 loopback (SQLite and PostgreSQL): a customer on a ticketed conversation sends a photo of an
 alarm display through `POST /v1/messages`; the signed-in agent opens the ticket and sees the
-thumbnail load from its signed URL, beside the text OCR read off it, in the customer's line."""
+thumbnail load from its signed URL, beside the text OCR read off it, in the customer's line; the
+voice note and the PDF sent with it are an audio player and a download link."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from tests.intake_api.agents.browser import WAIT_MS, chromium
 from tests.support.postgres import create_database
 
 PHOTO = Path(__file__).parents[3] / "bench" / "data" / "images" / "001-lcd.jpg"  # shows A-112
+VOICE = b"#!AMR\n" + bytes(range(256)) * 4  # the AMR magic WeChat voice notes start with
+MANUAL = b"%PDF-1.4\n% service report\n"
 PASSWORD = "ice maker 2026"
 expect.set_options(timeout=WAIT_MS)
 
@@ -66,16 +69,23 @@ def test_the_agent_sees_the_photo_and_what_was_read_off_it(service: Service) -> 
     sender = f"photo-{uuid.uuid4().hex[:8]}"
     ticket = customer_sends(service, sender, "talk to a person")["ticket"]
     assert ticket, "the handoff made no ticket"
-    photo = base64.b64encode(PHOTO.read_bytes()).decode()
+    photo = b64(PHOTO.read_bytes())
     sent = customer_sends(
         service,
         sender,
         "",
-        attachments=[{"type": "image", "content_type": "image/jpeg", "data_base64": photo}],
+        attachments=[
+            {"type": "image", "content_type": "image/jpeg", "data_base64": photo},
+            {"type": "voice", "data_base64": b64(VOICE)},
+            {"type": "file", "name": "report.pdf", "data_base64": b64(MANUAL)},
+        ],
     )
     files = service.admin.get(f"/v1/conversations/{sent['conversation_id']}/files").json()
-    assert [f["kind"] for f in files] == ["image"]
-    read = files[0]["text"]
+    assert sorted(f["kind"] for f in files) == ["file", "image", "voice"]
+    image, voice, report = (
+        next(f for f in files if f["kind"] == k) for k in ("image", "voice", "file")
+    )
+    read = image["text"]
     assert read and "112" in read  # OCR read the display
 
     with chromium() as browser:
@@ -88,16 +98,24 @@ def test_the_agent_sees_the_photo_and_what_was_read_off_it(service: Service) -> 
         page.locator(f"#inbox li[data-id='{ticket['id']}']").click()
         expect(page.locator("#item-title")).to_contain_text(ticket["id"])
 
-        shown = page.locator(f"#transcript .line.customer figure[data-file-id='{files[0]['id']}']")
+        line = page.locator("#transcript .line.customer").last
+        shown = line.locator(f"figure[data-file-id='{image['id']}']")
         thumb = shown.locator("img.thumb")
         expect(thumb).to_be_visible()
         page.wait_for_function(
             "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
         )
         href = shown.locator("a").get_attribute("href") or ""
-        assert href.startswith(f"/v1/files/{files[0]['id']}?expires=") or href.startswith(
-            f"{service.url}/v1/files/{files[0]['id']}?expires="
-        )
+        assert f"/v1/files/{image['id']}?expires=" in href
         assert shown.locator("a").get_attribute("target") == "_blank"  # opens full size
         expect(shown.locator("figcaption.ocr")).to_have_text(read)
+        audio = line.locator(f"figure[data-file-id='{voice['id']}'] audio[controls]")
+        assert f"/v1/files/{voice['id']}?expires=" in (audio.get_attribute("src") or "")
+        download = line.locator(f"figure[data-file-id='{report['id']}'] a[download]")
+        expect(download).to_have_text("report.pdf")
+        assert f"/v1/files/{report['id']}?expires=" in (download.get_attribute("href") or "")
         expect(page.locator("#files-box")).to_be_hidden()  # every file sits in its line
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
