@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, Integer, String
@@ -14,18 +14,6 @@ from core.columns import UtcDateTime, utcnow
 from core.database import Base
 from intake_api.limits.text import limit
 
-SCOPES = (
-    "tickets:read",
-    "tickets:write",
-    "messages:write",
-    "agents",
-    "kb:write",
-    "assets:read",
-    "assets:write",
-    "alarms:read",
-    "alarms:write",
-    "admin",
-)
 Scope = Literal[
     "tickets:read",
     "tickets:write",
@@ -38,6 +26,7 @@ Scope = Literal[
     "alarms:write",
     "admin",
 ]
+SCOPES: tuple[str, ...] = get_args(Scope)
 
 
 class ApiKey(Base):
