@@ -83,7 +83,9 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(
         default=None, description="S3-compatible endpoint (MinIO, Ceph...); default: AWS S3."
     )
-    s3_bucket: str | None = Field(default=None, description="Bucket of attachments (files_store=s3).")
+    s3_bucket: str | None = Field(
+        default=None, description="Bucket of attachments (files_store=s3)."
+    )
     s3_region: str | None = Field(default=None, description="Region of the S3 bucket.")
     s3_access_key_id: str | None = Field(
         default=None, description="S3 access key; default: boto3's own chain (env, profile, role)."
