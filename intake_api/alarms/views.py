@@ -74,7 +74,7 @@ CLOUDEVENT = {
         "id": _text(200),
         "source": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
         "type": _text(200),
-        "datacontenttype": {"type": "string"},
+        "datacontenttype": {"type": "string", "minLength": 1},  # CloudEvents: non-empty if set
         "data": PLAIN,
     },
     "additionalProperties": True,  # optional attributes and extensions

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
@@ -162,7 +162,17 @@ async def drill_down(
     )
 
 
-@router.get("/knowledge-gaps/draft", response_class=YamlResponse, responses=error_responses(404))
+# The draft is YAML of a KB document (docs/kb-format.md): a mapping once parsed, as clients read it.
+_DRAFT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/yaml": {"schema": {"type": "object"}}}}
+}
+
+
+@router.get(
+    "/knowledge-gaps/draft",
+    response_class=YamlResponse,
+    responses={**_DRAFT_RESPONSE, **error_responses(404)},
+)
 async def knowledge_gap_draft(
     request: Request,
     filters: Annotated[KpiFilters, Query()],
