@@ -10,12 +10,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.postgres import free_port
+from tests.support.redis import serving
 
 SBIN = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 
@@ -53,14 +53,5 @@ def running_mosquitto() -> Iterator[str]:
     process = subprocess.Popen(
         [_binary(), "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    try:
-        deadline = time.monotonic() + 15
-        while not _listening(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mosquitto did not start on port {port}")
-            time.sleep(0.05)
+    with serving(process, lambda: _listening(port), f"mosquitto on port {port}", workdir):
         yield f"mqtt://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)

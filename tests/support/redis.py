@@ -7,7 +7,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,13 +48,23 @@ def running_redis() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    with serving(process, lambda: _answers_ping(port), f"redis-server on port {port}", workdir):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@contextmanager
+def serving(
+    process: subprocess.Popen[bytes], ready: Callable[[], bool], name: str, workdir: Path
+) -> Iterator[None]:
+    """Wait (15 s at most) until a started server answers, hold it for the block, then stop it
+    and remove its working folder."""
     try:
         deadline = time.monotonic() + 15
-        while not _answers_ping(port):
+        while not ready():
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start on port {port}")
+                raise RuntimeError(f"{name} did not start")
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield
     finally:
         process.terminate()
         process.wait(timeout=10)
