@@ -45,6 +45,8 @@ bench: $(STAMP)
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout/kb.yaml --queries bench/data/holdout/queries.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout2/kb.yaml --queries bench/data/holdout2/queries.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout2/kb.yaml --conversations bench/data/conversations/holdout2.jsonl
+	$(BIN)/aftersales bot evaluate --kb bench/data/holdout3/kb.yaml --queries bench/data/holdout3/queries.jsonl
+	$(BIN)/aftersales bot evaluate --kb bench/data/holdout3/kb.yaml --conversations bench/data/conversations/holdout3.jsonl
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
