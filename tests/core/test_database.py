@@ -1,0 +1,56 @@
+"""The PostgreSQL pool: connections are checked only after sitting idle, and one that went stale
+while idle (its server process ended) is replaced without the caller noticing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from core.database import Sessions, create_engine, session_factory, unit_of_work
+
+
+async def _backend_pid(sessions: Sessions) -> int:
+    async with unit_of_work(sessions) as session:
+        return int(await session.scalar(text("SELECT pg_backend_pid()")))
+
+
+async def _end_backend(admin_url: str, pid: int) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_connection_ended_while_idle_is_replaced(
+    database_url: str, postgres_admin_url: str
+) -> None:
+    engine = create_engine(database_url, ping_after_idle=0.0)
+    sessions = session_factory(engine)
+    try:
+        first = await _backend_pid(sessions)
+        await _end_backend(postgres_admin_url, first)
+        assert await _backend_pid(sessions) != first
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_connection_used_a_moment_ago_is_not_checked(
+    database_url: str, postgres_admin_url: str
+) -> None:
+    """No ping on a busy pool: a connection ended right after its use fails the next caller
+    (the pool is then renewed), which shows that nothing was sent before the statement."""
+    engine = create_engine(database_url, ping_after_idle=3600.0)
+    sessions = session_factory(engine)
+    try:
+        first = await _backend_pid(sessions)
+        await _end_backend(postgres_admin_url, first)
+        with pytest.raises(Exception, match="(?i)connection|terminat"):
+            await _backend_pid(sessions)
+        assert await _backend_pid(sessions) != first
+    finally:
+        await engine.dispose()
