@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import Select, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.assets import UnitFacts
-from intake_api.assets import service
-from intake_api.assets.models import Asset
+from intake_api.assets.models import Asset, AssetContact
 
 # Tokens that may be serial numbers: letters, digits and - . / _, at least 4 long.
 _SERIAL_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{3,99}")
@@ -31,19 +30,44 @@ def facts(asset: Asset) -> UnitFacts:
 
 
 class RegistryUnits:
-    """Finds a message's unit in the asset registry (one indexed read or two)."""
+    """Finds a message's unit in the asset registry (one indexed read)."""
 
     async def find(
         self, session: AsyncSession, *, channel: str, sender_id: str, text: str
     ) -> UnitFacts | None:
+        """The one unit the message names by serial, else the one unit the sender is a contact
+        of, else None (two named, or two owned, are ambiguous)."""
         tokens = {
             token for found in _SERIAL_TOKEN.findall(text) for token in (found, found.upper())
         }
-        if tokens:
-            named = list(
-                await session.scalars(select(Asset).where(Asset.serial.in_(tokens)).limit(2))
-            )
-            if len(named) == 1:
-                return facts(named[0])
-        owned = await service.of_contact(session, channel=channel, sender_id=sender_id)
+        # Reads only the registry: nothing this unit of work added needs flushing first.
+        with session.no_autoflush:
+            rows = (await session.execute(_candidates(tokens, channel, sender_id))).all()
+        named = [asset for asset, is_named in rows if is_named]
+        if len(named) == 1:
+            return facts(named[0])
+        owned = [asset for asset, is_named in rows if not is_named]
         return facts(owned[0]) if len(owned) == 1 else None
+
+
+def _candidates(tokens: set[str], channel: str, sender_id: str) -> Select[Asset, bool]:
+    """Up to two units named by `tokens` and up to two the sender is a contact of, in one
+    statement: (unit, named)."""
+    owned = (
+        select(AssetContact.serial, literal(False).label("named"))
+        .where(AssetContact.channel == channel, AssetContact.sender_id == sender_id)
+        .order_by(AssetContact.serial)
+        .limit(2)
+        .subquery()
+    )
+    parts = [select(owned)]
+    if tokens:
+        named = (
+            select(Asset.serial, literal(True).label("named"))
+            .where(Asset.serial.in_(tokens))
+            .limit(2)
+            .subquery()
+        )
+        parts.insert(0, select(named))
+    picks = union_all(*parts).subquery()
+    return select(Asset, picks.c.named).join(picks, Asset.serial == picks.c.serial)
