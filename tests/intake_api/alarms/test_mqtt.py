@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -22,9 +23,7 @@ from sqlalchemy import func, select
 
 from bot.nlu import load_or_train
 from core.database import create_engine, session_factory, unit_of_work
-from core.settings import Settings
 from intake_api.alarms.models import Alarm
-from intake_api.app import create_app
 from intake_api.assets import service as assets
 from intake_api.assets.models import AssetCreate
 from tests.intake_api.alarms.forms import cloudevent, plain, thingsboard
@@ -32,7 +31,6 @@ from tests.intake_api.assets.support import store_kb, unit
 from tests.intake_api.conftest import ADMIN_KEY
 from tests.support.mosquitto import running_mosquitto
 from tests.support.postgres import free_port
-from tests.support.server import running_server
 
 AFTERSALES = Path(sys.executable).with_name("aftersales")
 TOPIC = "aftersales/alarms"
@@ -69,18 +67,22 @@ def eventually(check: Callable[[], bool], what: str, within: float = 30) -> None
         time.sleep(0.1)
 
 
-def test_alarms_over_mqtt_open_tickets(intake_settings: Settings, broker: str) -> None:
-    settings = intake_settings.model_copy(
-        update={"mqtt_url": broker, "mqtt_client_id": f"test-{os.getpid()}-{id(broker)}"}
-    )
-    store_kb(settings.resolved_database_url)
-    with running_server(create_app(settings)) as url:
-        headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+def test_alarms_over_mqtt_open_tickets(
+    database_url: str, serve_env: dict[str, str], broker: str, tmp_path: Path
+) -> None:
+    store_kb(database_url)
+    port = free_port()
+    service = serve({**serve_env, "AFTERSALES_ADMIN_KEY": ADMIN_KEY}, tmp_path, port)
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    try:
+        url = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=url, headers=headers, timeout=30) as admin:
+            up = partial(answers, admin, service, tmp_path / "service.log")
+            eventually(up, "the service", START_DEADLINE_SECONDS)
             for serial in ("SN-1", "SN-2", "SN-3"):
                 assert admin.post("/v1/assets", json=unit(serial)).status_code == 201
             structured = JSONFormat().write(cloudevent(plain("SN-3", "A-112")))
-            client = publisher(broker, "gateway-1")
+            client = publisher(broker, f"gateway-{tmp_path.name}")
             try:
                 # The broker keeps QoS 1 messages only for a session that has subscribed: wait
                 # until the service's subscription is live (an unknown unit's alarm shows up).
@@ -112,6 +114,20 @@ def test_alarms_over_mqtt_open_tickets(intake_settings: Settings, broker: str) -
                 assert alarm["matched"] and alarm["source"].startswith("mqtt-")
                 ticket = admin.get(f"/v1/tickets/{alarm['ticket_id']}").json()
                 assert (ticket["product_id"], ticket["fault_id"]) == ("HX-37", "F-HX-A112")
+    finally:
+        service.terminate()
+        service.wait()
+
+
+def answers(client: httpx.Client, service: subprocess.Popen[bytes], log: Path) -> bool:
+    """Whether the service answers yet (a service that exited never will)."""
+    if service.poll() is not None:
+        tail = (log.read_text(errors="replace") if log.exists() else "")[-2000:]
+        raise AssertionError(f"the service exited with {service.returncode}:\n{tail}")
+    try:
+        return client.get("/healthz").status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 # --- kill -9 ------------------------------------------------------------------------------------
@@ -173,14 +189,18 @@ def serve_env(database_url: str, tmp_path: Path, broker: str, nlu_model: Path) -
     return env
 
 
-def serve(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [str(AFTERSALES), "serve", "--port", str(free_port())],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def serve(env: dict[str, str], cwd: Path, port: int | None = None) -> subprocess.Popen[bytes]:
+    """`aftersales serve` as a user runs it: a process of its own (MQTT clients, event loops and
+    module state are not shared with other tests' apps in this process); its log goes to
+    `cwd/service.log`."""
+    with (cwd / "service.log").open("ab") as log:
+        return subprocess.Popen(
+            [str(AFTERSALES), "serve", "--port", str(port or free_port())],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
 
 
 def open_session(url: str, client_id: str) -> None:
