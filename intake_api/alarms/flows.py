@@ -1,4 +1,12 @@
-"""`AlarmDesk`: one alarm in, stored, de-duplicated and turned into a ticket, in one transaction.
+"""`AlarmDesk`: alarms in, stored, de-duplicated and turned into tickets, a batch per transaction.
+
+Every source (the HTTP forms, the MQTT subscriber) hands its alarm to the desk and waits; one
+writer task per process takes whatever is queued (up to `BATCH_SIZE`) and stores it in one
+transaction (group commit): the active alarms of the batch in one upsert (repeats inside the
+batch counted together, repeats of stored alarms counted up by the unique index), the units of
+the new ones in one query. Each caller gets its answer only after the commit, so an HTTP 202 or
+an MQTT PUBACK always means stored. A batch that fails is stored again one alarm at a time, so
+one bad alarm fails only its own caller.
 
 A new active alarm of a registered unit opens a ticket through the tickets domain's creation
 path (triage, event, audit and outbox row in the same transaction), with the unit's product,
@@ -12,7 +20,7 @@ and the customer's contacts are told (`notices.AlarmNotices`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.triage import SlaPolicy
 from core.columns import utcnow
 from core.database import Sessions, unit_of_work
+from core.logs import get_logger
 from core.settings import Settings
 from intake_api.alarms import service
 from intake_api.alarms.diagnosis import FaultFinder, ticket_description, ticket_subject
@@ -38,7 +47,13 @@ from intake_api.tickets.models import (
     TicketUpdate,
     format_ticket_id,
 )
-from knowledge_base.graph import KnowledgeGraph
+from knowledge_base.graph import KnowledgeGraph, normalize_code
+
+log = get_logger(__name__)
+
+# Alarms stored in one transaction at most: enough to carry a burst, small enough that a
+# batch's commit stays well under the lag goal.
+BATCH_SIZE = 200
 
 ALARM_ACTOR = "alarms"
 CLEARED_NOTES = {
@@ -49,16 +64,26 @@ REPEAT_NOTE = "Repeat fault: {previous} had the same unit and code within {days:
 
 
 @dataclass
+class Arrival:
+    """One caller's alarm, waiting for its batch's commit."""
+
+    alarm: AlarmIn
+    source: str
+    answer: asyncio.Future[AlarmRead]
+
+
+@dataclass
 class Outcome:
-    """What one alarm did, for the work after the commit."""
+    """What one alarm did: its answer, and the work after the commit."""
 
     alarm: Alarm
+    read: AlarmRead
     events: list[TicketEvent] = field(default_factory=list)
     new_ticket: bool = False
 
 
 class AlarmDesk:
-    """Takes alarms from every source (HTTP forms, MQTT) the same way."""
+    """Takes alarms from every source (HTTP forms, MQTT) the same way; `run` is the writer."""
 
     def __init__(
         self,
@@ -79,6 +104,52 @@ class AlarmDesk:
         self.publish = publish
         self.notify = notify
         self.faults = FaultFinder()
+        self._arrivals: asyncio.Queue[Arrival] = asyncio.Queue()
+
+    async def receive(self, alarm: AlarmIn, *, source: str) -> AlarmRead:
+        """Store the alarm and everything it causes; answers it as stored (after the commit)."""
+        arrival = Arrival(alarm, source, asyncio.get_running_loop().create_future())
+        self._arrivals.put_nowait(arrival)
+        return await arrival.answer
+
+    async def run(self) -> None:
+        """The writer, until cancelled: whatever is queued, up to `BATCH_SIZE`, per transaction
+        (while one batch commits, the next one gathers)."""
+        batch: list[Arrival] = []
+        try:
+            while True:
+                batch = [await self._arrivals.get()]
+                while len(batch) < BATCH_SIZE and not self._arrivals.empty():
+                    batch.append(self._arrivals.get_nowait())
+                await self._write(batch)
+        finally:  # stopping: nobody waits for an answer that will never come
+            while not self._arrivals.empty():
+                batch.append(self._arrivals.get_nowait())
+            for arrival in batch:
+                arrival.answer.cancel()
+
+    async def _write(self, batch: list[Arrival]) -> None:
+        """Store the batch in one transaction, then publish, notify and answer its callers; a
+        failed batch is stored again one alarm at a time."""
+        try:
+            async with self._unit() as session:
+                outcomes = await self._stored(session, batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                if not batch[0].answer.done():
+                    batch[0].answer.set_exception(exc)
+                return
+            log.warning("alarm batch not stored, one by one now", size=len(batch), error=repr(exc))
+            for arrival in batch:
+                await self._write([arrival])
+            return
+        await self.publish([event for outcome in outcomes for event in outcome.events])
+        for outcome in outcomes:
+            if outcome.new_ticket:
+                await self.notify(outcome.alarm)
+        for arrival, outcome in zip(batch, outcomes, strict=True):
+            if not arrival.answer.done():  # a caller that gave up (client gone) is skipped
+                arrival.answer.set_result(outcome.read)
 
     @asynccontextmanager
     async def _unit(self) -> AsyncIterator[AsyncSession]:
@@ -86,35 +157,56 @@ class AlarmDesk:
         async with self.write_lock or nullcontext(), unit_of_work(self.sessions) as session:
             yield session
 
-    async def receive(self, alarm: AlarmIn, *, source: str) -> AlarmRead:
-        """Store the alarm and everything it causes; answers it as stored."""
-        async with self._unit() as session:
-            if alarm.status == AlarmStatus.CLEARED:
-                outcome = await self._cleared(session, alarm, source)
+    async def _stored(self, session: AsyncSession, batch: list[Arrival]) -> list[Outcome]:
+        """The batch's outcomes in its order: runs of active alarms set-based, a clearing on
+        its own between them (it ends the active alarm the run before it may have counted)."""
+        outcomes: list[Outcome] = []
+        run: list[Arrival] = []
+        for arrival in batch:
+            if arrival.alarm.status == AlarmStatus.CLEARED:
+                outcomes += await self._active(session, run)
+                run = []
+                outcomes.append(await self._cleared(session, arrival.alarm, arrival.source))
             else:
-                outcome = await self._active(session, alarm, source)
-            read = AlarmRead.of(outcome.alarm)
-        await self.publish(outcome.events)
-        if outcome.new_ticket:
-            await self.notify(outcome.alarm)
-        return read
+                run.append(arrival)
+        return outcomes + await self._active(session, run)
 
-    async def _active(self, session: AsyncSession, alarm: AlarmIn, source: str) -> Outcome:
-        now = utcnow()
-        row, new = await service.record_active(session, alarm, source=source, now=now)
-        outcome = Outcome(row)
-        if not new:
-            return outcome
-        asset = await assets.find(session, serial=row.serial)
-        if asset is None:
-            return outcome  # unmatched: kept, listed, no ticket
-        row.matched = True
-        await self._open_ticket(session, row, asset, outcome)
-        return outcome
+    async def _active(self, session: AsyncSession, run: Sequence[Arrival]) -> list[Outcome]:
+        """Active alarms: one upsert for the run, a ticket for each new one of a known unit;
+        the n-th of k repeats of one alarm in the run answers the count it made."""
+        if not run:
+            return []
+        keys: dict[tuple[str, str], list[int]] = {}
+        for index, arrival in enumerate(run):
+            key = (arrival.alarm.serial, normalize_code(arrival.alarm.code))
+            keys.setdefault(key, []).append(index)
+        firsts = [(run[at[0]].alarm, run[at[0]].source, len(at)) for at in keys.values()]
+        stored = await service.record_active(session, firsts, now=utcnow())
+        known = await service.units(session, {row.serial for row, new in stored if new})
+        outcomes: list[Outcome | None] = [None] * len(run)
+        for (row, new), indices in zip(stored, keys.values(), strict=True):
+            events: list[TicketEvent] = []
+            asset = known.get(row.serial) if new else None
+            if asset is not None:  # a new alarm of an unknown unit is kept unmatched: no ticket
+                row.matched = True
+                events = await self._open_ticket(session, row, asset)
+            read = AlarmRead.of(row)
+            for seen, index in enumerate(indices):
+                count = row.count - (len(indices) - 1 - seen)
+                first = seen == 0
+                outcomes[index] = Outcome(
+                    row,
+                    read.model_copy(update={"count": count}),
+                    events if first else [],
+                    new_ticket=first and asset is not None,
+                )
+        return [outcome for outcome in outcomes if outcome is not None]
 
     async def _open_ticket(
-        self, session: AsyncSession, alarm: Alarm, asset: Asset, outcome: Outcome
-    ) -> None:
+        self, session: AsyncSession, alarm: Alarm, asset: Asset
+    ) -> list[TicketEvent]:
+        """The alarm's ticket (flagged as a repeat fault, joined to a fleet incident); answers
+        its events."""
         settings = self.settings
         graph = self.graph()
         fault_id = self.faults.find(graph, alarm.code, asset.product_id)
@@ -139,8 +231,7 @@ class AlarmDesk:
             session, data=data, actor=ALARM_ACTOR, policy=self.policy
         )
         alarm.ticket_id = ticket.id
-        outcome.events.append(event)
-        outcome.new_ticket = True
+        events = [event]
         await session.flush()
         within = timedelta(days=settings.repeat_fault_days)
         previous = await service.flag_repeat(session, alarm, ticket_id=ticket.id, within=within)
@@ -148,22 +239,22 @@ class AlarmDesk:
             note = REPEAT_NOTE.format(
                 previous=format_ticket_id(previous), days=settings.repeat_fault_days
             )
-            outcome.events.append(await self._note(session, ticket.public_id, note))
+            events.append(await self._note(session, ticket.public_id, note))
         await service.join_fleet_incident(
             session,
             alarm,
             units=settings.fleet_incident_units,
             window=timedelta(minutes=settings.fleet_incident_window_minutes),
         )
+        return events
 
     async def _cleared(self, session: AsyncSession, alarm: AlarmIn, source: str) -> Outcome:
         now = utcnow()
         row, was_active = await service.record_cleared(session, alarm, source=source, now=now)
-        outcome = Outcome(row)
-        if not was_active:
+        if not was_active:  # a clearing of no active alarm is kept as it came
             row.matched = await assets.find(session, serial=row.serial) is not None
-            return outcome
-        if row.ticket_id is None:
+        outcome = Outcome(row, AlarmRead.of(row))
+        if not was_active or row.ticket_id is None:
             return outcome
         ticket_id = format_ticket_id(row.ticket_id)
         ticket = await tickets.get(session, ticket_id=ticket_id)

@@ -63,6 +63,7 @@ async def alarms_lifespan(app: FastAPI) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(notices.run(), name=f"alarm-notices-{n}") for n in range(NOTICE_WORKERS)
     ]
+    tasks.append(asyncio.create_task(desk.run(), name="alarm-writer"))
     settings = shared.settings
     if settings.mqtt_url:
         subscriber = subscribe(

@@ -1,15 +1,15 @@
 """Alarm operations over a session; the caller owns the transaction.
 
-De-duplication is one statement: an insert that, on the unique partial index of active alarms
-(serial, code), becomes an update of the existing row's count and last-seen time. Concurrent
-repeats therefore queue on the index (PostgreSQL) or the write lock (SQLite) and never make a
-second active alarm.
+De-duplication is one statement per batch of alarms: an insert that, on the unique partial
+index of active alarms (serial, code), becomes an update of the existing row's count and
+last-seen time. Concurrent repeats (other batches, other workers) therefore queue on the index
+(PostgreSQL) or the write lock (SQLite) and never make a second active alarm.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from intake_api.alarms.models import (
     FleetIncidentTicket,
     RepeatFault,
 )
+from intake_api.assets.models import Asset
 from knowledge_base.graph import normalize_code
 
 
@@ -35,32 +36,52 @@ def _insert(session: AsyncSession) -> Any:
 
 
 async def record_active(
-    session: AsyncSession, alarm: AlarmIn, *, source: str, now: datetime
-) -> tuple[Alarm, bool]:
-    """The unit's active alarm of this code, new (True) or counted up (False)."""
-    new_id = uuid.uuid4().hex
-    insert = _insert(session)(Alarm).values(
-        id=new_id,
-        serial=alarm.serial,
-        code=normalize_code(alarm.code),
-        severity=alarm.severity,
-        status=AlarmStatus.ACTIVE.value,
-        matched=False,
-        count=1,
-        source=source,
-        details=alarm.details or {},
-        occurred_at=alarm.occurred_at or now,
-        first_seen_at=now,
-        last_seen_at=now,
-    )
+    session: AsyncSession, arrivals: Sequence[tuple[AlarmIn, str, int]], *, now: datetime
+) -> list[tuple[Alarm, bool]]:
+    """Each (alarm, source, times seen) as its unit's active alarm of the code, new (True) or
+    counted up by the times seen (False), in one statement; answers in the order given. The
+    alarms must be of distinct (serial, code): one statement may not change a row twice."""
+    values = [
+        {
+            "id": uuid.uuid4().hex,
+            "serial": alarm.serial,
+            "code": normalize_code(alarm.code),
+            "severity": alarm.severity,
+            "status": AlarmStatus.ACTIVE.value,
+            "matched": False,
+            "count": times,
+            "source": source,
+            "details": alarm.details or {},
+            "occurred_at": alarm.occurred_at or now,
+            "first_seen_at": now,
+            "last_seen_at": now,
+        }
+        for alarm, source, times in arrivals
+    ]
+    # Rows in key order: concurrent batches of several workers lock the index in one order.
+    values.sort(key=lambda row: (row["serial"], row["code"]))
+    insert = _insert(session)(Alarm)
     upsert = insert.on_conflict_do_update(
         index_elements=[Alarm.serial, Alarm.code],
         index_where=ACTIVE_ONLY,
-        set_={"count": Alarm.count + 1, "last_seen_at": now},
+        set_={"count": Alarm.count + insert.excluded.count, "last_seen_at": now},
     ).returning(Alarm)
-    row = await session.scalar(upsert, execution_options={"populate_existing": True})
-    assert row is not None  # inserted or updated: RETURNING gives the row either way
-    return row, row.id == new_id
+    rows = await session.scalars(upsert, values, execution_options={"populate_existing": True})
+    stored = {(row.serial, row.code): row for row in rows}
+    new_ids = {row["id"] for row in values}
+    answer = []
+    for alarm, _, _ in arrivals:
+        row = stored[(alarm.serial, normalize_code(alarm.code))]
+        answer.append((row, row.id in new_ids))
+    return answer
+
+
+async def units(session: AsyncSession, serials: Collection[str]) -> dict[str, Asset]:
+    """The registered units among `serials`, by serial, in one query."""
+    if not serials:
+        return {}
+    found = await session.scalars(select(Asset).where(Asset.serial.in_(serials)))
+    return {asset.serial: asset for asset in found}
 
 
 async def record_cleared(
