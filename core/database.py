@@ -97,6 +97,16 @@ def session_factory(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def one_statement_sessions(sessions: Sessions) -> Sessions:
+    """Sessions for work that is a single statement (a read, one INSERT): on PostgreSQL it
+    commits on its own, without the BEGIN and COMMIT/ROLLBACK round trips around it. SQLite
+    starts no transaction for a read anyway; there `sessions` themselves are answered."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
+        return sessions
+    return session_factory(bind.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 @asynccontextmanager
 async def unit_of_work(sessions: Sessions) -> AsyncIterator[AsyncSession]:
     """One transaction: commit when the block ends, roll back on any error."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 
@@ -32,7 +32,7 @@ from bot.media.codes import PhotoText
 from bot.media.ocr import PhotoReader
 from bot.media.replies import with_photo_text
 from core.columns import utcnow
-from core.database import unit_of_work
+from core.database import one_statement_sessions, unit_of_work
 from core.errors import Conflict
 from core.logs import get_logger
 from core.messages import Answer, InboundMessage, Intent, Reply
@@ -67,6 +67,11 @@ class MessageDesk:
     publish: Publish | None = None
     files: FileDesk | None = None  # attachments: checked and stored before the message
     photos: PhotoReader | None = None  # reads codes, models and serials off photos
+    # The same database for work of one statement: no BEGIN/COMMIT round trips around it.
+    _one_statement: async_sessionmaker[AsyncSession] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._one_statement = one_statement_sessions(self.sessions)
 
     async def receive(self, data: InboundMessage) -> Answer:
         """The response to `data`: the bot's, or the stored one for a repeated message_id.
@@ -99,7 +104,7 @@ class MessageDesk:
         customer had named it (an unknown serial changes nothing)."""
         if not photo.serials:
             return photo
-        async with self.sessions() as session:
+        async with self._one_statement() as session:
             units = [await assets.find(session, serial=serial) for serial in photo.serials]
         models = [unit.product_id for unit in units if unit is not None]
         return replace(photo, products=tuple(dict.fromkeys([*photo.products, *models])))
@@ -111,18 +116,19 @@ class MessageDesk:
             channel=data.channel,
             message_id=data.message_id,
         )
-        stored = await first_response(self.sessions, partial(_find, data), not_ready)
+        stored = await first_response(self._one_statement, partial(_find, data), not_ready)
         return Answer.model_validate(stored)
 
     async def is_known(self, data: InboundMessage) -> bool:
         """Whether this channel+message_id was received before."""
-        async with self.sessions() as session:
+        async with self._one_statement() as session:
             return await service.exists(session, channel=data.channel, message_id=data.message_id)
 
     async def _store(self, data: InboundMessage, taken: TakenFiles | None = None) -> int | None:
-        """The new message's row id, or None when channel+message_id is already stored."""
+        """The new message's row id, or None when channel+message_id is already stored (the
+        row alone is one INSERT; with its files, one transaction)."""
         return await store_first(
-            self.sessions,
+            self._one_statement if taken is None else self.sessions,
             partial(self._add, data, taken),
             busy="the message store is busy; retry shortly",
         )
@@ -191,7 +197,8 @@ class MessageDesk:
             error=repr(exc),
         )
         voice = detect_voice(data.text, data.lang, None)
-        async with self.sessions() as session:  # a read of its own: the write below goes first
+        # A read of its own: the write below goes first.
+        async with self._one_statement() as session:
             live = await conversations.get_live(
                 session, channel=data.channel, sender_id=data.sender_id
             )
