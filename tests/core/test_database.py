@@ -1,12 +1,19 @@
 """The PostgreSQL pool: connections are checked only after sitting idle, and one that went stale
-while idle (its server process ended) is replaced without the caller noticing."""
+while idle (its server process ended) is replaced without the caller noticing; sessions for
+one-statement work send each statement in a transaction of its own."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
 
-from core.database import Sessions, create_engine, session_factory, unit_of_work
+from core.database import (
+    Sessions,
+    create_engine,
+    one_statement_sessions,
+    session_factory,
+    unit_of_work,
+)
 
 
 async def _backend_pid(sessions: Sessions) -> int:
@@ -54,3 +61,27 @@ async def test_a_connection_used_a_moment_ago_is_not_checked(
         assert await _backend_pid(sessions) != first
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_one_statement_sessions_commit_each_statement(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        sessions = session_factory(engine)
+        for factory, separate in ((sessions, False), (one_statement_sessions(sessions), True)):
+            async with factory() as session:
+                first = await session.scalar(text("SELECT txid_current()"))
+                second = await session.scalar(text("SELECT txid_current()"))
+            assert (first != second) is separate
+        async with unit_of_work(sessions) as session:  # the pool's connections are as before
+            assert await session.scalar(text("SELECT txid_current()")) == await session.scalar(
+                text("SELECT txid_current()")
+            )
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_keeps_its_sessions(database_url: str) -> None:
+    sessions = session_factory(create_engine(database_url))
+    assert one_statement_sessions(sessions) is sessions
