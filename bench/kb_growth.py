@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from intake_api.cli.bot import build_dialogue, evaluate, read_queries  # noqa: E402
+from intake_api.cli.bot import Scores, build_dialogue, evaluate, read_queries  # noqa: E402
 from knowledge_base.loader import read_knowledge_base  # noqa: E402
 
 
@@ -43,9 +44,9 @@ def product_lines(folder: Path) -> int:
     return len({product.line or product.id for product in kb.products})
 
 
-def score(folder: Path, queries: list[dict[str, Any]], work: Path) -> dict[str, Any]:
+def score(folder: Path, queries: list[dict[str, Any]], work: Path) -> Scores:
     dialogue = build_dialogue(folder, work)
-    return asyncio.run(evaluate(dialogue, queries, work)).report()
+    return asyncio.run(evaluate(dialogue, queries, work))
 
 
 def main() -> None:
@@ -53,14 +54,18 @@ def main() -> None:
     parser.add_argument("--base", type=Path, nargs="+", required=True, help="KB files/folders")
     parser.add_argument("--add", type=Path, nargs="+", required=True, help="KB files added")
     parser.add_argument("--queries", type=Path, nargs="+", required=True, help="JSON lines")
+    parser.add_argument("--misses", action="store_true", help="list each KB's wrong actions")
     args = parser.parse_args()
     queries = [query for path in args.queries for query in read_queries(path)]
     rows = []
     with tempfile.TemporaryDirectory(prefix="aftersales-growth-") as tmp:
         for name, sources in (("base", args.base), ("base + added", [*args.base, *args.add])):
             folder = gather(sources, Path(tmp) / name.replace(" ", "") / "kb")
-            report = score(folder, queries, folder.parent)
-            rows.append((name, product_lines(folder), report))
+            scores = score(folder, queries, folder.parent)
+            rows.append((name, product_lines(folder), scores.report()))
+            if args.misses:
+                for miss in scores.misses:
+                    print(f"{name}: miss: {json.dumps(miss, ensure_ascii=False)}")
     print(f"{len(queries)} queries of the base KB's lines ({', '.join(map(str, args.queries))})\n")
     print("| KB | product lines | AI handling share | wrong / answers | uncovered answered |")
     print("| --- | --- | --- | --- | --- |")

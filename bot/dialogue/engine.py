@@ -37,6 +37,7 @@ from bot.dialogue.policy import (
     decide,
     decide_by_category,
     decide_by_code,
+    decide_by_faq_lead,
     phrase_match,
     pick_candidate,
     route_message,
@@ -310,12 +311,29 @@ class DialogueEngine:
         if decision.item is not None and decision.item.type == "fault" and self._not_a_fault(ctx):
             return KbDecision("fallback")
         if decision.kind == "fallback" and not cautious:
-            settled = decide_by_code(hits, mentions) or decide_by_category(
-                hits, mentions, self._asked_category(ctx), self.texts.category_confidence
+            settled = (
+                decide_by_code(hits, mentions)
+                or decide_by_category(
+                    hits, mentions, self._asked_category(ctx), self.texts.category_confidence
+                )
+                or self._decide_by_faq_lead(ctx, hits, mentions)
             )
             if settled is not None:
                 return settled
         return decision
+
+    def _decide_by_faq_lead(
+        self, ctx: _Context, hits: list[Candidate], mentions: Mentions
+    ) -> KbDecision | None:
+        """A service question (dialogue.yml `intent_categories`, at `faq_lead_intent`) whose best
+        hit is an FAQ well ahead of the rest (`decide_by_faq_lead`)."""
+        understanding, texts = ctx.understanding, self.texts
+        if understanding.intent not in texts.intent_categories:
+            return None
+        if understanding.confidence < texts.faq_lead_intent:
+            return None
+        threshold = self.knowledge.threshold
+        return decide_by_faq_lead(hits, mentions, threshold, texts.faq_lead, texts.faq_lead_floor)
 
     def _not_a_fault(self, ctx: _Context) -> bool:
         """The NLU reads a question no fault answers (dialogue.yml `not_a_fault_intents`)."""

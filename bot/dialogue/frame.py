@@ -33,6 +33,10 @@ _CLAUSE = re.compile(
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _MODEL = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,6})[\s\-_.]?(\d{1,5})(?![0-9])")
+# A model in a family with a series letter: "KR-P10" (family KR, series P, number 10).
+_SERIES_MODEL = re.compile(
+    r"(?<![A-Za-z0-9])([A-Za-z]{1,6})[\s\-_.]([A-Za-z]{1,3})[\s\-_.]?(\d{1,5})(?![0-9])"
+)
 
 
 @dataclass
@@ -202,10 +206,13 @@ class FrameReader:
 
 
 def unknown_models(text: str, mentions: Mentions, product_ids: Iterable[str]) -> list[str]:
-    """Model numbers shaped like ours (the same letters) that are none of ours: "HX-90" when
-    the knowledge base has HX-37 and HX-75."""
+    """Model numbers shaped like ours that are none of ours: "HX-90" when the knowledge base has
+    HX-37 and HX-75, "KR-X5" (the same family, another series) when it has KR-P10 and KR-S8."""
+    if mentions.products:
+        return []
+    ids = list(product_ids)
     prefixes: dict[str, set[str]] = {}
-    for product_id in product_ids:
+    for product_id in ids:
         match = _MODEL.search(product_id)
         if match:
             prefixes.setdefault(match.group(1).upper(), set()).add(match.group(2))
@@ -216,7 +223,19 @@ def unknown_models(text: str, mentions: Mentions, product_ids: Iterable[str]) ->
             token = f"{letters}{number}"
             if not any(token == c.replace("-", "").upper() for c in mentions.codes):
                 found.append(match.group(0))
-    return found if not mentions.products else []
+    return found or _unknown_series(text, ids)
+
+
+def _unknown_series(text: str, product_ids: list[str]) -> list[str]:
+    """Models of one of our families ("KR-") whose series and number are none of ours."""
+    ours = {re.sub(r"[^A-Z0-9]", "", i.upper()) for i in product_ids}
+    families = {m.group(1).upper() for i in product_ids if (m := _SERIES_MODEL.match(i))}
+    return [
+        match.group(0)
+        for match in _SERIES_MODEL.finditer(text)
+        if match.group(1).upper() in families
+        and re.sub(r"[^A-Z0-9]", "", match.group(0).upper()) not in ours
+    ]
 
 
 def _flat(value: Any) -> list[str]:

@@ -196,6 +196,24 @@ def decide_by_category(
     return None
 
 
+def decide_by_faq_lead(
+    hits: list[Candidate], mentions: Mentions, threshold: float, lead: float, floor: float
+) -> KbDecision | None:
+    """For a message the NLU reads as a service question (warranty, parts, maintenance, ...):
+    the best hit is an FAQ clearly ahead of every other item (by `lead` of search score), so
+    the ranking itself says which one is meant; it answers from the lower `floor` of confidence
+    even when its category is not the one the NLU named. None otherwise."""
+    if not hits:
+        return None
+    top = hits[0]
+    second = hits[1].score if len(hits) > 1 else 0.0
+    clear = top.score >= threshold and top.score - second >= lead
+    confident = top.confidence is not None and top.confidence >= floor
+    if top.type == "faq" and clear and confident and _compatible(top, mentions):
+        return KbDecision("answer", item=top)
+    return None
+
+
 def decide_by_code(hits: list[Candidate], mentions: Mentions) -> KbDecision | None:
     """An alarm code the customer read out names one item (with the model, when given): answer
     it even when the words around the code are few; ask which model when the code means

@@ -74,6 +74,12 @@ class DialogueTexts:
     # at this answer confidence or more.
     intent_categories: dict[str, str] = field(default_factory=dict)
     category_confidence: float = 0.5
+    # A service question (an `intent_categories` intent at `faq_lead_intent` or more) whose best
+    # hit is an FAQ ahead of the next item by `faq_lead` of search score answers from it at
+    # `faq_lead_floor` of answer confidence (`decide_by_faq_lead`).
+    faq_lead: float = 0.1
+    faq_lead_floor: float = 0.3
+    faq_lead_intent: float = 0.3
     # Intents (at `not_a_fault_confidence`) a fault item never answers: ordering a part.
     not_a_fault_intents: tuple[str, ...] = ()
     not_a_fault_confidence: float = 0.6
@@ -103,6 +109,9 @@ class DialogueTexts:
             cautious_confidence=float(data.get("cautious_confidence", 0.9)),
             suggest_confidence=float(data.get("suggest_confidence", 0.4)),
             category_confidence=float(data.get("category_confidence", 0.5)),
+            faq_lead=float(data.get("faq_lead", 0.1)),
+            faq_lead_floor=float(data.get("faq_lead_floor", 0.3)),
+            faq_lead_intent=float(data.get("faq_lead_intent", 0.3)),
             not_a_fault_intents=tuple(data.get("not_a_fault_intents") or ()),
             not_a_fault_confidence=float(data.get("not_a_fault_confidence", 0.6)),
             intent_categories={

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.frame import Frame, FrameReader, unknown_models
 from bot.dialogue.knowledge import ServiceKnowledge
+from bot.dialogue.ports import Mentions
 from bot.dialogue.prompts import DialogueTexts
 from intake_api.tickets.models import Ticket
 from tests.bot.dialogue.conftest import Say
@@ -37,6 +38,9 @@ def test_other_makers_and_unknown_models(knowledge: ServiceKnowledge) -> None:
     assert reader.other_maker("AC-300 报E05") is None
     text = "AC-900 shows E05"
     assert unknown_models(text, knowledge.mentions(text), ["AC-300", "AC-500"]) == ["AC-900"]
+    lifts = ["KR-P10", "KR-S8"]  # one family, a series letter before the number
+    assert unknown_models("my KR-X5 home lift shows ER-21", Mentions(), lifts) == ["KR-X5"]
+    assert unknown_models("KR P10 shows ER-21", Mentions(), lifts) == []
     assert reader.search_text("保用幾耐") == "保修多久"
 
 

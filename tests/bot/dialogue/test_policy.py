@@ -10,6 +10,7 @@ from bot.dialogue.policy import (
     Understanding,
     decide,
     decide_by_category,
+    decide_by_faq_lead,
     route_message,
 )
 from bot.dialogue.ports import Candidate, Mentions
@@ -68,6 +69,30 @@ def test_an_faq_of_another_category_is_not_answered_by_agreement() -> None:
 
 def test_agreement_does_not_lift_a_very_unsure_hit() -> None:
     assert decide_by_category([faq("FAQ-parts", 0.2, "parts")], Mentions(), "parts", 0.4) is None
+
+
+def test_an_faq_well_ahead_answers_a_service_question_of_another_category() -> None:
+    """A spare-parts reading ("轮胎可以只换一边吗") and a maintenance FAQ 0.14 ahead."""
+    hits = [
+        Candidate("FAQ-tyres", "faq", 0.43, confidence=0.38, category="maintenance"),
+        Candidate("FAQ-charging", "faq", 0.29, confidence=0.09, category="maintenance"),
+    ]
+    decision = decide_by_faq_lead(hits, Mentions(), THRESHOLD, 0.1, 0.3)
+    assert decision is not None and decision.item is not None and decision.item.id == "FAQ-tyres"
+
+
+@pytest.mark.parametrize(
+    "top, second",
+    [
+        (Candidate("FAQ-a", "faq", 0.43, confidence=0.38), 0.38),  # barely ahead
+        (Candidate("FAQ-a", "faq", 0.43, confidence=0.2), 0.2),  # too unsure
+        (Candidate("FAQ-a", "faq", 0.33, confidence=0.38), 0.1),  # under the score bar
+        (Candidate("F-a", "fault", 0.6, confidence=0.38), 0.2),  # a fault, not an FAQ
+    ],
+)
+def test_the_faq_lead_needs_a_clear_confident_faq(top: Candidate, second: float) -> None:
+    hits = [top, Candidate("FAQ-b", "faq", second, confidence=0.05)]
+    assert decide_by_faq_lead(hits, Mentions(), THRESHOLD, 0.1, 0.3) is None
 
 
 def test_agreement_needs_an_faq_not_a_fault() -> None:
