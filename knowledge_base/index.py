@@ -239,6 +239,16 @@ class KnowledgeIndex:
         self.encoder = encoder
         self._clear()
 
+    @property
+    def alive(self) -> np.ndarray:
+        """Which slots hold an item (a removed item's slot is taken again later)."""
+        return self._alive
+
+    @alive.setter
+    def alive(self, value: np.ndarray) -> None:
+        self._alive = value
+        self._items = int(np.count_nonzero(value))  # len(): asked on every search
+
     def _clear(self) -> None:
         """Empty: no items, no vectors (an index that `sync()` fills from scratch)."""
         self.kb_revision = ""
@@ -367,7 +377,7 @@ class KnowledgeIndex:
             "format": INDEX_FORMAT,
             "encoder": {"name": self.encoder.name, "dim": self.encoder.dim},
             "kb_revision": self.kb_revision,
-            "items": int(self.alive.sum()),
+            "items": len(self),
             "dense_rows": int(self.dense.ntotal),
             "dense_type": type(faiss.downcast_index(self.dense)).__name__,
             "title_langs": sorted(self.titles),
@@ -585,7 +595,7 @@ class KnowledgeIndex:
         return self._matcher
 
     def __len__(self) -> int:
-        return int(self.alive.sum())
+        return self._items
 
     def dense_scores(self, vector: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
         """(slots, best cosine per slot) of the items owning the `rows` nearest texts."""
@@ -673,8 +683,11 @@ def _read_arrays(index_dir: Path, mmap: bool) -> dict[str, np.ndarray]:
     folder = index_dir / _ARRAYS
     if folder.is_dir():
         mode: Literal["r"] | None = "r" if mmap else None
+        # Plain ndarray views of the maps (same pages): reading a row of a `np.memmap` pays for
+        # the subclass on every slice, and searches read rows by the hundred.
         return {
-            f.stem: np.load(f, mmap_mode=mode, allow_pickle=False) for f in folder.glob("*.npy")
+            f.stem: np.asarray(np.load(f, mmap_mode=mode, allow_pickle=False))
+            for f in folder.glob("*.npy")
         }
     with np.load(index_dir / _ARRAYS_V2, allow_pickle=False) as npz:
         return {name: npz[name] for name in npz.files}
