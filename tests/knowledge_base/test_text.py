@@ -137,6 +137,9 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         ("係咪你哋嘅問題", "是不是你们的问题"),
         ("用純淨水得唔得", "用纯净水可不可以"),
         ("有冇保養合約", "有没有保养合约"),
+        ("手推車成日溜落嚟", "手推车经常溜下来"),
+        ("對講㩒咗冇人聽", "对讲按了没人接"),
+        ("貨𨋢可以載幾重", "货电梯可以载多重"),
     ],
 )
 def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
