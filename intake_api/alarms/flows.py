@@ -63,6 +63,14 @@ CLEARED_NOTES = {
 REPEAT_NOTE = "Repeat fault: {previous} had the same unit and code within {days:g} days."
 
 
+@asynccontextmanager
+async def write_unit(sessions: Sessions, lock: asyncio.Lock | None) -> AsyncIterator[AsyncSession]:
+    """One transaction; on SQLite queued behind this process's ticket changes (`lock`), so
+    that writers wait in order here rather than in SQLite's busy-retry sleeps."""
+    async with lock or nullcontext(), unit_of_work(sessions) as session:
+        yield session
+
+
 @dataclass
 class Arrival:
     """One caller's alarm, waiting for its batch's commit."""
@@ -132,7 +140,7 @@ class AlarmDesk:
         """Store the batch in one transaction, then publish, notify and answer its callers; a
         failed batch is stored again one alarm at a time."""
         try:
-            async with self._unit() as session:
+            async with write_unit(self.sessions, self.write_lock) as session:
                 outcomes = await self._stored(session, batch)
         except Exception as exc:
             if len(batch) == 1:
@@ -150,12 +158,6 @@ class AlarmDesk:
         for arrival, outcome in zip(batch, outcomes, strict=True):
             if not arrival.answer.done():  # a caller that gave up (client gone) is skipped
                 arrival.answer.set_result(outcome.read)
-
-    @asynccontextmanager
-    async def _unit(self) -> AsyncIterator[AsyncSession]:
-        """One transaction; on SQLite queued behind this process's ticket changes."""
-        async with self.write_lock or nullcontext(), unit_of_work(self.sessions) as session:
-            yield session
 
     async def _stored(self, session: AsyncSession, batch: list[Arrival]) -> list[Outcome]:
         """The batch's outcomes in its order: runs of active alarms set-based, a clearing on

@@ -47,6 +47,7 @@ async def alarms_lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry=shared.outbound,
         graph=lambda: shared.kb.graph,
         base_url=partial(public_base_url, app),
+        write_lock=shared.ticket_write_lock,
     )
     await notices.resume()
     desk = AlarmDesk(

@@ -70,13 +70,22 @@ async def _store(receive: Receive, message: aiomqtt.Message) -> None:
             await asyncio.sleep(RECONNECT_SECONDS * attempt)
 
 
+async def _stored_then_acked(
+    client: aiomqtt.Client, receive: Receive, message: aiomqtt.Message
+) -> None:
+    await _store(receive, message)
+    client._client.ack(message.mid, message.qos)  # noqa: SLF001 - after the commit
+
+
 async def _session(url: str, topic: str, client_id: str, receive: Receive) -> None:
-    async with client_for(url, client_id) as client:
+    """Every message stored and acknowledged in a task of its own: the broker's unacknowledged
+    messages (its in-flight window) reach the alarm desk together and share a commit. A store
+    that keeps failing ends the session (the task group), unacknowledged."""
+    async with client_for(url, client_id) as client, asyncio.TaskGroup() as stores:
         await client.subscribe(topic, qos=1)
         log.info("mqtt subscribed", topic=topic)
         async for message in client.messages:
-            await _store(receive, message)
-            client._client.ack(message.mid, message.qos)  # noqa: SLF001 - after the commit
+            stores.create_task(_stored_then_acked(client, receive, message))
 
 
 async def _lead(session: Awaitable[None], lease: Lease) -> None:

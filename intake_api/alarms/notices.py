@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -29,9 +30,11 @@ from bot.dialogue.state import DialogueState
 from core.assets import ALARM_STAGE, ALARM_TICKET
 from core.channels import OutboundError, OutboundRegistry
 from core.columns import utcnow
-from core.database import Sessions, unit_of_work
+from core.database import Sessions
 from core.logs import get_logger
+from intake_api.alarms import service
 from intake_api.alarms.diagnosis import product_name
+from intake_api.alarms.flows import write_unit
 from intake_api.alarms.models import Alarm
 from intake_api.assets.models import Asset
 from intake_api.messages.desk import pending_events
@@ -44,8 +47,10 @@ from knowledge_base.graph import KnowledgeGraph
 log = get_logger(__name__)
 
 QUEUE_SIZE = 10_000
-# Notices written and sent at once (each its own transaction, one HTTP call per contact).
-NOTICE_WORKERS = 8
+# Workers writing notices, each whatever is queued up to `NOTICE_BATCH` in one transaction,
+# then sending them at once (one HTTP call per contact).
+NOTICE_WORKERS = 4
+NOTICE_BATCH = 50
 WRITE_ATTEMPTS = 3
 CONVERSATION_IDLE = timedelta(hours=24)
 # After a restart, notices of tickets opened this recently and never written are sent.
@@ -99,9 +104,20 @@ def status_link(base_url: str | None, ticket: Ticket) -> str:
     return f"{base_url or ''}{path}"
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One notice written into a contact's conversation, to send after the commit."""
+
+    alarm_id: str
+    channel: str
+    recipient: str
+    text: str
+
+
 class AlarmNotices:
     """Queues alarms that opened tickets and tells their units' contacts (never blocking the
-    alarm's request)."""
+    alarm's request): whatever is queued (up to `NOTICE_BATCH`) is written in one transaction,
+    then sent at once."""
 
     def __init__(
         self,
@@ -110,11 +126,13 @@ class AlarmNotices:
         registry: OutboundRegistry,
         graph: Callable[[], KnowledgeGraph],
         base_url: Callable[[], str | None],
+        write_lock: asyncio.Lock | None = None,
     ) -> None:
         self.sessions = sessions
         self.registry = registry
         self.graph = graph
         self.base_url = base_url
+        self.write_lock = write_lock  # SQLite: queue behind this process's other writers
         self._queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
 
     async def enqueue(self, alarm: Alarm) -> None:
@@ -145,56 +163,84 @@ class AlarmNotices:
     async def run(self) -> None:
         """Send queued notices until cancelled (`NOTICE_WORKERS` of these run at once)."""
         while True:
-            alarm_id = await self._queue.get()
+            batch = [await self._queue.get()]
+            while len(batch) < NOTICE_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             try:
-                await self.tell(alarm_id)
-            except Exception as exc:  # one bad notice must not stop the others
-                log.warning("alarm notice failed", alarm_id=alarm_id, error=repr(exc))
+                await self.tell(batch)
+            except Exception as exc:  # one bad batch must not stop the others
+                log.warning("alarm notices failed", alarm_ids=batch, error=repr(exc))
 
-    async def tell(self, alarm_id: str) -> int:
-        """Write the notice into each reachable contact's conversation, then send it; answers
-        how many contacts were told."""
-        outgoing = await self._written(alarm_id)
-        for channel_name, recipient, text in outgoing:
-            channel = self.registry.get(channel_name)
-            if channel is None:
-                continue
-            try:  # the status notifier's sending: a failed send is tried again twice
-                await StatusNotifier._send(channel, recipient, text)  # noqa: SLF001
-            except OutboundError as exc:
-                log.warning("alarm notice not delivered", error=str(exc), alarm_id=alarm_id)
+    async def tell(self, alarm_ids: list[str]) -> int:
+        """Write the notices into each reachable contact's conversation, then send them;
+        answers how many contacts were told."""
+        outgoing = await self._written(alarm_ids)
+        await asyncio.gather(*(self._send(notice) for notice in outgoing))
         return len(outgoing)
 
-    async def _written(self, alarm_id: str) -> list[tuple[str, str, str]]:
+    async def _send(self, notice: Outgoing) -> None:
+        channel = self.registry.get(notice.channel)
+        if channel is None:
+            return
+        try:  # the status notifier's sending: a failed send is tried again twice
+            await StatusNotifier._send(channel, notice.recipient, notice.text)  # noqa: SLF001
+        except OutboundError as exc:
+            log.warning("alarm notice not delivered", error=str(exc), alarm_id=notice.alarm_id)
+
+    async def _written(self, alarm_ids: list[str]) -> list[Outgoing]:
         """The notices, written into the conversations; again when a notice or message to the
-        same contact changed the conversation at the same moment."""
+        same contact changed a conversation at the same moment, and one alarm at a time when
+        the batch keeps failing (one bad alarm must not hold the others back)."""
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                async with unit_of_work(self.sessions) as session:
-                    return await self._prepare(session, alarm_id)
+                async with write_unit(self.sessions, self.write_lock) as session:
+                    return await self._prepare(session, alarm_ids)
             except (IntegrityError, StaleDataError):
-                if attempt == WRITE_ATTEMPTS:
+                if attempt < WRITE_ATTEMPTS:
+                    continue
+                if len(alarm_ids) == 1:
                     raise
-        return []
+        written: list[Outgoing] = []
+        for alarm_id in alarm_ids:
+            try:
+                written += await self._written([alarm_id])
+            except (IntegrityError, StaleDataError) as exc:
+                log.warning("alarm notice not written", alarm_id=alarm_id, error=repr(exc))
+        return written
 
-    async def _prepare(self, session: AsyncSession, alarm_id: str) -> list[tuple[str, str, str]]:
-        alarm = await session.get(Alarm, alarm_id, with_for_update=True)
-        if alarm is None or alarm.ticket_id is None or alarm.notified_at is not None:
-            return []
-        alarm.notified_at = utcnow()
-        asset = await session.get(Asset, alarm.serial)
-        ticket = await session.get(Ticket, alarm.ticket_id)
-        if asset is None or ticket is None:
-            return []
-        text = self._notice(alarm, asset, ticket)
-        outgoing = []
-        for contact in asset.contacts:
-            if self.registry.get(contact.channel) is None:
-                continue
-            await self._into_conversation(
-                session, contact.channel, contact.sender_id, asset, alarm, ticket, text
+    async def _prepare(self, session: AsyncSession, alarm_ids: list[str]) -> list[Outgoing]:
+        """The batch's notices not written yet, marked written (`notified_at`), each unit,
+        ticket and contacts read in one query per table."""
+        alarms = list(
+            await session.scalars(
+                select(Alarm)
+                .where(
+                    Alarm.id.in_(alarm_ids),
+                    Alarm.ticket_id.is_not(None),
+                    Alarm.notified_at.is_(None),
+                )
+                .order_by(Alarm.id)
+                .with_for_update()
             )
-            outgoing.append((contact.channel, contact.sender_id, text))
+        )
+        units = await service.units(session, {alarm.serial for alarm in alarms})
+        ticket_ids = {alarm.ticket_id for alarm in alarms}
+        found = await session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))
+        tickets_by_id = {ticket.id: ticket for ticket in found}
+        outgoing = []
+        for alarm in alarms:
+            alarm.notified_at = utcnow()
+            asset, ticket = units.get(alarm.serial), tickets_by_id.get(alarm.ticket_id or 0)
+            if asset is None or ticket is None:
+                continue
+            text = self._notice(alarm, asset, ticket)
+            for contact in asset.contacts:
+                if self.registry.get(contact.channel) is None:
+                    continue
+                await self._into_conversation(
+                    session, contact.channel, contact.sender_id, asset, alarm, ticket, text
+                )
+                outgoing.append(Outgoing(alarm.id, contact.channel, contact.sender_id, text))
         return outgoing
 
     def _notice(self, alarm: Alarm, asset: Asset, ticket: Ticket) -> str:
