@@ -4,6 +4,7 @@ datetime per row (SQLite keeps `YYYY-MM-DD HH:MM:SS.ffffff` text, PostgreSQL `ti
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 MICROSECOND = timedelta(microseconds=1)
+# SQLite 3.38 added `unixepoch()`: the same whole seconds as `strftime('%s')`, about a third
+# cheaper per row, which counts over a dashboard's hundreds of thousands of timestamps
+_SQLITE_SECONDS = "unixepoch" if sqlite3.sqlite_version_info >= (3, 38) else None
 
 
 def micros(span: timedelta) -> int:
@@ -32,10 +36,12 @@ class epoch_us(FunctionElement[int]):  # noqa: N801 - reads as the SQL function 
 def _sqlite(element: epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
     # whole seconds from the text without its fraction (SQLite would round that to ms)
     moment = compiler.process(element.clauses, **kw)
-    return (
-        f"(CAST(strftime('%s', substr({moment}, 1, 19)) AS INTEGER) * 1000000"
-        f" + CAST(substr({moment}, 21, 6) AS INTEGER))"
+    seconds = (
+        f"{_SQLITE_SECONDS}(substr({moment}, 1, 19))"
+        if _SQLITE_SECONDS
+        else f"CAST(strftime('%s', substr({moment}, 1, 19)) AS INTEGER)"
     )
+    return f"({seconds} * 1000000 + CAST(substr({moment}, 21, 6) AS INTEGER))"
 
 
 @compiles(epoch_us, "postgresql")
