@@ -7,17 +7,29 @@ not changed. One active alarm per (serial, code) is the unique partial index
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from annotated_types import Ge, Le
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    StringConstraints,
+    WithJsonSchema,
+)
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.columns import UtcDateTime, utcnow
 from core.database import Base
-from intake_api.limits.text import limit
+from intake_api.limits.text import NO_NUL
 from intake_api.tickets.models import format_ticket_id
 
 Severity = Literal["critical", "major", "minor", "warning", "indeterminate"]
@@ -114,25 +126,172 @@ class RepeatFault(Base):
 
 
 # --- API shapes ----------------------------------------------------------------------------------
+# Request shapes: their JSON Schema is the OpenAPI request body, and reading a body is validating
+# it against the same model, so what the schema allows is what the service takes. Patterns run on
+# Python's `re` (the engine Schemathesis and most clients' validators agree with on `\s`-like
+# classes); whitespace is spelled out as the characters `str.strip` removes.
+_SPACE = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_NAME = f"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"  # no NUL, not blank
+VISIBLE = r"^[!-~]+$"  # printable ASCII without spaces: URIs, ids, media types
+_STRICT = ConfigDict(regex_engine="python-re", strict=True)
+TB_STATUSES: tuple[str, ...] = ("ACTIVE_UNACK", "ACTIVE_ACK", "CLEARED_UNACK", "CLEARED_ACK")
+TB_TIME_LIMIT_MS = 32503680000000  # year 3000
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def _any_case(*words: str) -> str:
+    """A pattern matching `words` in any mix of upper and lower case."""
+    spelled = ("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in w) for w in words)
+    return f"^(?:{'|'.join(spelled)})$"
+
+
+def rfc3339(value: Any) -> datetime:
+    """An RFC 3339 date-time string (what `format: date-time` means) as an aware UTC datetime;
+    not a bare number or a date without time or zone, which a lax parser would guess at. An
+    aware datetime (built in code, e.g. from ThingsBoard's milliseconds) is taken as it is."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError("expected an RFC 3339 date-time, e.g. 2026-12-06T08:15:00Z")
+    day, time, fraction, zone = match.groups()
+    moment = datetime.fromisoformat(
+        f"{day}T{time}.{(fraction or '0')[:6]:0<6}{'+00:00' if zone in 'Zz' else zone}"
+    )
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # within a day of year 1 or 9999: the nearest representable moment
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
+
+
+def _integer(value: Any) -> int:
+    """A JSON integer: `5` or `5.0` (the same number in JSON), not `true` or `"5"`."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("expected an integer")
+    return value
+
+
+def _text(pattern: str, max_length: int = 200) -> StringConstraints:
+    return StringConstraints(min_length=1, max_length=max_length, pattern=pattern)
+
+
+Moment = Annotated[
+    datetime, BeforeValidator(rfc3339), WithJsonSchema({"type": "string", "format": "date-time"})
+]
+# Serials and codes: not blank, kept without surrounding whitespace (a serial must match the
+# registry).
+Name = Annotated[str, _text(_NAME, 100), AfterValidator(str.strip)]
+Text = Annotated[str, _text(NO_NUL)]
+Visible = Annotated[str, _text(VISIBLE)]
+TbSeverity = Annotated[str, StringConstraints(pattern=_any_case(*SEVERITIES))]
+TbStatus = Annotated[str, StringConstraints(pattern=_any_case(*TB_STATUSES))]
+# (bounds before the validator, so that the schema states them as `minimum`/`maximum`)
+Millis = Annotated[int, Ge(0), Le(TB_TIME_LIMIT_MS), BeforeValidator(_integer)]
+ExtensionValue = (
+    StrictBool | Annotated[int, Ge(-(2**31)), Le(2**31 - 1), BeforeValidator(_integer)] | StrictStr
+)
+EXTENSION_NAME = r"^[a-z0-9]+$"
+
+
 class AlarmIn(BaseModel):
     """The plain alarm body (also CloudEvents `data` and MQTT payloads)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT | ConfigDict(extra="forbid", title="Plain alarm")
 
-    serial: Annotated[str, limit(100, min_length=1, strip=True)]
-    code: Annotated[str, limit(100, min_length=1, strip=True)]
+    serial: Name
+    code: Name
     severity: Severity = "major"
     status: Literal["active", "cleared"] = "active"
-    occurred_at: datetime | None = None
+    occurred_at: Moment | None = None
     details: dict[str, Any] | None = Field(default=None, description="Anything else the unit says.")
 
-    @field_validator("occurred_at", mode="before")
-    @classmethod
-    def _iso_time(cls, value: Any) -> Any:
-        """An ISO 8601 string (as the schema says), not a bare number of unknown unit."""
-        if isinstance(value, int | float):
-            raise ValueError("expected an ISO 8601 date-time string")
-        return value
+
+class _Named(BaseModel):
+    """An object that may name the unit (`name` or `serial`), among other keys."""
+
+    model_config = _STRICT | ConfigDict(extra="allow")
+
+
+class ThingsBoardOriginator(_Named):
+    name: Name | None = None
+
+
+class ThingsBoardDetails(_Named):
+    serial: Name | None = Field(default=None, description="The unit's serial; wins when set.")
+
+
+def _names_the_unit(schema: dict[str, Any]) -> None:
+    """The schema's rule for the serial: `details.serial`, `originatorName` or
+    `originator.name` is a string (the first one given is used)."""
+
+    def naming(key: str, inner: str | None = None) -> dict[str, Any]:
+        named: dict[str, Any] = {"type": "string"}
+        if inner is not None:
+            named = {"type": "object", "required": [inner], "properties": {inner: named}}
+        return {"required": [key], "properties": {key: named}}
+
+    schema["anyOf"] = [
+        naming("details", "serial"),
+        naming("originatorName"),
+        naming("originator", "name"),
+    ]
+    schema["not"] = {"required": ["specversion"]}  # that is a structured CloudEvent
+
+
+class ThingsBoardAlarm(BaseModel):
+    """ThingsBoard's alarm JSON as its "REST API call" rule node posts it; ThingsBoard sends
+    more keys (id, tenantId, ...), which are taken and ignored."""
+
+    model_config = _STRICT | ConfigDict(
+        extra="allow", title="ThingsBoard alarm", json_schema_extra=_names_the_unit
+    )
+
+    type: Name = Field(description="The alarm type: the code.")
+    originator_name: Name | None = Field(default=None, alias="originatorName")
+    originator: ThingsBoardOriginator | None = None
+    severity: TbSeverity | None = None
+    status: TbStatus | None = None
+    start_ts: Millis | None = Field(default=None, alias="startTs")
+    created_time: Millis | None = Field(default=None, alias="createdTime")
+    details: ThingsBoardDetails | None = None
+
+    def serial(self) -> str | None:
+        """`details.serial`, else `originatorName`, else the originator's name."""
+        for name in (
+            self.details and self.details.serial,
+            self.originator_name,
+            self.originator and self.originator.name,
+        ):
+            if name:
+                return name
+        return None
+
+
+class CloudEventIn(BaseModel):
+    """A CloudEvents 1.0 event in structured JSON mode, the plain alarm as `data`; extension
+    attributes are lower-case letters and digits, of a CloudEvents type (boolean, 32-bit
+    integer, string)."""
+
+    model_config = _STRICT | ConfigDict(
+        extra="allow",
+        title="CloudEvent (structured)",
+        json_schema_extra={"propertyNames": {"pattern": EXTENSION_NAME}},
+    )
+    __pydantic_extra__: dict[str, ExtensionValue]
+
+    specversion: Literal["1.0"]
+    id: Text
+    source: Visible = Field(description="A URI reference.")
+    type: Text
+    datacontenttype: Visible | None = None
+    dataschema: Visible | None = None
+    subject: Text | None = None
+    time: Moment | None = None
+    data: AlarmIn
 
 
 class AlarmRead(BaseModel):

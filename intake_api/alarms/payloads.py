@@ -1,29 +1,39 @@
 """The alarm bodies the service accepts, read into one `AlarmIn`.
 
 - plain JSON: `{"serial", "code", "severity"?, "status"?, "occurred_at"?, "details"?}`;
-- ThingsBoard's alarm JSON, as its "REST API call" rule node posts it (`originatorName`,
-  `originator` or `details.serial` as serial, `type` as code, `ACTIVE_*`/`CLEARED_*` status);
-- CloudEvents 1.0, structured (`application/cloudevents+json`) or binary (`ce-*` headers), read
-  by the `cloudevents` SDK, with the plain body as `data`.
+- ThingsBoard's alarm JSON, as its "REST API call" rule node posts it (`details.serial`,
+  `originatorName` or `originator.name` as serial, `type` as code, `ACTIVE_*`/`CLEARED_*`
+  status);
+- a CloudEvents 1.0 event, structured (`application/cloudevents+json`, or JSON with
+  `specversion`) with the plain body as `data`, or binary: `ce-*` headers (`BinaryEvent`) over
+  any of the JSON forms.
 
-A body that cannot be read is a `MalformedAlarm` (422) naming the field.
+Each form is validated by its model in `intake_api.alarms.models`, whose JSON Schema is the
+OpenAPI request body: the schema and the reader cannot disagree. A body that cannot be read is
+a `MalformedAlarm` (422) naming the field.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from cloudevents.core.bindings.http import HTTPMessage, from_http_event
-from cloudevents.core.exceptions import BaseCloudEventException, CloudEventValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from core.errors import ServiceError
-from intake_api.alarms.models import SEVERITIES, AlarmIn
+from core.errors import ServiceError, UnsupportedMediaType
+from intake_api.alarms.models import (
+    EXTENSION_NAME,
+    AlarmIn,
+    CloudEventIn,
+    ThingsBoardAlarm,
+)
 
+JSON = "application/json"
 CLOUDEVENTS_JSON = "application/cloudevents+json"
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class MalformedAlarm(ServiceError):
@@ -36,138 +46,123 @@ class MalformedAlarm(ServiceError):
         super().__init__(f"{field}: {problem}", field=field)
 
 
-def plain_alarm(data: Any, *, where: str = "") -> AlarmIn:
-    """The plain body; errors name the field (prefixed with `where`, e.g. `data.`)."""
+@dataclass(frozen=True)
+class BinaryEvent:
+    """The attributes of a binary-mode CloudEvent (its `ce-*` headers) the service uses."""
+
+    time: datetime | None
+
+
+def _field(data: Any, loc: tuple[int | str, ...]) -> str:
+    """The path of an error's location within `data` (a location goes on past the value with
+    the names of the types it tried, e.g. `ext.bool`, which are not fields)."""
+    parts, node = [], data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            break
+        parts.append(str(part))
+    return ".".join(parts)
+
+
+def _validated(model: type[Model], data: Any, *, where: str = "") -> Model:
+    """`data` as `model`; the first error names its field (prefixed with `where`)."""
     if not isinstance(data, dict):
         raise MalformedAlarm(where.rstrip(".") or "body", "expected a JSON object")
     try:
-        return AlarmIn.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or "body"
-        raise MalformedAlarm(f"{where}{field}", error["msg"]) from None
+        field = _field(data, error["loc"])
+        raise MalformedAlarm(f"{where}{field}".rstrip(".") or "body", error["msg"]) from None
 
 
-def _millis(value: Any) -> datetime | None:
-    """A ThingsBoard timestamp (ms since the epoch); None when it is not a usable one."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    try:
-        return datetime.fromtimestamp(value / 1000, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
+def plain_alarm(data: Any, *, where: str = "") -> AlarmIn:
+    """The plain body."""
+    return _validated(AlarmIn, data, where=where)
 
 
-def _thingsboard_serial(data: dict[str, Any]) -> Any:
-    details = data.get("details")
-    if isinstance(details, dict) and details.get("serial"):
-        return details["serial"]
-    originator = data.get("originator")
-    if isinstance(originator, dict):
-        originator = originator.get("name")
-    return data.get("originatorName") or originator
+def _millis(value: int | None) -> datetime | None:
+    """A ThingsBoard timestamp (ms since the epoch, up to the year 3000)."""
+    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
 
 
-TB_STATUSES = ("ACTIVE_UNACK", "ACTIVE_ACK", "CLEARED_UNACK", "CLEARED_ACK")
-TB_TIME_LIMIT_MS = 32503680000000  # year 3000
-
-
-def _check_thingsboard(data: dict[str, Any]) -> None:
-    """The keys ThingsBoard's alarm JSON gives, of the types it gives them."""
-    for key in ("status", "severity", "type", "originatorName"):
-        if data.get(key) is not None and not isinstance(data[key], str):
-            raise MalformedAlarm(key, "expected a string")
-    if str(data.get("status") or "ACTIVE_UNACK").upper() not in TB_STATUSES:
-        raise MalformedAlarm("status", f"expected one of {', '.join(TB_STATUSES)}")
-    if str(data.get("severity") or "MAJOR").lower() not in SEVERITIES:
-        raise MalformedAlarm("severity", f"expected one of {', '.join(SEVERITIES)} (any case)")
-    for key, kind in (("details", dict), ("originator", dict)):
-        if data.get(key) is not None and not isinstance(data[key], kind):
-            raise MalformedAlarm(key, "expected an object")
-    for key in ("startTs", "createdTime"):
-        value = data.get(key)
-        valid = isinstance(value, int) and not isinstance(value, bool)
-        if value is not None and not (valid and 0 <= value <= TB_TIME_LIMIT_MS):
-            raise MalformedAlarm(key, "expected milliseconds since 1970 (an integer)")
-
-
-def thingsboard_alarm(data: dict[str, Any]) -> AlarmIn:
+def thingsboard_alarm(data: Any, *, where: str = "") -> AlarmIn:
     """ThingsBoard's alarm JSON in the plain shape."""
-    _check_thingsboard(data)
-    status = str(data.get("status") or "ACTIVE_UNACK").upper()
-    plain = {
-        "serial": _thingsboard_serial(data),
-        "code": data.get("type"),
-        "severity": str(data.get("severity") or "MAJOR").lower(),
-        "status": "cleared" if status.startswith("CLEARED") else "active",
-        "occurred_at": _millis(data.get("startTs") or data.get("createdTime")),
-        "details": data.get("details") or {},
-    }
-    if not isinstance(plain["serial"], str) or not plain["serial"]:
-        raise MalformedAlarm("originator", "no unit name (originatorName) or details.serial")
-    if not isinstance(plain["code"], str):
-        raise MalformedAlarm("type", "the alarm type (the code) is missing")
-    return plain_alarm(plain)
+    alarm = _validated(ThingsBoardAlarm, data, where=where)
+    serial = alarm.serial()
+    if serial is None:
+        raise MalformedAlarm(
+            f"{where}originator", "no unit name (originatorName) or details.serial"
+        )
+    status = (alarm.status or "ACTIVE_UNACK").upper()
+    return AlarmIn(
+        serial=serial,
+        code=alarm.type,
+        severity=(alarm.severity or "major").lower(),
+        status="cleared" if status.startswith("CLEARED") else "active",
+        occurred_at=_millis(alarm.start_ts or alarm.created_time),
+        details=alarm.details.model_dump(exclude_unset=True) if alarm.details else {},
+    )
 
 
-def is_thingsboard(data: Any) -> bool:
-    """ThingsBoard alarms name their originator, which the plain alarm never has."""
-    return isinstance(data, dict) and ("originatorName" in data or "originator" in data)
-
-
-def _json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
-
-
-def is_cloudevent(headers: Mapping[str, str]) -> bool:
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    return content_type == CLOUDEVENTS_JSON or "ce-specversion" in headers
-
-
-def cloudevent_alarm(headers: Mapping[str, str], body: bytes) -> AlarmIn:
-    """A CloudEvents 1.0 event (structured or binary) whose `data` is the plain body."""
-    wanted = {k: v for k, v in headers.items() if k.startswith("ce-") or k == "content-type"}
-    if "ce-specversion" not in wanted and not isinstance(_json_or_none(body), dict):
-        raise MalformedAlarm("body", "a structured CloudEvent is a JSON object")
-    try:
-        event = from_http_event(HTTPMessage(headers=wanted, body=body))
-    except CloudEventValidationError as exc:
-        field = next(iter(exc.errors), "event")
-        raise MalformedAlarm(field, str(exc)) from None
-    except (BaseCloudEventException, ValueError, TypeError, KeyError, AttributeError) as exc:
-        field = getattr(exc, "attribute_name", "event")
-        raise MalformedAlarm(field, str(exc) or "not a CloudEvents 1.0 event") from None
-    data = event.get_data()
-    if isinstance(data, bytes | str):
-        try:
-            data = json.loads(data)
-        except ValueError:
-            raise MalformedAlarm("data", "expected the alarm as a JSON object") from None
-    alarm = plain_alarm(data, where="data.")
-    if alarm.occurred_at is None and event.get_time() is not None:
-        alarm.occurred_at = event.get_time()
+def cloudevent_alarm(data: Any, *, where: str = "") -> AlarmIn:
+    """A structured CloudEvent whose `data` is the plain body; the event's `time` is the
+    alarm's when the data has none."""
+    event = _validated(CloudEventIn, data, where=where)
+    for name in event.model_extra or {}:
+        if not re.fullmatch(EXTENSION_NAME, name):
+            raise MalformedAlarm(
+                f"{where}{name}", "an extension attribute is lower-case letters and digits"
+            )
+    alarm = event.data
+    if alarm.occurred_at is None:
+        alarm.occurred_at = event.time
     return alarm
 
 
-def read_alarm(headers: Mapping[str, str], body: bytes) -> tuple[AlarmIn, str]:
-    """The alarm in an HTTP body (`headers` with lower-case names) and its form's name."""
-    if is_cloudevent(headers):
-        return cloudevent_alarm(headers, body), "cloudevents"
-    return decode_alarm(body)
-
-
-def decode_alarm(body: bytes) -> tuple[AlarmIn, str]:
-    """A JSON body (HTTP, or an MQTT payload): a structured CloudEvent (it has `specversion`),
-    ThingsBoard's alarm or the plain one, and which form it was."""
+def _json(body: bytes, *, where: str = "") -> Any:
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except ValueError:
-        raise MalformedAlarm("body", "not JSON") from None
+        raise MalformedAlarm(where.rstrip(".") or "body", "not JSON") from None
+
+
+def decode_alarm(body: bytes, *, where: str = "") -> tuple[AlarmIn, str]:
+    """A JSON body (HTTP, or an MQTT payload) and which form it was: a structured CloudEvent
+    (it has `specversion`), ThingsBoard's alarm (it has `type`) or the plain one. Errors name
+    the field prefixed with `where` (`data.` for a binary CloudEvent's body)."""
+    data = _json(body, where=where)
     if isinstance(data, dict) and "specversion" in data:
-        return cloudevent_alarm({"content-type": CLOUDEVENTS_JSON}, body), "cloudevents"
-    if is_thingsboard(data):
-        return thingsboard_alarm(data), "thingsboard"
-    return plain_alarm(data), "plain"
+        return cloudevent_alarm(data, where=where), "cloudevents"
+    if isinstance(data, dict) and "type" in data:
+        return thingsboard_alarm(data, where=where), "thingsboard"
+    return plain_alarm(data, where=where), "plain"
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def read_alarm(
+    content_type: str | None, body: bytes, binary: BinaryEvent | None
+) -> tuple[AlarmIn, str]:
+    """The alarm in an HTTP body of `content_type`, with the `ce-*` headers' attributes
+    (binary mode) if sent, and its form's name."""
+    media = _media_type(content_type)
+    if media == CLOUDEVENTS_JSON:
+        alarm, form = cloudevent_alarm(_json(body)), "cloudevents"
+    elif media == JSON:
+        alarm, form = decode_alarm(body, where="" if binary is None else "data.")
+    else:
+        raise UnsupportedMediaType(
+            f"send the alarm as {JSON} or {CLOUDEVENTS_JSON}", content_type=content_type
+        )
+    if binary is None:
+        return alarm, form
+    if alarm.occurred_at is None:
+        alarm.occurred_at = binary.time
+    return alarm, "cloudevents"

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel
 
 from core.database import unit_of_work
 from intake_api.alarms import service
 from intake_api.alarms.models import (
-    SEVERITIES,
     AlarmAccepted,
     AlarmIn,
     AlarmPage,
     AlarmRead,
+    CloudEventIn,
     IncidentRead,
+    Moment,
+    ThingsBoardAlarm,
+    Visible,
 )
-from intake_api.alarms.payloads import TB_STATUSES, TB_TIME_LIMIT_MS, read_alarm
+from intake_api.alarms.payloads import (
+    CLOUDEVENTS_JSON,
+    JSON,
+    BinaryEvent,
+    MalformedAlarm,
+    read_alarm,
+)
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED, ErrorBody, error_responses
 from intake_api.idempotency.dependencies import idempotent
-from intake_api.limits.text import NO_NUL
 from intake_api.services import services
 from intake_api.tickets.models import format_ticket_id
 
@@ -31,80 +40,85 @@ writer = require_scopes("alarms:write")
 
 _FORMS = (
     "A plain alarm `{serial, code, severity?, status?, occurred_at?, details?}`; "
-    "ThingsBoard's alarm JSON (`originatorName`/`originator` or "
-    "`details.serial`, `type`, `severity`, `status`); or a CloudEvents 1.0 event, structured "
-    "(`application/cloudevents+json`) or binary (`ce-*` headers), with the plain alarm as `data`."
+    "ThingsBoard's alarm JSON (`type`, and `details.serial`, `originatorName` or "
+    "`originator.name`); or a CloudEvents 1.0 event: structured (`application/cloudevents+json`, "
+    "or JSON with `specversion`) with the plain alarm as `data`, or binary (the `ce-*` headers, "
+    "over a JSON body of the other forms)."
 )
+_CE_REQUIRED = ("specversion", "id", "source", "type")
 
 
-def _text(max_length: int) -> dict[str, Any]:
-    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NO_NUL}
+def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
+    """`schema` with its `#/$defs/...` references replaced by what they name (the OpenAPI
+    document has no `$defs` of its own)."""
+    if isinstance(schema, list):
+        return [_inlined(item, defs) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        return _inlined(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    return {key: _inlined(value, defs) for key, value in schema.items() if key != "$defs"}
 
 
-_MILLIS = {
-    "anyOf": [{"type": "integer", "minimum": 0, "maximum": TB_TIME_LIMIT_MS}, {"type": "null"}]
-}
-# The request bodies for the OpenAPI schema (the route reads the raw body: three forms).
-PLAIN = AlarmIn.model_json_schema()
-THINGSBOARD = {
-    "title": "ThingsBoard alarm",
-    "type": "object",
-    "required": ["type", "originatorName"],
-    "properties": {
-        "type": _text(100),
-        "originatorName": _text(100),
-        "originator": {"anyOf": [{"type": "object"}, {"type": "null"}]},
-        "severity": {"enum": [*SEVERITIES, *(s.upper() for s in SEVERITIES), None]},
-        "status": {"enum": [*TB_STATUSES, None]},
-        "startTs": _MILLIS,
-        "createdTime": _MILLIS,
-        "details": {
-            "anyOf": [{"type": "object"}, {"type": "null"}],
-            "description": "`serial` here names the unit.",
-        },
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    return _inlined(schema, schema.get("$defs", {}))
+
+
+CLOUDEVENT = _schema(CloudEventIn)
+REQUEST_BODY = {
+    "required": True,
+    "description": _FORMS,
+    "content": {
+        JSON: {"schema": {"oneOf": [_schema(AlarmIn), _schema(ThingsBoardAlarm), CLOUDEVENT]}},
+        CLOUDEVENTS_JSON: {"schema": CLOUDEVENT},
     },
-    "additionalProperties": True,  # ThingsBoard sends more (id, tenantId, createdTime, ...)
 }
-CLOUDEVENT = {
-    "title": "CloudEvent (structured)",
-    "type": "object",
-    "required": ["specversion", "id", "source", "type", "data"],
-    "properties": {
-        "specversion": {"enum": ["1.0"]},
-        "id": _text(200),
-        "source": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
-        "type": _text(200),
-        "datacontenttype": {"type": "string", "minLength": 1},  # CloudEvents: non-empty if set
-        "data": PLAIN,
-    },
-    "additionalProperties": True,  # optional attributes and extensions
-}
+
+
+def _ce(name: str, description: str) -> Any:
+    return Header(None, alias=f"ce-{name}", description=f"Binary-mode CloudEvent: {description}")
+
+
+async def binary_event(
+    specversion: Literal["1.0"] | None = _ce("specversion", "the CloudEvents version."),
+    id_: Visible | None = _ce("id", "the event id (with ce-specversion, ce-source, ce-type)."),
+    source: Visible | None = _ce("source", "a URI reference."),
+    type_: Visible | None = _ce("type", "the event type."),
+    subject: Visible | None = _ce("subject", "the subject."),
+    dataschema: Visible | None = _ce("dataschema", "the data's schema (a URI)."),
+    time: Moment | None = _ce("time", "when it happened (the alarm's time unless it has one)."),
+) -> BinaryEvent | None:
+    """The binary-mode CloudEvent of the `ce-*` headers: none sent, none; any sent, the
+    required four (specversion, id, source, type) with them."""
+    given = (specversion, id_, source, type_, subject, dataschema, time)
+    if all(value is None for value in given):
+        return None
+    for name, value in zip(_CE_REQUIRED, given, strict=False):
+        if value is None:
+            raise MalformedAlarm(f"ce-{name}", "a binary-mode CloudEvent needs this header")
+    return BinaryEvent(time=time)
 
 
 @router.post(
     "",
     status_code=202,
     response_model=AlarmAccepted,
-    responses=error_responses(413)
+    responses=error_responses(413, 415)
     | {422: {"model": ErrorBody, "description": "Malformed; `detail.field` names the field."}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "description": _FORMS,
-            "content": {
-                "application/json": {"schema": {"oneOf": [PLAIN, THINGSBOARD]}},
-                "application/cloudevents+json": {"schema": CLOUDEVENT},
-            },
-        }
-    },
+    openapi_extra={"requestBody": REQUEST_BODY},
 )
 @idempotent(status_code=202)
-async def receive_alarm(request: Request, _: Principal = Depends(writer)) -> AlarmAccepted:
+async def receive_alarm(
+    request: Request,
+    _: Principal = Depends(writer),
+    binary: BinaryEvent | None = Depends(binary_event),
+) -> AlarmAccepted:
     """One alarm: stored (a repeat of an active alarm counts up), and a new one of a
     registered unit opens a ticket with the KB's diagnosis. With an `Idempotency-Key`, a
     retried request gets the first answer back and counts nothing twice."""
-    headers = {key.lower(): value for key, value in request.headers.items()}
-    alarm, form = read_alarm(headers, await request.body())
+    body = await request.body()
+    alarm, form = read_alarm(request.headers.get("content-type"), body, binary)
     return AlarmAccepted(alarm=await services(request.app).alarms.receive(alarm, source=form))
 
 

@@ -6,6 +6,9 @@ more than one value and so cannot be stated in the schema. Loaded by `schemathes
   get a fresh key each; invalid ones keep theirs.
 - `from`/`to`: a window does not end before it starts (`from` after `to` is 422 by design), so
   valid cases that give both get them in order.
+- `ce-*` headers of `POST /v1/alarms`: a binary-mode CloudEvent has all four required
+  attributes (`ce-specversion`, `ce-id`, `ce-source`, `ce-type`; fewer is 422 by design), so
+  valid cases that send some get the others.
 """
 
 from __future__ import annotations
@@ -36,12 +39,33 @@ def _ordered_window(query: dict[str, Any]) -> None:
         query["from"], query["to"] = query["to"], query["from"]
 
 
+# The required attributes of a binary-mode CloudEvent, as a sender that sends any sends them all.
+_CLOUDEVENT_REQUIRED = {
+    "ce-specversion": "1.0",
+    "ce-id": "schemathesis-1",
+    "ce-source": "/schemathesis",
+    "ce-type": "com.example.equipment.alarm",
+}
+
+
+def _whole_cloudevent(headers: dict[str, Any]) -> None:
+    sent = {name.lower() for name in headers}
+    if any(
+        name in sent for name in ("ce-time", "ce-subject", "ce-dataschema", *_CLOUDEVENT_REQUIRED)
+    ):
+        for name, value in _CLOUDEVENT_REQUIRED.items():
+            if name not in sent:
+                headers[name] = value
+
+
 @schemathesis.hook
 def before_call(context: Any, case: schemathesis.Case, **kwargs: Any) -> None:
-    """Fresh idempotency keys and ordered windows in valid cases."""
+    """Fresh idempotency keys, ordered windows and whole CloudEvents in valid cases."""
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
-    if case.headers and "Idempotency-Key" in case.headers:
-        case.headers["Idempotency-Key"] = uuid.uuid4().hex
+    if case.headers:
+        if "Idempotency-Key" in case.headers:
+            case.headers["Idempotency-Key"] = uuid.uuid4().hex
+        _whole_cloudevent(case.headers)
     if case.query:
         _ordered_window(case.query)
