@@ -1,4 +1,4 @@
-"""One way to page and sort every list route (tickets, audit, deliveries, assets, alarms, ...).
+"""One way to page and sort every list route (tickets, audit, deliveries, assets, alarms, agents).
 
 A list takes `limit` (1-500, default 50), `offset` and `sort` (a field name, `-` in front for
 descending, from the fields the route names) and answers the envelope

@@ -27,6 +27,7 @@ from core.errors import Conflict, Forbidden, Unauthorized
 from intake_api.agents.models import Agent, AgentCreate, AgentProfile, AgentSession
 from intake_api.audit import service as audit
 from intake_api.auth.models import Principal
+from intake_api.pagination import PageRequest
 from intake_api.services import services
 
 ROLES = ("agent", "supervisor", "manager")
@@ -97,6 +98,18 @@ async def create_agent(session: AsyncSession, *, data: AgentCreate, actor: str) 
 
 async def get_all(session: AsyncSession) -> list[Agent]:
     return list(await session.scalars(select(Agent).order_by(Agent.id)))
+
+
+async def get_page(
+    session: AsyncSession, *, page: PageRequest, role: str | None, active: bool | None
+) -> tuple[list[Agent], int]:
+    """A page of agents with the role and state asked for (all without)."""
+    query = select(Agent)
+    if role is not None:
+        query = query.where(Agent.role == role)
+    if active is not None:
+        query = query.where(Agent.active.is_(active))
+    return await page.fetch(session, query, tiebreak=Agent.id)
 
 
 async def display_names(session: AsyncSession) -> dict[str, str]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.columns import UtcDateTime, utcnow
 from core.database import Base
 from intake_api.limits.text import limit
+from intake_api.pagination import Page
 from intake_api.tickets.models import TicketRead
 
 
@@ -178,6 +179,10 @@ class AgentProfile(BaseModel):
     skill_groups: list[str]
     languages: list[str]
     active: bool
+
+
+class AgentPage(Page[AgentProfile]):
+    """One page of agents (`intake_api.pagination`)."""
 
 
 class SignIn(BaseModel):

@@ -25,7 +25,9 @@ from intake_api.agents import accounts, csat, service, workspace
 from intake_api.agents.delivery import logs_what_it_sends, send_to_customer
 from intake_api.agents.metrics import AGENT_REPLIES, CSAT_ANSWERS
 from intake_api.agents.models import (
+    Agent,
     AgentCreate,
+    AgentPage,
     AgentProfile,
     AssignCreate,
     CannedReply,
@@ -43,6 +45,7 @@ from intake_api.agents.models import (
     ReplyCreate,
     ReplyResult,
     ResolveCreate,
+    Role,
     SignIn,
     Suggestion,
     Workspace,
@@ -59,6 +62,7 @@ from intake_api.auth.responses import AUTHENTICATED, error_responses
 from intake_api.events.stream import publish_committed
 from intake_api.idempotency.dependencies import idempotent
 from intake_api.limits.text import NO_NUL
+from intake_api.pagination import PageRequest, paging
 from intake_api.services import services
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import TicketRead
@@ -266,11 +270,26 @@ async def me(request: Request, principal: Principal = Depends(agent)) -> Me:
     )
 
 
-@router.get("/accounts", response_model=list[AgentProfile])
-async def list_agents(request: Request, _: Principal = Depends(agent)) -> list[AgentProfile]:
-    """Every agent (to reassign to, and to show names)."""
+@router.get("/accounts", response_model=AgentPage)
+async def list_agents(
+    request: Request,
+    role: Role | None = Query(None),
+    active: bool | None = Query(None),
+    page: PageRequest = Depends(
+        paging(
+            default="id",
+            id=Agent.id,
+            username=Agent.username,
+            display_name=Agent.display_name,
+            role=Agent.role,
+        )
+    ),
+    _: Principal = Depends(agent),
+) -> AgentPage:
+    """Agents (to reassign to, and to show names), by id unless `sort` says otherwise."""
     async with unit_of_work(request_sessions(request)) as session:
-        return [AgentProfile.model_validate(row) for row in await accounts.get_all(session)]
+        rows, total = await accounts.get_page(session, page=page, role=role, active=active)
+        return AgentPage.of([AgentProfile.model_validate(row) for row in rows], total, page)
 
 
 @router.post(

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.columns import UtcDateTime, utcnow
 from core.database import Base
 from intake_api.limits.text import NO_NUL
+from intake_api.pagination import Page
 from intake_api.tickets.models import format_ticket_id
 
 Severity = Literal["critical", "major", "minor", "warning", "indeterminate"]
@@ -330,11 +331,8 @@ class AlarmAccepted(BaseModel):
     alarm: AlarmRead
 
 
-class AlarmPage(BaseModel):
-    items: list[AlarmRead]
-    total: int
-    limit: int
-    offset: int
+class AlarmPage(Page[AlarmRead]):
+    """One page of alarms (`intake_api.pagination`)."""
 
 
 class IncidentRead(BaseModel):

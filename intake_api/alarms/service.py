@@ -27,6 +27,7 @@ from intake_api.alarms.models import (
     RepeatFault,
 )
 from intake_api.assets.models import Asset
+from intake_api.pagination import PageRequest
 from knowledge_base.graph import normalize_code
 
 
@@ -119,23 +120,15 @@ async def record_cleared(
 
 
 async def get_all(
-    session: AsyncSession, *, status: str | None, limit: int = 50, offset: int = 0
+    session: AsyncSession, *, status: str | None, page: PageRequest
 ) -> tuple[list[Alarm], int]:
-    """Alarms, latest first: `active`, `cleared`, `unmatched` (no unit registered) or all."""
+    """A page of alarms: `active`, `cleared`, `unmatched` (no unit registered) or all."""
     conditions: list[ColumnElement[bool]] = []
     if status == "unmatched":
         conditions.append(Alarm.matched.is_(False))
     elif status is not None:
         conditions.append(Alarm.status == status)
-    total = await session.scalar(select(func.count(Alarm.id)).where(*conditions))
-    rows = await session.scalars(
-        select(Alarm)
-        .where(*conditions)
-        .order_by(Alarm.last_seen_at.desc(), Alarm.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), int(total or 0)
+    return await page.fetch(session, select(Alarm).where(*conditions), tiebreak=Alarm.id)
 
 
 # --- repeat faults ---------------------------------------------------------------------------

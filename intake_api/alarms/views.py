@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from core.database import unit_of_work
 from intake_api.alarms import service
 from intake_api.alarms.models import (
+    Alarm,
     AlarmAccepted,
     AlarmIn,
     AlarmPage,
@@ -31,6 +32,7 @@ from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED, ErrorBody, error_responses
 from intake_api.idempotency.dependencies import idempotent
+from intake_api.pagination import PageRequest, paging
 from intake_api.services import services
 from intake_api.tickets.models import format_ticket_id
 
@@ -126,15 +128,25 @@ async def receive_alarm(
 async def list_alarms(
     request: Request,
     status: Literal["active", "cleared", "unmatched"] | None = Query(None),
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=10_000_000),
+    page: PageRequest = Depends(
+        paging(
+            default="-last_seen_at",
+            last_seen_at=Alarm.last_seen_at,
+            first_seen_at=Alarm.first_seen_at,
+            occurred_at=Alarm.occurred_at,
+            serial=Alarm.serial,
+            code=Alarm.code,
+            count=Alarm.count,
+        )
+    ),
     _: Principal = Depends(reader),
 ) -> AlarmPage:
-    """Alarms, latest first, with their ticket ids; `unmatched`: units not in the registry."""
+    """Alarms (latest first unless `sort` says otherwise) with their ticket ids; `unmatched`:
+    units not in the registry."""
     async with unit_of_work(request_sessions(request)) as session:
-        rows, total = await service.get_all(session, status=status, limit=limit, offset=offset)
+        rows, total = await service.get_all(session, status=status, page=page)
         items = [AlarmRead.of(row) for row in rows]
-    return AlarmPage(items=items, total=total, limit=limit, offset=offset)
+    return AlarmPage.of(items, total, page)
 
 
 @router.get("/incidents", response_model=list[IncidentRead])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.columns import utcnow
 from core.errors import Conflict, NotFound, ServiceError
 from intake_api.assets.models import Asset, AssetContact, AssetCreate, AssetFields
+from intake_api.pagination import PageRequest
 from knowledge_base.store import known_ids
 
 
@@ -144,19 +145,14 @@ async def store_all(
 async def get_all(
     session: AsyncSession,
     *,
+    page: PageRequest,
     customer: str | None = None,
     product_id: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
 ) -> tuple[list[Asset], int]:
-    """A page of units by serial, filtered by customer (name or phone) and product."""
+    """A page of units, filtered by customer (name or phone) and product."""
     conditions: list[ColumnElement[bool]] = []
     if customer is not None:
         conditions.append((Asset.customer_name == customer) | (Asset.customer_phone == customer))
     if product_id is not None:
         conditions.append(Asset.product_id == product_id)
-    total = await session.scalar(select(func.count(Asset.serial)).where(*conditions))
-    rows = await session.scalars(
-        select(Asset).where(*conditions).order_by(Asset.serial).limit(limit).offset(offset)
-    )
-    return list(rows), int(total or 0)
+    return await page.fetch(session, select(Asset).where(*conditions), tiebreak=Asset.serial)

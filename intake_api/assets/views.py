@@ -6,11 +6,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from core.database import unit_of_work
 from intake_api.assets import service
-from intake_api.assets.models import AssetCreate, AssetFields, AssetPage, AssetRead
+from intake_api.assets.models import Asset, AssetCreate, AssetFields, AssetPage, AssetRead
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED, error_responses
 from intake_api.limits.text import NO_NUL
+from intake_api.pagination import PageRequest, paging
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"], responses=AUTHENTICATED)
 reader = require_scopes("assets:read")
@@ -33,17 +34,24 @@ async def list_assets(
         None, max_length=200, pattern=NO_NUL, description="Name or phone."
     ),
     product_id: str | None = Query(None, max_length=100, pattern=NO_NUL),
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=10_000_000),
+    page: PageRequest = Depends(
+        paging(
+            default="serial",
+            serial=Asset.serial,
+            product_id=Asset.product_id,
+            created_at=Asset.created_at,
+            updated_at=Asset.updated_at,
+        )
+    ),
     _: Principal = Depends(reader),
 ) -> AssetPage:
-    """Units by serial, filtered by customer and product."""
+    """Units (by serial unless `sort` says otherwise), filtered by customer and product."""
     async with unit_of_work(request_sessions(request)) as session:
         rows, total = await service.get_all(
-            session, customer=customer, product_id=product_id, limit=limit, offset=offset
+            session, page=page, customer=customer, product_id=product_id
         )
         items = [AssetRead.of(row) for row in rows]
-    return AssetPage(items=items, total=total, limit=limit, offset=offset)
+    return AssetPage(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{serial}", response_model=AssetRead, responses=error_responses(404))

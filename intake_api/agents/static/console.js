@@ -346,7 +346,7 @@ async function send(event) {
 }
 
 async function loadAgents() {
-  state.agents = await call("GET", "/v1/agent/accounts");
+  state.agents = (await call("GET", "/v1/agent/accounts?limit=500")).items;
   const select = $("#reassign-to");
   select.replaceChildren();
   for (const agent of state.agents) {

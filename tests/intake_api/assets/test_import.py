@@ -14,8 +14,9 @@ from typer.testing import CliRunner, Result
 from core.database import create_engine, session_factory
 from core.settings import get_settings
 from intake_api.assets import service
-from intake_api.assets.models import AssetRead
+from intake_api.assets.models import Asset, AssetRead
 from intake_api.cli import app
+from intake_api.pagination import PageRequest
 from tests.intake_api.assets.support import store_kb, unit
 
 CSV_HEADER = (
@@ -46,7 +47,8 @@ def stored(database_url: str) -> dict[str, AssetRead]:
         engine = create_engine(database_url)
         try:
             async with session_factory(engine)() as session:
-                rows, _ = await service.get_all(session, limit=500)
+                everything = PageRequest(500, 0, Asset.serial, descending=False)
+                rows, _ = await service.get_all(session, page=everything)
                 return {row.serial: AssetRead.of(row) for row in rows}
         finally:
             await engine.dispose()
