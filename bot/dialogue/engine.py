@@ -137,9 +137,9 @@ class DialogueEngine:
         return Reading(Understanding.from_parse(inbound.text, parsed), {(query, lang): hits})
 
     def frame_reader(self) -> FrameReader:
-        """Reads messages into the diagnosis frame (the KB's models and codes, frame.yml)."""
-        names = [*self.knowledge.product_names("zh").values()]
-        names += [*self.knowledge.product_names("en").values()]
+        """Reads messages into the diagnosis frame (the KB's models and codes, frame.yml); a kind
+        of equipment the KB's own names, aliases or lines use is never "not ours"."""
+        names = self.knowledge.own_words()
         graph_key = tuple(names)
         if self._frames is None or self._frames[0] != graph_key:
             self._frames = (graph_key, FrameReader(self.texts, self.knowledge.mentions, names))

@@ -64,6 +64,14 @@ class ServiceKnowledge:
             for product in self.service.graph.products.values()
         }
 
+    def own_words(self) -> list[str]:
+        words: list[str] = []
+        for product in self.service.graph.products.values():
+            name = product.name
+            words += [str(v) for v in name.values()] if isinstance(name, dict) else [str(name)]
+            words += [*product.aliases, *([product.line] if product.line else [])]
+        return words
+
     def product_lines(self, lang: str) -> list[tuple[str, list[str]]]:
         """The product lines as (a name to show, their product ids), in the KB's order; a line's
         name is what its models' names share ("螺杆空压机 (HX-37 / HX-75)")."""

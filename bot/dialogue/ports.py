@@ -70,6 +70,10 @@ class Knowledge(Protocol):
 
     def product_names(self, lang: str) -> dict[str, str]: ...
 
+    def own_words(self) -> list[str]:
+        """Every name, alias and product line the knowledge base gives its products."""
+        ...
+
 
 @dataclass
 class TicketRequest:

@@ -44,6 +44,18 @@ def test_other_makers_and_unknown_models(knowledge: ServiceKnowledge) -> None:
     assert reader.search_text("保用幾耐") == "保修多久"
 
 
+def test_a_kind_of_equipment_the_kb_names_is_ours(knowledge: ServiceKnowledge) -> None:
+    """An air conditioner is another maker's appliance for a compressor KB, but not for a KB
+    whose product is called that only in an alias or its line."""
+    assert "AC300" in knowledge.own_words()
+    texts = DialogueTexts.load()
+    assert FrameReader(texts, knowledge.mentions, knowledge.own_words()).other_maker("空调报E05")
+    own = [*knowledge.own_words(), "空调外机", "Rooftop air conditioners"]
+    reader = FrameReader(texts, knowledge.mentions, own)
+    assert reader.other_maker("空调报E05") is None
+    assert reader.other_maker("the air conditioner shows E05") is None
+
+
 async def test_fragments_over_several_messages_are_answered_together(say: Say) -> None:
     first = await say("机器又出问题了")
     assert first.action == "clarify"  # which equipment? the KB's lines as buttons
