@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import re
 from collections.abc import AsyncIterator
 
 import anyio
@@ -30,6 +31,7 @@ router = APIRouter(prefix="/v1/tickets", tags=["ticket events"])
 
 READ_SCOPE = "tickets:read"
 _MAX_SEQ = 2**31 - 1  # sequence numbers are 32-bit integers in the database
+_SEQ = re.compile("[0-9]*")
 
 
 async def authorize_stream(
@@ -50,14 +52,11 @@ async def authorize_stream(
 
 
 def _after(last_event_id: str | None) -> int:
-    if last_event_id is None or not last_event_id.strip():
+    if not last_event_id:
         return 0
-    try:
-        return min(max(0, int(last_event_id)), _MAX_SEQ)
-    except ValueError as exc:
-        raise ServiceError(
-            f"Last-Event-ID must be an event sequence number, got {last_event_id!r}"
-        ) from exc
+    if not _SEQ.fullmatch(last_event_id):
+        raise ServiceError(f"Last-Event-ID must be an event sequence number, got {last_event_id!r}")
+    return min(int(last_event_id), _MAX_SEQ)
 
 
 @router.get(
@@ -74,7 +73,12 @@ async def stream_ticket_events(
     token: str | None = Query(
         None, max_length=200, pattern=NO_NUL, description="The ticket's status token."
     ),
-    last_event_id: str | None = Header(None, max_length=20),
+    last_event_id: str | None = Header(
+        None,
+        max_length=20,
+        json_schema_extra={"pattern": f"^{_SEQ.pattern}$"},  # checked by `_after` (a 400)
+        description="The last sequence number seen.",
+    ),
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> EventSourceResponse:
     """Each change as `id: <seq>` and `data: {"ticket_id", "status", "at", "note"?, ...}`."""
