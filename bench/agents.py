@@ -9,6 +9,11 @@ measured in-process (no HTTP) with a warm connection.
 `--lines` conversation lines per conversation (customer and bot turns; one conversation in 10
 has a fallback, one in 20 a hand-off): `--tickets 100000 --lines 10` is 1M lines.
 
+`--kpis-only` times `GET /v1/kpis`, the dashboard and the inbox (no queue or escalation).
+Each time is the wall time (median / worst) and the median CPU time of this process and of the
+local PostgreSQL server (its processes' counters in /proc), since on a shared machine the wall
+time grows with the others' load.
+
 Without --postgres-url a throwaway PostgreSQL server is started (tests/support/postgres.py).
 Seeded: `--tickets` tickets over the last 60 days (a share open), one conversation each, first
 responses for 70 %, CSAT answers for half of the resolved ones, a handed-off conversation for
@@ -192,17 +197,49 @@ async def _seed(engine, count: int, open_share: float, per: int) -> None:  # noq
         await connection.execute(text("ANALYZE"))
 
 
-async def _timed(run: Callable[[], Awaitable[object]], repeat: int) -> tuple[float, float]:
-    times = []
+def _server_cpu(postmaster: int | None) -> float:
+    """CPU seconds the local PostgreSQL server has used so far: the postmaster with the children
+    it has reaped, and its live children (backends, parallel workers). 0 without a local one."""
+    if postmaster is None:
+        return 0.0
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(stat.parent.name) == postmaster:
+            ticks += sum(int(field) for field in fields[11:15])
+        elif int(fields[1]) == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+Timing = tuple[float, float, float]  # ms: median and worst wall time, median CPU time
+
+
+async def _timed(
+    run: Callable[[], Awaitable[object]], repeat: int, postmaster: int | None = None
+) -> Timing:
+    """Wall time, and CPU time of this process and the database server: on a machine shared
+    with other work the wall time grows with the load, the CPU time much less."""
+    times, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, used = time.perf_counter(), time.process_time() + _server_cpu(postmaster)
         await run()
         times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times), max(times)
+        cpu.append((time.process_time() + _server_cpu(postmaster) - used) * 1000)
+    return statistics.median(times), max(times), statistics.median(cpu)
 
 
 async def bench(
-    url: str, count: int, open_share: float, per: int, repeat: int, kpis_only: bool = False
+    url: str,
+    count: int,
+    open_share: float,
+    per: int,
+    repeat: int,
+    kpis_only: bool = False,
+    postmaster: int | None = None,
 ) -> dict[str, object]:
     engine = create_engine(url)
     await migrate(engine)
@@ -238,10 +275,11 @@ async def bench(
                 session, filters=InboxFilters(), actor="agent:bench", product_ids=None, limit=200
             )
 
-    if kpis_only:  # the KPI figures alone: no queue, inbox or escalation rounds
+    if kpis_only:  # the KPI figures and the inbox: no queue or escalation rounds
         figures: dict[str, object] = {
-            "kpis_30d": await _timed(kpi_window, max(3, repeat // 3)),
-            "dashboard": await _timed(dashboard, max(3, repeat // 3)),
+            "kpis_30d": await _timed(kpi_window, max(3, repeat // 3), postmaster),
+            "dashboard": await _timed(dashboard, max(3, repeat // 3), postmaster),
+            "inbox": await _timed(inbox, repeat, postmaster),
         }
         await engine.dispose()
         return figures
@@ -251,12 +289,12 @@ async def bench(
     escalated = len(await escalate_due(sessions, now=now))
     first_round = (time.perf_counter() - start) * 1000
     results = {
-        "queue": await _timed(queue, repeat),
-        "queue_length": await _timed(queue_length, repeat),
-        "kpis_30d": await _timed(kpi_window, max(3, repeat // 3)),
-        "dashboard": await _timed(dashboard, max(3, repeat // 3)),
-        "inbox": await _timed(inbox, repeat),
-        "escalation_steady": await _timed(lambda: escalate_due(sessions, now=now), 3),
+        "queue": await _timed(queue, repeat, postmaster),
+        "queue_length": await _timed(queue_length, repeat, postmaster),
+        "kpis_30d": await _timed(kpi_window, max(3, repeat // 3), postmaster),
+        "dashboard": await _timed(dashboard, max(3, repeat // 3), postmaster),
+        "inbox": await _timed(inbox, repeat, postmaster),
+        "escalation_steady": await _timed(lambda: escalate_due(sessions, now=now), 3, postmaster),
     }
     await engine.dispose()
     return {
@@ -271,8 +309,8 @@ def _table(name: str, result: dict) -> list[str]:
     def ms(key: str) -> str:
         if key not in result:
             return "–"
-        median, worst = result[key]
-        return f"{median:.1f} / {worst:.1f}"
+        median, worst, cpu = result[key]
+        return f"{median:.1f} / {worst:.1f} (CPU {cpu:.0f})"
 
     return [
         f"| {name} | {result.get('listed', '–')} | {ms('queue')} | {ms('queue_length')} | "
@@ -291,7 +329,9 @@ async def main() -> None:
     parser.add_argument("--postgres-url")
     parser.add_argument("--output", type=Path)
     parser.add_argument(
-        "--kpis-only", action="store_true", help="Time only `GET /v1/kpis` and the dashboard."
+        "--kpis-only",
+        action="store_true",
+        help="Time only `GET /v1/kpis`, the dashboard and the inbox.",
     )
     args = parser.parse_args()
 
@@ -307,6 +347,7 @@ async def main() -> None:
         )
         lines += _table("SQLite", sqlite)
     server = None
+    postmaster = None
     url = args.postgres_url
     if url is None:
         from tests.support.postgres import PostgresServer, create_database
@@ -314,11 +355,18 @@ async def main() -> None:
         server = PostgresServer()
         server.start()
         url = create_database(server.admin_url)
+        postmaster = int((server.root / "data" / "postmaster.pid").read_text().split()[0])
     try:
         lines += _table(
             "PostgreSQL",
             await bench(
-                url, args.tickets, args.open_share, args.lines, args.repeat, args.kpis_only
+                url,
+                args.tickets,
+                args.open_share,
+                args.lines,
+                args.repeat,
+                args.kpis_only,
+                postmaster,
             ),
         )
     finally:
@@ -332,7 +380,8 @@ async def main() -> None:
             f"`python bench/agents.py --tickets {args.tickets} --open-share {args.open_share} "
             f"--lines {args.lines}` "
             f"({platform.python_version()}, {os.cpu_count()} CPUs, in-process, warm connection; "
-            "times in ms as median / worst).",
+            "times in ms as median / worst wall time, and median CPU time of this process and "
+            "the local PostgreSQL server, which the machine's other load changes much less).",
             "",
             f"{args.tickets} tickets over 60 days ({args.open_share:.0%} open), one conversation "
             f"each with {args.lines} lines ({args.tickets * args.lines} in all), first responses "
