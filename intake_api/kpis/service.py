@@ -277,36 +277,21 @@ class Timings:
     first_contact: models.FirstContactResolution
 
 
-async def _timings(
-    session: AsyncSession, start: datetime, end: datetime, conditions: list[ColumnElement[bool]]
-) -> Timings:
+# One row of the tickets read: id, customer key, fault key, created and resolved (epoch_us),
+# reopened, first-response wait in µs (tickets of the window only) and agent replies.
+Row = tuple[int, str | None, str | None, int, int | None, Any, int | None, int | None]
+
+
+def _timings(rows: list[Row], start_us: int, end_us: int) -> Timings:
     """First response (from the hand-off: the last bot line before a person's first reply, or
     the ticket's creation when later, to that reply; bots never count as the response),
     resolution time (creation to resolution) and first-contact resolution (resolved, never
-    reopened, at most one agent reply), from one read of integers per ticket."""
-    created = epoch_us(Ticket.created_at)
-    replies = (
-        select(AgentActivity.conversation_id, func.count().label("replies"))
-        .where(AgentActivity.kind == "reply")
-        .group_by(AgentActivity.conversation_id)
-        .subquery()
-    )
-    rows = await _execute(
-        session,
-        select(
-            epoch_us(FirstResponse.at) - _handed_off_us(),
-            _resolved_us() - created,
-            Ticket.id.in_(_reopened()),
-            replies.c.replies,
-        )
-        .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
-        .outerjoin(replies, replies.c.conversation_id == Ticket.conversation_id)
-        .where(_created_in(start, end), *conditions),
-    )
-    responses = [row[0] for row in rows if row[0] is not None]
-    resolutions = [row[1] for row in rows if row[1] is not None]
+    reopened, at most one agent reply) of the window's tickets."""
+    counted = [row for row in rows if start_us <= row[3] < end_us]
+    responses = [row[6] for row in counted if row[6] is not None]
+    resolutions = [row[4] - row[3] for row in counted if row[4] is not None]
     first_contact = sum(
-        1 for row in rows if row[1] is not None and not row[2] and (row[3] or 0) <= 1
+        1 for row in counted if row[4] is not None and not row[5] and (row[7] or 0) <= 1
     )
     response = _seconds(responses)
     resolution = _seconds(resolutions)
@@ -431,17 +416,21 @@ class Outcomes:
     repeat_faults: models.RepeatFaults
 
 
-async def _outcomes(
+async def _ticket_rows(
     session: AsyncSession, start: datetime, end: datetime, conditions: list[ColumnElement[bool]]
-) -> Outcomes:
-    """One read, in time order, of the window's tickets and of those with a fault in the 30 days
-    before and the 7 after: customer and fault as `customer_key`/`fault_key`, times as
-    integers. A resolved ticket is durable unless reopened or its customer opened a ticket for
-    the same unit and fault within 7 days after the resolution; a ticket of the window repeats
-    a fault when its customer opened one for it in the 30 days before."""
+) -> list[Row]:
+    """One read, in time order, of the window's tickets (those meeting `conditions`) and of
+    those with a fault in the 30 days before and the 7 after, as integers and key texts: what
+    the timings and the outcomes are judged from."""
     window = _created_in(start, end)
     with_fault = or_(Ticket.fault_id.is_not(None), Ticket.product_id.is_not(None))
-    rows = await _execute(
+    replies = (
+        select(AgentActivity.conversation_id, func.count().label("replies"))
+        .where(AgentActivity.kind == "reply")
+        .group_by(AgentActivity.conversation_id)
+        .subquery()
+    )
+    return await _execute(
         session,
         select(
             Ticket.id,
@@ -450,19 +439,30 @@ async def _outcomes(
             epoch_us(Ticket.created_at),
             _resolved_us(),
             Ticket.id.in_(_reopened()),
+            case((window, epoch_us(FirstResponse.at) - _handed_off_us()), else_=None),
+            replies.c.replies,
         )
+        .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
+        .outerjoin(replies, replies.c.conversation_id == Ticket.conversation_id)
         .where(
             _created_in(start - REPEAT_WITHIN, end + DURABLE_WITHIN),
             or_(and_(window, *conditions), and_(not_(window), with_fault)),
         )
         .order_by(Ticket.created_at, Ticket.id),
     )
-    start_us, end_us, within = _us(start), _us(end), micros(REPEAT_WITHIN)
+
+
+def _outcomes(rows: list[Row], start_us: int, end_us: int) -> Outcomes:
+    """A resolved ticket of the window is durable unless reopened or its customer opened a
+    ticket for the same unit and fault (`customer_key`, `fault_key`) within 7 days after the
+    resolution; a ticket of the window repeats a fault when its customer opened one for it in
+    the 30 days before."""
+    within = micros(REPEAT_WITHIN)
     last_seen: dict[tuple[str, str], int] = {}
     seen: dict[tuple[str, str], list[int]] = {}
     resolved: list[tuple[int, tuple[str, str] | None, int, bool]] = []
     faults = repeats = 0
-    for number, customer, fault, created, done, reopened in rows:
+    for number, customer, fault, created, done, reopened, *_ in rows:
         key = (customer, fault) if customer and fault else None
         if start_us <= created < end_us and done is not None:
             resolved.append((number, key, done, bool(reopened)))
@@ -604,8 +604,8 @@ async def kpis(
     conditions = _filtered(filters, lines)
     await _without_jit(session)
     groups = await _groups(session, start, end, now, conditions)
-    timings = await _timings(session, start, end, conditions)
-    outcomes = await _outcomes(session, start, end, conditions)
+    rows = await _ticket_rows(session, start, end, conditions)
+    timings, outcomes = _timings(rows, _us(start), _us(end)), _outcomes(rows, _us(start), _us(end))
     tickets = select(Ticket.id).where(_created_in(start, end), *conditions)
     mined = await conversation_lines.mine(session, start=start, end=end, channel=filters.channel)
     return models.Kpis(
@@ -670,7 +670,8 @@ async def drill(
     if metric == "volume":
         return facts if outcome == "all" else []
     if metric == "durable_resolution":
-        durable = (await _outcomes(session, start, end, conditions)).durable
+        rows = await _ticket_rows(session, start, end, conditions)
+        durable = _outcomes(rows, _us(start), _us(end)).durable
         wanted = {"durable": True, "not_durable": False}.get(outcome)
         return [t for t in facts if t.id in durable and durable[t.id] is wanted]
     return facts
