@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     agent_cookie_secure: bool = Field(
         default=False, description="Send the agent's session cookie over HTTPS only."
     )
+    agent_password_hash: Literal["rfc9106-low-memory", "cheapest"] = Field(
+        default="rfc9106-low-memory",
+        description="Argon2id parameters for new agent passwords and sign-in checks: RFC 9106's "
+        "low-memory profile; `cheapest` only for test runs that create many agents (weak).",
+    )
     public_url: str | None = Field(
         default=None,
         description="The service's public base URL (links in CSAT surveys); default: paths only.",

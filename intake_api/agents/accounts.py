@@ -14,9 +14,11 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import CHEAPEST, RFC_9106_LOW_MEMORY
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,7 +40,14 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 AGENT_ACTOR = "agent:"  # a signed-in agent's actor: `agent:<username>`
 
-_hasher = PasswordHasher()  # Argon2id with the library's current defaults
+HASH_PROFILES = {"rfc9106-low-memory": RFC_9106_LOW_MEMORY, "cheapest": CHEAPEST}
+
+
+@cache
+def hasher(profile: str = "rfc9106-low-memory") -> PasswordHasher:
+    """The Argon2id hasher of a profile (`AFTERSALES_AGENT_PASSWORD_HASH`). A hash names its
+    parameters, so any hasher verifies passwords hashed under another profile."""
+    return PasswordHasher.from_parameters(HASH_PROFILES[profile])
 
 
 def actor_of(username: str) -> str:
@@ -68,7 +77,9 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_agent(session: AsyncSession, *, data: AgentCreate, actor: str) -> Agent:
+async def create_agent(
+    session: AsyncSession, *, data: AgentCreate, actor: str, hashing: PasswordHasher | None = None
+) -> Agent:
     """A new account (409 when the username is taken); the password is kept only as a hash."""
     agent = Agent(
         username=data.username,
@@ -76,7 +87,7 @@ async def create_agent(session: AsyncSession, *, data: AgentCreate, actor: str) 
         role=data.role,
         skill_groups=sorted(set(data.skill_groups)),
         languages=list(dict.fromkeys(data.languages)),
-        password_hash=_hasher.hash(data.password),
+        password_hash=(hashing or hasher()).hash(data.password),
         active=True,
         created_at=utcnow(),
     )
@@ -118,23 +129,29 @@ async def display_names(session: AsyncSession) -> dict[str, str]:
     return {actor_of(username): name for username, name in rows}
 
 
-def _password_matches(agent: Agent | None, password: str) -> bool:
+def _password_matches(agent: Agent | None, password: str, hashing: PasswordHasher) -> bool:
     if agent is None:
-        _hasher.hash(password)  # as slow as a real check: usernames cannot be probed by timing
+        hashing.hash(password)  # as slow as a real check: usernames cannot be probed by timing
         return False
     try:
-        return _hasher.verify(agent.password_hash, password)
+        return hashing.verify(agent.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
 async def sign_in(
-    session: AsyncSession, *, username: str, password: str, hours: float
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    hours: float,
+    hashing: PasswordHasher | None = None,
 ) -> tuple[Agent, str, str]:
     """Check the password and open a session: the agent, the cookie's token and the CSRF token
     (401 on a wrong username or password, without saying which)."""
     agent = await session.scalar(select(Agent).where(Agent.username == username))
-    if not _password_matches(agent, password) or agent is None or not agent.active:
+    matches = _password_matches(agent, password, hashing or hasher())
+    if not matches or agent is None or not agent.active:
         raise Unauthorized("wrong username or password")
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = utcnow()

@@ -228,10 +228,14 @@ def _set_cookie(response: Response, request: Request, token: str) -> None:
 async def sign_in(body: SignIn, request: Request, response: Response) -> Me:
     """Sign in with username and password: an HttpOnly session cookie, and the CSRF token the
     page sends back as `X-CSRF-Token` on every change."""
-    hours = services(request.app).settings.agent_session_hours
+    settings = services(request.app).settings
     async with unit_of_work(request_sessions(request)) as session:
         person, token, csrf = await accounts.sign_in(
-            session, username=body.username, password=body.password, hours=hours
+            session,
+            username=body.username,
+            password=body.password,
+            hours=settings.agent_session_hours,
+            hashing=accounts.hasher(settings.agent_password_hash),
         )
     _set_cookie(response, request, token)
     return Me(
@@ -301,7 +305,10 @@ async def create_agent(
     """A new agent account (managers, and API keys with the `agents` scope)."""
     accounts.check_role(principal, "manager")
     async with unit_of_work(request_sessions(request)) as session:
-        row = await accounts.create_agent(session, data=body, actor=principal.actor)
+        hashing = accounts.hasher(services(request.app).settings.agent_password_hash)
+        row = await accounts.create_agent(
+            session, data=body, actor=principal.actor, hashing=hashing
+        )
         return AgentProfile.model_validate(row)
 
 
