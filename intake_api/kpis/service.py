@@ -463,7 +463,7 @@ def _outcomes(rows: list[Row], start_us: int, end_us: int) -> Outcomes:
     seen: dict[tuple[str, str], list[int]] = {}
     resolved: list[tuple[int, tuple[str, str] | None, int, bool]] = []
     faults = repeats = 0
-    for number, customer, fault, created, done, reopened, *_ in rows:
+    for number, customer, fault, created, done, reopened, _, _ in rows:
         key = (customer, fault) if customer and fault else None
         if start_us <= created < end_us and done is not None:
             resolved.append((number, key, done, bool(reopened)))
@@ -476,7 +476,11 @@ def _outcomes(rows: list[Row], start_us: int, end_us: int) -> Outcomes:
                 repeats += previous is not None and created - previous <= within
             last_seen[key] = created
         if created >= start_us:
-            seen.setdefault(key, []).append(created)
+            times = seen.get(key)
+            if times is None:
+                seen[key] = [created]
+            else:
+                times.append(created)
     return Outcomes(
         durable={
             number: _durable(key, done, reopened, seen) for number, key, done, reopened in resolved
