@@ -129,7 +129,13 @@ class AlarmDesk:
                 batch = [await self._arrivals.get()]
                 while len(batch) < BATCH_SIZE and not self._arrivals.empty():
                     batch.append(self._arrivals.get_nowait())
-                await self._write(batch)
+                try:
+                    await self._write(batch)
+                except Exception as exc:  # publishing or queueing notices: the writer goes on
+                    log.warning("alarm batch follow-up failed", size=len(batch), error=repr(exc))
+                    for arrival in batch:
+                        if not arrival.answer.done():
+                            arrival.answer.set_exception(exc)
         finally:  # stopping: nobody waits for an answer that will never come
             while not self._arrivals.empty():
                 batch.append(self._arrivals.get_nowait())
@@ -137,8 +143,8 @@ class AlarmDesk:
                 arrival.answer.cancel()
 
     async def _write(self, batch: list[Arrival]) -> None:
-        """Store the batch in one transaction, then publish, notify and answer its callers; a
-        failed batch is stored again one alarm at a time."""
+        """Store the batch in one transaction, then answer its callers, publish the ticket
+        events and queue the notices; a failed batch is stored again one alarm at a time."""
         try:
             async with write_unit(self.sessions, self.write_lock) as session:
                 outcomes = await self._stored(session, batch)
@@ -151,13 +157,13 @@ class AlarmDesk:
             for arrival in batch:
                 await self._write([arrival])
             return
+        for arrival, outcome in zip(batch, outcomes, strict=True):
+            if not arrival.answer.done():  # a caller that gave up (client gone) is skipped
+                arrival.answer.set_result(outcome.read)
         await self.publish([event for outcome in outcomes for event in outcome.events])
         for outcome in outcomes:
             if outcome.new_ticket:
                 await self.notify(outcome.alarm)
-        for arrival, outcome in zip(batch, outcomes, strict=True):
-            if not arrival.answer.done():  # a caller that gave up (client gone) is skipped
-                arrival.answer.set_result(outcome.read)
 
     async def _stored(self, session: AsyncSession, batch: list[Arrival]) -> list[Outcome]:
         """The batch's outcomes in its order: runs of active alarms set-based, a clearing on
