@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from knowledge_base.errors import KBError, KBValidationError
-from knowledge_base.format import ID_PATTERN, NODE_LISTS, REFERENCES, KnowledgeBase
+from knowledge_base.format import ID_PATTERN, NODE_LISTS, REFERENCES, Faq, KnowledgeBase
 
 SUFFIXES = (".yaml", ".yml", ".json")
 # Keys whose values are strings although YAML reads unquoted `E03`-like neighbours as numbers.
@@ -200,6 +200,7 @@ def _build(
     if errors:
         order = {name: position for position, name in enumerate(names)}
         raise KBValidationError(sorted(errors, key=lambda error: order.get(error.file, -1)))
+    _scope_faqs(entries, known_ids or {})
     lists: dict[str, list[BaseModel]] = {name: [] for name in NODE_LISTS}
     for entry in entries:
         assert entry.item is not None  # an item that did not validate left an error
@@ -391,6 +392,30 @@ def _cross_errors(entries: list[_Entry], known_ids: KnownIds) -> list[KBError]:
                 listed = ", ".join(repr(ref) for ref in dict.fromkeys(unknown))
                 errors.append(entry.error(key, f"unknown {target} id(s): {listed}"))
     return errors
+
+
+def _scope_faqs(entries: list[_Entry], known_ids: KnownIds) -> None:
+    """Give an FAQ that names no product the product lines of the file it came from.
+
+    In a KB merged from several lines' or makers' files, one file's warranty FAQ must not answer
+    a question about another file's product; with its products set, search and dialogue treat it
+    like any product's item. A file that defines no products (company-wide FAQs), or every
+    product the KB has, leaves its FAQs for every product.
+    """
+    line_of: dict[str, str] = {}
+    file_lines: dict[str, set[str]] = {}
+    for entry in entries:
+        if entry.list_name == "products" and entry.id is not None and entry.item is not None:
+            line_of[entry.id] = getattr(entry.item, "line", None) or entry.id
+            file_lines.setdefault(entry.file, set()).add(line_of[entry.id])
+    every = set(line_of) | set(known_ids.get("products", ()))
+    for entry in entries:
+        lines = file_lines.get(entry.file)
+        if not isinstance(entry.item, Faq) or entry.item.products or not lines:
+            continue
+        scope = [product for product, line in line_of.items() if line in lines]
+        if set(scope) < every:
+            entry.item = entry.item.model_copy(update={"products": scope})
 
 
 def _line(data: Any, key: str | None) -> int | None:
