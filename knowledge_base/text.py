@@ -230,13 +230,14 @@ class CodeMatcher:
             if key and code not in self._codes.get(key, []):
                 self._codes.setdefault(key, []).append(code)
         self._products: dict[tuple[str, ...], str] = {}
-        self._chinese_aliases: dict[str, str] = {}
+        chinese: dict[str, str] = {}
         for product_id, aliases in (products or {}).items():
             for alias in [product_id, *aliases]:
                 if has_chinese(alias):
-                    self._chinese_aliases[normalize(alias).replace(" ", "")] = product_id
+                    chinese[normalize(alias).replace(" ", "")] = product_id
                 elif key := code_key(alias):
                     self._products.setdefault(key, product_id)
+        self._chinese_aliases = _generic_aliases(chinese)
         self._code_prefixes = {key[0] for key in self._codes if key[0].isalpha() and len(key) > 1}
         self._max_len = max((len(k) for k in [*self._codes, *self._products]), default=0)
 
@@ -264,9 +265,9 @@ class CodeMatcher:
                 continue
             position += 1
         simplified = normalize(text).replace(" ", "")
-        for alias, product_id in self._chinese_aliases.items():
+        for alias, product_ids in self._chinese_aliases.items():
             if alias in simplified:
-                mentions.products.add(product_id)
+                mentions.products.update(product_ids)
         return mentions
 
     def _longest_match(self, text: str, runs: list[_Run], start: int) -> int:
@@ -295,6 +296,16 @@ class CodeMatcher:
         if not digits.value.isdigit() or _joined(text, runs[start], digits) not in ("", "-", " "):
             return False
         return _ends_cleanly(text, runs, start + 2)
+
+
+def _generic_aliases(aliases: Mapping[str, str]) -> dict[str, set[str]]:
+    """Each Chinese alias with the products it names: its own, and every product with a longer
+    alias containing it. In a KB merged from two makers, one's `螺杆机` (a screw chiller) is also
+    the other's `37千瓦螺杆机` (a screw compressor): the word names both, not the first alone."""
+    return {
+        alias: {product_id, *(other for longer, other in aliases.items() if alias in longer)}
+        for alias, product_id in aliases.items()
+    }
 
 
 def _joined(text: str, left: _Run, right: _Run) -> str:

@@ -161,3 +161,10 @@ def test_a_character_outside_the_basic_plane_is_chinese() -> None:
 
 def test_cantonese_and_mandarin_share_lexical_tokens() -> None:
     assert {"保修", "多久"} <= set(tokenize("部機保用幾耐"))
+
+
+def test_a_generic_chinese_alias_names_every_product_it_is_part_of() -> None:
+    """Two makers' lines: the chiller's alias 螺杆机 is also the compressor's 37千瓦螺杆机."""
+    merged = CodeMatcher([], {"CW-450": ["螺杆机", "冷水机"], "HX-37": ["37千瓦螺杆机"]})
+    assert merged.find("螺杆机多久换一次油").products == {"CW-450", "HX-37"}
+    assert merged.find("冷水机多久换一次油").products == {"CW-450"}
