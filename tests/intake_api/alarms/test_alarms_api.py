@@ -73,6 +73,32 @@ def test_fifty_concurrent_repeats_give_one_alarm_and_one_ticket(
     assert admin.get("/v1/tickets").json()["total"] == 1
 
 
+def test_two_services_on_one_database_keep_one_alarm_under_concurrent_repeats(
+    admin: httpx.Client, base_url: str, intake_settings: Settings
+) -> None:
+    """Each service has its own alarm writer (as each `serve` worker does): their batches meet
+    only in the database, whose unique index keeps one active alarm per unit and code."""
+    register(admin, "SN-1")
+    with running_server(create_app(intake_settings)) as second_url:
+
+        async def burst() -> list[httpx.Response]:
+            headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+            async with httpx.AsyncClient(headers=headers, timeout=60) as client:
+                return await asyncio.gather(
+                    *(
+                        client.post(f"{url}/v1/alarms", json=plain("SN-1", "A-112"))
+                        for _ in range(25)
+                        for url in (base_url, second_url)
+                    )
+                )
+
+        alarms = [accepted(response) for response in asyncio.run(burst())]
+    assert len({alarm["id"] for alarm in alarms}) == 1
+    assert len({alarm["ticket_id"] for alarm in alarms}) == 1 and alarms[0]["ticket_id"]
+    assert sorted(alarm["count"] for alarm in alarms) == list(range(1, 51))
+    assert admin.get("/v1/tickets").json()["total"] == 1
+
+
 def test_a_retry_with_the_same_idempotency_key_counts_once(admin: httpx.Client) -> None:
     register(admin, "SN-1")
     headers = {"Idempotency-Key": "gw-7-000123"}
@@ -164,6 +190,25 @@ def test_unknown_unit_is_kept_unmatched_and_unknown_code_has_no_diagnosis(
             b'{"serial": "SN-1"}',
             "data.code",
         ),
+        # binary mode needs all four required attributes
+        (
+            {"ce-id": "1", "content-type": "application/json"},
+            b'{"serial": "S", "code": "A"}',
+            "ce-specversion",
+        ),
+        # CloudEvents extension names are lower-case letters and digits
+        (
+            {"content-type": "application/cloudevents+json"},
+            b'{"specversion": "1.0", "type": "t", "id": "1", "source": "/s", "Site": "x", '
+            b'"data": {"serial": "SN-1", "code": "A"}}',
+            "Site",
+        ),
+        # a date-time is RFC 3339, not a bare number in a string
+        (
+            {"content-type": "application/json"},
+            b'{"serial": "S", "code": "A", "occurred_at": "0"}',
+            "occurred_at",
+        ),
     ],
 )
 def test_malformed_alarms_are_a_4xx_naming_the_field(
@@ -172,6 +217,12 @@ def test_malformed_alarms_are_a_4xx_naming_the_field(
     response = admin.post("/v1/alarms", content=body, headers=headers)
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["detail"]["field"] == field, response.text
+
+
+def test_a_body_not_sent_as_json_is_415(admin: httpx.Client) -> None:
+    body = b'{"serial": "SN-1", "code": "A-112"}'
+    refused = admin.post("/v1/alarms", content=body, headers={"content-type": "text/plain"})
+    assert refused.status_code == 415, refused.text
 
 
 def test_a_key_without_alarms_write_is_refused(admin: httpx.Client, base_url: str) -> None:
