@@ -6,8 +6,8 @@ conversation operations real ids). The repository's `schemathesis.toml` is used 
 line uses it: its hooks send valid requests as a correct client does where a rule spans several
 values (a fresh `Idempotency-Key` per request, `from` not after `to`, a binary CloudEvent's
 `ce-*` headers all four or none), it accepts 412 for a schema-valid but stale `If-Match`, and
-it reads the never-ending ticket event stream to its first event. No check is excluded; the response-time check gets a
-limit only a hang reaches (see below).
+it reads the never-ending ticket event stream to its first event. No check is excluded; the
+response-time check gets a limit only a hang reaches (see below).
 
 Bounded so it stays a few minutes on a small machine: 5 examples per operation and a fixed
 seed (the same cases each run). The 30-example run of docs/benchmarks/api.md is the longer one.
