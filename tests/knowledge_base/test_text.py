@@ -140,6 +140,8 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         ("手推車成日溜落嚟", "手推车经常溜下来"),
         ("對講㩒咗冇人聽", "对讲按了没人接"),
         ("貨𨋢可以載幾重", "货电梯可以载多重"),
+        ("年檢點安排", "年检怎么安排"),
+        ("使唔使預約", "需不需要预约"),
     ],
 )
 def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
@@ -147,7 +149,8 @@ def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "mandarin", ["控制系统报警", "请联系客服", "底盘下面咔咔响", "整机保修两年"]
+    "mandarin",
+    ["控制系统报警", "请联系客服", "底盘下面咔咔响", "整机保修两年", "几点安排", "有点加速慢"],
 )
 def test_mandarin_words_sharing_a_cantonese_character_are_kept(mandarin: str) -> None:
     """系 is "is" in 係咪 but "system" in 系统; 响 is a noise, 整 the whole unit."""
