@@ -5,7 +5,12 @@ HTTP + JSON + pydantic: auth lookup, triage, one transaction with ticket, event,
 rows, the event publish).
 
     python bench/tickets_load.py [--clients 16] [--requests 2000] [--postgres-url URL]
-        [--output docs/benchmarks/intake.md]
+        [--servers bare,sqlite,postgres] [--key admin|apikey] [--output docs/benchmarks/intake.md]
+
+`--key apikey` sends a scoped API key (`tickets:write`, created through `/v1/apikeys`) instead
+of AFTERSALES_ADMIN_KEY, so the key lookup and the per-key rate limit are on the path. The
+server's CPU time per request (user + system of the server process and its children, measured
+over the timed phase) is the figure the machine's other load changes least.
 
 Without --postgres-url a throwaway PostgreSQL server is started (tests/support/postgres.py:
 fsync off, like the tests). The load generator runs on the same machine as the server.
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil  # type: ignore[import-untyped]
 from fastapi import FastAPI
 from pydantic import BaseModel
 
@@ -67,6 +73,7 @@ class Result:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    cpu_seconds: float
 
     @property
     def per_second(self) -> float:
@@ -75,6 +82,24 @@ class Result:
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@dataclass
+class Server:
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server process and its children so far."""
+        parent = psutil.Process(self.pid)
+        total = 0.0
+        for proc in [parent, *parent.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
 
 
 def free_port() -> int:
@@ -86,8 +111,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(command: list[str], env: dict[str, str], health: str, log: Path) -> Iterator[None]:
-    """Run a server process until the block ends; waits until `health` answers."""
+def process(command: list[str], env: dict[str, str], health: str, log: Path) -> Iterator[int]:
+    """Run a server process until the block ends; waits until `health` answers; yields its
+    pid."""
     with log.open("wb") as output:
         proc = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
@@ -103,7 +129,7 @@ def process(command: list[str], env: dict[str, str], health: str, log: Path) -> 
             if time.monotonic() > deadline:
                 raise SystemExit(f"server did not start:\n{log.read_text(errors='replace')}")
             time.sleep(0.5)
-        yield
+        yield proc.pid
     finally:
         proc.terminate()
         try:
@@ -113,7 +139,7 @@ def process(command: list[str], env: dict[str, str], health: str, log: Path) -> 
 
 
 @contextmanager
-def aftersales_serve(database_url: str | None, workdir: Path) -> Iterator[str]:
+def aftersales_serve(database_url: str | None, workdir: Path) -> Iterator[Server]:
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {
@@ -129,12 +155,12 @@ def aftersales_serve(database_url: str | None, workdir: Path) -> Iterator[str]:
         env["AFTERSALES_DATABASE_URL"] = database_url
     url = f"http://127.0.0.1:{port}"
     command = [str(AFTERSALES), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with process(command, env, f"{url}/healthz", workdir / f"serve-{port}.log"):
-        yield url
+    with process(command, env, f"{url}/healthz", workdir / f"serve-{port}.log") as pid:
+        yield Server(url, pid)
 
 
 @contextmanager
-def bare_serve(workdir: Path) -> Iterator[str]:
+def bare_serve(workdir: Path) -> Iterator[Server]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
@@ -152,13 +178,26 @@ def bare_serve(workdir: Path) -> Iterator[str]:
         "--log-level",
         "warning",
     ]
-    with process(command, dict(os.environ), f"{url}/docs", workdir / "bare.log"):
-        yield url
+    with process(command, dict(os.environ), f"{url}/docs", workdir / "bare.log") as pid:
+        yield Server(url, pid)
 
 
-async def load(name: str, url: str, path: str, clients: int, requests: int) -> Result:
+def scoped_key(url: str) -> str:
+    """A new API key with the `tickets:write` scope, made with the admin key."""
+    response = httpx.post(
+        f"{url}/v1/apikeys",
+        json={"name": "bench", "scopes": ["tickets:write"]},
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+    response.raise_for_status()
+    return str(response.json()["key"])
+
+
+async def load(name: str, server: Server, path: str, args: argparse.Namespace) -> Result:
     """`requests` POSTs from `clients` concurrent clients, after a short warm-up."""
-    headers = {"Authorization": f"Bearer {KEY}"}
+    clients, requests = args.clients, args.requests
+    key = scoped_key(server.url) if args.key == "apikey" and path != "/bare" else KEY
+    headers = {"Authorization": f"Bearer {key}"}
     latencies: list[float] = []
     errors = 0
 
@@ -176,34 +215,41 @@ async def load(name: str, url: str, path: str, clients: int, requests: int) -> R
                 latencies.append(elapsed)
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as c:
+    async with httpx.AsyncClient(
+        base_url=server.url, headers=headers, limits=limits, timeout=60
+    ) as c:
         warm_up = iter(range(min(200, requests // 10)))
         await asyncio.gather(*(client_loop(c, warm_up, False) for _ in range(clients)))
         measured = iter(range(requests))
+        cpu = server.cpu_seconds()
         started = time.perf_counter()
         await asyncio.gather(*(client_loop(c, measured, True) for _ in range(clients)))
         seconds = time.perf_counter() - started
-    return Result(name, requests, errors, seconds, latencies)
+        cpu = server.cpu_seconds() - cpu
+    return Result(name, requests, errors, seconds, latencies, cpu)
 
 
-def markdown(results: list[Result], clients: int) -> str:
+def markdown(results: list[Result], args: argparse.Namespace) -> str:
     bare = next((r for r in results if r.name.startswith("bare")), results[0])
     rows = [
-        "| server | requests | errors | per second | p50 ms | p99 ms | vs bare (rate) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| server | requests | errors | per second | p50 ms | p99 ms | vs bare (rate) "
+        "| server CPU ms/request |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         rows.append(
             f"| {r.name} | {r.requests} | {r.errors} | {r.per_second:.0f} | "
             f"{r.percentile(0.5):.1f} | {r.percentile(0.99):.1f} | "
-            f"{r.per_second / bare.per_second:.2f} |"
+            f"{r.per_second / bare.per_second:.2f} | {r.cpu_seconds * 1000 / r.requests:.2f} |"
         )
+    clients = args.clients
     load_avg = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     return "\n".join(
         [
             "## Intake API: ticket creation under load",
             "",
-            f"`python bench/tickets_load.py --clients {clients} --requests {results[0].requests}`"
+            f"`python bench/tickets_load.py --clients {clients} --requests {results[0].requests}"
+            f" --key {args.key}`"
             f" — {clients} concurrent HTTP/1.1 keep-alive clients, each `POST /v1/tickets` with "
             "a subject and description (triaged: category, priority, skill group, SLA), one "
             "`aftersales serve` worker; the bare row is a FastAPI endpoint that only validates "
@@ -224,13 +270,11 @@ async def run(args: argparse.Namespace) -> list[Result]:
     workdir = Path(tempfile.mkdtemp(prefix="tickets-load-"))
     results = []
     if "bare" in args.servers:
-        with bare_serve(workdir) as url:
-            results.append(await load("bare FastAPI", url, "/bare", args.clients, args.requests))
+        with bare_serve(workdir) as server:
+            results.append(await load("bare FastAPI", server, "/bare", args))
     if "sqlite" in args.servers:
-        with aftersales_serve(None, workdir / "sqlite") as url:
-            results.append(
-                await load("tickets, SQLite", url, "/v1/tickets", args.clients, args.requests)
-            )
+        with aftersales_serve(None, workdir / "sqlite") as server:
+            results.append(await load("tickets, SQLite", server, "/v1/tickets", args))
     if "postgres" in args.servers:
         results.append(await run_postgres(args, workdir))
     return results
@@ -238,22 +282,20 @@ async def run(args: argparse.Namespace) -> list[Result]:
 
 async def run_postgres(args: argparse.Namespace, workdir: Path) -> Result:
     postgres_url = args.postgres_url
-    server = None
+    postgres = None
     if not postgres_url:
         sys.path.insert(0, str(ROOT))
         from tests.support.postgres import PostgresServer, create_database
 
-        server = PostgresServer()
-        server.start()
-        postgres_url = create_database(server.admin_url)
+        postgres = PostgresServer()
+        postgres.start()
+        postgres_url = create_database(postgres.admin_url)
     try:
-        with aftersales_serve(postgres_url, workdir / "postgres") as url:
-            return await load(
-                "tickets, PostgreSQL", url, "/v1/tickets", args.clients, args.requests
-            )
+        with aftersales_serve(postgres_url, workdir / "postgres") as server:
+            return await load("tickets, PostgreSQL", server, "/v1/tickets", args)
     finally:
-        if server is not None:
-            server.stop()
+        if postgres is not None:
+            postgres.stop()
 
 
 def main() -> None:
@@ -266,10 +308,16 @@ def main() -> None:
         default="bare,sqlite,postgres",
         help="Comma-separated subset of bare, sqlite, postgres.",
     )
+    parser.add_argument(
+        "--key",
+        choices=["admin", "apikey"],
+        default="admin",
+        help="Send AFTERSALES_ADMIN_KEY, or a scoped API key (lookup and rate limit on the path).",
+    )
     parser.add_argument("--output", type=Path, default=None, help="Write the markdown here too.")
     args = parser.parse_args()
     results = asyncio.run(run(args))
-    text = markdown(results, args.clients)
+    text = markdown(results, args)
     print(text)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
