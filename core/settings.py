@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str | None = None
     redis_url: str | None = None
+    agent_stream_recheck_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often an open agent workspace re-reads the database without a notice "
+        "from the event bus (the fallback for a lost notice).",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

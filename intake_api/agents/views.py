@@ -4,6 +4,7 @@ resolution; the customer's CSAT answer; the agent console and the CSAT page."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 from collections.abc import AsyncIterator
@@ -59,7 +60,8 @@ from intake_api.auth.dependencies import (
 )
 from intake_api.auth.models import Principal
 from intake_api.auth.responses import AUTHENTICATED, error_responses
-from intake_api.events.stream import publish_committed
+from intake_api.events.bus import EVERY_KEY
+from intake_api.events.stream import publish_committed, publish_conversation_changed
 from intake_api.idempotency.dependencies import idempotent
 from intake_api.limits.text import NO_NUL
 from intake_api.pagination import PageRequest, paging
@@ -149,6 +151,7 @@ async def reply(
         lang=recipient.lang,
     )
     AGENT_REPLIES.labels(channel=recipient.channel, delivered=str(sent.delivered).lower()).inc()
+    await publish_conversation_changed(request.app, conversation_id)  # logged here or on send
     return ReplyResult(
         conversation_id=conversation_id,
         delivered=sent.delivered,
@@ -186,6 +189,7 @@ async def handback(
         log.info(
             "hand-back notice not delivered", conversation_id=conversation_id, error=sent.error
         )
+    await publish_conversation_changed(request.app, conversation_id)
     return back.conversation
 
 
@@ -355,24 +359,34 @@ async def get_inbox(
     return Inbox(items=named, total=total)
 
 
-STREAM_POLL_SECONDS = 0.3
+async def _woken(queue: asyncio.Queue[dict[str, Any]], seconds: float) -> None:
+    """Return on the next notice (and take every one already queued: one read answers them
+    all), or after `seconds` without one."""
+    with contextlib.suppress(TimeoutError):  # not `wait_for`: it can swallow a cancellation
+        async with asyncio.timeout(seconds):
+            await queue.get()
+    while not queue.empty():
+        queue.get_nowait()
 
 
 @router.get("/stream", response_class=EventSourceResponse, include_in_schema=False)
 async def stream(request: Request, _: Principal = Depends(agent)) -> EventSourceResponse:
     """Server-Sent Events for the workspace page (endless, so not in the OpenAPI schema): a
     `change` event whenever a conversation line, a ticket event or an internal note is added
-    anywhere (on any worker: the stream watches the database)."""
+    anywhere. The stream sleeps on the event bus (every worker's notices) and reads the
+    database when woken, and every `agent_stream_recheck_seconds` in case a notice was lost."""
+    recheck = services(request.app).settings.agent_stream_recheck_seconds
 
     async def changes() -> AsyncIterator[ServerSentEvent]:
         last: tuple[int, int, int] | None = None
-        while not await request.is_disconnected():
-            async with request_sessions(request)() as session:
-                now = await workspace.high_water(session)
-            if now != last:
-                yield ServerSentEvent(event="change", data=json.dumps(now))
-                last = now
-            await asyncio.sleep(STREAM_POLL_SECONDS)
+        async with services(request.app).event_bus.subscribe(EVERY_KEY) as queue:
+            while not await request.is_disconnected():
+                async with request_sessions(request)() as session:
+                    now = await workspace.high_water(session)
+                if now != last:
+                    yield ServerSentEvent(event="change", data=json.dumps(now))
+                    last = now
+                await _woken(queue, recheck)
 
     return EventSourceResponse(changes(), ping=15)
 
@@ -404,13 +418,15 @@ async def add_note(
     """An internal note for agents: kept apart from the conversation, never sent or shown to
     the customer."""
     async with unit_of_work(request_sessions(request)) as session:
-        return await workspace.note_on(
+        note = await workspace.note_on(
             session,
             item_id=item_id,
             actor=principal.actor,
             author=service.agent_name(principal.actor, "en", principal.name),
             text=body.text,
         )
+    await publish_conversation_changed(request.app, item_id)
+    return note
 
 
 @router.get(

@@ -23,6 +23,9 @@ log = get_logger(__name__)
 
 CHANNEL_PREFIX = "aftersales:ticket-events:"
 QUEUE_SIZE = 1000
+# Subscribing under this key receives what is published under every key (the agent workspace
+# wakes on any change); no ticket or conversation id can take it.
+EVERY_KEY = "*"
 
 
 class LocalBus:
@@ -33,7 +36,8 @@ class LocalBus:
         self._queues: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
 
     def deliver(self, ticket_id: str, payload: dict[str, Any]) -> None:
-        for queue in list(self._queues.get(ticket_id, ())):
+        every = self._queues.get(EVERY_KEY, ()) if ticket_id != EVERY_KEY else ()
+        for queue in [*self._queues.get(ticket_id, ()), *every]:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(payload)
 

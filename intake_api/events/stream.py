@@ -22,6 +22,7 @@ from intake_api.tickets.models import TicketEvent, TicketEventRead
 log = get_logger(__name__)
 
 IDLE_SECONDS = 15.0
+CONVERSATION_KEY = "conversation:"  # conversation notices: never a ticket id, so no ticket stream
 
 
 def event_payload(event: TicketEvent) -> dict[str, Any]:
@@ -38,6 +39,19 @@ async def publish_committed(app: FastAPI, events: list[TicketEvent]) -> None:
             await bus.publish(payload["ticket_id"], payload)
         except Exception as exc:  # streams fall back to the database on their next idle tick
             log.warning("publishing a ticket event failed", error=str(exc), **payload)
+
+
+async def publish_conversation_changed(
+    app: FastAPI, item_id: str, ticket_id: str | None = None
+) -> None:
+    """Tell the agent workspaces (on every worker) that a conversation got a committed line or
+    note. `item_id` is the conversation's id (a ticket's for a note on a ticket without one);
+    ids only, never the customer's text. A failure is logged; open views re-check on a timer."""
+    notice = {"item_id": item_id, "ticket_id": ticket_id}
+    try:
+        await services(app).event_bus.publish(CONVERSATION_KEY + item_id, notice)
+    except Exception as exc:
+        log.warning("publishing a conversation notice failed", error=str(exc), **notice)
 
 
 async def _stored_after(

@@ -56,6 +56,8 @@ from intake_api.tickets.models import TicketEvent
 log = get_logger(__name__)
 
 Publish = Callable[[list[TicketEvent]], Awaitable[None]]
+# Told a conversation's id (and its ticket's) once its new lines are committed.
+Changed = Callable[[str, str | None], Awaitable[None]]
 
 
 @dataclass
@@ -65,6 +67,7 @@ class MessageDesk:
     sessions: async_sessionmaker[AsyncSession]
     dialogue: DialogueEngine
     publish: Publish | None = None
+    changed: Changed | None = None
     files: FileDesk | None = None  # attachments: checked and stored before the message
     photos: PhotoReader | None = None  # reads codes, models and serials off photos
     # The same database for work of one statement: no BEGIN/COMMIT round trips around it.
@@ -187,6 +190,8 @@ class MessageDesk:
             events = list(pending_events(session))
         if self.publish and events:
             await self.publish(events)
+        if self.changed:  # the customer's line and the bot's reply are committed
+            await self.changed(answer.conversation_id, (answer.ticket or {}).get("id"))
         return answer
 
     async def _fail(self, message_pk: int, data: InboundMessage, exc: Exception) -> Answer:

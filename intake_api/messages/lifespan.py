@@ -23,7 +23,7 @@ from bot.media.ocr import PhotoReader, RapidOcr
 from bot.nlu import DEFAULT_DATA, default_pipeline, load_or_train
 from bot.nlu.training import fingerprint
 from core.settings import Settings
-from intake_api.events.stream import publish_committed
+from intake_api.events.stream import publish_committed, publish_conversation_changed
 from intake_api.messages.desk import BotTicketDesk
 from intake_api.messages.flows import MessageDesk
 from intake_api.services import services
@@ -65,6 +65,7 @@ async def messages_lifespan(app: FastAPI) -> AsyncIterator[None]:
         sessions=shared.sessions,
         dialogue=dialogue,
         publish=partial(publish_committed, app),
+        changed=partial(publish_conversation_changed, app),
         files=shared.files,
         photos=PhotoReader(RapidOcr(), dialogue.knowledge.mentions),
     )
