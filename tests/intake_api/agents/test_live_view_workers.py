@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -63,4 +62,3 @@ async def test_a_line_committed_on_another_worker_wakes_the_open_view(
         assert answered.status_code == 200, answered.text
         lines_now = (await reader.next_event())[1][0]
         assert lines_now >= lines_before + 2  # the customer's line and the bot's reply
-
