@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     max_request_bytes: int = 1_000_000
     rate_limit_per_key_per_minute: int = 600
     rate_limit_per_sender_per_minute: int = 30
+    api_key_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a worker trusts an API key it verified (0: look it up every time); "
+        "a key revoked by another process is refused after at most this long.",
+    )
     idempotency_key_hours: float = Field(
         default=24.0, ge=24, description="How long an `Idempotency-Key` and its response are kept."
     )

@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 from core.errors import Forbidden, Unauthorized
 from intake_api.agents.accounts import principal_of_cookie
 from intake_api.auth import service
+from intake_api.auth.cache import key_cache
 from intake_api.auth.models import Principal
 from intake_api.limits.dependencies import check_key_rate
 from intake_api.services import services
@@ -29,13 +30,20 @@ def request_sessions(request: HTTPConnection) -> async_sessionmaker[AsyncSession
 
 
 async def principal_of_key(request: HTTPConnection, key: str) -> Principal:
-    """The principal of `key` (401 when unknown or revoked); a short read of its own."""
+    """The principal of `key` (401 when unknown or revoked): from the worker's cache of verified
+    keys, else a short read of its own."""
+    cache = key_cache(request.app)
+    principal = cache.get(key)
+    if principal is not None:
+        return principal
+    generation = cache.generation
     async with request_sessions(request)() as session:
         principal = await service.authenticate(
             session, key=key, admin_key=services(request.app).settings.admin_key
         )
     if principal is None:
         raise Unauthorized("invalid or revoked API key")
+    cache.put(key, principal, generation=generation)
     return principal
 
 

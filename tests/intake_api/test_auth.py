@@ -9,8 +9,12 @@ import httpx
 from typer.testing import CliRunner, Result
 
 from core.settings import Settings, get_settings
+from intake_api.app import create_app
+from intake_api.auth.cache import KeyCache
+from intake_api.auth.models import Principal
 from intake_api.cli import app
 from tests.intake_api.conftest import new_ticket
+from tests.support.server import running_server
 
 
 def _key(admin: httpx.Client, *scopes: str, name: str = "crm") -> dict:
@@ -51,13 +55,49 @@ def test_the_key_is_shown_once_and_only_its_hash_is_listed(admin: httpx.Client) 
 
 
 def test_a_revoked_key_is_refused(admin: httpx.Client, base_url: str) -> None:
+    """At once on the worker that revoked it, although its first request put it in the cache."""
     created = _key(admin, "tickets:read")
     with _as(base_url, created["key"]) as client:
         assert client.get("/v1/tickets").status_code == 200
+        assert client.get("/v1/tickets").status_code == 200  # now from the cache
         assert admin.delete(f"/v1/apikeys/{created['id']}").status_code == 200
         assert client.get("/v1/tickets").status_code == 401
     assert admin.delete(f"/v1/apikeys/{created['id']}").status_code == 409
     assert admin.delete("/v1/apikeys/999").status_code == 404
+
+
+def test_other_workers_trust_a_verified_key_for_the_cache_seconds_only(
+    intake_settings: Settings, admin: httpx.Client, base_url: str
+) -> None:
+    """Two more workers on the same database: one keeps verified keys for an hour, one keeps
+    none. A key revoked elsewhere still works on the first until its entry expires, and is
+    refused at once by the second."""
+    caching = intake_settings.model_copy(update={"api_key_cache_seconds": 3600})
+    uncached = intake_settings.model_copy(update={"api_key_cache_seconds": 0})
+    created = _key(admin, "tickets:read")
+    with (
+        running_server(create_app(caching)) as first,
+        running_server(create_app(uncached)) as second,
+        _as(first, created["key"]) as on_first,
+        _as(second, created["key"]) as on_second,
+    ):
+        assert on_first.get("/v1/tickets").status_code == 200
+        assert on_second.get("/v1/tickets").status_code == 200
+        assert admin.delete(f"/v1/apikeys/{created['id']}").status_code == 200
+        assert on_second.get("/v1/tickets").status_code == 401
+        assert on_first.get("/v1/tickets").status_code == 200
+
+
+def test_a_lookup_under_way_during_a_revocation_is_not_cached() -> None:
+    cache = KeyCache(ttl_seconds=60)
+    principal = Principal(actor="apikey:1:crm", scopes=frozenset({"tickets:read"}), key_id=1)
+    cache.put("as_key", principal, generation=cache.generation)
+    assert cache.get("as_key") == principal
+    began = cache.generation
+    cache.forget(1)
+    assert cache.get("as_key") is None
+    cache.put("as_key", principal, generation=began)  # read the row before the revocation
+    assert cache.get("as_key") is None
 
 
 def test_unknown_scopes_are_422(admin: httpx.Client) -> None:
