@@ -58,7 +58,7 @@ def check_scopes(principal: Principal, scopes: tuple[str, ...]) -> None:
 
 
 async def current_principal(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     """The API key's principal, else the signed-in agent's (session cookie); 401 without
     either or with a bad one."""
@@ -72,11 +72,13 @@ async def current_principal(
 
 def require_scopes(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting keys that hold every one of `scopes` (403 otherwise), rate-limited
-    per key (429; the admin key is not limited)."""
+    per key (429; the admin key is not limited). One dependency over `bearer`, not a chain:
+    FastAPI resolves every level of a chain again on each request."""
 
     async def dependency(
-        request: Request, principal: Principal = Depends(current_principal)
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
     ) -> Principal:
+        principal = await current_principal(request, credentials)
         check_scopes(principal, scopes)
         if not principal.is_admin_key:
             await check_key_rate(request, principal.actor)
