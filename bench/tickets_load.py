@@ -160,7 +160,14 @@ def aftersales_serve(database_url: str | None, workdir: Path) -> Iterator[Server
 
 
 @contextmanager
-def bare_serve(workdir: Path) -> Iterator[Server]:
+def bare_serve(workdir: Path) -> Iterator[str]:
+    """The bare endpoint's base URL (bench/alarms_load.py uses it too)."""
+    with bare_server(workdir) as server:
+        yield server.url
+
+
+@contextmanager
+def bare_server(workdir: Path) -> Iterator[Server]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
@@ -270,7 +277,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
     workdir = Path(tempfile.mkdtemp(prefix="tickets-load-"))
     results = []
     if "bare" in args.servers:
-        with bare_serve(workdir) as server:
+        with bare_server(workdir) as server:
             results.append(await load("bare FastAPI", server, "/bare", args))
     if "sqlite" in args.servers:
         with aftersales_serve(None, workdir / "sqlite") as server:
