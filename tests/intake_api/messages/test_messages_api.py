@@ -47,7 +47,7 @@ async def count(sessions: async_sessionmaker[AsyncSession], query) -> int:  # no
 
 async def test_answer_has_every_contract_field(api_settings: Settings) -> None:
     with running_server(create_app(api_settings)) as base:
-        async with httpx.AsyncClient(base_url=base, headers=AUTH) as client:
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as client:
             response = await client.post("/v1/messages", json=message("保修多久？", "m1"))
     assert response.status_code == 200
     body = response.json()
@@ -62,7 +62,7 @@ async def test_same_message_id_returns_the_first_response_and_runs_once(
     api_settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     with running_server(create_app(api_settings)) as base:
-        async with httpx.AsyncClient(base_url=base, headers=AUTH) as client:
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as client:
             first = await client.post("/v1/messages", json=message("转人工", "dup-1"))
             again = await client.post("/v1/messages", json=message("转人工", "dup-1"))
     assert first.status_code == again.status_code == 200
@@ -94,13 +94,13 @@ async def test_concurrent_duplicates_are_answered_once(
 
 async def test_conversation_continues_after_a_restart(api_settings: Settings) -> None:
     with running_server(create_app(api_settings)) as base:
-        async with httpx.AsyncClient(base_url=base, headers=AUTH) as client:
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as client:
             asked = await client.post(
                 "/v1/messages", json=message("The compressor overheats and stops", "r1")
             )
     assert asked.json()["action"] == "clarify"
     with running_server(create_app(api_settings)) as base:  # a new process on the same DB
-        async with httpx.AsyncClient(base_url=base, headers=AUTH) as client:
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as client:
             answered = await client.post("/v1/messages", json=message("AC-500", "r2"))
     body = answered.json()
     assert body["action"] == "answer" and body["kb_hits"][0]["id"] == "F-500-hot"
@@ -109,7 +109,7 @@ async def test_conversation_continues_after_a_restart(api_settings: Settings) ->
 
 async def test_traditional_in_traditional_out(api_settings: Settings) -> None:
     with running_server(create_app(api_settings)) as base:
-        async with httpx.AsyncClient(base_url=base, headers=AUTH) as client:
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as client:
             response = await client.post("/v1/messages", json=message("保修期多長時間？", "t1"))
     body = response.json()
     assert body["action"] == "answer"
@@ -129,7 +129,7 @@ MALFORMED = [
 
 async def test_malformed_bodies_are_rejected_with_4xx(api_settings: Settings) -> None:
     with running_server(create_app(api_settings)) as base:
-        async with httpx.AsyncClient(base_url=base, headers=AUTH) as client:
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as client:
             statuses = [
                 (await client.post("/v1/messages", json=payload)).status_code
                 for payload in MALFORMED
