@@ -21,6 +21,7 @@ from intake_api.api_docs import install_api_docs
 from intake_api.assets.lifespan import assets_lifespan
 from intake_api.assets.views import router as assets_router
 from intake_api.audit.views import router as audit_router
+from intake_api.auth.cache import KeyCache
 from intake_api.auth.views import router as apikeys_router
 from intake_api.calls.views import router as transcripts_router
 from intake_api.channel_ports.lifespan import channels_lifespan
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_api_docs(app)
     app.state.services = Services(settings)
+    app.state.services.key_cache = KeyCache(settings.api_key_cache_seconds)
     app.add_middleware(BaseUrlRecorder, service=app)  # links to customers: full URLs
     install_error_handlers(app)
     app.include_router(health_router)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the domains import this module; these are only their types
     from bot.dialogue.ports import Interpreter
     from bot.triage import SlaPolicy
     from intake_api.alarms.flows import AlarmDesk
+    from intake_api.auth.cache import KeyCache
     from intake_api.files.flows import FileDesk
     from intake_api.messages.flows import MessageDesk
     from knowledge_base.service import KnowledgeService
@@ -42,6 +43,7 @@ class Services:
     # On SQLite, this process's ticket changes queue here (PostgreSQL's row locks suffice).
     ticket_write_lock: asyncio.Lock | None = None
     rate_limiter: RateLimiter = field(init=False)
+    key_cache: KeyCache = field(init=False)  # API keys this worker verified a moment ago
     event_bus: EventBus = field(init=False)
     files: FileDesk = field(init=False)  # customers' attachments: checked, stored, signed URLs
     messages: MessageDesk = field(init=False)

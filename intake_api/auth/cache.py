@@ -1,5 +1,5 @@
 """API keys a worker verified, kept for a few seconds so a request with a known key skips the
-database read (`AFTERSALES_API_KEY_CACHE_SECONDS`).
+database read (`AFTERSALES_API_KEY_CACHE_SECONDS`); one per app, `services(app).key_cache`.
 
 Only keys that were found valid are kept, so a new key works at once. A key revoked through this
 worker is dropped at once; a lookup that was already under way when it was revoked does not put
@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from weakref import WeakKeyDictionary
-
-from fastapi import FastAPI
 
 from intake_api.auth.models import Principal
-from intake_api.services import services
 
 
 class KeyCache:
@@ -57,14 +53,3 @@ class KeyCache:
         """Drop key `key_id` (revoked): refused from the next request on."""
         self.generation += 1
         self._entries = {d: e for d, e in self._entries.items() if e[0].key_id != key_id}
-
-
-_caches: WeakKeyDictionary[FastAPI, KeyCache] = WeakKeyDictionary()
-
-
-def key_cache(app: FastAPI) -> KeyCache:
-    """The app's cache of verified keys (one per app, made on first use)."""
-    cache = _caches.get(app)
-    if cache is None:
-        cache = _caches[app] = KeyCache(services(app).settings.api_key_cache_seconds)
-    return cache

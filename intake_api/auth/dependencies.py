@@ -12,7 +12,6 @@ from starlette.requests import HTTPConnection
 from core.errors import Forbidden, Unauthorized
 from intake_api.agents.accounts import principal_of_cookie
 from intake_api.auth import service
-from intake_api.auth.cache import key_cache
 from intake_api.auth.models import Principal
 from intake_api.limits.dependencies import check_key_rate
 from intake_api.services import services
@@ -32,7 +31,7 @@ def request_sessions(request: HTTPConnection) -> async_sessionmaker[AsyncSession
 async def principal_of_key(request: HTTPConnection, key: str) -> Principal:
     """The principal of `key` (401 when unknown or revoked): from the worker's cache of verified
     keys, else a short read of its own."""
-    cache = key_cache(request.app)
+    cache = services(request.app).key_cache
     principal = cache.get(key)
     if principal is not None:
         return principal

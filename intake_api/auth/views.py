@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Path, Request
 
 from core.database import unit_of_work
 from intake_api.auth import service
-from intake_api.auth.cache import key_cache
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, Principal
 from intake_api.auth.responses import AUTHENTICATED, error_responses
+from intake_api.services import services
 
 router = APIRouter(prefix="/v1/apikeys", tags=["api keys"], responses=AUTHENTICATED)
 admin = require_scopes("admin")
@@ -44,5 +44,5 @@ async def revoke_api_key(
     """Revoke a key; it is refused from now on."""
     async with unit_of_work(request_sessions(request)) as session:
         row = await service.revoke(session, key_id=key_id, actor=principal.actor)
-    key_cache(request.app).forget(key_id)  # after the commit: no lookup can bring it back
+    services(request.app).key_cache.forget(key_id)  # after the commit: no lookup can bring it back
     return ApiKeyRead.model_validate(row)
