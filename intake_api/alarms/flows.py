@@ -180,8 +180,9 @@ class AlarmDesk:
         return outcomes + await self._active(session, run)
 
     async def _active(self, session: AsyncSession, run: Sequence[Arrival]) -> list[Outcome]:
-        """Active alarms: one upsert for the run, a ticket for each new one of a known unit;
-        the n-th of k repeats of one alarm in the run answers the count it made."""
+        """Active alarms: one upsert for the run, the tickets of the new ones of known units
+        opened together; the n-th of k repeats of one alarm in the run answers the count it
+        made."""
         if not run:
             return []
         keys: dict[tuple[str, str], list[int]] = {}
@@ -191,13 +192,11 @@ class AlarmDesk:
         firsts = [(run[at[0]].alarm, run[at[0]].source, len(at)) for at in keys.values()]
         stored = await service.record_active(session, firsts, now=utcnow())
         known = await service.units(session, {row.serial for row, new in stored if new})
+        # a new alarm of an unknown unit is kept unmatched: no ticket
+        opening = [(row, known[row.serial]) for row, new in stored if new and row.serial in known]
+        events = await self._open_tickets(session, opening)
         outcomes: list[Outcome | None] = [None] * len(run)
-        for (row, new), indices in zip(stored, keys.values(), strict=True):
-            events: list[TicketEvent] = []
-            asset = known.get(row.serial) if new else None
-            if asset is not None:  # a new alarm of an unknown unit is kept unmatched: no ticket
-                row.matched = True
-                events = await self._open_ticket(session, row, asset)
+        for (row, _), indices in zip(stored, keys.values(), strict=True):
             read = AlarmRead.of(row)
             for seen, index in enumerate(indices):
                 count = row.count - (len(indices) - 1 - seen)
@@ -205,21 +204,54 @@ class AlarmDesk:
                 outcomes[index] = Outcome(
                     row,
                     read.model_copy(update={"count": count}),
-                    events if first else [],
-                    new_ticket=first and asset is not None,
+                    events.get(row.id, []) if first else [],
+                    new_ticket=first and row.id in events,
                 )
         return [outcome for outcome in outcomes if outcome is not None]
 
-    async def _open_ticket(
-        self, session: AsyncSession, alarm: Alarm, asset: Asset
-    ) -> list[TicketEvent]:
-        """The alarm's ticket (flagged as a repeat fault, joined to a fleet incident); answers
-        its events."""
+    async def _open_tickets(
+        self, session: AsyncSession, opening: Sequence[tuple[Alarm, Asset]]
+    ) -> dict[str, list[TicketEvent]]:
+        """The tickets of new alarms (one insert), flagged as repeat faults, joined to fleet
+        incidents (one check per code); answers their events by alarm id."""
+        if not opening:
+            return {}
         settings = self.settings
+        created = await tickets.create_many(
+            session,
+            [self._ticket(alarm, asset) for alarm, asset in opening],
+            actor=ALARM_ACTOR,
+            policy=self.policy,
+        )
+        events: dict[str, list[TicketEvent]] = {}
+        by_code: dict[str, list[Alarm]] = {}
+        for (alarm, _), (ticket, event) in zip(opening, created, strict=True):
+            alarm.matched, alarm.ticket_id = True, ticket.id
+            events[alarm.id] = [event]
+            by_code.setdefault(alarm.code, []).append(alarm)
+        alarms = [alarm for alarm, _ in opening]
+        within = timedelta(days=settings.repeat_fault_days)
+        flagged = await service.flag_repeats(session, alarms, within=within)
+        for alarm, ticket in zip(alarms, (ticket for ticket, _ in created), strict=True):
+            if alarm.id in flagged:
+                note = REPEAT_NOTE.format(
+                    previous=format_ticket_id(flagged[alarm.id]), days=settings.repeat_fault_days
+                )
+                events[alarm.id].append(await self._note(session, ticket.public_id, note))
+        window = timedelta(minutes=settings.fleet_incident_window_minutes)
+        for same_code in by_code.values():
+            await service.join_fleet_incident(
+                session, same_code, units=settings.fleet_incident_units, window=window
+            )
+        return events
+
+    def _ticket(self, alarm: Alarm, asset: Asset) -> TicketCreate:
+        """The ticket of a new alarm: the unit's product and customer, the KB's diagnosis of
+        the code on that product, priority from severity and tier."""
         graph = self.graph()
         fault_id = self.faults.find(graph, alarm.code, asset.product_id)
         contact = asset.contacts[0] if asset.contacts else None
-        data = TicketCreate(
+        return TicketCreate(
             subject=ticket_subject(graph, alarm, asset, fault_id)[:300],
             description=ticket_description(graph, alarm, asset, fault_id),
             customer=Customer(
@@ -235,26 +267,6 @@ class AlarmDesk:
             sender_id=contact.sender_id if contact else None,
             lang=asset.lang,
         )
-        ticket, event = await tickets.create(
-            session, data=data, actor=ALARM_ACTOR, policy=self.policy
-        )
-        alarm.ticket_id = ticket.id
-        events = [event]
-        await session.flush()
-        within = timedelta(days=settings.repeat_fault_days)
-        previous = await service.flag_repeat(session, alarm, ticket_id=ticket.id, within=within)
-        if previous is not None:
-            note = REPEAT_NOTE.format(
-                previous=format_ticket_id(previous), days=settings.repeat_fault_days
-            )
-            events.append(await self._note(session, ticket.public_id, note))
-        await service.join_fleet_incident(
-            session,
-            alarm,
-            units=settings.fleet_incident_units,
-            window=timedelta(minutes=settings.fleet_incident_window_minutes),
-        )
-        return events
 
     async def _cleared(self, session: AsyncSession, alarm: AlarmIn, source: str) -> Outcome:
         now = utcnow()

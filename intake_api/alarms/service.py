@@ -132,35 +132,47 @@ async def get_all(
 
 
 # --- repeat faults ---------------------------------------------------------------------------
-async def flag_repeat(
-    session: AsyncSession, alarm: Alarm, *, ticket_id: int, within: timedelta
-) -> int | None:
-    """Flag the new ticket when the unit had a ticket for this code within `within`; answers
-    the earlier ticket's row id."""
-    previous = await session.scalar(
-        select(Alarm.ticket_id)
+async def flag_repeats(
+    session: AsyncSession, alarms: Sequence[Alarm], *, within: timedelta
+) -> dict[str, int]:
+    """Flag each new alarm's ticket when its unit had a ticket for the code within `within`
+    (one query for all); answers the earlier tickets' row ids by alarm id. The alarms are new
+    and of distinct (serial, code), their tickets set."""
+    if not alarms:
+        return {}
+    since = min(alarm.first_seen_at for alarm in alarms) - within
+    earlier = await session.execute(
+        select(Alarm.serial, Alarm.code, Alarm.ticket_id, Alarm.first_seen_at)
         .where(
-            Alarm.serial == alarm.serial,
-            Alarm.code == alarm.code,
-            Alarm.id != alarm.id,
+            Alarm.serial.in_({alarm.serial for alarm in alarms}),
+            Alarm.code.in_({alarm.code for alarm in alarms}),
+            Alarm.id.not_in([alarm.id for alarm in alarms]),
             Alarm.ticket_id.is_not(None),
-            Alarm.first_seen_at >= alarm.first_seen_at - within,
+            Alarm.first_seen_at >= since,
         )
-        .order_by(Alarm.first_seen_at.desc())
-        .limit(1)
+        .order_by(Alarm.first_seen_at)
     )
-    if previous is None:
-        return None
-    session.add(
-        RepeatFault(
-            ticket_id=ticket_id,
-            previous_ticket_id=previous,
-            serial=alarm.serial,
-            code=alarm.code,
-            flagged_at=alarm.first_seen_at,
+    latest: dict[tuple[str, str], tuple[int, datetime]] = {}
+    for serial, code, ticket_id, seen in earlier.all():
+        if ticket_id is not None:  # (it is: the query says so)
+            latest[serial, code] = (ticket_id, seen)  # ordered: the latest one stays
+    flagged: dict[str, int] = {}
+    for alarm in alarms:
+        previous = latest.get((alarm.serial, alarm.code))
+        if previous is None or previous[1] < alarm.first_seen_at - within:
+            continue
+        assert alarm.ticket_id is not None
+        flagged[alarm.id] = previous[0]
+        session.add(
+            RepeatFault(
+                ticket_id=alarm.ticket_id,
+                previous_ticket_id=previous[0],
+                serial=alarm.serial,
+                code=alarm.code,
+                flagged_at=alarm.first_seen_at,
+            )
         )
-    )
-    return previous
+    return flagged
 
 
 async def repeat_fault_count(
@@ -179,27 +191,30 @@ async def repeat_fault_count(
 
 # --- fleet incidents -------------------------------------------------------------------------
 async def join_fleet_incident(
-    session: AsyncSession, alarm: Alarm, *, units: int, window: timedelta
+    session: AsyncSession, alarms: Sequence[Alarm], *, units: int, window: timedelta
 ) -> FleetIncident | None:
-    """When at least `units` units show the alarm's code within `window`, the code's open
-    incident holds the alarm's ticket; the alarm that reaches the count opens it over every
-    such unit's ticket. Units are counted only while no incident is open (one indexed count)."""
-    since = alarm.first_seen_at - window
-    incident = await _fresh_incident(session, alarm.code, since=since)
+    """When at least `units` units show the code of `alarms` (new, of one code, seen at one
+    moment, their tickets set) within `window`, the code's open incident holds their
+    tickets; the batch that reaches the count opens it over every such unit's ticket. Units
+    are counted only while no incident is open (one indexed count)."""
+    code, now = alarms[0].code, max(alarm.first_seen_at for alarm in alarms)
+    since = now - window
+    incident = await _fresh_incident(session, code, since=since)
     if incident is not None:
-        session.add(
+        session.add_all(
             FleetIncidentTicket(
                 incident_id=incident.id, ticket_id=alarm.ticket_id, serial=alarm.serial
             )
+            for alarm in alarms
         )
     else:
         recent = and_(
-            Alarm.code == alarm.code, Alarm.first_seen_at >= since, Alarm.ticket_id.is_not(None)
+            Alarm.code == code, Alarm.first_seen_at >= since, Alarm.ticket_id.is_not(None)
         )
         count = await session.scalar(select(func.count(distinct(Alarm.serial))).where(recent))
         if (count or 0) < units:
             return None
-        incident = await _open_incident(session, alarm.code, now=alarm.first_seen_at)
+        incident = await _open_incident(session, code, now=now)
         linked = set(
             await session.scalars(
                 select(FleetIncidentTicket.ticket_id).where(
@@ -214,7 +229,7 @@ async def join_fleet_incident(
                     FleetIncidentTicket(incident_id=incident.id, ticket_id=ticket_id, serial=serial)
                 )
                 linked.add(ticket_id)
-    incident.last_at = alarm.first_seen_at
+    incident.last_at = now
     return incident
 
 

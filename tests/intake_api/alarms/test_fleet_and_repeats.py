@@ -78,3 +78,34 @@ def test_the_same_unit_and_code_again_is_flagged_as_a_repeat_fault(
     audit = admin.get("/v1/audit", params={"entity_id": again["ticket_id"]}).text
     assert f"Repeat fault: {before['ticket_id']}" in audit
     assert repeat_faults(database_url) == 1
+
+
+def test_a_burst_of_new_alarms_opens_a_ticket_each_in_one_incident_and_flags_the_repeat(
+    admin: httpx.Client, database_url: str
+) -> None:
+    """Alarms arriving together are stored in shared batches: each new one still gets its own
+    ticket, the repeat fault among them is flagged, and the fleet incident holds them all."""
+    serials = [f"SN-{n}" for n in range(1, 9)]
+    for serial in serials:
+        register(admin, serial, product_id="HX-75")
+    before = alarm(admin, "SN-1", "A-112")
+    alarm(admin, "SN-1", "A-112", status="cleared")
+
+    async def burst() -> list[dict]:
+        async with httpx.AsyncClient(
+            base_url=str(admin.base_url), headers=admin.headers, timeout=30
+        ) as client:
+            posts = [client.post("/v1/alarms", json=plain(s, "A-112")) for s in serials]
+            answers = await asyncio.gather(*posts)
+        assert all(answer.status_code == 202 for answer in answers)
+        return [answer.json()["alarm"] for answer in answers]
+
+    alarms = asyncio.run(burst())
+    tickets = [row["ticket_id"] for row in alarms]
+    assert None not in tickets and len(set(tickets) | {before["ticket_id"]}) == len(serials) + 1
+    audit = admin.get("/v1/audit", params={"entity_id": tickets[0]}).text
+    assert f"Repeat fault: {before['ticket_id']}" in audit
+    assert repeat_faults(database_url) == 1
+    (incident,) = admin.get("/v1/alarms/incidents", params={"status": "open"}).json()
+    assert set(tickets) <= set(incident["ticket_ids"])
+    assert sorted(set(incident["serials"])) == sorted(serials)
