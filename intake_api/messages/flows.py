@@ -3,12 +3,13 @@
 Three short transactions, so no message is lost and none is answered twice:
 1. the message row (unique channel+message_id: a duplicate lands on the first row and gets
    its stored response, waiting while the first delivery is still being answered; see
-   `intake_api.storage.once`);
+   `intake_api.storage.once`); without files, one INSERT ... ON CONFLICT DO NOTHING;
 2. the bot's unit of work: conversation state, history, any ticket, and the response on the
    message row, committed together (retried when a concurrent message of the same sender
    changed the conversation first). Messages of one conversation take this step one at a time
    and in the order they were stored, whichever worker has them: the transaction holds a lock
-   on the conversation's key and waits while an earlier message of it is unanswered;
+   on the conversation's key and waits while an earlier message of it is unanswered (on
+   PostgreSQL both in one statement);
 3. only if the bot failed: the message marked failed, with the apology reply the caller gets.
 """
 
@@ -19,8 +20,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -46,6 +48,7 @@ from intake_api.storage.once import (
     ORDER_WAIT_SECONDS,
     InOrder,
     first_response,
+    insert_first,
     is_conflict,
     lock_key,
     store_first,
@@ -54,6 +57,7 @@ from intake_api.storage.once import (
 from intake_api.tickets.models import TicketEvent
 
 log = get_logger(__name__)
+_STORE_BUSY = "the message store is busy; retry shortly"
 
 Publish = Callable[[list[TicketEvent]], Awaitable[None]]
 # Told a conversation's id (and its ticket's) once its new lines are committed.
@@ -130,11 +134,10 @@ class MessageDesk:
     async def _store(self, data: InboundMessage, taken: TakenFiles | None = None) -> int | None:
         """The new message's row id, or None when channel+message_id is already stored (the
         row alone is one INSERT; with its files, one transaction)."""
-        return await store_first(
-            self._one_statement if taken is None else self.sessions,
-            partial(self._add, data, taken),
-            busy="the message store is busy; retry shortly",
-        )
+        if taken is None:
+            write = partial(_insert_new, data)
+            return await insert_first(self._one_statement, write, busy=_STORE_BUSY)
+        return await store_first(self.sessions, partial(self._add, data, taken), busy=_STORE_BUSY)
 
     def _add(
         self, data: InboundMessage, taken: TakenFiles | None, session: AsyncSession
@@ -177,8 +180,9 @@ class MessageDesk:
             # PostgreSQL needs no such write (its row locks and the conversation lock do it).
             if _single_writer(session):
                 await service.mark_processing(session, message_pk=message_pk)
-            await lock_key(session, conversations.live_key(data.channel, data.sender_id))
-            if in_order and await _earlier_unanswered(session, data, message_pk):
+            key = conversations.live_key(data.channel, data.sender_id)
+            check, params = _earlier_unanswered(data, message_pk) if in_order else (None, None)
+            if await lock_key(session, key, check, params):
                 raise InOrder
             answer = await self.dialogue.handle(session, data, reading)
             await service.mark_answered(
@@ -236,19 +240,36 @@ async def _find(data: InboundMessage, session: AsyncSession) -> StoredMessage | 
     return await service.get(session, channel=data.channel, message_id=data.message_id)
 
 
-async def _earlier_unanswered(session: AsyncSession, data: InboundMessage, message_pk: int) -> bool:
-    """Whether a message of the same sender stored before this one (and recently: one a dead
-    worker left behind does not hold the conversation for ever) is not answered yet."""
-    since = utcnow() - timedelta(seconds=ORDER_WAIT_SECONDS)
-    query = (
-        select(StoredMessage.id)
-        .where(
-            StoredMessage.channel == data.channel,
-            StoredMessage.sender_id == data.sender_id,
-            StoredMessage.id < message_pk,
-            StoredMessage.status.in_([STATUS_RECEIVED, STATUS_PROCESSING]),
-            StoredMessage.received_at >= since,
-        )
-        .limit(1)
+async def _insert_new(data: InboundMessage, session: AsyncSession) -> int | None:
+    return await service.insert_new(session, data=data)
+
+
+_T = cast(Table, StoredMessage.__table__)
+# Messages of a sender stored before a given one, recently, and not answered yet.
+_EARLIER_UNANSWERED = (
+    select(_T.c.id)
+    .where(
+        _T.c.channel == bindparam("channel"),
+        _T.c.sender_id == bindparam("sender_id"),
+        _T.c.id < bindparam("message_pk"),
+        _T.c.status.in_([STATUS_RECEIVED, STATUS_PROCESSING]),
+        _T.c.received_at >= bindparam("since", type_=_T.c.received_at.type),
     )
-    return (await session.execute(query)).first() is not None
+    .limit(1)
+)
+
+
+def _earlier_unanswered(
+    data: InboundMessage, message_pk: int
+) -> tuple[Select[int], dict[str, Any]]:
+    """The check (and its parameters) for a message of the same sender stored before this one
+    (and recently: one a dead worker left behind does not hold the conversation for ever) that
+    is not answered yet."""
+    since = utcnow() - timedelta(seconds=ORDER_WAIT_SECONDS)
+    params = {
+        "channel": data.channel,
+        "sender_id": data.sender_id,
+        "message_pk": message_pk,
+        "since": since,
+    }
+    return _EARLIER_UNANSWERED, params

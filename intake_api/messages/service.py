@@ -1,10 +1,15 @@
-"""Storage functions for inbound messages (the caller owns the transaction)."""
+"""Storage functions for inbound messages (the caller owns the transaction).
+
+The statements every message runs are built once (SQLAlchemy then memoizes their cache keys)
+and written against the table, not the mapped class: no ORM work for rows nobody loads.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.columns import utcnow
@@ -14,6 +19,27 @@ from intake_api.messages.models import (
     STATUS_FAILED,
     STATUS_PROCESSING,
     StoredMessage,
+)
+
+_TABLE = cast(Table, StoredMessage.__table__)
+_KEY = (_TABLE.c.channel == bindparam("channel"), _TABLE.c.message_id == bindparam("message_id"))
+_EXISTS = select(_TABLE.c.id).where(*_KEY)
+# A new message's row, or nothing when its channel+message_id is stored already: by dialect.
+_INSERT_NEW = {
+    name: insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+    .returning(_TABLE.c.id)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_ANSWERED = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("message_pk"))
+    .values(
+        status=STATUS_ANSWERED,
+        conversation_id=bindparam("conversation_id"),
+        response=bindparam("response", type_=_TABLE.c.response.type),
+        answered_at=bindparam("answered_at", type_=_TABLE.c.answered_at.type),
+    )
 )
 
 
@@ -27,30 +53,40 @@ async def get(session: AsyncSession, *, channel: str, message_id: str) -> Stored
 
 async def exists(session: AsyncSession, *, channel: str, message_id: str) -> bool:
     """Whether a channel delivered `message_id` before (its id only: no row is loaded)."""
-    query = select(StoredMessage.id).where(
-        StoredMessage.channel == channel, StoredMessage.message_id == message_id
-    )
-    return (await session.execute(query)).first() is not None
+    params = {"channel": channel, "message_id": message_id}
+    return (await session.execute(_EXISTS, params)).first() is not None
+
+
+def _row(data: InboundMessage) -> dict[str, Any]:
+    """The columns of a new message's row. Attachments are kept by reference; inline bytes are
+    not stored in the message row."""
+    return {
+        "channel": data.channel,
+        "message_id": data.message_id,
+        "sender_id": data.sender_id,
+        "text": data.text,
+        "lang": data.lang,
+        "customer": data.customer_facts() or None,
+        "attachments": [
+            a.model_dump(exclude_none=True, exclude={"data_base64"}) for a in data.attachments
+        ]
+        or None,
+    }
 
 
 def create(session: AsyncSession, *, data: InboundMessage) -> StoredMessage:
     """A new inbound message row (flushed by the caller's commit; the unique channel+message_id
-    rejects a duplicate there). Attachments are kept by reference; inline bytes are not stored
-    in the message row."""
-    message = StoredMessage(
-        channel=data.channel,
-        message_id=data.message_id,
-        sender_id=data.sender_id,
-        text=data.text,
-        lang=data.lang,
-        customer=data.customer_facts() or None,
-        attachments=[
-            a.model_dump(exclude_none=True, exclude={"data_base64"}) for a in data.attachments
-        ]
-        or None,
-    )
+    rejects a duplicate there)."""
+    message = StoredMessage(**_row(data))
     session.add(message)
     return message
+
+
+async def insert_new(session: AsyncSession, *, data: InboundMessage) -> int | None:
+    """The new message row's id, in one statement; None when its channel+message_id is stored
+    already (the row is then left as it is)."""
+    dialect = session.get_bind().dialect.name
+    return (await session.execute(_INSERT_NEW[dialect], _row(data))).scalar()
 
 
 async def mark_processing(session: AsyncSession, *, message_pk: int) -> None:
@@ -67,16 +103,13 @@ async def mark_answered(
 ) -> None:
     """Store the response the caller gets (and every retry of the same message gets); one
     UPDATE, the row is not loaded."""
-    await session.execute(
-        update(StoredMessage)
-        .where(StoredMessage.id == message_pk)
-        .values(
-            status=STATUS_ANSWERED,
-            conversation_id=conversation_id,
-            response=response,
-            answered_at=utcnow(),
-        )
-    )
+    params = {
+        "message_pk": message_pk,
+        "conversation_id": conversation_id,
+        "response": response,
+        "answered_at": utcnow(),
+    }
+    await session.execute(_ANSWERED, params)
 
 
 async def mark_failed(

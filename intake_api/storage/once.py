@@ -7,17 +7,19 @@ SQLite's lock conflicts between concurrent writers are retried a few times befor
 
 Deliveries of one conversation are answered one at a time and in the order they were stored,
 on any worker: `lock_key` serializes their transactions (a PostgreSQL advisory lock; SQLite has
-one writer at a time anyway), and `InOrder` is raised while an earlier one is still unanswered.
+one writer at a time anyway), and `InOrder` is raised while an earlier one is still unanswered
+(on PostgreSQL that check rides in the lock's statement).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from sqlalchemy import text
+from sqlalchemy import BigInteger, Select, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -55,16 +57,50 @@ class Delivery(Protocol):
     def response(self) -> dict[str, Any] | None: ...
 
 
-async def lock_key(session: AsyncSession, key: str) -> None:
+# `lock_key`'s statement on PostgreSQL: built once, so SQLAlchemy's cache key is memoized.
+_LOCK = func.pg_advisory_xact_lock(bindparam("lock_id", type_=BigInteger))
+_LOCK_ALONE = select(_LOCK)
+
+
+async def lock_key(
+    session: AsyncSession,
+    key: str,
+    check: Select[Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> bool:
     """Hold `key` until the session's transaction ends: concurrent transactions locking the same
     key, in any process, run one after the other. On PostgreSQL a transaction-level advisory lock
     on a 64-bit hash of `key`; on SQLite nothing is needed once the transaction has written (one
-    writer at a time)."""
+    writer at a time).
+
+    Whether `check` (a query, with `params`) finds a row is the answer. On PostgreSQL it is
+    read in the lock's own statement, one round trip for both; that statement's snapshot is
+    taken before the lock is granted, so a row another transaction changed while this one
+    waited may still be seen as it was: only use it where a row found means "wait and retry"
+    (a transaction that waited then retries once, with the lock free and a fresh snapshot)."""
     bind = session.bind
     if bind is not None and bind.dialect.name == "postgresql":
-        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
-        lock_id = int.from_bytes(digest, "big", signed=True)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        lock_params = {**(params or {}), "lock_id": _lock_id(key)}
+        if check is None:
+            await session.execute(_LOCK_ALONE, lock_params)
+            return False
+        _, found = (await session.execute(_locked(check), lock_params)).one()
+        return bool(found)
+    if check is None:
+        return False
+    return (await session.execute(check, params)).first() is not None
+
+
+def _lock_id(key: str) -> int:
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@functools.cache
+def _locked(check: Select[Any]) -> Select[None, bool]:
+    """The lock and `check`'s EXISTS in one SELECT (built once per check: its cache key stays
+    memoized)."""
+    return select(_LOCK, exists(check))
 
 
 async def wait_in_order(attempt: int, waited: float) -> float:
@@ -88,12 +124,26 @@ async def store_first(
     """The id of the row `add` puts in a transaction of its own, or None when its unique key is
     stored already (a repeat). Raises `Busy` with the message `busy` when the database stays
     locked."""
+
+    async def write(session: AsyncSession) -> int:
+        row = add(session)
+        await session.flush()
+        return row.id
+
+    return await insert_first(sessions, write, busy=busy)
+
+
+async def insert_first(
+    sessions: Sessions, write: Callable[[AsyncSession], Awaitable[int | None]], *, busy: str
+) -> int | None:
+    """What `write` answers in a transaction of its own: the new row's id, or None when its
+    unique key is stored already (`write` answers None itself, as an INSERT ... ON CONFLICT DO
+    NOTHING does, or fails on the key). Raises `Busy` with the message `busy` when the database
+    stays locked."""
     for attempt in range(CONFLICT_RETRIES):
         try:
             async with unit_of_work(sessions) as session:
-                row = add(session)
-                await session.flush()
-                return row.id
+                return await write(session)
         except IntegrityError:
             return None
         except OperationalError as exc:
