@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue.models import (
@@ -27,10 +27,14 @@ async def get(session: AsyncSession, *, conversation_id: str) -> Conversation | 
     return await session.get(Conversation, conversation_id)
 
 
+# Built once (every message runs it): SQLAlchemy memoizes its cache key.
+_LIVE = select(Conversation).where(Conversation.live_key == bindparam("live_key"))
+
+
 async def get_live(session: AsyncSession, *, channel: str, sender_id: str) -> Conversation | None:
     """The sender's conversation that is not closed, if any."""
-    query = select(Conversation).where(Conversation.live_key == live_key(channel, sender_id))
-    return (await session.execute(query)).scalar_one_or_none()
+    params = {"live_key": live_key(channel, sender_id)}
+    return (await session.execute(_LIVE, params)).scalar_one_or_none()
 
 
 def close(conversation: Conversation) -> None:

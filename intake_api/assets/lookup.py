@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Select, literal, select, union_all
+from sqlalchemy import Select, bindparam, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.assets import UnitFacts
@@ -42,7 +42,10 @@ class RegistryUnits:
         }
         # Reads only the registry: nothing this unit of work added needs flushing first.
         with session.no_autoflush:
-            rows = (await session.execute(_candidates(tokens, channel, sender_id))).all()
+            params: dict[str, object] = {"channel": channel, "sender_id": sender_id}
+            if tokens:
+                params["tokens"] = sorted(tokens)
+            rows = (await session.execute(_candidates(tokens), params)).all()
         named = [asset for asset, is_named in rows if is_named]
         if len(named) == 1:
             return facts(named[0])
@@ -50,24 +53,35 @@ class RegistryUnits:
         return facts(owned[0]) if len(owned) == 1 else None
 
 
-def _candidates(tokens: set[str], channel: str, sender_id: str) -> Select[Asset, bool]:
+def _candidates(tokens: set[str]) -> Select[Asset, bool]:
     """Up to two units named by `tokens` and up to two the sender is a contact of, in one
-    statement: (unit, named)."""
-    owned = (
-        select(AssetContact.serial, literal(False).label("named"))
-        .where(AssetContact.channel == channel, AssetContact.sender_id == sender_id)
-        .order_by(AssetContact.serial)
-        .limit(2)
-        .subquery()
-    )
-    parts = [select(owned)]
-    if tokens:
-        named = (
-            select(Asset.serial, literal(True).label("named"))
-            .where(Asset.serial.in_(tokens))
-            .limit(2)
-            .subquery()
-        )
-        parts.insert(0, select(named))
+    statement: (unit, named). The statement is one of two built once (with and without named
+    serials); its parameters are bound when it runs."""
+    return _NAMED_OR_OWNED if tokens else _OWNED
+
+
+def _units(*parts: Select[str, bool]) -> Select[Asset, bool]:
     picks = union_all(*parts).subquery()
     return select(Asset, picks.c.named).join(picks, Asset.serial == picks.c.serial)
+
+
+_OWNED_PART = select(
+    select(AssetContact.serial, literal(False).label("named"))
+    .where(
+        AssetContact.channel == bindparam("channel"),
+        AssetContact.sender_id == bindparam("sender_id"),
+    )
+    .order_by(AssetContact.serial)
+    .limit(2)
+    .subquery()
+)
+_NAMED_PART = select(
+    select(Asset.serial, literal(True).label("named"))
+    .where(Asset.serial.in_(bindparam("tokens", expanding=True)))
+    .limit(2)
+    .subquery()
+)
+# Built once: SQLAlchemy memoizes their cache keys (building the UNION per message cost more
+# than running it).
+_OWNED = _units(_OWNED_PART)
+_NAMED_OR_OWNED = _units(_NAMED_PART, _OWNED_PART)
