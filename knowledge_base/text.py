@@ -76,11 +76,12 @@ _LOOKAROUND = re.compile(r"\(\?<?[!=][^)]*\)")
 @lru_cache(maxsize=1)
 def _dialect() -> tuple[re.Pattern[str], tuple[str, ...]]:
     """One pattern over every Cantonese word of dialect.yml (longest words first, so 系咪 wins
-    over 系) and the Mandarin of each alternative, by group number."""
+    over 系; of two as long, the one with a context condition first, so 快啲 is read before
+    a plain 啲) and the Mandarin of each alternative, by group number."""
     data = yaml.safe_load(DIALECT_FILE.read_text(encoding="utf-8")) or {}
     words = sorted(
         ((to_simplified(str(k)), str(v)) for k, v in (data.get("words") or {}).items()),
-        key=lambda kv: -len(_LOOKAROUND.sub("", kv[0])),
+        key=lambda kv: (-len(_LOOKAROUND.sub("", kv[0])), not _LOOKAROUND.search(kv[0])),
     )
     pattern = re.compile("|".join(f"({word})" for word, _ in words))
     return pattern, tuple(standard for _, standard in words)

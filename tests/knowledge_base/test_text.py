@@ -133,15 +133,24 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
     ("cantonese", "mandarin"),
     [
         ("保用幾耐？", "保修多久？"),
-        ("部𨋢點算", "部电梯怎么办"),
+        ("部𨋢點算", "电梯怎么办"),
         ("係咪你哋嘅問題", "是不是你们的问题"),
         ("用純淨水得唔得", "用纯净水可不可以"),
         ("有冇保養合約", "有没有保养合约"),
         ("手推車成日溜落嚟", "手推车经常溜下来"),
         ("對講㩒咗冇人聽", "对讲按了没人接"),
-        ("貨𨋢可以載幾重", "货电梯可以载多重"),
+        ("貨𨋢可以載幾重", "货梯可以载多重"),
         ("年檢點安排", "年检怎么安排"),
         ("使唔使預約", "需不需要预约"),
+        # everyday Cantonese of the fifth pass: determiners, complements, degree, things
+        ("部機開唔到，個燈都唔著", "设备开不了，灯都不亮"),
+        ("啲杯洗完仲有印", "杯洗完还有印"),
+        ("快啲嚟啦", "快点来啦"),
+        ("扶手電梯好嘈", "扶梯很吵"),
+        ("個掣壞咗，門關唔埋", "按钮坏了，门关不上"),
+        ("琴日開始好易跳掣", "昨天开始很容易跳闸"),
+        ("唔知點用", "不知道怎么用"),
+        ("你哋幾時得閒？", "你们什么时候有空？"),
     ],
 )
 def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
@@ -150,10 +159,28 @@ def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
 
 @pytest.mark.parametrize(
     "mandarin",
-    ["控制系统报警", "请联系客服", "底盘下面咔咔响", "整机保修两年", "几点安排", "有点加速慢"],
+    [
+        "控制系统报警",
+        "请联系客服",
+        "底盘下面咔咔响",
+        "整机保修两年",
+        "几点安排",
+        "有点加速慢",
+        "检查工件坐标系",
+        "叉车喇叭按了不响",
+        "甩干桶不转",
+        "申请劳动仲裁",
+        "香味很浓郁",
+        "这部机器坏了",
+        "部件坏了",
+        "部署前要准备什么",
+        "客服一点用都没有",
+        "每 3 个月保养一次",
+    ],
 )
 def test_mandarin_words_sharing_a_cantonese_character_are_kept(mandarin: str) -> None:
-    """系 is "is" in 係咪 but "system" in 系统; 响 is a noise, 整 the whole unit."""
+    """系 is "is" in 係咪 but "system" in 系统 and 坐标系; 响 is a noise, 整 the whole unit;
+    喇 is a particle but half of 喇叭; 部 opens a Cantonese clause as "the" but 部件 is a part."""
     assert to_mandarin(mandarin) == mandarin
 
 
