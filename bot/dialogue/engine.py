@@ -351,9 +351,13 @@ class DialogueEngine:
         return self.texts.intent_categories.get(understanding.intent)
 
     def _cautious(self, ctx: _Context) -> bool:
+        """A price question: answered only at dialogue.yml's `cautious_confidence`."""
+        return self._reads_as(ctx, self.texts.cautious_intents)
+
+    def _reads_as(self, ctx: _Context, intents: tuple[str, ...]) -> bool:
         understanding = ctx.understanding
         return (
-            understanding.intent in self.texts.cautious_intents
+            understanding.intent in intents
             and understanding.confidence >= self.texts.intent_threshold
         )
 
@@ -453,7 +457,7 @@ class DialogueEngine:
         """No answer yet: ask for what the frame lacks (which equipment, then which code or
         what the customer sees), once each; then admit it."""
         frame, state = ctx.frame, ctx.state
-        if self._cautious(ctx):  # prices, off-topic: no questions about alarm codes
+        if self._reads_as(ctx, self.texts.no_question_intents):  # prices, off-topic
             return await self._fallback(ctx, hits)
         suggestions = self._suggestions(ctx, hits)
         if suggestions:

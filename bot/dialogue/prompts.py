@@ -67,6 +67,8 @@ class DialogueTexts:
     # KB item answers them only at `cautious_confidence` (knowledge_base.calibration).
     cautious_intents: tuple[str, ...] = ()
     cautious_confidence: float = 0.9
+    # Messages read as these intents get no clarifying question (prices, off-topic).
+    no_question_intents: tuple[str, ...] = ()
     # A best hit at this answer confidence or more (under the answer bar) is offered as "did you
     # mean …?" with the next ones.
     suggest_confidence: float = 0.4
@@ -107,6 +109,7 @@ class DialogueTexts:
             max_fallbacks=int(data.get("max_fallbacks", 2)),
             cautious_intents=tuple(data.get("cautious_intents") or ()),
             cautious_confidence=float(data.get("cautious_confidence", 0.9)),
+            no_question_intents=tuple(data.get("no_question_intents") or ()),
             suggest_confidence=float(data.get("suggest_confidence", 0.4)),
             category_confidence=float(data.get("category_confidence", 0.5)),
             faq_lead=float(data.get("faq_lead", 0.1)),

@@ -167,7 +167,8 @@ class _AlwaysIntent:
 
 
 @pytest.mark.parametrize(
-    ("intent", "action"), [("ask_fault", "answer"), ("price_inquiry", "fallback")]
+    ("intent", "action"),
+    [("ask_fault", "answer"), ("price_inquiry", "fallback"), ("out_of_scope", "answer")],
 )
 async def test_a_price_question_needs_more_confidence_than_a_fault_question(
     knowledge: ServiceKnowledge,
@@ -176,7 +177,8 @@ async def test_a_price_question_needs_more_confidence_than_a_fault_question(
     action: str,
 ) -> None:
     """The same KB hit (confidence ~0.8: over the usual bar, under the cautious one) answers a
-    fault question and not a question the NLU reads as a price inquiry."""
+    fault question and not a question the NLU reads as a price inquiry. An off-topic reading is
+    not held to the cautious bar: the NLU reads colloquial fault reports as off-topic too."""
     dialogue = DialogueEngine(
         knowledge=knowledge,
         interpreter=_AlwaysIntent(intent),
