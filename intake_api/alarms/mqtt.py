@@ -1,7 +1,10 @@
 """The MQTT subscriber: alarms published to `AFTERSALES_MQTT_TOPIC` on `AFTERSALES_MQTT_URL`.
 
-QoS 1 with a persistent session (a fixed client id, clean session off), so the broker keeps
-the messages that arrive while the service is down and sends them when it is back. A message
+QoS 1 with a persistent session (MQTT 5: a fixed client id, clean start off, a session that
+never expires), so the broker keeps the messages that arrive while the service is down and
+sends them when it is back. The client's receive maximum lets the broker have up to one alarm
+batch (`flows.BATCH_SIZE`) unacknowledged at once (MQTT 3.1.1 leaves that window to the
+broker's configuration: Mosquitto's is 20, which capped a batch at 20 alarms). A message
 is acknowledged (PUBACK) only once its alarm is stored: paho's automatic acknowledgement, sent
 on receipt, is turned off, so a service killed before the commit gets the message again. A
 payload that cannot be read is logged and acknowledged (it would never become readable).
@@ -16,8 +19,11 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from core.logs import get_logger
+from intake_api.alarms.flows import BATCH_SIZE
 from intake_api.alarms.models import AlarmIn
 from intake_api.alarms.payloads import MalformedAlarm, decode_alarm
 
@@ -28,6 +34,7 @@ STORE_ATTEMPTS = 5
 # One worker subscribes (the client id is fixed): it renews a lease that lapses when it dies.
 LEASE_RENEW_SECONDS = 3.0
 LEASE_SECONDS = 10.0
+SESSION_NEVER_EXPIRES = 0xFFFFFFFF
 Receive = Callable[[AlarmIn, str], Awaitable[object]]
 Lease = Callable[[], Awaitable[bool]]
 
@@ -38,13 +45,18 @@ def client_for(url: str, client_id: str) -> aiomqtt.Client:
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
         raise ValueError(f"AFTERSALES_MQTT_URL must be mqtt://host[:port], not {url!r}")
+    connect = Properties(PacketTypes.CONNECT)
+    connect.SessionExpiryInterval = SESSION_NEVER_EXPIRES
+    connect.ReceiveMaximum = BATCH_SIZE
     client = aiomqtt.Client(
         parts.hostname,
         parts.port or 1883,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         identifier=client_id,
-        clean_session=False,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=False,
+        properties=connect,
     )
     client._client.manual_ack_set(True)  # noqa: SLF001 - aiomqtt does not expose manual acks
     return client

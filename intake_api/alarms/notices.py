@@ -51,6 +51,9 @@ QUEUE_SIZE = 10_000
 # then sending them at once (one HTTP call per contact).
 NOTICE_WORKERS = 4
 NOTICE_BATCH = 50
+# Notices being sent at once, over all workers: more only queue in the HTTP client's pool
+# (whose bookkeeping grows with every waiting request) and a chat API limits a bot's rate.
+SEND_AT_ONCE = 16
 WRITE_ATTEMPTS = 3
 CONVERSATION_IDLE = timedelta(hours=24)
 # After a restart, notices of tickets opened this recently and never written are sent.
@@ -134,6 +137,7 @@ class AlarmNotices:
         self.base_url = base_url
         self.write_lock = write_lock  # SQLite: queue behind this process's other writers
         self._queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
+        self._sending = asyncio.Semaphore(SEND_AT_ONCE)
 
     async def enqueue(self, alarm: Alarm) -> None:
         try:
@@ -183,7 +187,8 @@ class AlarmNotices:
         if channel is None:
             return
         try:  # the status notifier's sending: a failed send is tried again twice
-            await StatusNotifier._send(channel, notice.recipient, notice.text)  # noqa: SLF001
+            async with self._sending:
+                await StatusNotifier._send(channel, notice.recipient, notice.text)  # noqa: SLF001
         except OutboundError as exc:
             log.warning("alarm notice not delivered", error=str(exc), alarm_id=notice.alarm_id)
 
