@@ -11,7 +11,16 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.columns import UtcDateTime, utcnow
@@ -110,6 +119,8 @@ class FirstResponse(Base):
     )
     agent: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # microseconds from the hand-off to this reply, stored with it (intake_api/kpis/facts.py)
+    wait_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Escalation(Base):

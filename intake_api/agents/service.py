@@ -36,6 +36,7 @@ from intake_api.agents.models import (
 )
 from intake_api.audit import service as audit
 from intake_api.channel_ports.conversations import NOTICE_ACTION
+from intake_api.kpis.facts import store_waits
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import (
     NEEDS_PERSON_STATUSES,
@@ -397,7 +398,8 @@ async def read_conversation(session: AsyncSession, *, conversation_id: str) -> C
 async def _mark_first_response(
     session: AsyncSession, *, ticket: Ticket, agent: str, at: datetime
 ) -> bool:
-    """Stop the ticket's response clock, once; False when a person answered before."""
+    """Stop the ticket's response clock, once, storing the wait since the hand-off that the
+    KPIs read; False when a person answered before."""
     if await session.get(FirstResponse, ticket.id) is not None:
         return False
     try:
@@ -405,6 +407,7 @@ async def _mark_first_response(
             session.add(FirstResponse(ticket_id=ticket.id, agent=agent, at=at))
     except IntegrityError:
         return False
+    await session.execute(store_waits(ticket.id), execution_options={"synchronize_session": False})
     return True
 
 

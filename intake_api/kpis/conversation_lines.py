@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, select
@@ -78,12 +77,6 @@ _STOP = frozenset(
         "no",
     ]
 )
-
-
-@dataclass(frozen=True)
-class Mined:
-    handoff_reasons: dict[str, int]
-    gaps: list[KnowledgeGap]
 
 
 def _lines_in(
@@ -194,12 +187,3 @@ async def knowledge_gaps(
         )
         for label, questions in ranked
     ]
-
-
-async def mine(
-    session: AsyncSession, *, start: datetime, end: datetime, channel: str | None
-) -> Mined:
-    return Mined(
-        handoff_reasons=await handoff_reasons(session, start=start, end=end, channel=channel),
-        gaps=await knowledge_gaps(session, start=start, end=end, channel=channel),
-    )

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Computed, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.triage.policy import Category, Priority, Tier
@@ -68,6 +68,20 @@ def parse_ticket_id(ticket_id: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+# Who and what a ticket is about, as the KPIs compare tickets (durable resolution, repeat faults):
+# generated columns, so they stay in step with every write (migration agents_0005 adds them).
+CUSTOMER_KEY_SQL = (
+    "CASE WHEN coalesce(customer_phone, '') <> '' OR coalesce(customer_email, '') <> '' "
+    "THEN 'contact:' || coalesce(customer_phone, '') || '|' || coalesce(customer_email, '') "
+    "WHEN coalesce(sender_id, '') <> '' "
+    "THEN 'sender:' || coalesce(channel, 'None') || '|' || sender_id END"
+)
+FAULT_KEY_SQL = (
+    "CASE WHEN coalesce(fault_id, '') <> '' THEN 'fault:' || fault_id "
+    "WHEN coalesce(product_id, '') <> '' THEN 'product:' || product_id END"
+)
+
+
 class Ticket(Base):
     __tablename__ = "tickets"
 
@@ -99,6 +113,12 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    customer_key: Mapped[str | None] = mapped_column(
+        Text, Computed(CUSTOMER_KEY_SQL, persisted=True), deferred=True
+    )
+    fault_key: Mapped[str | None] = mapped_column(
+        Text, Computed(FAULT_KEY_SQL, persisted=True), deferred=True
+    )
 
     @property
     def public_id(self) -> str:
