@@ -149,6 +149,10 @@ def _decide(hits: list[Candidate], mentions: Mentions, threshold: float) -> KbDe
             return KbDecision(
                 "clarify", candidates=tuple(close), facet="products", options=products
             )
+    if not mentions.codes:
+        codes = _distinct_facet(close, "codes")
+        if len(codes) >= 2 and _split_by(close, "codes"):
+            return KbDecision("clarify", candidates=tuple(close), facet="codes", options=codes)
     return KbDecision("answer", item=top)
 
 

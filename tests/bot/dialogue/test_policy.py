@@ -42,6 +42,29 @@ def test_close_candidates_about_different_models_still_get_a_question() -> None:
     assert decision.kind == "clarify" and decision.options == ("AC-100", "AC-300")
 
 
+def coded(item_id: str, score: float, code: str) -> Candidate:
+    return Candidate(item_id, "fault", score, products=("ES-1",), codes=(code,), confidence=0.8)
+
+
+def test_close_faults_with_different_codes_ask_which_code_is_shown() -> None:
+    """Two confident faults of one escalator, a hair apart, each with its own display code: the
+    code on the display tells them apart, so the bot asks for it instead of guessing."""
+    hits = [coded("F-S11", 0.49, "S11"), coded("F-S20", 0.47, "S20")]
+    decision = decide(hits, Mentions(), THRESHOLD, BAR)
+    assert decision.kind == "clarify" and decision.facet == "codes"
+    assert decision.options == ("S11", "S20")
+
+
+def test_a_named_code_or_a_clear_lead_still_answers() -> None:
+    named = Mentions(codes=frozenset({"S20"}))
+    hits = [coded("F-S11", 0.49, "S11"), coded("F-S20", 0.47, "S20")]
+    answered = decide(hits, named, THRESHOLD, BAR)
+    assert answered.kind == "answer" and answered.item is not None
+    assert answered.item.id == "F-S20"
+    lead = decide([coded("F-S11", 0.7, "S11"), coded("F-S20", 0.5, "S20")], Mentions(), 0.37, BAR)
+    assert lead.kind == "answer" and lead.item is not None and lead.item.id == "F-S11"
+
+
 def test_the_score_bar_still_applies() -> None:
     assert decide([hit("F-1", 0.3, 0.99)], Mentions(), THRESHOLD, BAR).kind == "fallback"
 
