@@ -8,7 +8,7 @@ import sqlite3
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, literal
+from sqlalchemy import BigInteger
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -48,33 +48,3 @@ def _sqlite(element: epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
 def _postgresql(element: epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
     moment = compiler.process(element.clauses, **kw)
     return f"CAST(EXTRACT(EPOCH FROM {moment}) * 1000000 AS BIGINT)"
-
-
-class shifted(FunctionElement[Any]):  # noqa: N801 - reads as the SQL function it renders
-    """A timestamp column moved by a whole number of seconds, in the column's own form (SQLite's
-    text keeps its microseconds), so it compares with other timestamps and their indexes."""
-
-    inherit_cache = True
-    name = "shifted"
-
-    def __init__(self, moment: Any, span: timedelta) -> None:
-        if span % timedelta(seconds=1):
-            raise ValueError(f"shifted() moves by whole seconds, not {span}")
-        super().__init__(moment, literal(int(span.total_seconds())))
-
-
-def _parts(element: shifted, compiler: SQLCompiler, **kw: Any) -> tuple[str, str]:
-    moment, seconds = element.clauses.clauses
-    return compiler.process(moment, **kw), compiler.process(seconds, **kw)
-
-
-@compiles(shifted, "sqlite")
-def _sqlite_shifted(element: shifted, compiler: SQLCompiler, **kw: Any) -> str:
-    moment, seconds = _parts(element, compiler, **kw)
-    return f"(datetime(substr({moment}, 1, 19), {seconds} || ' seconds') || substr({moment}, 20))"
-
-
-@compiles(shifted, "postgresql")
-def _postgresql_shifted(element: shifted, compiler: SQLCompiler, **kw: Any) -> str:
-    moment, seconds = _parts(element, compiler, **kw)
-    return f"({moment} + {seconds} * INTERVAL '1 second')"

@@ -3,23 +3,24 @@
 Tickets and conversations count in the window they were created in; CSAT answers in the window
 they were given. Rates are None when nothing counts toward them.
 
-Windows hold up to hundreds of thousands of tickets, so every figure is counted in the database:
-one `GROUP BY` over the dimensions, the SLA verdicts (`CASE`) and per-ticket facts (summed), and
-one ordered read of two values per median. No ticket row comes back to Python. The facts that
-would need a million conversation lines (the first-response wait) or a computed key (who and
-which unit and fault) are stored as they are written (`intake_api.kpis.facts`); durable
-resolution and repeat faults probe the tickets' (customer key, fault key, created) index.
+Windows hold up to hundreds of thousands of tickets, so the figures are counted in the database
+(`GROUP BY` over `CASE` verdicts) and what must be judged in Python (medians, durable
+resolution, repeat faults) is read as plain integers (`epoch_us`), never as one object per
+ticket. What would need a million conversation lines per read (the first-response wait) is
+stored as it is written, and who and what a ticket is about are generated columns of tickets
+(`intake_api.kpis.facts`). The independent reads run at once when given a session factory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import statistics
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -28,23 +29,20 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    exists,
     func,
     not_,
     or_,
     select,
     text,
-    true,
     union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, ConversationMessage
 from bot.triage.policy import PRIORITIES
 from intake_api.agents.models import AgentActivity, Csat, FirstResponse
 from intake_api.kpis import conversation_lines, models
-from intake_api.kpis.epoch import epoch_us, shifted
+from intake_api.kpis.epoch import epoch_us, micros
 from intake_api.kpis.facts import first_response_wait
 from intake_api.tickets.models import OPEN_STATUSES, Ticket, TicketEvent
 
@@ -56,6 +54,7 @@ UNASSIGNED = "(unassigned)"
 # Dashboard dimensions and the fact each reads (product line, agent and channel are derived).
 SLA_DIMENSIONS = ("tier", "skill_group", "agent")
 COUNTED = ("priority", *SLA_DIMENSIONS, "channel", "category", "product_line")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DIMENSIONS = {
     "priority": "priority",
     "tier": "tier",
@@ -106,13 +105,9 @@ def _created_in(start: datetime, end: datetime) -> ColumnElement[bool]:
     return and_(Ticket.created_at >= start, Ticket.created_at < end)
 
 
-TicketLike = Any  # Ticket or an alias of it
-Lines = dict[str, str]  # product id -> product line
-
-
-def _column(dimension: str, table: TicketLike = Ticket) -> Any:
+def _column(dimension: str) -> Any:
     """The ticket column a dashboard dimension reads."""
-    return getattr(table, "customer_tier" if dimension == "tier" else DIMENSIONS[dimension])
+    return getattr(Ticket, "customer_tier" if dimension == "tier" else DIMENSIONS[dimension])
 
 
 def _is(column: Any, wanted: str, fallback: str) -> ColumnElement[bool]:
@@ -122,22 +117,20 @@ def _is(column: Any, wanted: str, fallback: str) -> ColumnElement[bool]:
     return column == wanted
 
 
-def _filtered(
-    filters: models.KpiFilters, lines: dict[str, str], table: TicketLike = Ticket
-) -> list[ColumnElement[bool]]:
-    """The dashboard filters as SQL conditions on tickets (or an alias of them): every filter
-    given must match the ticket's group along its dimension (as `group_of` names it)."""
+def _filtered(filters: models.KpiFilters, lines: dict[str, str]) -> list[ColumnElement[bool]]:
+    """The dashboard filters as SQL conditions on tickets: every filter given must match the
+    ticket's group along its dimension (as `group_of` names it)."""
     conditions = []
     for dimension in ("channel", "priority", "tier", "skill_group", "agent", "category"):
         wanted = getattr(filters, dimension)
         if wanted:
             fallback = {"channel": NO_CHANNEL, "agent": UNASSIGNED}.get(dimension, NO_LINE)
-            conditions.append(_is(_column(dimension, table), wanted, fallback))
+            conditions.append(_is(_column(dimension), wanted, fallback))
     if filters.product_line:
         products = [product for product, line in lines.items() if line == filters.product_line]
-        in_line = table.product_id.in_([product for product in products if product])
+        in_line = Ticket.product_id.in_([product for product in products if product])
         conditions.append(
-            or_(in_line, table.product_id.is_(None), table.product_id == "")
+            or_(in_line, Ticket.product_id.is_(None), Ticket.product_id == "")
             if "" in products
             else in_line
         )
@@ -157,6 +150,10 @@ def _resolved_us() -> ColumnElement[Any]:
         epoch_us(Ticket.resolved_at),
         case((Ticket.status == "closed", epoch_us(Ticket.closed_at)), else_=None),
     )
+
+
+def _us(moment: datetime) -> int:
+    return micros(moment - EPOCH)
 
 
 def sla_verdict(kind: str, now: datetime) -> ColumnElement[str | None]:
@@ -208,6 +205,16 @@ async def _ticket_facts(
     return [TicketFacts(*row) for row in rows]
 
 
+def _seconds(waits: list[int]) -> tuple[int, float | None, float | None]:
+    """Count, median and mean in seconds of waits in microseconds."""
+    seconds = [wait / 1_000_000 for wait in waits]
+    return (
+        len(seconds),
+        round(statistics.median(seconds), 3) if seconds else None,
+        round(statistics.fmean(seconds), 3) if seconds else None,
+    )
+
+
 async def _execute(session: AsyncSession, statement: Executable) -> list[Any]:
     """Run a Core statement on the session's connection: plain rows, no ORM result overhead."""
     return list(await (await session.connection()).execute(statement))
@@ -220,139 +227,6 @@ def _reopened() -> Select[Any]:
     )
 
 
-def _same_unit(other: TicketLike) -> ColumnElement[bool]:
-    """`other` is about the same customer's unit and fault as the ticket (both keys known)."""
-    return and_(other.customer_key == Ticket.customer_key, other.fault_key == Ticket.fault_key)
-
-
-def _seen(
-    other: TicketLike, outside: ColumnElement[bool], filters: models.KpiFilters, lines: Lines
-) -> ColumnElement[bool]:
-    """Whether the outcome figures see `other`: outside the window any ticket, inside it only
-    those that meet the filters."""
-    conditions = _filtered(filters, lines, other)
-    return or_(outside, and_(*conditions)) if conditions else true()
-
-
-def _durable(end: datetime, filters: models.KpiFilters, lines: Lines) -> ColumnElement[bool]:
-    """The one durable-resolution judgement (figure and drill-down) of a resolved ticket of the
-    window: never reopened, and its customer opened no ticket for the same unit and fault
-    (`customer_key`, `fault_key`) within 7 days after the resolution (among the tickets seen,
-    up to 7 days past the window's end)."""
-    later, done = aliased(Ticket), _resolved_at()
-    return and_(
-        not_(Ticket.id.in_(_reopened())),
-        not_(
-            exists().where(
-                _same_unit(later),
-                later.created_at > done,
-                later.created_at <= shifted(done, DURABLE_WITHIN),
-                later.created_at < end + DURABLE_WITHIN,
-                _seen(later, later.created_at >= end, filters, lines),
-            )
-        ),
-    )
-
-
-def _repeats(start: datetime, filters: models.KpiFilters, lines: Lines) -> ColumnElement[bool]:
-    """A ticket of the window repeats a fault when its customer opened one for the same unit
-    and fault in the 30 days before it (among the tickets seen)."""
-    earlier = aliased(Ticket)
-    return exists().where(
-        _same_unit(earlier),
-        earlier.created_at >= shifted(Ticket.created_at, -REPEAT_WITHIN),
-        earlier.created_at <= Ticket.created_at,
-        or_(
-            earlier.created_at < Ticket.created_at,
-            and_(earlier.created_at == Ticket.created_at, earlier.id < Ticket.id),
-        ),
-        _seen(earlier, earlier.created_at < start, filters, lines),
-    )
-
-
-def _replies() -> Any:
-    """Agent replies per conversation."""
-    return (
-        select(AgentActivity.conversation_id, func.count().label("replies"))
-        .where(AgentActivity.kind == "reply")
-        .group_by(AgentActivity.conversation_id)
-        .subquery()
-    )
-
-
-def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return case((condition, 1), else_=0)
-
-
-def _took() -> ColumnElement[Any]:
-    """Resolution time in µs (NULL while unresolved)."""
-    return _resolved_us() - epoch_us(Ticket.created_at)
-
-
-def _facts(replies: Any) -> dict[str, ColumnElement[Any]]:
-    """Per ticket, what the timing figures add up (NULL adds nothing): first response
-    (answered, µs from the hand-off to a person's first reply), resolution time (resolved, µs
-    from creation) and first-contact resolution (resolved, never reopened, at most one agent
-    reply). Needs tickets outer-joined to their first response and to `replies`."""
-    resolved = _resolved_at().is_not(None)
-    return {
-        "answered": _flag(FirstResponse.ticket_id.is_not(None)),
-        "wait": first_response_wait(),
-        "resolved": _flag(resolved),
-        "took": _took(),
-        "first_contact": _flag(
-            and_(
-                resolved,
-                not_(Ticket.id.in_(_reopened())),
-                func.coalesce(replies.c.replies, 0) <= 1,
-            )
-        ),
-    }
-
-
-async def _count(
-    session: AsyncSession,
-    start: datetime,
-    end: datetime,
-    conditions: list[ColumnElement[bool]],
-    *more: ColumnElement[bool],
-) -> int:
-    """The window's tickets meeting `conditions` and `more` (a `WHERE`: PostgreSQL turns the
-    outcome probes into one hash join)."""
-    counted = select(func.count()).where(_created_in(start, end), *conditions, *more)
-    return int((await _execute(session, counted.select_from(Ticket)))[0][0])
-
-
-Spread = tuple[int, float | None, float | None]  # count, median and mean in seconds
-
-
-async def _spread(
-    session: AsyncSession,
-    value: ColumnElement[Any],
-    count: int,
-    total: int,
-    window: tuple[datetime, datetime, list[ColumnElement[bool]]],
-) -> Spread:
-    """Count, median and mean in seconds of `value` (µs per ticket of the window meeting its
-    conditions; NULL: none), from its `count` and exact `total` and the one or two middle
-    values read in order."""
-    if not count:
-        return 0, None, None
-    start, end, conditions = window
-    middle = await _execute(
-        session,
-        select(value)
-        .select_from(Ticket)
-        .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
-        .where(_created_in(start, end), *conditions, value.is_not(None))
-        .order_by(value)
-        .limit(2 - count % 2)
-        .offset((count - 1) // 2),
-    )
-    seconds = [moment / 1_000_000 for (moment,) in middle]
-    return count, round(statistics.median(seconds), 3), round(total / 1_000_000 / count, 3)
-
-
 @dataclass(frozen=True)
 class Timings:
     first_response: models.FirstResponse
@@ -360,40 +234,37 @@ class Timings:
     first_contact: models.FirstContactResolution
 
 
-async def _timings(
-    session: AsyncSession,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    conditions: list[ColumnElement[bool]],
-) -> tuple[list[Group], Timings]:
-    """The groups (`_groups`), then from their summed facts and the medians: first response
-    (from the hand-off: the last bot line before a person's first reply, or the ticket's
-    creation when later, to that reply; bots never count as the response), resolution time
-    (creation to resolution) and first-contact resolution of the window's tickets."""
-    groups = await _groups(session, start, end, now, conditions)
-    totals: Counter[str] = Counter()
-    for group in groups:
-        totals.update(group.facts)
-    window = (start, end, conditions)
-    waits = await _spread(
-        session, first_response_wait(), totals["answered"], totals["wait"], window
+# One row of the tickets read: id, customer key, fault key, created and resolved (epoch_us),
+# reopened, first-response wait in µs (tickets of the window only) and agent replies.
+Row = tuple[int, str | None, str | None, int, int | None, Any, int | None, int | None]
+
+
+def _timings(rows: list[Row], start_us: int, end_us: int) -> Timings:
+    """First response (from the hand-off: the last bot line before a person's first reply, or
+    the ticket's creation when later, to that reply; bots never count as the response),
+    resolution time (creation to resolution) and first-contact resolution (resolved, never
+    reopened, at most one agent reply) of the window's tickets."""
+    counted = [row for row in rows if start_us <= row[3] < end_us]
+    responses = [row[6] for row in counted if row[6] is not None]
+    resolutions = [row[4] - row[3] for row in counted if row[4] is not None]
+    first_contact = sum(
+        1 for row in counted if row[4] is not None and not row[5] and (row[7] or 0) <= 1
     )
-    took = await _spread(session, _took(), totals["resolved"], totals["took"], window)
-    return groups, Timings(
-        first_response=_model(models.FirstResponse, waits),
-        resolution_time=_model(models.ResolutionTime, took),
+    response = _seconds(responses)
+    resolution = _seconds(resolutions)
+    return Timings(
+        first_response=models.FirstResponse(
+            count=response[0], p50_seconds=response[1], avg_seconds=response[2]
+        ),
+        resolution_time=models.ResolutionTime(
+            count=resolution[0], p50_seconds=resolution[1], avg_seconds=resolution[2]
+        ),
         first_contact=models.FirstContactResolution(
-            resolved=totals["resolved"],
-            first_contact=totals["first_contact"],
-            rate=ratio(totals["first_contact"], totals["resolved"]),
+            resolved=len(resolutions),
+            first_contact=first_contact,
+            rate=ratio(first_contact, len(resolutions)),
         ),
     )
-
-
-def _model(kind: Any, spread: Spread) -> Any:
-    count, median, mean = spread
-    return kind(count=count, p50_seconds=median, avg_seconds=mean)
 
 
 def _compliance(met: int, breached: int) -> models.Compliance:
@@ -412,12 +283,11 @@ def _sla(counts: SlaCounts) -> models.SlaCompliance:
 
 @dataclass(frozen=True)
 class Group:
-    """Tickets alike in every counted dimension, their SLA verdicts and summed facts."""
+    """Tickets alike in every counted dimension, and their SLA verdicts."""
 
     values: dict[str, Any]
     tickets: int
     verdicts: SlaCounts
-    facts: dict[str, int]
 
 
 async def _groups(
@@ -427,34 +297,25 @@ async def _groups(
     now: datetime,
     conditions: list[ColumnElement[bool]],
 ) -> list[Group]:
-    """The window's tickets, SLA verdicts and facts (`_facts`) counted in the database, per
-    combination of the dimensions the figures group by (a few rows however many tickets)."""
-    replies = _replies()
-    facts = _facts(replies)
+    """The window's tickets and SLA verdicts counted in the database, per combination of the
+    dimensions the figures group by (a few rows however many tickets there are)."""
     judged = (
         select(
             *(_column(name).label(name) for name in COUNTED),
             sla_verdict("response", now).label("response"),
             sla_verdict("resolution", now).label("resolution"),
-            *(value.label(name) for name, value in facts.items()),
         )
         .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
-        .outerjoin(replies, replies.c.conversation_id == Ticket.conversation_id)
         .where(_created_in(start, end), *conditions)
         .subquery()
     )
     keys = [judged.c[name] for name in (*COUNTED, "response", "resolution")]
-    sums = [func.sum(judged.c[name]) for name in facts]
     groups = []
-    for row in await _execute(session, select(*keys, func.count(), *sums).group_by(*keys)):
-        values, (response, resolution, count) = (
-            row[: len(COUNTED)],
-            row[len(COUNTED) : len(keys) + 1],
-        )
+    for row in await _execute(session, select(*keys, func.count()).group_by(*keys)):
+        *values, response, resolution, count = row
         verdicts: SlaCounts = Counter({("response", response): count})
         verdicts["resolution", resolution] += count
-        summed = dict(zip(facts, (int(total or 0) for total in row[len(keys) + 1 :]), strict=True))
-        groups.append(Group(dict(zip(COUNTED, values, strict=True)), count, verdicts, summed))
+        groups.append(Group(dict(zip(COUNTED, values, strict=True)), count, verdicts))
     return groups
 
 
@@ -502,6 +363,106 @@ def label(dimension: str, value: str | None, lines: dict[str, str]) -> str:
 def group_of(t: TicketFacts, dimension: str, lines: dict[str, str]) -> str:
     """The group a ticket falls in along a dashboard dimension."""
     return label(dimension, getattr(t, DIMENSIONS[dimension]), lines)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Durable resolution of each resolved ticket of the window, and the repeat faults."""
+
+    durable: dict[int, bool]
+    repeat_faults: models.RepeatFaults
+
+
+async def _ticket_rows(
+    session: AsyncSession, start: datetime, end: datetime, conditions: list[ColumnElement[bool]]
+) -> list[Row]:
+    """One read, in time order, of the window's tickets (those meeting `conditions`) and of
+    those with a fault in the 30 days before and the 7 after, as integers and key texts: what
+    the timings and the outcomes are judged from."""
+    window = _created_in(start, end)
+    with_fault = or_(Ticket.fault_id.is_not(None), Ticket.product_id.is_not(None))
+    replies = (
+        select(AgentActivity.conversation_id, func.count().label("replies"))
+        .where(AgentActivity.kind == "reply")
+        .group_by(AgentActivity.conversation_id)
+        .subquery()
+    )
+    return await _execute(
+        session,
+        select(
+            Ticket.id,
+            Ticket.customer_key,
+            Ticket.fault_key,
+            epoch_us(Ticket.created_at),
+            _resolved_us(),
+            Ticket.id.in_(_reopened()),
+            case((window, first_response_wait()), else_=None),
+            replies.c.replies,
+        )
+        .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
+        .outerjoin(replies, replies.c.conversation_id == Ticket.conversation_id)
+        .where(
+            _created_in(start - REPEAT_WITHIN, end + DURABLE_WITHIN),
+            or_(and_(window, *conditions), and_(not_(window), with_fault)),
+        )
+        .order_by(Ticket.created_at, Ticket.id),
+    )
+
+
+def _outcomes(rows: list[Row], start_us: int, end_us: int) -> Outcomes:
+    """A resolved ticket of the window is durable unless reopened or its customer opened a
+    ticket for the same unit and fault (`customer_key`, `fault_key`) within 7 days after the
+    resolution; a ticket of the window repeats a fault when its customer opened one for it in
+    the 30 days before."""
+    within = micros(REPEAT_WITHIN)
+    last_seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str], list[int]] = {}
+    resolved: list[tuple[int, tuple[str, str] | None, int, bool]] = []
+    faults = repeats = 0
+    for number, customer, fault, created, done, reopened, _, _ in rows:
+        key = (customer, fault) if customer and fault else None
+        if start_us <= created < end_us and done is not None:
+            resolved.append((number, key, done, bool(reopened)))
+        if key is None:
+            continue
+        if created < end_us:
+            previous = last_seen.get(key)
+            if created >= start_us:
+                faults += 1
+                repeats += previous is not None and created - previous <= within
+            last_seen[key] = created
+        if created >= start_us:
+            times = seen.get(key)
+            if times is None:
+                seen[key] = [created]
+            else:
+                times.append(created)
+    return Outcomes(
+        durable={
+            number: _durable(key, done, reopened, seen) for number, key, done, reopened in resolved
+        },
+        repeat_faults=models.RepeatFaults(
+            tickets_with_fault=faults, repeats=repeats, share=ratio(repeats, faults)
+        ),
+    )
+
+
+def _durable(
+    key: tuple[str, str] | None, done: int, reopened: bool, seen: dict[tuple[str, str], list[int]]
+) -> bool:
+    """The one durable-resolution judgement (figure and drill-down) of a resolved ticket."""
+    if reopened:
+        return False
+    times = seen.get(key, []) if key else []
+    at = bisect.bisect_right(times, done)
+    return not (at < len(times) and times[at] <= done + micros(DURABLE_WITHIN))
+
+
+def durable_resolution(outcomes: Outcomes) -> models.DurableResolution:
+    resolved, durable = len(outcomes.durable), sum(outcomes.durable.values())
+    return models.DurableResolution(
+        resolved=resolved, durable=durable, rate=ratio(durable, resolved)
+    )
 
 
 def _conversations_in(start: datetime, end: datetime, channel: str | None) -> ColumnElement[bool]:
@@ -613,6 +574,14 @@ async def _read_all(source: Source, reads: list[Read]) -> list[Any]:
     return list(await asyncio.gather(*(alone(read) for read in reads)))
 
 
+async def _outcomes_read(
+    session: AsyncSession, start: datetime, end: datetime, conditions: list[ColumnElement[bool]]
+) -> tuple[Timings, Outcomes]:
+    """The timings and outcomes, judged from one time-ordered read of the tickets."""
+    rows = await _ticket_rows(session, start, end, conditions)
+    return _timings(rows, _us(start), _us(end)), _outcomes(rows, _us(start), _us(end))
+
+
 async def kpis(
     source: Source,
     *,
@@ -630,33 +599,25 @@ async def kpis(
     filters, lines = filters or models.KpiFilters(), lines or {}
     conditions = _filtered(filters, lines)
     channel = filters.channel
-    keyed = and_(Ticket.customer_key.is_not(None), Ticket.fault_key.is_not(None))
-    resolved = _resolved_at().is_not(None)
     tickets = select(Ticket.id).where(_created_in(start, end), *conditions)
-    window = (start, end, conditions)
     reads: list[Read] = [  # the longest first
-        lambda s: _timings(s, start, end, now, conditions),
+        lambda s: _outcomes_read(s, start, end, conditions),
+        lambda s: _groups(s, start, end, now, conditions),
         lambda s: _ai_handling(s, start, end, channel),
-        lambda s: _count(s, *window, keyed, _repeats(start, filters, lines)),
-        lambda s: _count(s, *window, resolved, _durable(end, filters, lines)),
         lambda s: conversation_lines.handoff_reasons(s, start=start, end=end, channel=channel),
         lambda s: conversation_lines.knowledge_gaps(s, start=start, end=end, channel=channel),
-        lambda s: _count(s, *window, keyed),
         lambda s: _conversations_by_channel(s, start, end, channel),
         lambda s: _csat(s, start, end, tickets if conditions else None),
     ]
     (
-        (groups, timings),
+        (timings, outcomes),
+        groups,
         ai_handling,
-        repeats,
-        durable,
         reasons,
         gaps,
-        faulted,
         conversations,
         csat,
     ) = await _read_all(source, reads)
-    resolved_count = timings.first_contact.resolved
     return models.Kpis(
         start=start,
         end=end,
@@ -666,14 +627,10 @@ async def kpis(
         first_contact_resolution=timings.first_contact,
         sla=sla_compliance(groups),
         sla_by={dimension: sla_by(groups, dimension, lines) for dimension in SLA_DIMENSIONS},
-        durable_resolution=models.DurableResolution(
-            resolved=resolved_count, durable=durable, rate=ratio(durable, resolved_count)
-        ),
+        durable_resolution=durable_resolution(outcomes),
         resolution_time=timings.resolution_time,
         csat=csat,
-        repeat_faults=models.RepeatFaults(
-            tickets_with_fault=faulted, repeats=repeats, share=ratio(repeats, faulted)
-        ),
+        repeat_faults=outcomes.repeat_faults,
         volume=models.Volume(
             conversations_by_channel=conversations,
             tickets_by_channel=_volume(groups, "channel", lines),
@@ -702,23 +659,27 @@ async def drill(
     outcome: str,
 ) -> list[TicketFacts]:
     """Exactly the tickets behind one figure: those of `group` along `dimension` (`all`: every
-    ticket) whose outcome in `metric` is `outcome`, judged by the same expressions as the
-    figure."""
+    ticket) whose outcome in `metric` is `outcome`, judged by the same expressions and
+    functions as the figure."""
     conditions = _filtered(filters, lines)
-    if metric.startswith("sla."):
-        conditions.append(sla_verdict(metric.removeprefix("sla."), now) == outcome)
-    elif metric == "durable_resolution":
-        wanted = {"durable": True, "not_durable": False}.get(outcome)
-        if wanted is None:
-            return []
-        durable = _durable(end, filters, lines)
-        conditions += [_resolved_at().is_not(None), durable if wanted else not_(durable)]
-    elif metric == "volume" and outcome != "all":
-        return []
     await _without_jit(session)
-    facts = await _ticket_facts(session, start, end, conditions)
+    facts = await _ticket_facts(
+        session,
+        start,
+        end,
+        [*conditions, sla_verdict(metric.removeprefix("sla."), now) == outcome]
+        if metric.startswith("sla.")
+        else conditions,
+    )
     if metric == "sla.response" and dimension == "priority" and group == "all":
         dimension = "all"
     if dimension != "all":
         facts = [t for t in facts if group_of(t, dimension, lines) == group]
+    if metric == "volume":
+        return facts if outcome == "all" else []
+    if metric == "durable_resolution":
+        rows = await _ticket_rows(session, start, end, conditions)
+        durable = _outcomes(rows, _us(start), _us(end)).durable
+        wanted = {"durable": True, "not_durable": False}.get(outcome)
+        return [t for t in facts if t.id in durable and durable[t.id] is wanted]
     return facts

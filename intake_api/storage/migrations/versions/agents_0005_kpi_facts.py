@@ -2,9 +2,9 @@
 for them. `ticket_first_responses.wait_us` stores each first response's wait from the hand-off
 (filled here for the existing rows by the statement the service runs when it records a reply);
 `tickets.customer_key` and `tickets.fault_key` are generated columns (who and which unit and
-fault a ticket is about, the text of `intake_api.kpis.service.customer_key`/`fault_key`),
-indexed with the creation time for durable resolution and repeat faults. SQLite can add only
-virtual generated columns (the index stores the values); PostgreSQL stores them.
+fault a ticket is about, the text of `intake_api.kpis.service.customer_key`/`fault_key`) for
+durable resolution and repeat faults. SQLite can add only virtual generated columns (computed
+as they are read); PostgreSQL stores them.
 
 Revision ID: agents_0005
 Revises: agents_0004
@@ -30,7 +30,6 @@ FAULT_KEY = (
     "CASE WHEN coalesce(fault_id, '') <> '' THEN 'fault:' || fault_id "
     "WHEN coalesce(product_id, '') <> '' THEN 'product:' || product_id END"
 )
-INDEX = "ix_tickets_customer_key_fault_key_created_at"
 
 
 def upgrade() -> None:
@@ -41,13 +40,11 @@ def upgrade() -> None:
         op.add_column(
             "tickets", sa.Column(name, sa.Text(), sa.Computed(expression, persisted=stored))
         )
-    op.create_index(INDEX, "tickets", ["customer_key", "fault_key", "created_at"])
     op.add_column("ticket_first_responses", sa.Column("wait_us", sa.BigInteger(), nullable=True))
     op.get_bind().execute(store_waits())
 
 
 def downgrade() -> None:
     op.drop_column("ticket_first_responses", "wait_us")
-    op.drop_index(INDEX, table_name="tickets")
     op.drop_column("tickets", "fault_key")
     op.drop_column("tickets", "customer_key")
