@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.dialogue import conversations
 from bot.dialogue.frame import Frame
+from bot.dialogue.models import Conversation
 from bot.dialogue.state import DialogueState
 from core.assets import ALARM_STAGE, ALARM_TICKET
 from core.channels import OutboundError, OutboundRegistry
@@ -233,19 +234,27 @@ class AlarmNotices:
         found = await session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))
         tickets_by_id = {ticket.id: ticket for ticket in found}
         outgoing = []
-        for alarm in alarms:
-            alarm.notified_at = utcnow()
-            asset, ticket = units.get(alarm.serial), tickets_by_id.get(alarm.ticket_id or 0)
-            if asset is None or ticket is None:
-                continue
-            text = self._notice(alarm, asset, ticket)
-            for contact in asset.contacts:
-                if self.registry.get(contact.channel) is None:
+        opened: dict[tuple[str, str], Conversation] = {}
+        with session.no_autoflush:  # the batch's rows go in at the commit, together
+            for alarm in alarms:
+                alarm.notified_at = utcnow()
+                asset, ticket = units.get(alarm.serial), tickets_by_id.get(alarm.ticket_id or 0)
+                if asset is None or ticket is None:
                     continue
-                await self._into_conversation(
-                    session, contact.channel, contact.sender_id, asset, alarm, ticket, text
-                )
-                outgoing.append(Outgoing(alarm.id, contact.channel, contact.sender_id, text))
+                text = self._notice(alarm, asset, ticket)
+                for contact in asset.contacts:
+                    if self.registry.get(contact.channel) is None:
+                        continue
+                    await self._into_conversation(
+                        session,
+                        opened,
+                        (contact.channel, contact.sender_id),
+                        asset,
+                        alarm,
+                        ticket,
+                        text,
+                    )
+                    outgoing.append(Outgoing(alarm.id, contact.channel, contact.sender_id, text))
         return outgoing
 
     def _notice(self, alarm: Alarm, asset: Asset, ticket: Ticket) -> str:
@@ -263,17 +272,20 @@ class AlarmNotices:
     @staticmethod
     async def _into_conversation(
         session: AsyncSession,
-        channel: str,
-        sender_id: str,
+        opened: dict[tuple[str, str], Conversation],
+        contact: tuple[str, str],
         asset: Asset,
         alarm: Alarm,
         ticket: Ticket,
         text: str,
     ) -> None:
         """The notice as the service's line of the contact's conversation, which now waits
-        for the answer with the unit's facts in its diagnosis frame and form."""
+        for the answer with the unit's facts in its diagnosis frame and form. `opened`: the
+        conversations this transaction opened or found (not flushed yet, so not found by a
+        query), by (channel, sender id)."""
+        channel, sender_id = contact
         customer = {"name": asset.customer_name, "phone": asset.customer_phone}
-        conversation = await conversations.open_live(
+        conversation = opened.get(contact) or await conversations.open_live(
             session,
             channel=channel,
             sender_id=sender_id,
@@ -282,6 +294,7 @@ class AlarmNotices:
             | {"tier": asset.customer_tier},
             idle_after=CONVERSATION_IDLE,
         )
+        opened[contact] = conversation
         conversations.log(session, conversation, direction="out", text=text, action="ticket")
         state = DialogueState.from_json(conversation.state)
         state.reset()

@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
+from bot.dialogue.models import Conversation
 from core.database import create_engine, session_factory, unit_of_work
 from core.settings import Settings
 from intake_api.alarms.models import Alarm
@@ -126,3 +127,44 @@ def test_a_notice_not_written_before_a_restart_is_sent_after_it(
     for _service in serve(channel_settings):
         notices = eventually(lambda: bot.texts_to(9100)[1:], "the notice after the restart")
         assert alarm["ticket_id"] in notices[0]
+
+
+def live_conversations(database_url: str, sender_id: str) -> int:
+    async def run() -> int:
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine)() as session:
+                found = await session.scalar(
+                    select(func.count())
+                    .select_from(Conversation)
+                    .where(Conversation.sender_id == sender_id, Conversation.live_key.is_not(None))
+                )
+                return int(found or 0)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_two_notices_to_one_contact_in_one_batch_go_out_on_one_conversation(
+    channel_settings: Settings, bot_api: tuple[str, BotApiStandIn]
+) -> None:
+    """Two units of one contact: their notices, written in one transaction (the batch queued
+    after a restart), both reach the contact, on one live conversation."""
+    bot = bot_api[1]
+    database_url = channel_settings.resolved_database_url
+    store_kb(database_url)
+    contacts = [{"channel": "telegram", "sender_id": "9200"}]
+    for service in serve(channel_settings):
+        alarms = []
+        for serial in ("SN-11", "SN-12"):
+            register(service.admin, serial, contacts=contacts, lang="en")
+            alarms.append(raise_alarm(service, serial))
+        eventually(lambda: bot.texts_to(9200)[1:], "the first two notices")
+    for alarm in alarms:
+        forget_notice(database_url, alarm["id"])
+    for _service in serve(channel_settings):
+        notices = eventually(lambda: bot.texts_to(9200)[3:], "both notices after the restart")
+        again = bot.texts_to(9200)[2:]
+        assert all(any(a["ticket_id"] in text for text in again) for a in alarms), notices
+    assert live_conversations(database_url, "9200") == 1
