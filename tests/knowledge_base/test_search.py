@@ -55,6 +55,15 @@ def test_cantonese_query_finds_the_mandarin_faq(searcher: Searcher) -> None:
     assert hits[0].id == "FAQ-warranty"
 
 
+def test_a_colloquial_cantonese_report_scores_as_its_mandarin(searcher: Searcher) -> None:
+    """部 opening the clause is "the", 啲 a plural, 仲 "still", 唔 "not": none of them is left as a
+    word no item has, so the report matches as well as the Mandarin one does."""
+    cantonese = searcher.search("部冷乾機啲壓縮空氣仲有水，排水器唔排水", k=3)
+    mandarin = searcher.search("冷干机压缩空气还有水，排水器不排水", k=3)
+    assert cantonese[0].id == "F-DR-water"
+    assert [(h.id, h.score) for h in cantonese] == [(h.id, h.score) for h in mandarin]
+
+
 def test_title_follows_the_query_language(searcher: Searcher) -> None:
     assert searcher.search("AC300 E03")[0].title == "Low discharge pressure (E03)"
     assert searcher.search("AC300 报E03")[0].title == "排气压力低（E03）"
