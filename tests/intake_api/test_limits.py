@@ -89,3 +89,20 @@ def test_messages_from_one_sender_are_limited_except_for_the_admin_key(
 
     assert [send(gateway, f"g{n}") for n in range(3)] == [200, 200, 429]
     assert [send(admin, f"a{n}") for n in range(3)] == [200, 200, 200]
+
+
+def test_a_repeated_message_is_answered_from_the_store_and_not_counted_for_its_sender(
+    strict_server: str,
+) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    body = {"name": "channel-gateway", "scopes": ["messages:write"]}
+    created = httpx.post(f"{strict_server}/v1/apikeys", json=body, headers=admin)
+    gateway = {"Authorization": f"Bearer {created.json()['key']}"}
+
+    def send(message_id: str) -> httpx.Response:
+        message = {"channel": "web", "sender_id": "dave", "message_id": message_id, "text": "hi"}
+        return httpx.post(f"{strict_server}/v1/messages", json=message, headers=gateway, timeout=60)
+
+    answers = [send(message_id) for message_id in ("d1", "d1", "d1", "d2", "d3")]
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
+    assert [a.json()["duplicate"] for a in answers[:4]] == [False, True, True, False]
