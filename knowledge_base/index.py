@@ -43,7 +43,7 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 
 from knowledge_base.encoders import Encoder
 from knowledge_base.format import KnowledgeBase, lists_by_lang, texts_by_lang
-from knowledge_base.text import CodeMatcher, normalize, tokenize
+from knowledge_base.text import CodeMatcher, normalize, tokenize, tokenizer_revision
 
 INDEX_FORMAT = 3  # 3: one .npy per array (memory-mapped); 2 (items.npz) is still read
 READABLE_FORMATS = (2, 3)
@@ -252,6 +252,7 @@ class KnowledgeIndex:
     def _clear(self) -> None:
         """Empty: no items, no vectors (an index that `sync()` fills from scratch)."""
         self.kb_revision = ""
+        self.tokenizer = ""  # `tokenizer_revision()` of the lexical tokens held
         self.ids = StringTable.build([])
         self.types = np.zeros(0, dtype=np.int8)
         self.alive = np.zeros(0, dtype=bool)
@@ -302,6 +303,12 @@ class KnowledgeIndex:
         """Whether the dense index is a read-only map of its file (`sync()` reloads it)."""
         return self._mapped
 
+    @property
+    def tokens_current(self) -> bool:
+        """Whether the lexical tokens held are what `tokenize` makes today (a new dialect table
+        or tokenizer re-tokenizes the items on the next `sync()`, without embedding them)."""
+        return self.tokenizer == tokenizer_revision()
+
     def _read_manifest(self) -> dict | None:
         try:
             return json.loads(self.manifest_path.read_text(encoding="utf-8"))
@@ -332,6 +339,7 @@ class KnowledgeIndex:
             self._clear()  # unusable files: start over
             return
         self.kb_revision = manifest.get("kb_revision", "")
+        self.tokenizer = manifest.get("tokenizer", "")
         self.code_names = list(manifest["code_names"])
         self.product_names = list(manifest["product_names"])
         self.aliases = {k: list(v) for k, v in manifest["aliases"].items()}
@@ -377,6 +385,7 @@ class KnowledgeIndex:
             "format": INDEX_FORMAT,
             "encoder": {"name": self.encoder.name, "dim": self.encoder.dim},
             "kb_revision": self.kb_revision,
+            "tokenizer": self.tokenizer,
             "items": len(self),
             "dense_rows": int(self.dense.ntotal),
             "dense_type": type(faiss.downcast_index(self.dense)).__name__,
@@ -445,7 +454,7 @@ class KnowledgeIndex:
                 slot_of_doc[pos] = slot
         report.removed = len(removed)
         revision = kb_revision or _revision(ids, hashes)
-        if not (len(changed) or removed) and aliases == self.aliases:
+        if not (len(changed) or removed) and aliases == self.aliases and self.tokens_current:
             if revision != self.kb_revision:
                 self.kb_revision = revision
                 if save:
@@ -568,6 +577,7 @@ class KnowledgeIndex:
         self.products = products.build(product_remap)
         self.aliases = {k: list(v) for k, v in aliases.items()}
         self.lexical = lexical.build()
+        self.tokenizer = tokenizer_revision()
         self._slot_of = None
         self._after_change()
 

@@ -35,7 +35,7 @@ def sync_index(
     """The index in `index_dir` brought in step with `kb` (embedding only what changed),
     memory-mapped from its files so that the worker processes of a host share one copy."""
     index = KnowledgeIndex.open(index_dir, encoder)
-    if revision and index.kb_revision == revision and len(index):
+    if revision and index.kb_revision == revision and len(index) and index.tokens_current:
         return index, SyncReport(unchanged=len(index))
     report = index.sync(documents(kb), product_aliases(kb), kb_revision=revision or None)
     if report.changed:  # what sync built is this process's own memory: map the saved files

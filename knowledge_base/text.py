@@ -10,6 +10,7 @@ KNOWN codes and product ids/aliases (`CodeMatcher`): a generic regex alone would
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -85,6 +86,19 @@ def _dialect() -> tuple[re.Pattern[str], tuple[str, ...]]:
     )
     pattern = re.compile("|".join(f"({word})" for word, _ in words))
     return pattern, tuple(standard for _, standard in words)
+
+
+# Bump when `tokenize` changes what it makes of the same text: saved lexical indexes compare it.
+TOKENIZER_VERSION = 1
+
+
+@lru_cache(maxsize=1)
+def tokenizer_revision() -> str:
+    """What the lexical tokens of a text depend on besides the text (the code's version, the
+    dialect table, jieba's), so that an index saved with other tokens is re-tokenized."""
+    digest = hashlib.sha1(f"{TOKENIZER_VERSION}|{jieba.__version__}|".encode())
+    digest.update(DIALECT_FILE.read_bytes())
+    return digest.hexdigest()
 
 
 def to_mandarin(text: str) -> str:

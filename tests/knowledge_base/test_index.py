@@ -15,6 +15,7 @@ from knowledge_base.encoders import Encoder, load_encoder
 from knowledge_base.format import KnowledgeBase
 from knowledge_base.index import ItemDoc, KnowledgeIndex, documents, product_aliases
 from knowledge_base.search import Searcher
+from knowledge_base.service import sync_index
 
 # A small two-product KB used by the index, search and service tests.
 SMALL_KB: dict[str, Any] = {
@@ -250,3 +251,24 @@ def test_growing_past_the_exact_limit_moves_to_ivf_and_keeps_items(
         vector = HashEncoder().encode([f"fault {n} symptom"])[0]
         slots, _ = reopened.dense_scores(vector, 5)
         assert n in {int(s) for s in slots}
+
+
+def test_tokens_of_another_tokenizer_are_redone_without_embedding(
+    index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index saved before the dialect table or tokenizer changed gets today's lexical tokens
+    on the next start, although the KB revision is the same, and embeds nothing again."""
+    kb = small_kb()
+    with monkeypatch.context() as older:
+        older.setattr(index_module, "tokenize", lambda text: ["x"])
+        older.setattr(index_module, "tokenizer_revision", lambda: "older")
+        sync_index(kb, index_dir, CountingEncoder(), revision="3")
+    encoder = CountingEncoder()
+    assert not KnowledgeIndex.open(index_dir, encoder).tokens_current
+    index, report = sync_index(kb, index_dir, encoder, revision="3")
+    assert encoder.texts == 0 and not (report.added or report.updated or report.removed)
+    assert index.tokens_current
+    fresh, _ = sync_index(kb, tmp_path / "fresh", CountingEncoder(), revision="3")
+    query = "排水器不排水"
+    expected = [(h.id, h.score) for h in Searcher(fresh).search(query)]
+    assert [(h.id, h.score) for h in Searcher(index).search(query)] == expected
