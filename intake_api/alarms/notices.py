@@ -52,9 +52,10 @@ QUEUE_SIZE = 10_000
 # then sending them at once (one HTTP call per contact).
 NOTICE_WORKERS = 4
 NOTICE_BATCH = 50
-# Notices being sent at once, over all workers: more only queue in the HTTP client's pool
-# (whose bookkeeping grows with every waiting request) and a chat API limits a bot's rate.
-SEND_AT_ONCE = 16
+# Notices one worker sends at once (NOTICE_WORKERS times this in all): more only queue in the
+# HTTP client's pool, whose bookkeeping grows with every waiting request, and a chat API
+# limits a bot's rate anyway.
+SENDERS = 4
 WRITE_ATTEMPTS = 3
 CONVERSATION_IDLE = timedelta(hours=24)
 # After a restart, notices of tickets opened this recently and never written are sent.
@@ -138,7 +139,6 @@ class AlarmNotices:
         self.base_url = base_url
         self.write_lock = write_lock  # SQLite: queue behind this process's other writers
         self._queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
-        self._sending = asyncio.Semaphore(SEND_AT_ONCE)
 
     async def enqueue(self, alarm: Alarm) -> None:
         try:
@@ -180,7 +180,13 @@ class AlarmNotices:
         """Write the notices into each reachable contact's conversation, then send them;
         answers how many contacts were told."""
         outgoing = await self._written(alarm_ids)
-        await asyncio.gather(*(self._send(notice) for notice in outgoing))
+        waiting = iter(outgoing)
+
+        async def sender() -> None:
+            for notice in waiting:  # (one iterator: each notice is taken by one sender)
+                await self._send(notice)
+
+        await asyncio.gather(*(sender() for _ in range(min(SENDERS, len(outgoing)))))
         return len(outgoing)
 
     async def _send(self, notice: Outgoing) -> None:
@@ -188,8 +194,7 @@ class AlarmNotices:
         if channel is None:
             return
         try:  # the status notifier's sending: a failed send is tried again twice
-            async with self._sending:
-                await StatusNotifier._send(channel, notice.recipient, notice.text)  # noqa: SLF001
+            await StatusNotifier._send(channel, notice.recipient, notice.text)  # noqa: SLF001
         except OutboundError as exc:
             log.warning("alarm notice not delivered", error=str(exc), alarm_id=notice.alarm_id)
 
@@ -225,7 +230,7 @@ class AlarmNotices:
                     Alarm.ticket_id.is_not(None),
                     Alarm.notified_at.is_(None),
                 )
-                .order_by(Alarm.id)
+                .order_by(Alarm.serial, Alarm.code)  # the alarm writer's lock order
                 .with_for_update()
             )
         )
