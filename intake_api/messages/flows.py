@@ -18,11 +18,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from functools import partial
-from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -33,7 +30,6 @@ from bot.dialogue.language import detect_voice
 from bot.media.codes import PhotoText
 from bot.media.ocr import PhotoReader
 from bot.media.replies import with_photo_text
-from core.columns import utcnow
 from core.database import one_statement_sessions, unit_of_work
 from core.errors import Conflict
 from core.logs import get_logger
@@ -42,7 +38,7 @@ from intake_api.assets import service as assets
 from intake_api.files.flows import FileDesk, TakenFiles
 from intake_api.messages import service
 from intake_api.messages.desk import pending_events
-from intake_api.messages.models import STATUS_PROCESSING, STATUS_RECEIVED, StoredMessage
+from intake_api.messages.models import StoredMessage
 from intake_api.storage.once import (
     CONFLICT_RETRIES,
     ORDER_WAIT_SECONDS,
@@ -135,7 +131,7 @@ class MessageDesk:
         """The new message's row id, or None when channel+message_id is already stored (the
         row alone is one INSERT; with its files, one transaction)."""
         if taken is None:
-            write = partial(_insert_new, data)
+            write = partial(service.insert_new, data=data)
             return await insert_first(self._one_statement, write, busy=_STORE_BUSY)
         return await store_first(self.sessions, partial(self._add, data, taken), busy=_STORE_BUSY)
 
@@ -181,7 +177,8 @@ class MessageDesk:
             if _single_writer(session):
                 await service.mark_processing(session, message_pk=message_pk)
             key = conversations.live_key(data.channel, data.sender_id)
-            check, params = _earlier_unanswered(data, message_pk) if in_order else (None, None)
+            earlier = service.earlier_unanswered(data, message_pk, ORDER_WAIT_SECONDS)
+            check, params = earlier if in_order else (None, None)
             if await lock_key(session, key, check, params):
                 raise InOrder
             answer = await self.dialogue.handle(session, data, reading)
@@ -238,38 +235,3 @@ def _single_writer(session: AsyncSession) -> bool:
 
 async def _find(data: InboundMessage, session: AsyncSession) -> StoredMessage | None:
     return await service.get(session, channel=data.channel, message_id=data.message_id)
-
-
-async def _insert_new(data: InboundMessage, session: AsyncSession) -> int | None:
-    return await service.insert_new(session, data=data)
-
-
-_T = cast(Table, StoredMessage.__table__)
-# Messages of a sender stored before a given one, recently, and not answered yet.
-_EARLIER_UNANSWERED = (
-    select(_T.c.id)
-    .where(
-        _T.c.channel == bindparam("channel"),
-        _T.c.sender_id == bindparam("sender_id"),
-        _T.c.id < bindparam("message_pk"),
-        _T.c.status.in_([STATUS_RECEIVED, STATUS_PROCESSING]),
-        _T.c.received_at >= bindparam("since", type_=_T.c.received_at.type),
-    )
-    .limit(1)
-)
-
-
-def _earlier_unanswered(
-    data: InboundMessage, message_pk: int
-) -> tuple[Select[int], dict[str, Any]]:
-    """The check (and its parameters) for a message of the same sender stored before this one
-    (and recently: one a dead worker left behind does not hold the conversation for ever) that
-    is not answered yet."""
-    since = utcnow() - timedelta(seconds=ORDER_WAIT_SECONDS)
-    params = {
-        "channel": data.channel,
-        "sender_id": data.sender_id,
-        "message_pk": message_pk,
-        "since": since,
-    }
-    return _EARLIER_UNANSWERED, params

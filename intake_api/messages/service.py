@@ -6,9 +6,10 @@ and written against the table, not the mapped class: no ORM work for rows nobody
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,7 @@ from intake_api.messages.models import (
     STATUS_ANSWERED,
     STATUS_FAILED,
     STATUS_PROCESSING,
+    STATUS_RECEIVED,
     StoredMessage,
 )
 
@@ -31,6 +33,18 @@ _INSERT_NEW = {
     .returning(_TABLE.c.id)
     for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
+# Messages of a sender stored before a given one, recently, and not answered yet.
+_EARLIER_UNANSWERED = (
+    select(_TABLE.c.id)
+    .where(
+        _TABLE.c.channel == bindparam("channel"),
+        _TABLE.c.sender_id == bindparam("sender_id"),
+        _TABLE.c.id < bindparam("message_pk"),
+        _TABLE.c.status.in_([STATUS_RECEIVED, STATUS_PROCESSING]),
+        _TABLE.c.received_at >= bindparam("since", type_=_TABLE.c.received_at.type),
+    )
+    .limit(1)
+)
 _ANSWERED = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("message_pk"))
@@ -87,6 +101,21 @@ async def insert_new(session: AsyncSession, *, data: InboundMessage) -> int | No
     already (the row is then left as it is)."""
     dialect = session.get_bind().dialect.name
     return (await session.execute(_INSERT_NEW[dialect], _row(data))).scalar()
+
+
+def earlier_unanswered(
+    data: InboundMessage, message_pk: int, within_seconds: float
+) -> tuple[Select[int], dict[str, Any]]:
+    """A query (and its parameters) for a message of the same sender stored before row
+    `message_pk`, in the last `within_seconds` (one a dead worker left behind does not hold the
+    conversation for ever), that is not answered yet."""
+    params = {
+        "channel": data.channel,
+        "sender_id": data.sender_id,
+        "message_pk": message_pk,
+        "since": utcnow() - timedelta(seconds=within_seconds),
+    }
+    return _EARLIER_UNANSWERED, params
 
 
 async def mark_processing(session: AsyncSession, *, message_pk: int) -> None:
