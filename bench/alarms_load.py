@@ -4,7 +4,7 @@ counting up), and the p99 lag from alarm to ticket and from alarm to the custome
 against a real `aftersales serve` process on SQLite and on PostgreSQL, over HTTP and over MQTT.
 
     python bench/alarms_load.py [--alarms 3000] [--new-share 0.2] [--clients 16]
-        [--servers bare sqlite postgres] [--transports http mqtt] [--rate 500]
+        [--servers bare sqlite postgres] [--transports http mqtt] [--rate 500] [--batch 1]
         [--output docs/benchmarks/equipment.md]
 
 The units are imported first with `aftersales assets import` (a CSV, one Telegram contact
@@ -17,7 +17,9 @@ HTTP: `--clients` concurrent keep-alive connections post plain alarms as fast as
 bare endpoint cost the server). A 202 comes after the alarm's commit, so alarm -> ticket is
 the latency of the request that opened it. The `bare` row is a FastAPI endpoint that only
 validates a JSON body (bench/tickets_load.py's) under the same client: the machine's ceiling
-for any HTTP route at that moment.
+for any HTTP route at that moment. With `--batch N` (N > 1) each request carries N alarms
+as a CloudEvents batch (`application/cloudevents-batch+json`), as a gateway that forwards
+what it collected does; each alarm's latency is then its request's.
 
 MQTT: one publisher sends the alarms at QoS 1 to a throwaway Mosquitto, paced at `--rate`
 alarms per second (0: as fast as the broker takes them), the service's subscriber stores and
@@ -73,6 +75,8 @@ TOPIC = "aftersales/alarms"
 # Units per transport: HTTP alarms go to B-*, MQTT ones to M-* (chat ids apart by this much).
 PREFIXES = {"http": ("B", 0), "mqtt": ("M", 10_000_000)}
 POLL_SECONDS = 0.05
+JSON = "application/json"
+CLOUDEVENTS_BATCH = "application/cloudevents-batch+json"
 
 
 class TimedBotApi(BotApiStandIn):
@@ -175,7 +179,8 @@ class RawHttp:
     """One keep-alive HTTP/1.1 connection posting JSON: the least client work per request,
     so that the load generator is not what the figures measure."""
 
-    def __init__(self, url: str, headers: dict[str, str]) -> None:
+    def __init__(self, url: str, headers: dict[str, str], content_type: str = JSON) -> None:
+        self.content_type = content_type
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
@@ -187,7 +192,7 @@ class RawHttp:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         request = (
             f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.head}"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"Content-Type: {self.content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         self.writer.write(request.encode() + body)
         head = await self.reader.readuntil(b"\r\n\r\n")
@@ -209,13 +214,14 @@ async def closed_loop(
     bodies: list[bytes],
     clients: int,
     answered: Callable[[int, int, bytes, float, float], None],
+    content_type: str = JSON,
 ) -> float:
     """Post every body from `clients` connections, each sending its next one on the answer;
     `answered(index, status, body, sent_at, ms)` for each; answers the seconds it took."""
     queue = iter(range(len(bodies)))
 
     async def client_loop() -> None:
-        client = RawHttp(url, {"Authorization": f"Bearer {KEY}"})
+        client = RawHttp(url, {"Authorization": f"Bearer {KEY}"}, content_type)
         try:
             for index in queue:
                 sent, start = time.time(), time.perf_counter()
@@ -244,22 +250,50 @@ async def load_bare(url: str, alarms: int, clients: int) -> Run:
     return run
 
 
-async def load_http(name: str, url: str, order: list[int], clients: int, bot: TimedBotApi) -> Run:
-    """Every alarm of `order` over HTTP from `clients` connections; then the notices."""
+def batch_body(units: list[int]) -> bytes:
+    """Structured CloudEvents of the units' alarms, as one batched body."""
+    return json.dumps(
+        [
+            {
+                "specversion": "1.0",
+                "id": f"{n}-{unit}",
+                "source": "/bench/gateway",
+                "type": "com.example.equipment.alarm",
+                "data": json.loads(alarm_body("http", unit)),
+            }
+            for n, unit in enumerate(units)
+        ]
+    ).encode()
+
+
+async def load_http(
+    name: str, url: str, order: list[int], clients: int, bot: TimedBotApi, batch: int = 1
+) -> Run:
+    """Every alarm of `order` over HTTP from `clients` connections, one a request or `batch`
+    a request (CloudEvents' batched mode; each alarm's latency is its request's); then the
+    notices."""
     opened: dict[int, float] = {}  # unit -> when the alarm that opened its ticket was sent
-    run = Run(name, "http", len(order), 0.0, 0)
+    run = Run(name if batch == 1 else f"{name}, batches of {batch}", "http", len(order), 0.0, 0)
+    requests = [order[at : at + batch] for at in range(0, len(order), batch)]
 
     def answered(index: int, status: int, body: bytes, sent: float, ms: float) -> None:
         if status != 202:
-            run.errors += 1
-        elif json.loads(body)["alarm"]["count"] == 1:
-            opened[order[index]] = sent
-            run.new_latencies_ms.append(ms)
-        else:
-            run.repeat_latencies_ms.append(ms)
+            run.errors += len(requests[index])
+            return
+        answer = json.loads(body)
+        alarms = answer["alarms"] if batch > 1 else [answer["alarm"]]
+        for unit, alarm in zip(requests[index], alarms, strict=True):
+            if alarm["count"] == 1:
+                opened[unit] = sent
+                run.new_latencies_ms.append(ms)
+            else:
+                run.repeat_latencies_ms.append(ms)
 
-    bodies = [alarm_body("http", unit) for unit in order]
-    run.seconds = await closed_loop(url, "/v1/alarms", bodies, clients, answered)
+    if batch == 1:
+        bodies, media = [alarm_body("http", unit) for unit in order], JSON
+    else:
+        bodies, media = [batch_body(units) for units in requests], CLOUDEVENTS_BATCH
+    run.seconds = await closed_loop(url, "/v1/alarms", bodies, clients, answered, media)
     await notices(run, bot, "http", opened)
     return run
 
@@ -451,7 +485,7 @@ def markdown(runs: list[Run], args: argparse.Namespace) -> str:
     command = (
         f"python bench/alarms_load.py --alarms {args.alarms} --new-share {args.new_share} "
         f"--clients {args.clients} --servers {' '.join(args.servers)} "
-        f"--transports {' '.join(args.transports)} --rate {args.rate:g}"
+        f"--transports {' '.join(args.transports)} --rate {args.rate:g} --batch {args.batch}"
     )
     return "\n".join(
         [
@@ -512,7 +546,8 @@ def run_all(args: argparse.Namespace) -> list[Run]:
             ) as url,
         ):
             if "http" in args.transports:
-                runs.append(measured(load_http(label, url, order, args.clients, bot)))
+                http = load_http(label, url, order, args.clients, bot, args.batch)
+                runs.append(measured(http))
             if "mqtt" in args.transports:
                 mqtt = load_mqtt(label, broker, database_url, order, args.rate, bot)
                 runs.append(measured(mqtt))
@@ -543,6 +578,9 @@ def main() -> None:
     parser.add_argument("--servers", nargs="+", default=["bare", "sqlite", "postgres"])
     parser.add_argument("--transports", nargs="+", default=["http", "mqtt"])
     parser.add_argument("--rate", type=float, default=0, help="MQTT alarms a second; 0: unpaced")
+    parser.add_argument(
+        "--batch", type=int, default=1, help="HTTP alarms a request (>1: CloudEvents batches)"
+    )
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     runs = run_all(args)

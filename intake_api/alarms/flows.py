@@ -116,9 +116,16 @@ class AlarmDesk:
 
     async def receive(self, alarm: AlarmIn, *, source: str) -> AlarmRead:
         """Store the alarm and everything it causes; answers it as stored (after the commit)."""
-        arrival = Arrival(alarm, source, asyncio.get_running_loop().create_future())
-        self._arrivals.put_nowait(arrival)
-        return await arrival.answer
+        return (await self.receive_many([alarm], source=source))[0]
+
+    async def receive_many(self, alarms: list[AlarmIn], *, source: str) -> list[AlarmRead]:
+        """Each alarm stored as if it came alone (queued together, so they share the writer's
+        batches), answered in their order once stored."""
+        loop = asyncio.get_running_loop()
+        arrivals = [Arrival(alarm, source, loop.create_future()) for alarm in alarms]
+        for arrival in arrivals:
+            self._arrivals.put_nowait(arrival)
+        return list(await asyncio.gather(*(arrival.answer for arrival in arrivals)))
 
     async def run(self) -> None:
         """The writer, until cancelled: whatever is queued, up to `BATCH_SIZE`, per transaction

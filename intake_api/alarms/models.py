@@ -331,6 +331,13 @@ class AlarmAccepted(BaseModel):
     alarm: AlarmRead
 
 
+class AlarmBatchAccepted(BaseModel):
+    """The answer to a batch of CloudEvents (`application/cloudevents-batch+json`): each alarm
+    as stored, in the batch's order."""
+
+    alarms: list[AlarmRead]
+
+
 class AlarmPage(Page[AlarmRead]):
     """One page of alarms (`intake_api.pagination`)."""
 

@@ -6,7 +6,9 @@
   status);
 - a CloudEvents 1.0 event, structured (`application/cloudevents+json`, or JSON with
   `specversion`) with the plain body as `data`, or binary: `ce-*` headers (`BinaryEvent`) over
-  any of the JSON forms.
+  any of the JSON forms;
+- a batch of structured CloudEvents (`application/cloudevents-batch+json`, the HTTP binding's
+  batched content mode: a JSON array), for gateways that forward many alarms at once.
 
 Each form is validated by its model in `intake_api.alarms.models`, whose JSON Schema is the
 OpenAPI request body: the schema and the reader cannot disagree. A body that cannot be read is
@@ -33,6 +35,8 @@ from intake_api.alarms.models import (
 
 JSON = "application/json"
 CLOUDEVENTS_JSON = "application/cloudevents+json"
+CLOUDEVENTS_BATCH_JSON = "application/cloudevents-batch+json"
+MAX_BATCH = 1000  # events in one batched request
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -143,6 +147,21 @@ def decode_alarm(body: bytes, *, where: str = "") -> tuple[AlarmIn, str]:
     return plain_alarm(data, where=where), "plain"
 
 
+def is_batch(content_type: str | None) -> bool:
+    return _media_type(content_type) == CLOUDEVENTS_BATCH_JSON
+
+
+def read_batch(body: bytes) -> list[AlarmIn]:
+    """The alarms of a batched CloudEvents body, all read before any is stored (an error names
+    the event by its position, e.g. `[2].data.serial`)."""
+    events = _json(body)
+    if not isinstance(events, list):
+        raise MalformedAlarm("body", "a batch is a JSON array of structured CloudEvents")
+    if not 1 <= len(events) <= MAX_BATCH:
+        raise MalformedAlarm("body", f"a batch holds 1 to {MAX_BATCH} events")
+    return [cloudevent_alarm(event, where=f"[{n}].") for n, event in enumerate(events)]
+
+
 def _media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
@@ -159,7 +178,8 @@ def read_alarm(
         alarm, form = decode_alarm(body, where="" if binary is None else "data.")
     else:
         raise UnsupportedMediaType(
-            f"send the alarm as {JSON} or {CLOUDEVENTS_JSON}", content_type=content_type
+            f"send the alarm as {JSON} or {CLOUDEVENTS_JSON} (a batch as {CLOUDEVENTS_BATCH_JSON})",
+            content_type=content_type,
         )
     if binary is None:
         return alarm, form

@@ -12,6 +12,7 @@ from intake_api.alarms import service
 from intake_api.alarms.models import (
     Alarm,
     AlarmAccepted,
+    AlarmBatchAccepted,
     AlarmIn,
     AlarmPage,
     AlarmRead,
@@ -22,11 +23,15 @@ from intake_api.alarms.models import (
     Visible,
 )
 from intake_api.alarms.payloads import (
+    CLOUDEVENTS_BATCH_JSON,
     CLOUDEVENTS_JSON,
     JSON,
+    MAX_BATCH,
     BinaryEvent,
     MalformedAlarm,
+    is_batch,
     read_alarm,
+    read_batch,
 )
 from intake_api.auth.dependencies import request_sessions, require_scopes
 from intake_api.auth.models import Principal
@@ -45,7 +50,9 @@ _FORMS = (
     "ThingsBoard's alarm JSON (`type`, and `details.serial`, `originatorName` or "
     "`originator.name`); or a CloudEvents 1.0 event: structured (`application/cloudevents+json`, "
     "or JSON with `specversion`) with the plain alarm as `data`, or binary (the `ce-*` headers, "
-    "over a JSON body of the other forms)."
+    "over a JSON body of the other forms); or a batch of structured CloudEvents "
+    f"(`{CLOUDEVENTS_BATCH_JSON}`, a JSON array of 1 to {MAX_BATCH}; each event carries its "
+    "attributes inline, so `ce-*` headers are not read), answered with every alarm in its order."
 )
 _CE_REQUIRED = ("specversion", "id", "source", "type")
 
@@ -74,6 +81,9 @@ REQUEST_BODY = {
     "content": {
         JSON: {"schema": {"oneOf": [_schema(AlarmIn), _schema(ThingsBoardAlarm), CLOUDEVENT]}},
         CLOUDEVENTS_JSON: {"schema": CLOUDEVENT},
+        CLOUDEVENTS_BATCH_JSON: {
+            "schema": {"type": "array", "items": CLOUDEVENT, "minItems": 1, "maxItems": MAX_BATCH}
+        },
     },
 }
 
@@ -105,7 +115,7 @@ async def binary_event(
 @router.post(
     "",
     status_code=202,
-    response_model=AlarmAccepted,
+    response_model=AlarmAccepted | AlarmBatchAccepted,
     responses=error_responses(413, 415)
     | {422: {"model": ErrorBody, "description": "Malformed; `detail.field` names the field."}},
     openapi_extra={"requestBody": REQUEST_BODY},
@@ -115,13 +125,19 @@ async def receive_alarm(
     request: Request,
     _: Principal = Depends(writer),
     binary: BinaryEvent | None = Depends(binary_event),
-) -> AlarmAccepted:
-    """One alarm: stored (a repeat of an active alarm counts up), and a new one of a
-    registered unit opens a ticket with the KB's diagnosis. With an `Idempotency-Key`, a
-    retried request gets the first answer back and counts nothing twice."""
-    body = await request.body()
-    alarm, form = read_alarm(request.headers.get("content-type"), body, binary)
-    return AlarmAccepted(alarm=await services(request.app).alarms.receive(alarm, source=form))
+) -> AlarmAccepted | AlarmBatchAccepted:
+    """One alarm (or a batch of CloudEvents, each as if posted alone): stored (a repeat of an
+    active alarm counts up), and a new one of a registered unit opens a ticket with the KB's
+    diagnosis. With an `Idempotency-Key`, a retried request gets the first answer back and
+    counts nothing twice."""
+    body, content_type = await request.body(), request.headers.get("content-type")
+    desk = services(request.app).alarms
+    if not is_batch(content_type):
+        alarm, form = read_alarm(content_type, body, binary)
+        return AlarmAccepted(alarm=await desk.receive(alarm, source=form))
+    return AlarmBatchAccepted(
+        alarms=await desk.receive_many(read_batch(body), source="cloudevents")
+    )
 
 
 @router.get("", response_model=AlarmPage)

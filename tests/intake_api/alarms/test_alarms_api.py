@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -232,3 +233,64 @@ def test_a_key_without_alarms_write_is_refused(admin: httpx.Client, base_url: st
         refused = client.post("/v1/alarms", json=plain("SN-1", "A-112"))
         assert refused.status_code == 403 and "alarms:write" in refused.text
         assert client.get("/v1/alarms").status_code == 200
+
+
+BATCH = {"content-type": "application/cloudevents-batch+json"}
+
+
+def structured(serial: str, code: str) -> dict:
+    """One structured CloudEvent as the SDK writes it, for a batch."""
+    return json.loads(encode("cloudevents-structured", serial, code)[1])
+
+
+def test_a_batch_of_cloudevents_stores_each_alarm_as_if_posted_alone(
+    admin: httpx.Client,
+) -> None:
+    register(admin, "SN-1")
+    events = [
+        structured(*pair) for pair in (("SN-1", "A-112"), ("SN-1", "A-112"), ("SN-404", "A-112"))
+    ]
+    response = admin.post("/v1/alarms", content=json.dumps(events), headers=BATCH)
+    assert response.status_code == 202, response.text
+    first, repeat, stray = response.json()["alarms"]
+    assert (first["count"], first["matched"]) == (1, True) and first["ticket_id"]
+    assert (repeat["id"], repeat["ticket_id"], repeat["count"]) == (
+        first["id"],
+        first["ticket_id"],
+        2,
+    )
+    assert stray["matched"] is False and stray["ticket_id"] is None
+    ticket = admin.get(f"/v1/tickets/{first['ticket_id']}").json()
+    assert ticket["fault_id"] == "F-HX-A112"
+    assert admin.get("/v1/tickets").json()["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"specversion": "1.0"}', "body"),  # not an array
+        (b"[]", "body"),
+        (
+            json.dumps(
+                [
+                    structured("SN-1", "A-112"),
+                    {
+                        "specversion": "1.0",
+                        "id": "2",
+                        "type": "t",
+                        "data": {"serial": "SN-1", "code": "B"},
+                    },
+                ]
+            ).encode(),
+            "[1].source",
+        ),
+    ],
+)
+def test_a_malformed_batch_is_a_4xx_naming_the_event_and_stores_nothing(
+    admin: httpx.Client, body: bytes, field: str
+) -> None:
+    register(admin, "SN-1")
+    response = admin.post("/v1/alarms", content=body, headers=BATCH)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"]["field"] == field
+    assert admin.get("/v1/alarms").json()["total"] == 0
