@@ -87,11 +87,17 @@ class Breakdown(BaseModel):
 
 class RepeatFaults(BaseModel):
     """Tickets whose customer reported the same fault (or product, without a fault id) in the
-    30 days before."""
+    30 days before; and, from the equipment's own alarms, tickets opened for a unit and alarm
+    code that had a ticket within the repeat window (`unit_repeats`)."""
 
     tickets_with_fault: int
     repeats: int
     share: float | None
+    unit_repeats: int = Field(
+        0,
+        description="Tickets of the window opened by an alarm of a unit and code that had a "
+        "ticket within the repeat window (AFTERSALES_REPEAT_FAULT_DAYS, 30 by default).",
+    )
 
 
 class Volume(BaseModel):

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, ConversationMessage
 from bot.triage.policy import PRIORITIES
 from intake_api.agents.models import AgentActivity, Csat, FirstResponse
+from intake_api.alarms.models import RepeatFault
 from intake_api.kpis import conversation_lines, models
 from intake_api.kpis.epoch import epoch_us, micros
 from intake_api.kpis.facts import first_response_wait
@@ -543,6 +544,22 @@ async def _conversations_by_channel(
     return {str(channel): int(count) for channel, count in rows}
 
 
+async def _unit_repeats(
+    session: AsyncSession, start: datetime, end: datetime, conditions: list[ColumnElement[bool]]
+) -> int:
+    """The window's tickets (meeting `conditions`) that the alarms flagged as a repeat fault of
+    their unit and code."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(RepeatFault)
+            .join(Ticket, Ticket.id == RepeatFault.ticket_id)
+            .where(_created_in(start, end), *conditions)
+        )
+        or 0
+    )
+
+
 async def _without_jit(session: AsyncSession) -> None:
     """PostgreSQL compiles a query to machine code when its estimated cost is high, as it is
     for a window of every ticket, and the compiling took 0.5-0.9 s of a 1.6 s read here: the
@@ -608,6 +625,7 @@ async def kpis(
         lambda s: conversation_lines.knowledge_gaps(s, start=start, end=end, channel=channel),
         lambda s: _conversations_by_channel(s, start, end, channel),
         lambda s: _csat(s, start, end, tickets if conditions else None),
+        lambda s: _unit_repeats(s, start, end, conditions),
     ]
     (
         (timings, outcomes),
@@ -617,6 +635,7 @@ async def kpis(
         gaps,
         conversations,
         csat,
+        unit_repeats,
     ) = await _read_all(source, reads)
     return models.Kpis(
         start=start,
@@ -630,7 +649,7 @@ async def kpis(
         durable_resolution=durable_resolution(outcomes),
         resolution_time=timings.resolution_time,
         csat=csat,
-        repeat_faults=outcomes.repeat_faults,
+        repeat_faults=outcomes.repeat_faults.model_copy(update={"unit_repeats": unit_repeats}),
         volume=models.Volume(
             conversations_by_channel=conversations,
             tickets_by_channel=_volume(groups, "channel", lines),

@@ -49,6 +49,7 @@ function renderFigures(k) {
     ["csat", "CSAT (1-5)", k.csat.avg === null ? "–" : k.csat.avg.toFixed(2)],
     ["survey-rate", "Survey response rate", percent(k.csat.response_rate)],
     ["repeat", "Repeat faults (30 days)", percent(k.repeat_faults.share)],
+    ["unit-repeats", "Unit repeat faults (alarms)", k.repeat_faults.unit_repeats],
     ["tickets", "Tickets", k.tickets],
   ];
   for (const [id, label, value] of shown) {

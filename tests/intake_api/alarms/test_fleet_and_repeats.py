@@ -78,6 +78,7 @@ def test_the_same_unit_and_code_again_is_flagged_as_a_repeat_fault(
     audit = admin.get("/v1/audit", params={"entity_id": again["ticket_id"]}).text
     assert f"Repeat fault: {before['ticket_id']}" in audit
     assert repeat_faults(database_url) == 1
+    assert admin.get("/v1/kpis").json()["repeat_faults"]["unit_repeats"] == 1
 
 
 def test_a_burst_of_new_alarms_opens_a_ticket_each_in_one_incident_and_flags_the_repeat(
