@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.columns import UtcDateTime, utcnow
 from core.database import Base
+from intake_api.alarms.models import AlarmRead, IncidentRead
 from intake_api.limits.text import limit
 from intake_api.pagination import Page
 from intake_api.tickets.models import TicketRead
@@ -332,6 +333,15 @@ class InboxItem(BaseModel):
 class Inbox(BaseModel):
     items: list[InboxItem]
     total: int
+
+
+class EquipmentPanel(BaseModel):
+    """The workspace's Equipment panel: alarms of units not in the registry, newest first (the
+    first few, with how many there are), and the open fleet incidents over their tickets."""
+
+    unmatched: list[AlarmRead]
+    unmatched_total: int
+    incidents: list[IncidentRead]
 
 
 class Line(BaseModel):

@@ -36,6 +36,7 @@ from intake_api.agents.models import (
     ConversationRead,
     CsatCreate,
     CsatRead,
+    EquipmentPanel,
     Inbox,
     InboxFilters,
     Me,
@@ -357,6 +358,18 @@ async def get_inbox(
         item.model_copy(update={"assignee_name": names.get(item.assignee or "")}) for item in items
     ]
     return Inbox(items=named, total=total)
+
+
+@router.get("/equipment", response_model=EquipmentPanel)
+async def get_equipment(
+    request: Request,
+    limit: int = Query(20, ge=1, le=200, description="Unmatched alarms and incidents at most."),
+    _: Principal = Depends(agent),
+) -> EquipmentPanel:
+    """The inbox's Equipment panel: alarms of unknown units (latest first, with their total)
+    and the open fleet incidents with their child tickets."""
+    async with unit_of_work(request_sessions(request)) as session:
+        return await workspace.equipment(session, limit=limit)
 
 
 async def _woken(queue: asyncio.Queue[dict[str, Any]], seconds: float) -> None:

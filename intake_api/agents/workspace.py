@@ -30,6 +30,7 @@ from intake_api.agents.models import (
     CannedReply,
     ContextPanel,
     Equipment,
+    EquipmentPanel,
     Escalation,
     FirstResponse,
     InboxFilters,
@@ -43,12 +44,15 @@ from intake_api.agents.models import (
     Workspace,
 )
 from intake_api.agents.service import read_conversation
+from intake_api.alarms import service as alarms
+from intake_api.alarms.models import Alarm, AlarmRead, IncidentRead
 from intake_api.assets import service as assets
 from intake_api.assets.models import Asset
 from intake_api.audit import service as audit
 from intake_api.channel_ports.conversations import NOTICE_ACTION
 from intake_api.kpis.service import REPEAT_WITHIN, customer_key, fault_key
 from intake_api.messages.models import StoredMessage
+from intake_api.pagination import PageRequest
 from intake_api.tickets import service as tickets_service
 from intake_api.tickets.models import (
     OPEN_STATUSES,
@@ -616,6 +620,19 @@ async def change_priority(
     note = data.note or f"priority {ticket.priority} → {data.priority}"
     return await tickets_service.escalate(
         session, ticket_id=ticket.public_id, priority=data.priority, note=note, actor=actor
+    )
+
+
+async def equipment(session: AsyncSession, *, limit: int) -> EquipmentPanel:
+    """The Equipment panel, from the alarm queries of `GET /v1/alarms?status=unmatched` and
+    `GET /v1/alarms/incidents?status=open`: agents see what no ticket carries yet."""
+    page = PageRequest(limit=limit, offset=0, column=Alarm.last_seen_at, descending=True)
+    rows, total = await alarms.get_all(session, status="unmatched", page=page)
+    found = await alarms.incidents(session, status="open", limit=limit)
+    return EquipmentPanel(
+        unmatched=[AlarmRead.of(row) for row in rows],
+        unmatched_total=total,
+        incidents=[IncidentRead.of(incident, children) for incident, children in found],
     )
 
 

@@ -8,6 +8,7 @@ not changed. One active alarm per (serial, code) is the unique partial index
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -348,5 +349,20 @@ class IncidentRead(BaseModel):
     status: str
     opened_at: datetime
     last_at: datetime
+    units: int
     ticket_ids: list[str]
     serials: list[str]
+
+    @classmethod
+    def of(cls, incident: FleetIncident, children: Sequence[tuple[int, str]]) -> IncidentRead:
+        """The incident with its (ticket row id, serial) children."""
+        return cls(
+            id=incident.id,
+            code=incident.code,
+            status=incident.status,
+            opened_at=incident.opened_at,
+            last_at=incident.last_at,
+            units=len({serial for _, serial in children}),
+            ticket_ids=[format_ticket_id(ticket_id) for ticket_id, _ in children],
+            serials=[serial for _, serial in children],
+        )

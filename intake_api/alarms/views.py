@@ -39,7 +39,6 @@ from intake_api.auth.responses import AUTHENTICATED, ErrorBody, error_responses
 from intake_api.idempotency.dependencies import idempotent
 from intake_api.pagination import PageRequest, paging
 from intake_api.services import services
-from intake_api.tickets.models import format_ticket_id
 
 router = APIRouter(prefix="/v1/alarms", tags=["alarms"], responses=AUTHENTICATED)
 reader = require_scopes("alarms:read")
@@ -175,15 +174,4 @@ async def list_incidents(
     """Fleet incidents: one code on many units within the window, over their tickets."""
     async with unit_of_work(request_sessions(request)) as session:
         found = await service.incidents(session, status=status, limit=limit)
-    return [
-        IncidentRead(
-            id=incident.id,
-            code=incident.code,
-            status=incident.status,
-            opened_at=incident.opened_at,
-            last_at=incident.last_at,
-            ticket_ids=[format_ticket_id(ticket_id) for ticket_id, _ in children],
-            serials=[serial for _, serial in children],
-        )
-        for incident, children in found
-    ]
+    return [IncidentRead.of(incident, children) for incident, children in found]

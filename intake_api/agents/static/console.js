@@ -75,12 +75,65 @@ function tick() {
   }
 }
 
+function ticketLink(id) {
+  const link = el("a", id);
+  link.href = `#${id}`;
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    openItem(id);
+  });
+  return link;
+}
+
+function renderIncident(incident) {
+  const row = el("li", null, "incident");
+  row.dataset.id = String(incident.id);
+  const top = el("div", null, "line1");
+  top.append(el("span", incident.code, "badge"), el("span", `${incident.units} units`, "units"),
+    el("span", `opened ${when(incident.opened_at)}`, "sla"));
+  const children = el("div", null, "children");
+  children.append(...incident.ticket_ids.map(ticketLink));
+  row.append(top, children);
+  return row;
+}
+
+function renderUnmatched(alarm) {
+  const row = el("li", null, "unmatched");
+  row.dataset.id = alarm.id;
+  const top = el("div", null, "line1");
+  top.append(el("span", alarm.serial, "serial"), el("span", alarm.code, "badge"), el("span", `×${alarm.count}`, "count"));
+  row.append(top, el("div", `last seen ${when(alarm.last_seen_at)}`, "meta"));
+  return row;
+}
+
+function fill(list, rows, emptyText) {
+  list.replaceChildren(...rows);
+  if (!rows.length) list.append(el("li", emptyText, "empty-note"));
+}
+
+// Alarms of units not in the registry and open fleet incidents: no ticket event announces an
+// unmatched alarm, so the panel is also read every EQUIPMENT_EVERY_MS.
+function renderEquipment(panel) {
+  $("#incident-count").textContent = `(${panel.incidents.length})`;
+  $("#unmatched-count").textContent = `(${panel.unmatched_total})`;
+  fill($("#incidents"), panel.incidents.map(renderIncident), "No open fleet incident.");
+  fill($("#unmatched"), panel.unmatched.map(renderUnmatched), "No alarm from an unknown unit.");
+}
+
+const EQUIPMENT_EVERY_MS = 30_000;
 let inboxAsked = 0; // answers to earlier requests (older filters) arriving late are dropped
+let equipmentAsked = 0;
+
+async function refreshEquipment() {
+  const asked = ++equipmentAsked;
+  const panel = await call("GET", "/v1/agent/equipment");
+  if (asked === equipmentAsked) renderEquipment(panel);
+}
 
 async function refreshInbox() {
   const asked = ++inboxAsked;
   try {
-    const inbox = await call("GET", `/v1/agent/inbox?${filters()}`);
+    const [inbox] = await Promise.all([call("GET", `/v1/agent/inbox?${filters()}`), refreshEquipment()]);
     if (asked === inboxAsked) renderInbox(inbox);
   } catch (error) {
     say(error.message, true);
@@ -394,4 +447,5 @@ signedIn(async () => {
   await Promise.all([refreshInbox(), loadAgents()]);
   live();
   setInterval(tick, 1000);
+  setInterval(() => refreshEquipment().catch((error) => say(error.message, true)), EQUIPMENT_EVERY_MS);
 });
