@@ -388,12 +388,20 @@ async def add_note(
 
 
 async def _registered_unit(
-    session: AsyncSession, conversation: Conversation | None, slots: dict[str, Any], product: Any
+    session: AsyncSession,
+    ticket: Ticket | None,
+    conversation: Conversation | None,
+    slots: dict[str, Any],
+    product: Any,
 ) -> Asset | None:
-    """The customer's unit in the asset registry: the serial the bot collected, else the one
-    unit (of the ticket's product, if known) the customer is a contact of."""
-    if slots.get("serial"):
-        found = await assets.find(session, serial=str(slots["serial"]))
+    """The customer's unit in the asset registry: the serial the bot collected, else the unit
+    whose alarm opened the ticket, else the one unit (of the ticket's product, if known) the
+    customer is a contact of."""
+    serial = slots.get("serial") or (
+        await alarms.serial_of_ticket(session, ticket.id) if ticket is not None else None
+    )
+    if serial:
+        found = await assets.find(session, serial=str(serial))
         if found is not None:
             return found
     if conversation is None:
@@ -414,7 +422,7 @@ async def _equipment(
     """The unit as the ticket and the bot's slots name it, completed from the asset registry."""
     slots = dict(conversation.slots or {}) if conversation else {}
     product = (ticket.product_id if ticket else None) or slots.get("product")
-    unit = await _registered_unit(session, conversation, slots, product)
+    unit = await _registered_unit(session, ticket, conversation, slots, product)
     serial = slots.get("serial") or (unit.serial if unit else None)
     site = slots.get("address") or (unit.site_address if unit else None)
     product = product or (unit.product_id if unit else None)

@@ -175,6 +175,11 @@ async def flag_repeats(
     return flagged
 
 
+async def serial_of_ticket(session: AsyncSession, ticket_id: int) -> str | None:
+    """The serial of the unit whose alarm opened the ticket, if an alarm did."""
+    return await session.scalar(select(Alarm.serial).where(Alarm.ticket_id == ticket_id).limit(1))
+
+
 async def repeat_fault_count(
     session: AsyncSession, *, since: datetime | None = None, until: datetime | None = None
 ) -> int:

@@ -123,5 +123,7 @@ def test_the_workspace_shows_the_panel_and_a_child_ticket_opens(admin: httpx.Cli
         links.filter(has_text=child).click()
         expect(page.locator("#item-title")).to_contain_text(child)
         expect(page.locator("#ctx-equipment")).to_contain_text("HX-75")
+        # the unit whose alarm opened the ticket, from the asset registry
+        expect(page.locator("#ctx-equipment")).to_contain_text("SN-F3")
         context.close()
     assert not foreign(hosts, base)
