@@ -73,13 +73,18 @@ async def test_an_unreachable_redis_limiter_lets_requests_through() -> None:
         await redis.aclose()
 
 
+def gateway_key(server: str) -> dict[str, str]:
+    """The headers of a new channel gateway's key (`messages:write`; a sender limit applies)."""
+    body = {"name": "channel-gateway", "scopes": ["messages:write"]}
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    created = httpx.post(f"{server}/v1/apikeys", json=body, headers=admin)
+    return {"Authorization": f"Bearer {created.json()['key']}"}
+
+
 def test_messages_from_one_sender_are_limited_except_for_the_admin_key(
     strict_server: str,
 ) -> None:
-    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    body = {"name": "channel-gateway", "scopes": ["messages:write"]}
-    created = httpx.post(f"{strict_server}/v1/apikeys", json=body, headers=admin)
-    gateway = {"Authorization": f"Bearer {created.json()['key']}"}
+    admin, gateway = {"Authorization": f"Bearer {ADMIN_KEY}"}, gateway_key(strict_server)
 
     def send(headers: dict[str, str], message_id: str) -> int:
         message = {"channel": "web", "sender_id": "carol", "message_id": message_id, "text": "hi"}
@@ -94,10 +99,7 @@ def test_messages_from_one_sender_are_limited_except_for_the_admin_key(
 def test_a_repeated_message_is_answered_from_the_store_and_not_counted_for_its_sender(
     strict_server: str,
 ) -> None:
-    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    body = {"name": "channel-gateway", "scopes": ["messages:write"]}
-    created = httpx.post(f"{strict_server}/v1/apikeys", json=body, headers=admin)
-    gateway = {"Authorization": f"Bearer {created.json()['key']}"}
+    gateway = gateway_key(strict_server)
 
     def send(message_id: str) -> httpx.Response:
         message = {"channel": "web", "sender_id": "dave", "message_id": message_id, "text": "hi"}

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+import httpx
 from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM_ARGS = [
@@ -54,3 +55,25 @@ def foreign(hosts: list[str], base: str) -> set[str]:
     """The hosts that are not the service's own."""
     own = urlsplit(base).netloc
     return {host for host in hosts if urlsplit(host).netloc != own}
+
+
+def create_agent(admin: httpx.Client, password: str, username: str = "carol") -> None:
+    """A named agent account (role `agent`) made through the API by the admin."""
+    made = admin.post(
+        "/v1/agent/accounts",
+        json={
+            "username": username,
+            "display_name": "Carol Wu",
+            "role": "agent",
+            "password": password,
+        },
+    )
+    assert made.status_code == 201, made.text
+
+
+def sign_in(page: Page, base: str, password: str, username: str = "carol") -> None:
+    """Open the workspace and sign in on its form."""
+    page.goto(f"{base}/agent")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#sign-in button[type=submit]")

@@ -12,7 +12,14 @@ from playwright.sync_api import expect
 
 from core.settings import Settings
 from intake_api.app import create_app
-from tests.intake_api.agents.browser import WAIT_MS, chromium, foreign, record_hosts
+from tests.intake_api.agents.browser import (
+    WAIT_MS,
+    chromium,
+    create_agent,
+    foreign,
+    record_hosts,
+    sign_in,
+)
 from tests.intake_api.alarms.forms import plain
 from tests.intake_api.assets.support import register, store_kb
 from tests.intake_api.conftest import ADMIN_KEY
@@ -88,26 +95,14 @@ def test_the_panel_needs_the_agents_scope(admin: httpx.Client) -> None:
 def test_the_workspace_shows_the_panel_and_a_child_ticket_opens(admin: httpx.Client) -> None:
     alarm(admin, "GHOST-1", "A-112")
     tickets = fleet_incident(admin)
-    made = admin.post(
-        "/v1/agent/accounts",
-        json={
-            "username": "carol",
-            "display_name": "Carol Wu",
-            "role": "agent",
-            "password": PASSWORD,
-        },
-    )
-    assert made.status_code == 201, made.text
+    create_agent(admin, PASSWORD)
     base = str(admin.base_url).rstrip("/")
     with chromium() as browser:
         context = browser.new_context(locale="en-US")
         context.set_default_timeout(WAIT_MS)
         page = context.new_page()
         hosts = record_hosts(page)
-        page.goto(f"{base}/agent")
-        page.fill("#username", "carol")
-        page.fill("#password", PASSWORD)
-        page.click("#sign-in button[type=submit]")
+        sign_in(page, base, PASSWORD)
         unmatched = page.locator("#unmatched li.unmatched")
         expect(unmatched).to_have_count(1)
         expect(unmatched).to_contain_text("GHOST-1")

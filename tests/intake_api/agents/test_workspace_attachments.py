@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.channels.test_transcripts import Service, cached_interpreter, serve_ice_maker_service
-from tests.intake_api.agents.browser import WAIT_MS, chromium
+from tests.intake_api.agents.browser import WAIT_MS, chromium, create_agent, sign_in
 from tests.support.postgres import create_database
 
 PHOTO = Path(__file__).parents[3] / "bench" / "data" / "images" / "001-lcd.jpg"  # shows A-112
@@ -56,16 +56,7 @@ def customer_sends(service: Service, sender: str, text: str, **extra: object) ->
 
 
 def test_the_agent_sees_the_photo_and_what_was_read_off_it(service: Service) -> None:
-    made = service.admin.post(
-        "/v1/agent/accounts",
-        json={
-            "username": "carol",
-            "display_name": "Carol Wu",
-            "role": "agent",
-            "password": PASSWORD,
-        },
-    )
-    assert made.status_code == 201, made.text
+    create_agent(service.admin, PASSWORD)
     sender = f"photo-{uuid.uuid4().hex[:8]}"
     ticket = customer_sends(service, sender, "talk to a person")["ticket"]
     assert ticket, "the handoff made no ticket"
@@ -90,10 +81,7 @@ def test_the_agent_sees_the_photo_and_what_was_read_off_it(service: Service) -> 
 
     with chromium() as browser:
         page = browser.new_context(locale="en-US").new_page()
-        page.goto(f"{service.url}/agent")
-        page.fill("#username", "carol")
-        page.fill("#password", PASSWORD)
-        page.click("#sign-in button[type=submit]")
+        sign_in(page, service.url, PASSWORD)
         page.fill("#f-q", ticket["id"])
         page.locator(f"#inbox li[data-id='{ticket['id']}']").click()
         expect(page.locator("#item-title")).to_contain_text(ticket["id"])
