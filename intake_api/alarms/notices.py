@@ -39,7 +39,7 @@ from intake_api.alarms.flows import write_unit
 from intake_api.alarms.models import Alarm
 from intake_api.assets.models import Asset
 from intake_api.messages.desk import pending_events
-from intake_api.notifications.status import StatusNotifier
+from intake_api.notifications.status import send_with_retries
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import TRANSITIONS, Ticket, TicketStatus, TicketUpdate
 from knowledge_base.answers import normalize_lang
@@ -193,8 +193,8 @@ class AlarmNotices:
         channel = self.registry.get(notice.channel)
         if channel is None:
             return
-        try:  # the status notifier's sending: a failed send is tried again twice
-            await StatusNotifier._send(channel, notice.recipient, notice.text)  # noqa: SLF001
+        try:
+            await send_with_retries(channel, notice.recipient, notice.text)
         except OutboundError as exc:
             log.warning("alarm notice not delivered", error=str(exc), alarm_id=notice.alarm_id)
 

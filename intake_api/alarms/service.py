@@ -180,20 +180,6 @@ async def serial_of_ticket(session: AsyncSession, ticket_id: int) -> str | None:
     return await session.scalar(select(Alarm.serial).where(Alarm.ticket_id == ticket_id).limit(1))
 
 
-async def repeat_fault_count(
-    session: AsyncSession, *, since: datetime | None = None, until: datetime | None = None
-) -> int:
-    """Tickets flagged as repeat faults, flagged within [since, until) (for the KPIs)."""
-    conditions: list[ColumnElement[bool]] = []
-    if since is not None:
-        conditions.append(RepeatFault.flagged_at >= since)
-    if until is not None:
-        conditions.append(RepeatFault.flagged_at < until)
-    return int(
-        await session.scalar(select(func.count()).select_from(RepeatFault).where(*conditions)) or 0
-    )
-
-
 # --- fleet incidents -------------------------------------------------------------------------
 async def join_fleet_incident(
     session: AsyncSession, alarms: Sequence[Alarm], *, units: int, window: timedelta

@@ -46,6 +46,19 @@ async def customer_lang(session: AsyncSession, ticket: Ticket) -> str:
     return "zh-Hant" if voice is not None and voice.traditional else lang
 
 
+async def send_with_retries(channel: OutboundChannel, recipient: str, text: str) -> None:
+    """Send a customer notice; a failed send is tried again twice, then raises."""
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            await channel.send_text(recipient, text)
+            return
+        except OutboundError as exc:
+            if attempt == SEND_ATTEMPTS:
+                raise
+            log.info("status send failed, retrying", error=str(exc), attempt=attempt)
+            await asyncio.sleep(RETRY_PAUSE_SECONDS * attempt)
+
+
 class StatusNotifier:
     """Sends ticket status changes to customers; a queue keeps requests from waiting on it."""
 
@@ -107,21 +120,9 @@ class StatusNotifier:
                 lang=lang,
             )
             recipient = ticket.sender_id
-        await self._send(channel, recipient, text)
+        await send_with_retries(channel, recipient, text)
         log.info("status sent", ticket_id=payload["ticket_id"], channel=channel.name, lang=lang)
         return True
-
-    @staticmethod
-    async def _send(channel: OutboundChannel, recipient: str, text: str) -> None:
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            try:
-                await channel.send_text(recipient, text)
-                return
-            except OutboundError as exc:
-                if attempt == SEND_ATTEMPTS:
-                    raise
-                log.info("status send failed, retrying", error=str(exc), attempt=attempt)
-                await asyncio.sleep(RETRY_PAUSE_SECONDS * attempt)
 
 
 @asynccontextmanager
