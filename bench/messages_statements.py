@@ -9,6 +9,10 @@ The app runs under its lifespan behind `httpx.ASGITransport`; senders post the d
 not among them.
 
     python bench/messages_statements.py [--senders 16] [--messages 20] [--data-dir DIR]
+        [--py-spy OUT.raw]
+
+`--py-spy` samples the process (py-spy `--gil`, collapsed stacks) during the measured load only,
+not its start-up and warm-up (py-spy installed in the venv; on Linux it may need ptrace rights).
 """
 
 from __future__ import annotations
@@ -18,11 +22,15 @@ import asyncio
 import json
 import os
 import random
+import signal
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +62,23 @@ async def _send(client: httpx.AsyncClient, texts: list[str], senders: int, count
     return answered
 
 
+@contextmanager
+def _sampled(out: Path | None) -> Iterator[None]:
+    """py-spy on this process while the block runs (nothing when `out` is None)."""
+    if out is None:
+        yield
+        return
+    spy = Path(sys.executable).with_name("py-spy")
+    cmd = [str(spy), "record", "--gil", "-r", "250", "-f", "raw", "-o", str(out)]
+    process = subprocess.Popen([*cmd, "--pid", str(os.getpid())], stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # py-spy attaches
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+
+
 async def _measure(app: Any, texts: list[str], args: argparse.Namespace, pg_pid: int) -> None:
     from messages_load import tree_cpu_seconds
 
@@ -73,9 +98,10 @@ async def _measure(app: Any, texts: list[str], args: argparse.Namespace, pg_pid:
         ) as client:
             await _send(client, texts, args.senders, 2)  # warm-up: NLU, KB, connections
             statements.clear()
-            cpu, pg_cpu = time.process_time(), tree_cpu_seconds(pg_pid)
-            answered = await _send(client, texts, args.senders, args.messages)
-            cpu, pg_cpu = time.process_time() - cpu, tree_cpu_seconds(pg_pid) - pg_cpu
+            with _sampled(args.py_spy):
+                cpu, pg_cpu = time.process_time(), tree_cpu_seconds(pg_pid)
+                answered = await _send(client, texts, args.senders, args.messages)
+                cpu, pg_cpu = time.process_time() - cpu, tree_cpu_seconds(pg_pid) - pg_cpu
     n = args.senders * args.messages
     print(
         f"{answered}/{n} answered; CPU ms a message: process {cpu * 1000 / n:.1f}, "
@@ -91,6 +117,7 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=16)
     parser.add_argument("--messages", type=int, default=20, help="messages per sender")
     parser.add_argument("--data-dir", type=Path, default=None, help="default: a temp dir")
+    parser.add_argument("--py-spy", type=Path, default=None, help="profile of the load (raw)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
