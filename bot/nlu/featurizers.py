@@ -1,12 +1,14 @@
 """Featurizers: dense sentence embeddings and sparse word / character n-gram TF-IDF.
 
 Each featurizer turns documents into a sparse matrix block; the pipeline concatenates the blocks
-(scaled by each featurizer's `weight`) into one feature matrix for the intent classifier.
+(scaled by each featurizer's `weight`) into one feature matrix for the intent classifier. For one
+message, `row` gives the same block row as (columns, values) with plain numpy: scikit-learn's and
+SciPy's per-call checks and matrix construction cost many times the arithmetic of a short text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,9 @@ def _identity(tokens: list[str]) -> list[str]:
     return tokens
 
 
+Row = tuple[np.ndarray, np.ndarray]  # one document's block: columns (ascending), values
+
+
 class Featurizer:
     """Base: fitted on the training documents, then maps documents to a feature block."""
 
@@ -42,6 +47,15 @@ class Featurizer:
         """Nothing to fit by default."""
 
     def transform(self, docs: Sequence[Doc]) -> sp.csr_matrix:
+        raise NotImplementedError
+
+    @property
+    def width(self) -> int:
+        """The block's number of columns."""
+        raise NotImplementedError
+
+    def row(self, doc: Doc) -> Row:
+        """`transform([doc])`'s nonzero entries (unweighted), the same numbers."""
         raise NotImplementedError
 
 
@@ -65,8 +79,52 @@ class SentenceEmbeddingFeaturizer(Featurizer):
         vectors = load_encoder(self.model).encode(texts)
         return sp.csr_matrix(np.asarray(vectors, dtype=np.float64))
 
+    @property
+    def width(self) -> int:
+        from knowledge_base.encoders import load_encoder
 
-class WordTfidfFeaturizer(Featurizer):
+        return load_encoder(self.model).dim
+
+    def row(self, doc: Doc) -> Row:
+        from knowledge_base.encoders import load_encoder
+
+        text = doc.text if self.source == "text" else doc.folded
+        vector = np.asarray(load_encoder(self.model).encode([text])[0], dtype=np.float64)
+        columns = np.flatnonzero(vector)  # a sparse block keeps no zeros
+        return columns, vector[columns]
+
+
+class _Tfidf(Featurizer):
+    """A fitted `TfidfVectorizer` (sublinear tf, idf, L2 norm) block; `row` repeats its
+    transform for one document."""
+
+    vectorizer: TfidfVectorizer
+
+    def _features(self, doc: Doc) -> list[str]:
+        raise NotImplementedError
+
+    @property
+    def width(self) -> int:
+        return len(self.vectorizer.vocabulary_)
+
+    def row(self, doc: Doc) -> Row:
+        vocabulary = self.vectorizer.vocabulary_
+        counts: dict[int, int] = {}
+        for feature in self._features(doc):
+            column = vocabulary.get(feature)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        columns = np.array(sorted(counts), dtype=np.int64)
+        values = np.array([counts[c] for c in columns.tolist()], dtype=np.float64)
+        np.log(values, out=values)  # sublinear_tf, as both blocks are built
+        values += 1.0
+        values *= self.vectorizer.idf_[columns]
+        if len(values):  # L2, the squares summed in column order as sklearn does
+            values /= np.sqrt(np.cumsum(values * values)[-1])
+        return columns, values
+
+
+class WordTfidfFeaturizer(_Tfidf):
     """TF-IDF over token n-grams (jieba words for Chinese, word tokens otherwise)."""
 
     name = "WordTfidfFeaturizer"
@@ -93,8 +151,11 @@ class WordTfidfFeaturizer(Featurizer):
     def transform(self, docs: Sequence[Doc]) -> sp.csr_matrix:
         return self.vectorizer.transform([self._grams(doc) for doc in docs])
 
+    def _features(self, doc: Doc) -> list[str]:
+        return self._grams(doc)
 
-class CharTfidfFeaturizer(Featurizer):
+
+class CharTfidfFeaturizer(_Tfidf):
     """TF-IDF over character n-grams inside word boundaries: robust to typos and odd codes."""
 
     name = "CharTfidfFeaturizer"
@@ -119,6 +180,10 @@ class CharTfidfFeaturizer(Featurizer):
 
     def transform(self, docs: Sequence[Doc]) -> sp.csr_matrix:
         return self.vectorizer.transform([doc.folded for doc in docs])
+
+    def _features(self, doc: Doc) -> list[str]:
+        analyze: Callable[[str], list[str]] = self.vectorizer.build_analyzer()
+        return analyze(doc.folded)
 
 
 FEATURIZERS: dict[str, Any] = {

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import scipy.sparse as sp
 import sklearn
 
@@ -66,6 +67,23 @@ class Interpreter:
         blocks = [f.transform(docs) * f.weight for f in self.featurizers]
         return sp.hstack(blocks, format="csr")
 
+    def features_row(self, doc: Doc) -> tuple[np.ndarray, np.ndarray]:
+        """One document's row of `features` as its nonzero (columns, values), ascending: the
+        same numbers, built with numpy alone (a message's reading is one document)."""
+        columns, values, offset = [], [], 0
+        for featurizer in self.featurizers:
+            block_columns, block_values = featurizer.row(doc)
+            columns.append(block_columns + offset)
+            values.append(block_values * featurizer.weight)
+            offset += featurizer.width
+        return np.concatenate(columns), np.concatenate(values)
+
+    def _rankings(self, texts: Sequence[str]) -> list[list[tuple[str, float]]]:
+        assert self.classifier is not None
+        if len(texts) == 1:
+            return [self.classifier.rank_row(*self.features_row(self.documents(texts)[0]))]
+        return self.classifier.rank(self.features(self.documents(texts)))
+
     def intents(self, texts: Sequence[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         """(intent, intent_ranking) per text, in Rasa's shape; batched for speed."""
         results: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [
@@ -76,7 +94,7 @@ class Interpreter:
         filled = [i for i, text in enumerate(texts) if text.strip()]
         if not filled:
             return results
-        rankings = self.classifier.rank(self.features(self.documents([texts[i] for i in filled])))
+        rankings = self._rankings([texts[i] for i in filled])
         for i, ranking in zip(filled, rankings, strict=True):
             name, confidence = self.classifier.decide(ranking)
             listed = [{"name": n, "confidence": c} for n, c in ranking[:10]]

@@ -82,6 +82,23 @@ def test_held_out_domain_accuracy(domain_interpreter: Interpreter, domain_test_d
     assert report.intent_accuracy >= DOMAIN_ACCURACY_FLOOR, report.confusions
 
 
+def test_one_text_is_read_exactly_as_in_a_batch(
+    domain_interpreter: Interpreter, domain_test_data
+) -> None:
+    """A message's reading takes a numpy-only path (`features_row`, `rank_row`); its features
+    and probabilities are the very numbers of the scikit-learn matrix path, to the last bit."""
+    classifier = domain_interpreter.classifier
+    assert classifier is not None
+    texts = [m.text for m in domain_test_data.messages] + ["", "E03", "zzzz qqq"]
+    for doc in domain_interpreter.documents(texts):
+        matrix = domain_interpreter.features([doc])
+        matrix.sort_indices()
+        columns, values = domain_interpreter.features_row(doc)
+        assert columns.tolist() == matrix.indices.tolist(), doc.text
+        assert values.tolist() == matrix.data.tolist(), doc.text
+        assert classifier.rank_row(columns, values) == classifier.rank(matrix)[0], doc.text
+
+
 def test_persist_and_load_round_trip(tmp_path: Path, small_pair: tuple[Path, Path]) -> None:
     interpreter = train(load_training_data(small_pair[0]))
     folder = interpreter.persist(tmp_path / "model")
