@@ -36,11 +36,14 @@ def _t2s():
     return OpenCC("t2s")
 
 
+@lru_cache(maxsize=4096)
 def fold(text: str) -> str:
     """Lower-cased text with Traditional Chinese folded to Simplified (same length when possible).
 
     Offsets of spans found in the folded text are valid in the original whenever the lengths agree,
-    which they do for character-by-character conversions (the usual case).
+    which they do for character-by-character conversions (the usual case). Kept for recent texts:
+    reading one message folds its text in the tokenizer and in every extractor (OpenCC's
+    conversion is the costly part).
     """
     text = text.lower()
     if not has_cjk(text):
