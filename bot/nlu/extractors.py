@@ -155,11 +155,13 @@ class RegexEntityExtractor(EntityExtractor):
         return _longest_first(found)
 
 
-def _flexible(entry: str) -> str:
-    """A pattern for a lookup entry that tolerates space/hyphen/underscore variants (BM-2 = BM2)."""
+def _flexible(entry: str) -> tuple[str, str]:
+    """A lookup entry as a pattern for its first character and one for the rest, which tolerates
+    space/hyphen/underscore variants (BM-2 = BM2) and ends at a word's end."""
     chunks = [c for c in re.split(r"[\s_-]+", fold(entry)) if c]
-    body = r"[\s_-]?".join(re.escape(chunk) for chunk in chunks)
-    return _NOT_ALNUM_BEFORE + body + _NOT_ALNUM_AFTER
+    head = chunks[0] if chunks else ""
+    rest = r"[\s_-]?".join(re.escape(chunk) for chunk in [head[1:], *chunks[1:]])
+    return re.escape(head[:1]), rest + _NOT_ALNUM_AFTER
 
 
 class LookupEntityExtractor(EntityExtractor):
@@ -200,16 +202,21 @@ class LookupEntityExtractor(EntityExtractor):
         return {**self.__dict__, "_pattern": None, "_owners": {}}
 
     def _compile(self) -> re.Pattern[str] | None:
-        """One alternation over all entries, longest first; group names map back to entries."""
+        """One alternation over all entries, longest first; group names map back to entries.
+
+        The word-start check is made once for all entries, and each entry starts with its first
+        character outside its group: the regex engine then skips an entry on one character
+        comparison (matches are the same as with each entry's whole pattern in its group)."""
         entries = [(entity, alias) for entity, table in self.tables.items() for alias in table]
         if not entries:
             return None
         entries.sort(key=lambda e: -len(e[1]))
         self._owners = {f"g{i}": entry for i, entry in enumerate(entries)}
+        alternatives = (_flexible(alias) for _, alias in entries)
         alternation = "|".join(
-            f"(?P<g{i}>{_flexible(alias)})" for i, (_, alias) in enumerate(entries)
+            f"{first}(?P<g{i}>{rest})" for i, (first, rest) in enumerate(alternatives)
         )
-        return re.compile(alternation)
+        return re.compile(f"{_NOT_ALNUM_BEFORE}(?:{alternation})")
 
     def extract(self, text: str) -> list[Entity]:
         if self._pattern is None:

@@ -78,6 +78,18 @@ def test_lookup_prefers_the_longest_entry() -> None:
     assert found(extractor, "my bm-3 pro leaks") == [("product", "BM-3 Pro", "bm-3 pro")]
 
 
+def test_lookup_entries_of_one_character_chunks_and_at_word_edges() -> None:
+    extractor = LookupEntityExtractor()
+    extractor.add("product", ["X 5", "泵", "K"])
+    assert found(extractor, "x5 and x-5, 泵坏了, k") == [
+        ("product", "X 5", "x5"),
+        ("product", "X 5", "x-5"),
+        ("product", "泵", "泵"),
+        ("product", "K", "k"),
+    ]
+    assert found(extractor, "ax5 x55 kk") == []
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
