@@ -1,0 +1,40 @@
+"""The question match of an FAQ: the customer's weighted words its own questions use."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge_base.index import KnowledgeIndex, documents, product_aliases
+from knowledge_base.retrieval import question_match, word_weights
+from tests.knowledge_base.test_index import CountingEncoder, small_kb
+
+QUESTIONS = ["保修期多久", "how long is the warranty"]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeIndex:
+    kb = small_kb()
+    index = KnowledgeIndex.open(tmp_path_factory.mktemp("idx") / "index", CountingEncoder())
+    index.sync(documents(kb), product_aliases(kb))
+    return index
+
+
+def test_asking_what_the_faq_asks_matches_fully(index: KnowledgeIndex) -> None:
+    assert question_match(index, "how long is the warranty?", QUESTIONS) == pytest.approx(1.0)
+    assert question_match(index, "保修期多久", QUESTIONS) == pytest.approx(1.0)
+
+
+def test_cantonese_matches_through_its_mandarin_words(index: KnowledgeIndex) -> None:
+    assert question_match(index, "保用期幾耐", QUESTIONS) > 0.5
+
+
+def test_words_only_the_answer_uses_do_not_match(index: KnowledgeIndex) -> None:
+    """The answer says "two years on the unit"; the question asks nothing the FAQ asks."""
+    assert question_match(index, "two units", QUESTIONS) == 0.0
+
+
+def test_a_word_no_item_uses_weighs_more_than_a_common_one(index: KnowledgeIndex) -> None:
+    weights = word_weights(index, ["运行", "trailer"])
+    assert weights["trailer"] > weights["运行"]
+    # "warranty" is the FAQ's word, "trailer" no item's: half the words, under half the weight.
+    assert question_match(index, "warranty trailer", QUESTIONS) < 0.5
