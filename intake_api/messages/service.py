@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, select, update
+from sqlalchemy import Select, Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,14 +33,15 @@ _INSERT_NEW = {
     .returning(_TABLE.c.id)
     for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
-# Messages of a sender stored before a given one, recently, and not answered yet.
+# Messages of a sender stored before a given one, recently, and not answered yet. The two
+# statuses are compared one by one: an IN list is re-rendered into the SQL at every execution.
 _EARLIER_UNANSWERED = (
     select(_TABLE.c.id)
     .where(
         _TABLE.c.channel == bindparam("channel"),
         _TABLE.c.sender_id == bindparam("sender_id"),
         _TABLE.c.id < bindparam("message_pk"),
-        _TABLE.c.status.in_([STATUS_RECEIVED, STATUS_PROCESSING]),
+        or_(_TABLE.c.status == STATUS_RECEIVED, _TABLE.c.status == STATUS_PROCESSING),
         _TABLE.c.received_at >= bindparam("since", type_=_TABLE.c.received_at.type),
     )
     .limit(1)
