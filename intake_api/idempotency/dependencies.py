@@ -79,11 +79,19 @@ class KeyInFlight(Conflict):
     code = "idempotency_in_flight"
 
 
+class _ModelResponse(JSONResponse):
+    """A JSON response of a pydantic model, serialized by pydantic's core in one step (not to a
+    dict first and then through `json.dumps`)."""
+
+    def render(self, content: Any) -> bytes:
+        return content.model_dump_json().encode("utf-8")
+
+
 def json_response(
     model: BaseModel, *, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     """`model` as the route's JSON answer (all fields, `None` included), with `headers`."""
-    return JSONResponse(model.model_dump(mode="json"), status_code=status_code, headers=headers)
+    return _ModelResponse(model, status_code=status_code, headers=headers)
 
 
 def _as_response(outcome: Outcome, status_code: int) -> Response:
