@@ -16,7 +16,11 @@ in the dev extra). CPU per message does not depend on what else runs on the mach
 and latencies do: each row also gives the 1-minute load average at the end of its load.
 
     python bench/messages_load.py [--workers 1 2] [--senders 16] [--messages 20]
-        [--database-url URL | --postgres] [--redis-url URL | --redis]
+        [--database-url URL | --postgres] [--redis-url URL | --redis] [--py-spy PREFIX]
+
+`--py-spy PREFIX` samples the service's workers during the concurrent load (py-spy `--gil
+--subprocesses`, raw collapsed stacks in PREFIX-<workers>.raw; py-spy installed in the venv).
+Sampling pauses the workers a little: the CPU a message of such a run is not comparable.
 
 `--postgres` / `--redis` start throwaway servers on loopback (tests/support helpers); with
 PostgreSQL each configuration gets a fresh database.
@@ -128,6 +132,25 @@ class Server:
 
     def rss_mb(self) -> list[float]:
         return [w.memory_info().rss / 2**20 for w in self.workers()]  # type: ignore[attr-defined]
+
+
+@contextmanager
+def sampled(out: Path | None, pid: int, *, subprocesses: bool = False) -> Iterator[None]:
+    """py-spy (`--gil`, raw collapsed stacks into `out`) on process `pid`, and its children
+    with `subprocesses`, while the block runs; nothing when `out` is None."""
+    if out is None:
+        yield
+        return
+    spy = Path(sys.executable).with_name("py-spy")
+    cmd = [str(spy), "record", "--gil", "-r", "250", "-f", "raw", "-o", str(out)]
+    cmd += ["--subprocesses"] if subprocesses else []
+    process = subprocess.Popen([*cmd, "--pid", str(pid)], stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # py-spy attaches
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -260,14 +283,18 @@ def measure(
     texts: list[str],
     args: argparse.Namespace,
     database_pid: int | None = None,
+    profile: Path | None = None,
 ) -> Row:
     # Warm-up: every worker answers a few (its first NLU and KB calls, the connections).
     asyncio.run(_load(server.url, texts, args.senders, 2))
-    cpu_before = server.cpu_seconds()
-    db_before = tree_cpu_seconds(database_pid) if database_pid else 0.0
-    latencies, elapsed, errors = asyncio.run(_load(server.url, texts, args.senders, args.messages))
-    cpu = server.cpu_seconds() - cpu_before
-    db_cpu = tree_cpu_seconds(database_pid) - db_before if database_pid else None
+    with sampled(profile, server.process.pid, subprocesses=True):
+        cpu_before = server.cpu_seconds()
+        db_before = tree_cpu_seconds(database_pid) if database_pid else 0.0
+        latencies, elapsed, errors = asyncio.run(
+            _load(server.url, texts, args.senders, args.messages)
+        )
+        cpu = server.cpu_seconds() - cpu_before
+        db_cpu = tree_cpu_seconds(database_pid) - db_before if database_pid else None
     load = os.getloadavg()[0]
     rss = server.rss_mb()
     sequential, _, seq_errors = asyncio.run(_load(server.url, texts, 1, args.sequential))
@@ -335,6 +362,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default=None, help="default: no Redis")
     parser.add_argument("--redis", action="store_true", help="a throwaway redis-server")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare FastAPI rows")
+    parser.add_argument("--py-spy", default=None, help="profile the workers into PREFIX-N.raw")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     # A terminated run still stops its servers and removes its temp dirs.
@@ -388,7 +416,9 @@ def main() -> None:
             port = free_port()
             log = root / f"serve-{workers}.log"
             with running(serve_cmd(port, workers), env, log, port) as server:
-                row = measure(server, f"service, {store}", workers, texts, args, database_pid)
+                profile = Path(f"{args.py_spy}-{workers}.raw") if args.py_spy else None
+                label = f"service, {store}"
+                row = measure(server, label, workers, texts, args, database_pid, profile)
                 rows.append(row)
             print_row(rows[-1], rows, flush=True)
 

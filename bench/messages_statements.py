@@ -22,15 +22,11 @@ import asyncio
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,25 +58,8 @@ async def _send(client: httpx.AsyncClient, texts: list[str], senders: int, count
     return answered
 
 
-@contextmanager
-def _sampled(out: Path | None) -> Iterator[None]:
-    """py-spy on this process while the block runs (nothing when `out` is None)."""
-    if out is None:
-        yield
-        return
-    spy = Path(sys.executable).with_name("py-spy")
-    cmd = [str(spy), "record", "--gil", "-r", "250", "-f", "raw", "-o", str(out)]
-    process = subprocess.Popen([*cmd, "--pid", str(os.getpid())], stderr=subprocess.DEVNULL)
-    time.sleep(1.0)  # py-spy attaches
-    try:
-        yield
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
-
-
 async def _measure(app: Any, texts: list[str], args: argparse.Namespace, pg_pid: int) -> None:
-    from messages_load import tree_cpu_seconds
+    from messages_load import sampled, tree_cpu_seconds
 
     from intake_api.services import services
 
@@ -98,7 +77,7 @@ async def _measure(app: Any, texts: list[str], args: argparse.Namespace, pg_pid:
         ) as client:
             await _send(client, texts, args.senders, 2)  # warm-up: NLU, KB, connections
             statements.clear()
-            with _sampled(args.py_spy):
+            with sampled(args.py_spy, os.getpid()):
                 cpu, pg_cpu = time.process_time(), tree_cpu_seconds(pg_pid)
                 answered = await _send(client, texts, args.senders, args.messages)
                 cpu, pg_cpu = time.process_time() - cpu, tree_cpu_seconds(pg_pid) - pg_cpu
