@@ -52,6 +52,7 @@ from intake_api.kpis.facts import store_waits  # noqa: E402
 from intake_api.kpis.service import kpis  # noqa: E402
 from intake_api.storage.migrate import migrate  # noqa: E402
 from intake_api.tickets.models import Ticket  # noqa: E402
+from intake_api.tickets.outcomes import store_outcomes  # noqa: E402
 
 CHANNELS = ("wechat", "telegram", "webchat", "phone")
 CATEGORIES = ("repair", "maintenance", "complaint", "parts", "consulting")
@@ -192,8 +193,10 @@ async def _seed(engine, count: int, open_share: float, per: int) -> None:  # noq
             await connection.execute(insert(ConversationMessage), lines)
         if engine.dialect.name == "postgresql":
             await connection.execute(text(f"SELECT setval('tickets_id_seq', {count})"))
-        # the first-response waits the service stores with each reply (the migration's backfill)
+        # the facts the service stores as it writes (the migrations' backfills): first-response
+        # waits, repeat faults and recurrences
         await connection.execute(store_waits())
+        await connection.execute(store_outcomes())
     async with engine.begin() as connection:
         # planner statistics, as autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite) keep them
         # in service; right after a bulk load PostgreSQL has none and picks nested loops

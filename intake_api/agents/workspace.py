@@ -50,7 +50,6 @@ from intake_api.assets import service as assets
 from intake_api.assets.models import Asset
 from intake_api.audit import service as audit
 from intake_api.channel_ports.conversations import NOTICE_ACTION
-from intake_api.kpis.service import REPEAT_WITHIN, customer_key, fault_key
 from intake_api.messages.models import StoredMessage
 from intake_api.pagination import PageRequest
 from intake_api.tickets import service as tickets_service
@@ -61,6 +60,7 @@ from intake_api.tickets.models import (
     TicketRead,
     parse_ticket_id,
 )
+from intake_api.tickets.outcomes import REPEAT_WITHIN, customer_key, fault_key
 
 EARLIER_TICKETS = 20  # the context panel's list of the customer's other tickets
 

@@ -19,9 +19,9 @@ from sqlalchemy import ColumnElement, ScalarSelect, Update, case, func, or_, sel
 
 from bot.dialogue.models import ConversationMessage
 from core.channels import AGENT_ACTION
+from core.epoch import epoch_us
 from intake_api.agents.models import FirstResponse
 from intake_api.channel_ports.conversations import NOTICE_ACTION
-from intake_api.kpis.epoch import epoch_us
 from intake_api.tickets.models import Ticket
 
 

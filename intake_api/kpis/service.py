@@ -14,13 +14,12 @@ stored as it is written, and who and what a ticket is about are generated column
 from __future__ import annotations
 
 import asyncio
-import bisect
 import os
 import statistics
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -29,33 +28,31 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    exists,
     func,
     not_,
     or_,
     select,
     text,
-    union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, ConversationMessage
 from bot.triage.policy import PRIORITIES
+from core.epoch import epoch_us
 from intake_api.agents.models import AgentActivity, Csat, FirstResponse
 from intake_api.alarms.models import RepeatFault
 from intake_api.kpis import conversation_lines, models
-from intake_api.kpis.epoch import epoch_us, micros
 from intake_api.kpis.facts import first_response_wait
 from intake_api.tickets.models import OPEN_STATUSES, Ticket, TicketEvent
+from intake_api.tickets.outcomes import resolved_us
 
-REPEAT_WITHIN = timedelta(days=30)
-DURABLE_WITHIN = timedelta(days=7)
 NO_CHANNEL = "api"  # tickets opened through the API name no channel
 NO_LINE = "(none)"
 UNASSIGNED = "(unassigned)"
 # Dashboard dimensions and the fact each reads (product line, agent and channel are derived).
 SLA_DIMENSIONS = ("tier", "skill_group", "agent")
 COUNTED = ("priority", *SLA_DIMENSIONS, "channel", "category", "product_line")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DIMENSIONS = {
     "priority": "priority",
     "tier": "tier",
@@ -86,20 +83,6 @@ class TicketFacts:
     assignee: str | None
     product_id: str | None
     subject: str
-
-
-def customer_key(
-    phone: str | None, email: str | None, channel: str | None, sender: str | None
-) -> str | None:
-    if phone or email:
-        return f"contact:{phone or ''}|{email or ''}"
-    return f"sender:{channel}|{sender}" if sender else None
-
-
-def fault_key(product_id: str | None, fault_id: str | None) -> str | None:
-    if fault_id:
-        return f"fault:{fault_id}"
-    return f"product:{product_id}" if product_id else None
 
 
 def _created_in(start: datetime, end: datetime) -> ColumnElement[bool]:
@@ -143,18 +126,6 @@ def _resolved_at() -> ColumnElement[Any]:
     return func.coalesce(
         Ticket.resolved_at, case((Ticket.status == "closed", Ticket.closed_at), else_=None)
     )
-
-
-def _resolved_us() -> ColumnElement[Any]:
-    """`_resolved_at` as `epoch_us`."""
-    return func.coalesce(
-        epoch_us(Ticket.resolved_at),
-        case((Ticket.status == "closed", epoch_us(Ticket.closed_at)), else_=None),
-    )
-
-
-def _us(moment: datetime) -> int:
-    return micros(moment - EPOCH)
 
 
 def sla_verdict(kind: str, now: datetime) -> ColumnElement[str | None]:
@@ -206,16 +177,6 @@ async def _ticket_facts(
     return [TicketFacts(*row) for row in rows]
 
 
-def _seconds(waits: list[int]) -> tuple[int, float | None, float | None]:
-    """Count, median and mean in seconds of waits in microseconds."""
-    seconds = [wait / 1_000_000 for wait in waits]
-    return (
-        len(seconds),
-        round(statistics.median(seconds), 3) if seconds else None,
-        round(statistics.fmean(seconds), 3) if seconds else None,
-    )
-
-
 async def _execute(session: AsyncSession, statement: Executable) -> list[Any]:
     """Run a Core statement on the session's connection: plain rows, no ORM result overhead."""
     return list(await (await session.connection()).execute(statement))
@@ -228,44 +189,116 @@ def _reopened() -> Select[Any]:
     )
 
 
-@dataclass(frozen=True)
-class Timings:
-    first_response: models.FirstResponse
-    resolution_time: models.ResolutionTime
-    first_contact: models.FirstContactResolution
-
-
-# One row of the tickets read: id, customer key, fault key, created and resolved (epoch_us),
-# reopened, first-response wait in µs (tickets of the window only) and agent replies.
-Row = tuple[int, str | None, str | None, int, int | None, Any, int | None, int | None]
-
-
-def _timings(rows: list[Row], start_us: int, end_us: int) -> Timings:
-    """First response (from the hand-off: the last bot line before a person's first reply, or
-    the ticket's creation when later, to that reply; bots never count as the response),
-    resolution time (creation to resolution) and first-contact resolution (resolved, never
-    reopened, at most one agent reply) of the window's tickets."""
-    counted = [row for row in rows if start_us <= row[3] < end_us]
-    responses = [row[6] for row in counted if row[6] is not None]
-    resolutions = [row[4] - row[3] for row in counted if row[4] is not None]
-    first_contact = sum(
-        1 for row in counted if row[4] is not None and not row[5] and (row[7] or 0) <= 1
+def durable_verdict() -> ColumnElement[str | None]:
+    """The one durable-resolution judgement (figure and drill-down), as SQL: NULL while
+    unresolved; `not_durable` when reopened, or when the same customer opened a ticket for the
+    same unit and fault within 7 days after the resolution (`fault_recurred`); else `durable`."""
+    return case(
+        (resolved_us().is_(None), None),
+        (or_(Ticket.id.in_(_reopened()), Ticket.fault_recurred), "not_durable"),
+        else_="durable",
     )
-    response = _seconds(responses)
-    resolution = _seconds(resolutions)
-    return Timings(
-        first_response=models.FirstResponse(
-            count=response[0], p50_seconds=response[1], avg_seconds=response[2]
+
+
+def _agent_replies() -> Any:
+    """Agents' replies per conversation, to outer-join to tickets."""
+    return (
+        select(AgentActivity.conversation_id, func.count().label("replies"))
+        .where(AgentActivity.kind == "reply")
+        .group_by(AgentActivity.conversation_id)
+        .subquery()
+    )
+
+
+def _counted(value: Any, when: ColumnElement[bool] | None = None) -> Any:
+    """SQL: how many rows have `value` (and meet `when`)."""
+    return func.count(value if when is None else case((when, value), else_=None))
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """First-contact and durable resolution, and repeat faults, of the window's tickets."""
+
+    first_contact: models.FirstContactResolution
+    durable: models.DurableResolution
+    repeat_faults: models.RepeatFaults
+
+
+async def _outcomes(
+    session: AsyncSession, start: datetime, end: datetime, conditions: list[ColumnElement[bool]]
+) -> Outcomes:
+    """Counted in the database in one pass: first contact (resolved, never reopened, at most one
+    agent reply), durable resolution (`durable_verdict`) and repeat faults (`repeats_fault`)."""
+    replies = _agent_replies()
+    resolved = _resolved_at().is_not(None)
+    not_reopened = Ticket.id.not_in(_reopened())
+    keyed = and_(Ticket.customer_key.is_not(None), Ticket.fault_key.is_not(None))
+    (row,) = await _execute(
+        session,
+        select(
+            _counted(Ticket.id, resolved),
+            _counted(
+                Ticket.id,
+                and_(resolved, not_reopened, func.coalesce(replies.c.replies, 0) <= 1),
+            ),
+            _counted(Ticket.id, durable_verdict() == "durable"),
+            _counted(Ticket.id, keyed),
+            _counted(Ticket.id, and_(keyed, Ticket.repeats_fault)),
+        )
+        .outerjoin(replies, replies.c.conversation_id == Ticket.conversation_id)
+        .where(_created_in(start, end), *conditions),
+    )
+    resolutions, first, durable, faults, repeats = (int(value) for value in row)
+    return Outcomes(
+        first_contact=models.FirstContactResolution(
+            resolved=resolutions, first_contact=first, rate=ratio(first, resolutions)
         ),
-        resolution_time=models.ResolutionTime(
+        durable=models.DurableResolution(
+            resolved=resolutions, durable=durable, rate=ratio(durable, resolutions)
+        ),
+        repeat_faults=models.RepeatFaults(
+            tickets_with_fault=faults, repeats=repeats, share=ratio(repeats, faults)
+        ),
+    )
+
+
+async def _durations(
+    session: AsyncSession, start: datetime, end: datetime, conditions: list[ColumnElement[bool]]
+) -> tuple[models.FirstResponse, models.ResolutionTime]:
+    """First response (from the hand-off: the last bot line before a person's first reply, or
+    the ticket's creation when later, to that reply; bots never count as the response) and
+    resolution time (creation to resolution) of the window's tickets. Their medians need every
+    value: read as two integers a ticket (µs) and sorted here, which costs less than two sorts
+    in SQLite."""
+    wait, took = first_response_wait(), resolved_us() - epoch_us(Ticket.created_at)
+    rows = await _execute(
+        session,
+        select(wait, took)
+        .select_from(Ticket)
+        .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
+        .where(
+            _created_in(start, end),
+            *conditions,
+            or_(FirstResponse.ticket_id.is_not(None), _resolved_at().is_not(None)),
+        ),
+    )
+    waits = [waited for waited, _ in rows if waited is not None]
+    took_us = [spent for _, spent in rows if spent is not None]
+    response, resolution = _spread(waits), _spread(took_us)
+    return (
+        models.FirstResponse(count=response[0], p50_seconds=response[1], avg_seconds=response[2]),
+        models.ResolutionTime(
             count=resolution[0], p50_seconds=resolution[1], avg_seconds=resolution[2]
         ),
-        first_contact=models.FirstContactResolution(
-            resolved=len(resolutions),
-            first_contact=first_contact,
-            rate=ratio(first_contact, len(resolutions)),
-        ),
     )
+
+
+def _spread(micros: list[int]) -> tuple[int, float | None, float | None]:
+    """Count, median and mean in seconds of durations in µs."""
+    seconds = [value / 1_000_000 for value in micros]
+    if not seconds:
+        return 0, None, None
+    return len(seconds), round(statistics.median(seconds), 3), round(statistics.fmean(seconds), 3)
 
 
 def _compliance(met: int, breached: int) -> models.Compliance:
@@ -366,106 +399,6 @@ def group_of(t: TicketFacts, dimension: str, lines: dict[str, str]) -> str:
     return label(dimension, getattr(t, DIMENSIONS[dimension]), lines)
 
 
-@dataclass(frozen=True)
-class Outcomes:
-    """Durable resolution of each resolved ticket of the window, and the repeat faults."""
-
-    durable: dict[int, bool]
-    repeat_faults: models.RepeatFaults
-
-
-async def _ticket_rows(
-    session: AsyncSession, start: datetime, end: datetime, conditions: list[ColumnElement[bool]]
-) -> list[Row]:
-    """One read, in time order, of the window's tickets (those meeting `conditions`) and of
-    those with a fault in the 30 days before and the 7 after, as integers and key texts: what
-    the timings and the outcomes are judged from."""
-    window = _created_in(start, end)
-    with_fault = or_(Ticket.fault_id.is_not(None), Ticket.product_id.is_not(None))
-    replies = (
-        select(AgentActivity.conversation_id, func.count().label("replies"))
-        .where(AgentActivity.kind == "reply")
-        .group_by(AgentActivity.conversation_id)
-        .subquery()
-    )
-    return await _execute(
-        session,
-        select(
-            Ticket.id,
-            Ticket.customer_key,
-            Ticket.fault_key,
-            epoch_us(Ticket.created_at),
-            _resolved_us(),
-            Ticket.id.in_(_reopened()),
-            case((window, first_response_wait()), else_=None),
-            replies.c.replies,
-        )
-        .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
-        .outerjoin(replies, replies.c.conversation_id == Ticket.conversation_id)
-        .where(
-            _created_in(start - REPEAT_WITHIN, end + DURABLE_WITHIN),
-            or_(and_(window, *conditions), and_(not_(window), with_fault)),
-        )
-        .order_by(Ticket.created_at, Ticket.id),
-    )
-
-
-def _outcomes(rows: list[Row], start_us: int, end_us: int) -> Outcomes:
-    """A resolved ticket of the window is durable unless reopened or its customer opened a
-    ticket for the same unit and fault (`customer_key`, `fault_key`) within 7 days after the
-    resolution; a ticket of the window repeats a fault when its customer opened one for it in
-    the 30 days before."""
-    within = micros(REPEAT_WITHIN)
-    last_seen: dict[tuple[str, str], int] = {}
-    seen: dict[tuple[str, str], list[int]] = {}
-    resolved: list[tuple[int, tuple[str, str] | None, int, bool]] = []
-    faults = repeats = 0
-    for number, customer, fault, created, done, reopened, _, _ in rows:
-        key = (customer, fault) if customer and fault else None
-        if start_us <= created < end_us and done is not None:
-            resolved.append((number, key, done, bool(reopened)))
-        if key is None:
-            continue
-        if created < end_us:
-            previous = last_seen.get(key)
-            if created >= start_us:
-                faults += 1
-                repeats += previous is not None and created - previous <= within
-            last_seen[key] = created
-        if created >= start_us:
-            times = seen.get(key)
-            if times is None:
-                seen[key] = [created]
-            else:
-                times.append(created)
-    return Outcomes(
-        durable={
-            number: _durable(key, done, reopened, seen) for number, key, done, reopened in resolved
-        },
-        repeat_faults=models.RepeatFaults(
-            tickets_with_fault=faults, repeats=repeats, share=ratio(repeats, faults)
-        ),
-    )
-
-
-def _durable(
-    key: tuple[str, str] | None, done: int, reopened: bool, seen: dict[tuple[str, str], list[int]]
-) -> bool:
-    """The one durable-resolution judgement (figure and drill-down) of a resolved ticket."""
-    if reopened:
-        return False
-    times = seen.get(key, []) if key else []
-    at = bisect.bisect_right(times, done)
-    return not (at < len(times) and times[at] <= done + micros(DURABLE_WITHIN))
-
-
-def durable_resolution(outcomes: Outcomes) -> models.DurableResolution:
-    resolved, durable = len(outcomes.durable), sum(outcomes.durable.values())
-    return models.DurableResolution(
-        resolved=resolved, durable=durable, rate=ratio(durable, resolved)
-    )
-
-
 def _conversations_in(start: datetime, end: datetime, channel: str | None) -> ColumnElement[bool]:
     window = and_(Conversation.created_at >= start, Conversation.created_at < end)
     return and_(window, Conversation.channel == channel) if channel else window
@@ -474,23 +407,28 @@ def _conversations_in(start: datetime, end: datetime, channel: str | None) -> Co
 async def _ai_handling(
     session: AsyncSession, start: datetime, end: datetime, channel: str | None
 ) -> models.AiHandling:
+    """The window's conversations, and those no person touched: no ticket, no agent activity,
+    not handed off (status, or a hand-off line since the window began: lines are few of those,
+    read once by their (action, time) index)."""
     in_window = _conversations_in(start, end, channel)
-    ids = select(Conversation.id).where(in_window)
-    total = int(
-        await session.scalar(select(func.count()).select_from(Conversation).where(in_window)) or 0
+    handed_off = select(ConversationMessage.conversation_id).where(
+        ConversationMessage.action == "handoff", ConversationMessage.created_at >= start
     )
-    # the conversations a person touched, de-duplicated and counted in the database (reading
-    # their ids, one per ticket, cost more than the union)
-    people = union(
-        select(Conversation.id).where(in_window, Conversation.status == CONVERSATION_HANDOFF),
-        select(ConversationMessage.conversation_id).where(
-            ConversationMessage.conversation_id.in_(ids),
-            ConversationMessage.action == "handoff",
-        ),
-        select(AgentActivity.conversation_id).where(AgentActivity.conversation_id.in_(ids)),
-        select(Ticket.conversation_id).where(Ticket.conversation_id.in_(ids)),
-    ).subquery()
-    bot_only = total - int(await session.scalar(select(func.count()).select_from(people)) or 0)
+    touched = or_(
+        exists().where(Ticket.conversation_id == Conversation.id),
+        exists().where(AgentActivity.conversation_id == Conversation.id),
+        Conversation.status == CONVERSATION_HANDOFF,
+        Conversation.id.in_(handed_off),
+    )
+    total, bot_only = (
+        int(count or 0)
+        for count in (
+            await _execute(
+                session,
+                select(func.count(), _counted(Conversation.id, not_(touched))).where(in_window),
+            )
+        )[0]
+    )
     return models.AiHandling(conversations=total, bot_only=bot_only, share=ratio(bot_only, total))
 
 
@@ -591,14 +529,6 @@ async def _read_all(source: Source, reads: list[Read]) -> list[Any]:
     return list(await asyncio.gather(*(alone(read) for read in reads)))
 
 
-async def _outcomes_read(
-    session: AsyncSession, start: datetime, end: datetime, conditions: list[ColumnElement[bool]]
-) -> tuple[Timings, Outcomes]:
-    """The timings and outcomes, judged from one time-ordered read of the tickets."""
-    rows = await _ticket_rows(session, start, end, conditions)
-    return _timings(rows, _us(start), _us(end)), _outcomes(rows, _us(start), _us(end))
-
-
 async def kpis(
     source: Source,
     *,
@@ -618,21 +548,23 @@ async def kpis(
     channel = filters.channel
     tickets = select(Ticket.id).where(_created_in(start, end), *conditions)
     reads: list[Read] = [  # the longest first
-        lambda s: _outcomes_read(s, start, end, conditions),
         lambda s: _groups(s, start, end, now, conditions),
-        lambda s: _ai_handling(s, start, end, channel),
+        lambda s: _durations(s, start, end, conditions),
+        lambda s: _outcomes(s, start, end, conditions),
         lambda s: conversation_lines.handoff_reasons(s, start=start, end=end, channel=channel),
         lambda s: conversation_lines.knowledge_gaps(s, start=start, end=end, channel=channel),
+        lambda s: _ai_handling(s, start, end, channel),
         lambda s: _conversations_by_channel(s, start, end, channel),
         lambda s: _csat(s, start, end, tickets if conditions else None),
         lambda s: _unit_repeats(s, start, end, conditions),
     ]
     (
-        (timings, outcomes),
         groups,
-        ai_handling,
+        (first_response, resolution_time),
+        outcomes,
         reasons,
         gaps,
+        ai_handling,
         conversations,
         csat,
         unit_repeats,
@@ -642,12 +574,12 @@ async def kpis(
         end=end,
         tickets=sum(group.tickets for group in groups),
         ai_handling=ai_handling,
-        first_response=timings.first_response,
-        first_contact_resolution=timings.first_contact,
+        first_response=first_response,
+        first_contact_resolution=outcomes.first_contact,
         sla=sla_compliance(groups),
         sla_by={dimension: sla_by(groups, dimension, lines) for dimension in SLA_DIMENSIONS},
-        durable_resolution=durable_resolution(outcomes),
-        resolution_time=timings.resolution_time,
+        durable_resolution=outcomes.durable,
+        resolution_time=resolution_time,
         csat=csat,
         repeat_faults=outcomes.repeat_faults.model_copy(update={"unit_repeats": unit_repeats}),
         volume=models.Volume(
@@ -682,23 +614,15 @@ async def drill(
     functions as the figure."""
     conditions = _filtered(filters, lines)
     await _without_jit(session)
-    facts = await _ticket_facts(
-        session,
-        start,
-        end,
-        [*conditions, sla_verdict(metric.removeprefix("sla."), now) == outcome]
-        if metric.startswith("sla.")
-        else conditions,
-    )
+    if metric.startswith("sla."):
+        conditions.append(sla_verdict(metric.removeprefix("sla."), now) == outcome)
+    elif metric == "durable_resolution":
+        conditions.append(durable_verdict() == outcome)
+    elif outcome != "all":  # volume: every ticket of the group
+        return []
+    facts = await _ticket_facts(session, start, end, conditions)
     if metric == "sla.response" and dimension == "priority" and group == "all":
         dimension = "all"
     if dimension != "all":
         facts = [t for t in facts if group_of(t, dimension, lines) == group]
-    if metric == "volume":
-        return facts if outcome == "all" else []
-    if metric == "durable_resolution":
-        rows = await _ticket_rows(session, start, end, conditions)
-        durable = _outcomes(rows, _us(start), _us(end)).durable
-        wanted = {"durable": True, "not_durable": False}.get(outcome)
-        return [t for t in facts if t.id in durable and durable[t.id] is wanted]
     return facts

@@ -8,7 +8,17 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
-from sqlalchemy import JSON, Computed, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Computed,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.triage.policy import Category, Priority, Tier
@@ -119,6 +129,10 @@ class Ticket(Base):
     fault_key: Mapped[str | None] = mapped_column(
         Text, Computed(FAULT_KEY_SQL, persisted=True), deferred=True
     )
+    # What later tickets of the same customer and fault say about this one (kept by
+    # intake_api.tickets.outcomes as tickets are opened and resolved; migration agents_0006).
+    repeats_fault: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    fault_recurred: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def public_id(self) -> str:

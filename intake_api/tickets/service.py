@@ -32,6 +32,7 @@ from intake_api.tickets.models import (
     TicketUpdate,
     parse_ticket_id,
 )
+from intake_api.tickets.outcomes import customer_key, fault_key, note_opened
 
 
 def _not_found(ticket_id: str) -> NotFound:
@@ -108,6 +109,7 @@ async def create_many(
     new = [_new_ticket(data, facts[data.product_id, data.fault_id], policy, now) for data in items]
     session.add_all(new)
     await session.flush()
+    await _note_opened(session, new)
     return [
         (
             ticket,
@@ -123,6 +125,22 @@ async def create_many(
         )
         for ticket, data in zip(new, items, strict=True)
     ]
+
+
+async def _note_opened(session: AsyncSession, new: list[Ticket]) -> None:
+    """Record what the new tickets say about the earlier ones of the same customer and fault
+    (`outcomes`); a ticket without both says nothing."""
+    ids = [
+        ticket.id
+        for ticket in new
+        if fault_key(ticket.product_id, ticket.fault_id)
+        and customer_key(
+            ticket.customer_phone, ticket.customer_email, ticket.channel, ticket.sender_id
+        )
+    ]
+    if ids:
+        for statement in note_opened(ids):
+            await session.execute(statement, execution_options={"synchronize_session": False})
 
 
 def _new_ticket(data: TicketCreate, facts: KbFacts, policy: SlaPolicy, now: datetime) -> Ticket:
@@ -227,8 +245,11 @@ def _apply_status(ticket: Ticket, target: TicketStatus) -> None:
     ticket.status = target.value
     if target is TicketStatus.RESOLVED:
         ticket.resolved_at = ticket.updated_at
+        ticket.fault_recurred = False  # no ticket is opened after this new resolution yet
     elif target is TicketStatus.CLOSED:
         ticket.closed_at = ticket.updated_at
+        if ticket.resolved_at is None:  # resolved by this closing
+            ticket.fault_recurred = False
     elif target is not TicketStatus.CANCELLED:
         ticket.resolved_at = None  # reopened
 

@@ -1,7 +1,8 @@
 """The KPI facts kept in step with the writes (the first-response wait stored with the reply,
 the tickets' generated customer and fault keys) equal their definition recomputed from the raw
 rows after each kind of write the service makes: a ticket opened, an agent's reply after a
-hand-off, a resolution, a reopening, a new ticket for the same unit and fault; and the figures
+hand-off, a resolution, a reopening, a new ticket for the same unit and fault, a closing; and
+the tickets' stored repeat and recurrence flags equal their recomputation; and the figures
 over them equal the ticket-by-ticket computation of `test_fast_path` (SQLite and PostgreSQL).
 """
 
@@ -19,9 +20,10 @@ from core.database import unit_of_work
 from intake_api.agents import service as agents
 from intake_api.agents.models import FirstResponse
 from intake_api.kpis.facts import store_waits
-from intake_api.kpis.service import customer_key, fault_key, kpis
+from intake_api.kpis.service import kpis
 from intake_api.tickets import service as tickets
 from intake_api.tickets.models import Customer, Ticket, TicketCreate, TicketStatus, TicketUpdate
+from intake_api.tickets.outcomes import customer_key, fault_key, store_outcomes
 from tests.intake_api.kpis.test_fast_path import _raw, expected, figures
 
 AGENT = "agent:ann"
@@ -118,14 +120,25 @@ async def _check(sessions: async_sessionmaker[AsyncSession]) -> None:
         else:
             got = await kpis(source, start=start, end=end, now=end)
         assert figures(got) == want
-    # the stored waits are what the backfill computes from the lines
+    # the stored waits are what the backfill computes from the lines, and the tickets' repeat
+    # and recurrence flags what it computes from the tickets
+    kept = await _outcomes(sessions)
     async with unit_of_work(sessions) as session:
         await session.execute(update(FirstResponse).values(wait_us=None))
         await session.execute(store_waits())
+        await session.execute(update(Ticket).values(repeats_fault=False, fault_recurred=False))
+        await session.execute(store_outcomes())
         recomputed = {
             row.ticket_id: row.wait_us for row in await session.scalars(select(FirstResponse))
         }
     assert stored == recomputed
+    assert kept == await _outcomes(sessions)
+
+
+async def _outcomes(sessions: async_sessionmaker[AsyncSession]) -> dict[int, tuple[bool, bool]]:
+    async with sessions() as session:
+        rows = await session.execute(select(Ticket.id, Ticket.repeats_fault, Ticket.fault_recurred))
+        return {number: (repeats, recurred) for number, repeats, recurred in rows}
 
 
 async def test_facts_follow_every_kind_of_write(
@@ -170,3 +183,16 @@ async def test_facts_follow_every_kind_of_write(
     assert (got.repeat_faults.tickets_with_fault, got.repeat_faults.repeats) == (3, 1)
     assert (got.durable_resolution.resolved, got.durable_resolution.durable) == (1, 0)
     assert got.first_response.count == 1
+
+    async with unit_of_work(sessions) as session:  # resolved once, never reopened: durable
+        third = await _open(session, None, "+86 3")
+    await _move(sessions, third, "in_progress")
+    await _move(sessions, third, "resolved")
+    await _check(sessions)
+    assert (await _outcomes(sessions))[third.id] == (False, False)
+    async with unit_of_work(sessions) as session:  # until the fault comes back within 7 days
+        again = await _open(session, None, "+86 3")
+    await _move(sessions, third, "closed")  # closing keeps the resolution and its verdict
+    await _check(sessions)
+    flags = await _outcomes(sessions)
+    assert flags[third.id] == (False, True) and flags[again.id] == (True, False)
