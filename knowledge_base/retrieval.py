@@ -9,15 +9,29 @@ the share of the question's words, weighted by how rare they are in the knowledg
 idf over the lexical index), that one of the FAQ's questions also uses. Words only the answer
 shares (a product's name, "-20 °C") do not count, so an FAQ whose answer mentions the model the
 customer asks about does not match for that alone.
+
+It also says what kind of question a text is where the kind rules items out: a question asking
+for a size, a weight or how high something lifts asks for a specification, which a fault's
+repair steps never give.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 
 from knowledge_base.index import KnowledgeIndex
-from knowledge_base.text import tokenize
+from knowledge_base.text import normalize, to_mandarin, tokenize
+
+# A specification asked for, in the Mandarin form of the text (Cantonese 幾大 / 幾重 read as
+# 多大 / 多重): the size, dimensions or weight of something, or how high it lifts. 多高 alone is
+# not one ("温度多高会报警" asks about a fault), nor 多重 before a noun ("多重报警").
+_SPECIFICATION = re.compile(
+    r"(尺寸|外形|规格|大小|重量|体积)[^，。？?,.!！]{0,4}(多少|多大|几)"
+    r"|(举|升|提)得?多高|多重(?=[？?吗呢啊]|$)"
+    r"|\bwhat size\b|\bhow (big|heavy|tall|wide)\b|\bdimensions?\b|\bweigh(s|t)?\b"
+)
 
 
 def word_weights(index: KnowledgeIndex, tokens: Iterable[str]) -> dict[str, float]:
@@ -50,3 +64,8 @@ def question_match(index: KnowledgeIndex, query: str, questions: Iterable[str]) 
         shared = words & set(tokenize(question))
         best = max(best, sum(weights[word] for word in shared) / total)
     return best
+
+
+def asks_for_specification(text: str) -> bool:
+    """Whether the text asks for a size, dimensions, a weight or a lifting height."""
+    return bool(_SPECIFICATION.search(to_mandarin(normalize(text))))

@@ -15,7 +15,7 @@ from knowledge_base.answers import localize, normalize_lang
 from knowledge_base.format import lists_by_lang
 from knowledge_base.graph import KnowledgeGraph
 from knowledge_base.loader import read_knowledge_base
-from knowledge_base.retrieval import question_match
+from knowledge_base.retrieval import asks_for_specification, question_match
 from knowledge_base.search import Hit
 from knowledge_base.service import KnowledgeService
 from knowledge_base.text import CodeMatcher, has_chinese
@@ -56,6 +56,8 @@ class ServiceKnowledge:
         codes = self.mentions(text).codes
         hits = self.service.search(text, lang, k * CODE_RECALL if codes else k)
         found = self.with_question_match(text, [_candidate(graph, hit) for hit in hits])
+        if asks_for_specification(text):  # a size or a weight: no fault's repair steps give it
+            found = [replace(c, confidence=0.0) if c.type == "fault" else c for c in found]
         return found[:k] + [c for c in found[k:] if codes & set(c.codes)]
 
     def with_question_match(self, text: str, found: list[Candidate]) -> list[Candidate]:

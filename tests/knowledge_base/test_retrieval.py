@@ -1,11 +1,12 @@
-"""The question match of an FAQ: the customer's weighted words its own questions use."""
+"""What kind of question a text asks: how closely it asks an FAQ's own question (the weighted
+words its questions use), and whether it asks for a specification."""
 
 from __future__ import annotations
 
 import pytest
 
 from knowledge_base.index import KnowledgeIndex, documents, product_aliases
-from knowledge_base.retrieval import question_match, word_weights
+from knowledge_base.retrieval import asks_for_specification, question_match, word_weights
 from tests.knowledge_base.test_index import CountingEncoder, small_kb
 
 QUESTIONS = ["保修期多久", "how long is the warranty"]
@@ -38,3 +39,25 @@ def test_a_word_no_item_uses_weighs_more_than_a_common_one(index: KnowledgeIndex
     assert weights["trailer"] > weights["运行"]
     # "warranty" is the FAQ's word, "trailer" no item's: half the words, under half the weight.
     assert question_match(index, "warranty trailer", QUESTIONS) < 0.5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "制冰机的冰块尺寸是多大",
+        "外形尺寸是多少，多重",
+        "最大能举多高",
+        "貨𨋢可以載幾重",
+        "How heavy is the unit?",
+    ],
+)
+def test_a_size_or_weight_asked_for_is_a_specification(text: str) -> None:
+    assert asks_for_specification(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["零件尺寸差了两三丝", "排气温度多高会报警", "出现多重报警", "the ice cubes come out small"],
+)
+def test_a_fault_report_about_sizes_or_heat_is_not_one(text: str) -> None:
+    assert not asks_for_specification(text)

@@ -1,5 +1,5 @@
-"""An FAQ clearly ahead whose own question the customer asks is answered from the middle band:
-its confidence is raised to the answer bar (`ServiceKnowledge.with_question_match`)."""
+"""An FAQ clearly ahead whose own question the customer asks is answered from the middle band
+(its confidence is raised to the answer bar); a question asking for a size gets no fault."""
 
 from __future__ import annotations
 
@@ -34,3 +34,11 @@ def test_a_close_second_or_a_low_confidence_keeps_it(knowledge: ServiceKnowledge
 def test_a_fault_on_top_is_left_alone(knowledge: ServiceKnowledge) -> None:
     fault_first = list(reversed(hits(0.5, 0.3)))
     assert knowledge.with_question_match("保修期多久", fault_first) == fault_first
+
+
+def test_no_fault_answers_a_question_about_a_size(knowledge: ServiceKnowledge) -> None:
+    asked = knowledge.search("AC300 排气压力低，压力表尺寸是多大", "zh", 5)
+    reported = knowledge.search("AC300 排气压力低", "zh", 5)
+    assert [c.id for c in asked if c.type == "fault"]
+    assert all(c.confidence == 0.0 for c in asked if c.type == "fault")
+    assert reported[0].type == "fault" and (reported[0].confidence or 0.0) > 0.0
