@@ -151,6 +151,10 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         ("琴日開始好易跳掣", "昨天开始很容易跳闸"),
         ("唔知點用", "不知道怎么用"),
         ("你哋幾時得閒？", "你们什么时候有空？"),
+        # a machine that 行 is running (sixth pass); 磨擦 is Hong Kong's 摩擦
+        ("部機行行下停咗", "设备运行时停了"),
+        ("扶梯行緊有磨擦聲", "扶梯运行中有摩擦声"),
+        ("行嘅時候好震", "运行的时候很震"),
     ],
 )
 def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
@@ -173,6 +177,8 @@ def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
         "香味很浓郁",
         "这部机器坏了",
         "部件坏了",
+        "银行转账不行",
+        "行业标准",
         "部署前要准备什么",
         "客服一点用都没有",
         "每 3 个月保养一次",
