@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -112,28 +112,26 @@ async def handoff_reasons(
         .group_by(ConversationMessage.conversation_id)
         .subquery()
     )
-    # the bot's lines of those conversations up to their first hand-off, read in one pass
-    rows = await session.execute(
-        select(ConversationMessage.conversation_id, ConversationMessage.action, first.c.id)
-        .join(first, first.c.conversation_id == ConversationMessage.conversation_id)
-        .where(ConversationMessage.direction == "out", ConversationMessage.id < first.c.id)
-        .order_by(ConversationMessage.conversation_id, ConversationMessage.id)
-    )
-    before: dict[str, str | None] = {}
-    for conversation_id, action, _ in rows:
-        before[conversation_id] = action
-    handed = list(await session.scalars(select(first.c.conversation_id)))
-    complaints = set(
-        await session.scalars(
-            select(Ticket.conversation_id).where(
-                Ticket.conversation_id.in_(select(first.c.conversation_id)),
-                Ticket.category == "complaint",
-            )
+    # per conversation, the bot's line before its first hand-off, and whether a complaint was
+    # filed: an index probe each, a row per handed-off conversation
+    earlier = aliased(ConversationMessage)
+    before = (
+        select(earlier.action)
+        .where(
+            earlier.conversation_id == first.c.conversation_id,
+            earlier.direction == "out",
+            earlier.id < first.c.id,
         )
+        .order_by(earlier.id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
+    complained = exists().where(
+        Ticket.conversation_id == first.c.conversation_id, Ticket.category == "complaint"
+    )
+    rows = await session.execute(select(before, complained).select_from(first))
     reasons = Counter(
-        COMPLAINT if cid in complaints else REASONS.get(str(before.get(cid)), ASKED)
-        for cid in handed
+        COMPLAINT if complaint else REASONS.get(str(action), ASKED) for action, complaint in rows
     )
     return dict(reasons.most_common())
 

@@ -30,11 +30,11 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    not_,
     or_,
     select,
     text,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, ConversationMessage
@@ -62,6 +62,12 @@ DIMENSIONS = {
     "category": "category",
     "product_line": "product_id",
 }
+
+
+# percentile_disc's fraction that picks the upper of two middle values (any just above one half
+# does, up to 10^9 values)
+UPPER_MIDDLE = 0.5 + 1e-10
+WORK_MEM = "64MB"  # a KPI read's memory for one hash or sort on PostgreSQL (`_for_scans`)
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -262,43 +268,85 @@ async def _outcomes(
     )
 
 
-async def _durations(
-    session: AsyncSession, start: datetime, end: datetime, conditions: list[ColumnElement[bool]]
-) -> tuple[models.FirstResponse, models.ResolutionTime]:
-    """First response (from the hand-off: the last bot line before a person's first reply, or
-    the ticket's creation when later, to that reply; bots never count as the response) and
-    resolution time (creation to resolution) of the window's tickets. Their medians need every
-    value: read as two integers a ticket (µs) and sorted here, which costs less than two sorts
-    in SQLite."""
-    wait, took = first_response_wait(), resolved_us() - epoch_us(Ticket.created_at)
-    rows = await _execute(
+@dataclass(frozen=True)
+class Spread:
+    """Durations in µs: how many, their sum, and the lower and upper middle in order (equal
+    when the count is odd)."""
+
+    count: int
+    total: int
+    low: int | None
+    high: int | None
+
+    @classmethod
+    def of(cls, micros: list[int]) -> Spread:
+        """From the values, in any order."""
+        ordered = sorted(micros)
+        n = len(ordered)
+        if not n:
+            return cls(0, 0, None, None)
+        return cls(n, sum(ordered), ordered[(n - 1) // 2], ordered[n // 2])
+
+    def seconds(self) -> tuple[int, float | None, float | None]:
+        """Count, median and mean in seconds."""
+        if not self.count or self.low is None or self.high is None:
+            return 0, None, None
+        median = statistics.median((self.low / 1_000_000, self.high / 1_000_000))
+        return self.count, round(median, 3), round(self.total / self.count / 1_000_000, 3)
+
+
+async def _spread(
+    session: AsyncSession,
+    value: ColumnElement[Any],
+    present: ColumnElement[bool],
+    start: datetime,
+    end: datetime,
+    conditions: list[ColumnElement[bool]],
+) -> Spread:
+    """The spread of `value` (µs) over the window's tickets where it is `present` (a cheaper
+    test than the value's own NULL in SQLite, which computes it anew for each use). A median
+    needs the values in order: PostgreSQL picks the two middle ones in one sort
+    (`percentile_disc` at one half picks the lower, just above one half the upper; the same one
+    when the count is odd). SQLite has no such aggregate, so its values are read, one integer a
+    ticket, and ordered here, which costs less than a sort in SQLite."""
+    values = _of_window([value.label("value")], start, end, [*conditions, present])
+    if (await session.connection()).dialect.name != "postgresql":
+        return Spread.of([micros for (micros,) in await _execute(session, values)])
+    fenced = values.offset(0).subquery()  # computed once a row, not once per aggregate
+    middle = func.percentile_disc(postgresql.array([0.5, UPPER_MIDDLE]))
+    (row,) = await _execute(
         session,
-        select(wait, took)
+        select(
+            func.count(fenced.c.value),
+            func.sum(fenced.c.value),
+            middle.within_group(fenced.c.value),
+        ),
+    )
+    count, total, (low, high) = row[0], row[1], row[2] or (None, None)
+    return Spread(int(count), int(total or 0), low, high)
+
+
+def _first_response(spread: Spread) -> models.FirstResponse:
+    count, p50, mean = spread.seconds()
+    return models.FirstResponse(count=count, p50_seconds=p50, avg_seconds=mean)
+
+
+def _resolution_time(spread: Spread) -> models.ResolutionTime:
+    count, p50, mean = spread.seconds()
+    return models.ResolutionTime(count=count, p50_seconds=p50, avg_seconds=mean)
+
+
+def _of_window(
+    columns: list[Any], start: datetime, end: datetime, conditions: list[ColumnElement[bool]]
+) -> Select[Any]:
+    """`columns` over the window's tickets that meet `conditions`, each with its first
+    response (outer join)."""
+    return (
+        select(*columns)
         .select_from(Ticket)
         .outerjoin(FirstResponse, FirstResponse.ticket_id == Ticket.id)
-        .where(
-            _created_in(start, end),
-            *conditions,
-            or_(FirstResponse.ticket_id.is_not(None), _resolved_at().is_not(None)),
-        ),
+        .where(_created_in(start, end), *conditions)
     )
-    waits = [waited for waited, _ in rows if waited is not None]
-    took_us = [spent for _, spent in rows if spent is not None]
-    response, resolution = _spread(waits), _spread(took_us)
-    return (
-        models.FirstResponse(count=response[0], p50_seconds=response[1], avg_seconds=response[2]),
-        models.ResolutionTime(
-            count=resolution[0], p50_seconds=resolution[1], avg_seconds=resolution[2]
-        ),
-    )
-
-
-def _spread(micros: list[int]) -> tuple[int, float | None, float | None]:
-    """Count, median and mean in seconds of durations in µs."""
-    seconds = [value / 1_000_000 for value in micros]
-    if not seconds:
-        return 0, None, None
-    return len(seconds), round(statistics.median(seconds), 3), round(statistics.fmean(seconds), 3)
 
 
 def _compliance(met: int, breached: int) -> models.Compliance:
@@ -409,26 +457,24 @@ async def _ai_handling(
 ) -> models.AiHandling:
     """The window's conversations, and those no person touched: no ticket, no agent activity,
     not handed off (status, or a hand-off line since the window began: lines are few of those,
-    read once by their (action, time) index)."""
+    read once by their (action, time) index). Each "no" a condition of its own, so that
+    PostgreSQL anti-joins and SQLite probes an index per conversation."""
     in_window = _conversations_in(start, end, channel)
     handed_off = select(ConversationMessage.conversation_id).where(
         ConversationMessage.action == "handoff", ConversationMessage.created_at >= start
     )
-    touched = or_(
-        exists().where(Ticket.conversation_id == Conversation.id),
-        exists().where(AgentActivity.conversation_id == Conversation.id),
-        Conversation.status == CONVERSATION_HANDOFF,
-        Conversation.id.in_(handed_off),
+    untouched = (
+        ~exists().where(Ticket.conversation_id == Conversation.id),
+        ~exists().where(AgentActivity.conversation_id == Conversation.id),
+        Conversation.status != CONVERSATION_HANDOFF,
+        Conversation.id.not_in(handed_off),
     )
-    total, bot_only = (
-        int(count or 0)
-        for count in (
-            await _execute(
-                session,
-                select(func.count(), _counted(Conversation.id, not_(touched))).where(in_window),
-            )
-        )[0]
+    conversations = select(func.count()).select_from(Conversation).where(in_window)
+    (row,) = await _execute(
+        session,
+        select(conversations.scalar_subquery(), conversations.where(*untouched).scalar_subquery()),
     )
+    total, bot_only = (int(count or 0) for count in row)
     return models.AiHandling(conversations=total, bot_only=bot_only, share=ratio(bot_only, total))
 
 
@@ -498,12 +544,15 @@ async def _unit_repeats(
     )
 
 
-async def _without_jit(session: AsyncSession) -> None:
-    """PostgreSQL compiles a query to machine code when its estimated cost is high, as it is
-    for a window of every ticket, and the compiling took 0.5-0.9 s of a 1.6 s read here: the
-    KPI reads are one-off scans, so this transaction runs them interpreted."""
+async def _for_scans(session: AsyncSession) -> None:
+    """Settings of a transaction of KPI reads on PostgreSQL. They are one-off scans of every
+    ticket of a window: the compiling to machine code the planner picks for such costs took
+    0.5-0.9 s of a 1.6 s read here, so they run interpreted; and grouping 100k tickets in the
+    default 4 MB of work memory made it sort them on disk (0.43 s) where a hash of its few
+    hundred groups takes 0.2 s in memory."""
     if (await session.connection()).dialect.name == "postgresql":
         await session.execute(text("SET LOCAL jit = off"))
+        await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
 
 
 Source = AsyncSession | async_sessionmaker[AsyncSession]
@@ -517,13 +566,13 @@ async def _read_all(source: Source, reads: list[Read]) -> list[Any]:
     """Run independent reads: one after another in `source`'s transaction when it is a
     session, or `AT_ONCE` at a time, each in a session of its own, from a session factory."""
     if isinstance(source, AsyncSession):
-        await _without_jit(source)
+        await _for_scans(source)
         return [await read(source) for read in reads]
     limit = asyncio.Semaphore(AT_ONCE)
 
     async def alone(read: Read) -> Any:
         async with limit, source() as session:
-            await _without_jit(session)
+            await _for_scans(session)
             return await read(session)
 
     return list(await asyncio.gather(*(alone(read) for read in reads)))
@@ -547,9 +596,12 @@ async def kpis(
     conditions = _filtered(filters, lines)
     channel = filters.channel
     tickets = select(Ticket.id).where(_created_in(start, end), *conditions)
+    answered = FirstResponse.ticket_id.is_not(None)
+    took = resolved_us() - epoch_us(Ticket.created_at)
     reads: list[Read] = [  # the longest first
         lambda s: _groups(s, start, end, now, conditions),
-        lambda s: _durations(s, start, end, conditions),
+        lambda s: _spread(s, first_response_wait(), answered, start, end, conditions),
+        lambda s: _spread(s, took, _resolved_at().is_not(None), start, end, conditions),
         lambda s: _outcomes(s, start, end, conditions),
         lambda s: conversation_lines.handoff_reasons(s, start=start, end=end, channel=channel),
         lambda s: conversation_lines.knowledge_gaps(s, start=start, end=end, channel=channel),
@@ -560,7 +612,8 @@ async def kpis(
     ]
     (
         groups,
-        (first_response, resolution_time),
+        waits,
+        resolutions,
         outcomes,
         reasons,
         gaps,
@@ -574,12 +627,12 @@ async def kpis(
         end=end,
         tickets=sum(group.tickets for group in groups),
         ai_handling=ai_handling,
-        first_response=first_response,
+        first_response=_first_response(waits),
         first_contact_resolution=outcomes.first_contact,
         sla=sla_compliance(groups),
         sla_by={dimension: sla_by(groups, dimension, lines) for dimension in SLA_DIMENSIONS},
         durable_resolution=outcomes.durable,
-        resolution_time=resolution_time,
+        resolution_time=_resolution_time(resolutions),
         csat=csat,
         repeat_faults=outcomes.repeat_faults.model_copy(update={"unit_repeats": unit_repeats}),
         volume=models.Volume(
@@ -613,7 +666,7 @@ async def drill(
     ticket) whose outcome in `metric` is `outcome`, judged by the same expressions and
     functions as the figure."""
     conditions = _filtered(filters, lines)
-    await _without_jit(session)
+    await _for_scans(session)
     if metric.startswith("sla."):
         conditions.append(sla_verdict(metric.removeprefix("sla."), now) == outcome)
     elif metric == "durable_resolution":

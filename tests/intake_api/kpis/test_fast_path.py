@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +27,7 @@ from core.database import unit_of_work
 from intake_api.agents.models import AgentActivity, FirstResponse
 from intake_api.channel_ports.conversations import NOTICE_ACTION
 from intake_api.kpis import models
+from intake_api.kpis.conversation_lines import ASKED, COMPLAINT, REASONS, handoff_reasons
 from intake_api.kpis.service import drill, kpis
 from intake_api.tickets.models import OPEN_STATUSES, Ticket, TicketEvent
 from intake_api.tickets.outcomes import customer_key, fault_key, store_outcomes
@@ -324,3 +326,45 @@ async def test_durable_drill_down_lists_the_tickets_the_figure_counts(
         }
     assert len(listed["durable"]) == got.durable_resolution.durable
     assert len(listed["not_durable"]) == got.durable_resolution.resolved - len(listed["durable"])
+
+
+def expected_reasons(raw: Raw, start: datetime, end: datetime, channel: str | None) -> dict:
+    """Hand-off reasons by their definition: per conversation with a hand-off line in the
+    window, the bot's line before its first one (complaint tickets first)."""
+    channels = {f"c{t.id}": t.channel or "webchat" for t in raw.tickets if t.conversation_id}
+    complaints = {t.conversation_id for t in raw.tickets if t.category == "complaint"}
+    handed: dict[str, int] = {}
+    for line in sorted(raw.lines, key=lambda line: line.id):
+        if (
+            line.direction == "out"
+            and line.action == "handoff"
+            and start <= line.created_at < end
+            and (not channel or channels[line.conversation_id] == channel)
+        ):
+            handed.setdefault(line.conversation_id, line.id)
+    reasons: Counter[str] = Counter()
+    for conversation, first in handed.items():
+        before = [
+            line.action
+            for line in sorted(raw.lines, key=lambda line: line.id)
+            if line.conversation_id == conversation and line.direction == "out" and line.id < first
+        ]
+        action = before[-1] if before else None
+        reasons[COMPLAINT if conversation in complaints else REASONS.get(str(action), ASKED)] += 1
+    return dict(reasons)
+
+
+@pytest.mark.parametrize("channel", [None, "wechat"], ids=["all", "channel"])
+async def test_handoff_reasons_follow_their_definition(
+    sessions: async_sessionmaker[AsyncSession], channel: str | None
+) -> None:
+    await seed(sessions)
+    raw = await _raw(sessions)
+    for start, end in WINDOWS:
+        async with sessions() as session:
+            got = await handoff_reasons(session, start=start, end=end, channel=channel)
+        assert got == expected_reasons(raw, start, end, channel), (start, end)
+    full = expected_reasons(raw, *WINDOWS[0], None)  # the data reaches every reason
+    assert len(full) == 5 and sum(full.values()) > sum(
+        expected_reasons(raw, *WINDOWS[0], "wechat").values()
+    ), full
