@@ -66,7 +66,17 @@ def test_a_named_code_or_a_clear_lead_still_answers() -> None:
 
 
 def test_the_score_bar_still_applies() -> None:
-    assert decide([hit("F-1", 0.3, 0.99)], Mentions(), THRESHOLD, BAR).kind == "fallback"
+    close = [hit("F-1", 0.3, 0.99), hit("F-2", 0.25, 0.5)]
+    assert decide(close, Mentions(), THRESHOLD, BAR).kind == "fallback"
+    unsure = [hit("F-1", 0.3, 0.6), hit("F-2", 0.1, 0.01)]
+    assert decide(unsure, Mentions(), THRESHOLD, BAR).kind == "fallback"
+
+
+def test_a_confident_clear_lead_under_the_score_bar_is_the_answer() -> None:
+    """A colloquial report scores under the bar; its confidence and lead say it is the one."""
+    hits = [hit("F-1", 0.34, 0.9), hit("F-2", 0.17, 0.2)]
+    decision = decide(hits, Mentions(), THRESHOLD, BAR)
+    assert decision.kind == "answer" and decision.item is not None and decision.item.id == "F-1"
 
 
 def test_hits_without_a_confidence_are_judged_by_the_score() -> None:
