@@ -12,7 +12,7 @@ customer asks about does not match for that alone.
 
 It also says what kind of question a text is where the kind rules items out: a question asking
 for a size, a weight or how high something lifts asks for a specification, which a fault's
-repair steps never give.
+repair steps never give; and which of an item's components (a mast, a controller) a text names.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from knowledge_base.index import KnowledgeIndex
 from knowledge_base.text import normalize, to_mandarin, tokenize
 
+_LATIN = re.compile(r"[a-z0-9]+")
+_CHINESE = re.compile(r"[\u3400-\u9fff]")
 # A specification asked for, in the Mandarin form of the text (Cantonese 幾大 / 幾重 read as
 # 多大 / 多重): the size, dimensions or weight of something, or how high it lifts. 多高 alone is
 # not one ("温度多高会报警" asks about a fault), nor 多重 before a noun ("多重报警").
@@ -69,3 +71,18 @@ def question_match(index: KnowledgeIndex, query: str, questions: Iterable[str]) 
 def asks_for_specification(text: str) -> bool:
     """Whether the text asks for a size, dimensions, a weight or a lifting height."""
     return bool(_SPECIFICATION.search(to_mandarin(normalize(text))))
+
+
+def names_any(text: str, names: Iterable[str]) -> bool:
+    """Whether the text names one of `names` (a component's name or aliases): a Chinese name of
+    two characters or more as a substring of the text's Mandarin form, another as whole words."""
+    folded = to_mandarin(normalize(text))
+    words = f" {' '.join(_LATIN.findall(folded))} "
+    for name in names:
+        form = to_mandarin(normalize(name))
+        if _CHINESE.search(form):
+            if len(form) >= 2 and form in folded:
+                return True
+        elif (latin := " ".join(_LATIN.findall(form))) and f" {latin} " in words:
+            return True
+    return False

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from bot.dialogue.ports import Candidate, Mentions
 from knowledge_base.answers import localize, normalize_lang
-from knowledge_base.format import lists_by_lang
+from knowledge_base.format import lists_by_lang, texts_by_lang
 from knowledge_base.graph import KnowledgeGraph
 from knowledge_base.loader import read_knowledge_base
-from knowledge_base.retrieval import asks_for_specification, question_match
-from knowledge_base.search import Hit
+from knowledge_base.retrieval import asks_for_specification, names_any, question_match
+from knowledge_base.search import PRODUCT_CONFLICT_PENALTY, Hit
 from knowledge_base.service import KnowledgeService
 from knowledge_base.text import CodeMatcher, has_chinese
 
@@ -55,10 +55,37 @@ class ServiceKnowledge:
         graph = self.service.graph
         codes = self.mentions(text).codes
         hits = self.service.search(text, lang, k * CODE_RECALL if codes else k)
-        found = self.with_question_match(text, [_candidate(graph, hit) for hit in hits])
+        found = self.by_named_component(text, [_candidate(graph, hit) for hit in hits])
+        found = self.with_question_match(text, found)
         if asks_for_specification(text):  # a size or a weight: no fault's repair steps give it
             found = [replace(c, confidence=0.0) if c.type == "fault" else c for c in found]
         return found[:k] + [c for c in found[k:] if codes & set(c.codes)]
+
+    def by_named_component(self, text: str, found: list[Candidate]) -> list[Candidate]:
+        """The hits, with the usual product penalty of the search for the others when the text
+        names a component of the best one (its mast, its controller) but no product: the
+        component's products are the ones meant, and an item only about other products is no
+        longer a close call ("which model?") beside it."""
+        if len(found) < 2 or self.mentions(text).products:
+            return found
+        graph = self.service.graph
+        item = graph.get("faults" if found[0].type == "fault" else "faqs", found[0].id)
+        products: set[str] = set()
+        for component_id in getattr(item, "components", None) or ():
+            component = graph.get("components", component_id)
+            if component is None or not component.products:
+                continue
+            if names_any(text, [*texts_by_lang(component.name).values(), *component.aliases]):
+                products.update(component.products)
+        if not products:
+            return found
+        rest = [
+            replace(c, score=round(c.score - PRODUCT_CONFLICT_PENALTY, 4))
+            if c.products and not products & set(c.products)
+            else c
+            for c in found[1:]
+        ]
+        return [found[0], *sorted(rest, key=lambda c: -c.score)]
 
     def with_question_match(self, text: str, found: list[Candidate]) -> list[Candidate]:
         """The hits, the best one's confidence raised to the answer bar when it is an FAQ

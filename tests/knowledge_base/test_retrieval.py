@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 
 from knowledge_base.index import KnowledgeIndex, documents, product_aliases
-from knowledge_base.retrieval import asks_for_specification, question_match, word_weights
+from knowledge_base.retrieval import (
+    asks_for_specification,
+    names_any,
+    question_match,
+    word_weights,
+)
 from tests.knowledge_base.test_index import CountingEncoder, small_kb
 
 QUESTIONS = ["保修期多久", "how long is the warranty"]
@@ -61,3 +66,11 @@ def test_a_size_or_weight_asked_for_is_a_specification(text: str) -> None:
 )
 def test_a_fault_report_about_sizes_or_heat_is_not_one(text: str) -> None:
     assert not asks_for_specification(text)
+
+
+def test_a_component_is_named_by_its_chinese_alias_or_its_english_words() -> None:
+    names = ["门架与起升油缸", "门架", "mast", "drive motor"]
+    assert names_any("貨叉舉起來，門架往前傾", names)
+    assert names_any("the drive motor gets hot", names)
+    assert not names_any("the motor gets hot", names)
+    assert not names_any("masterclass", names)
