@@ -200,7 +200,7 @@ def durable_verdict() -> ColumnElement[str | None]:
     unresolved; `not_durable` when reopened, or when the same customer opened a ticket for the
     same unit and fault within 7 days after the resolution (`fault_recurred`); else `durable`."""
     return case(
-        (resolved_us().is_(None), None),
+        (_resolved_at().is_(None), None),
         (or_(Ticket.id.in_(_reopened()), Ticket.fault_recurred), "not_durable"),
         else_="durable",
     )
@@ -360,6 +360,7 @@ def _compliance(met: int, breached: int) -> models.Compliance:
 
 
 SlaCounts = Counter[tuple[str, str]]  # (kind, verdict) -> tickets
+VERDICTS = ("met", "breached")
 
 
 def _sla(counts: SlaCounts) -> models.SlaCompliance:
@@ -386,7 +387,9 @@ async def _groups(
     conditions: list[ColumnElement[bool]],
 ) -> list[Group]:
     """The window's tickets and SLA verdicts counted in the database, per combination of the
-    dimensions the figures group by (a few rows however many tickets there are)."""
+    dimensions the figures group by (a few rows however many tickets there are). Grouped by
+    the dimensions alone, the verdicts counted in each group: SQLite then groups by walking
+    the index on those dimensions (`ix_tickets_kpi_groups`) instead of sorting every ticket."""
     judged = (
         select(
             *(_column(name).label(name) for name in COUNTED),
@@ -397,13 +400,21 @@ async def _groups(
         .where(_created_in(start, end), *conditions)
         .subquery()
     )
-    keys = [judged.c[name] for name in (*COUNTED, "response", "resolution")]
+    dimensions = [judged.c[name] for name in COUNTED]
+    verdicts = [(kind, verdict) for kind in ("response", "resolution") for verdict in VERDICTS]
+    counts = [_counted(judged.c[kind], judged.c[kind] == verdict) for kind, verdict in verdicts]
     groups = []
-    for row in await _execute(session, select(*keys, func.count()).group_by(*keys)):
-        *values, response, resolution, count = row
-        verdicts: SlaCounts = Counter({("response", response): count})
-        verdicts["resolution", resolution] += count
-        groups.append(Group(dict(zip(COUNTED, values, strict=True)), count, verdicts))
+    for row in await _execute(
+        session, select(*dimensions, func.count(), *counts).group_by(*dimensions)
+    ):
+        values, tickets, counted = row[: len(COUNTED)], row[len(COUNTED)], row[len(COUNTED) + 1 :]
+        groups.append(
+            Group(
+                dict(zip(COUNTED, values, strict=True)),
+                tickets,
+                Counter(dict(zip(verdicts, counted, strict=True))),
+            )
+        )
     return groups
 
 
