@@ -11,8 +11,10 @@ import pytest
 from bot.nlu import (
     DEFAULT_DATA,
     Interpreter,
+    Message,
     ModelError,
     PipelineError,
+    TrainingData,
     default_pipeline,
     load_or_train,
     load_training_data,
@@ -97,6 +99,21 @@ def test_one_text_is_read_exactly_as_in_a_batch(
         assert columns.tolist() == matrix.indices.tolist(), doc.text
         assert values.tolist() == matrix.data.tolist(), doc.text
         assert classifier.rank_row(columns, values) == classifier.rank(matrix)[0], doc.text
+
+
+def test_one_text_of_a_two_intent_model_is_read_as_in_a_batch() -> None:
+    """Two intents make a binary logistic model (one row of coefficients): the one-text path
+    hands it to scikit-learn and reads the same probabilities."""
+    greet = ["hello", "hi there", "good morning", "你好", "早上好", "hey"]
+    broken = ["the pump is broken", "机器坏了", "it is leaking", "不加热了", "E03 again", "no heat"]
+    data = TrainingData(messages=[Message(t, "greet") for t in greet])
+    data.messages += [Message(t, "ask_fault") for t in broken]
+    interpreter = train(data)
+    assert interpreter.classifier is not None and interpreter.classifier.model is not None
+    assert interpreter.classifier.model.coef_.shape[0] == 1
+    for doc in interpreter.documents(["hello again", "机器又坏了", "zzz"]):
+        expected = interpreter.classifier.rank(interpreter.features([doc]))[0]
+        assert interpreter.classifier.rank_row(*interpreter.features_row(doc)) == expected
 
 
 def test_persist_and_load_round_trip(tmp_path: Path, small_pair: tuple[Path, Path]) -> None:
