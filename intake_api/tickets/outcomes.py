@@ -11,7 +11,9 @@ Two tickets are about the same fault when they share their customer and their un
 
 A ticket is resolved at `resolved_at`, or at `closed_at` when it was closed without a
 resolution. `store_outcomes()` recomputes both for every ticket (migration agents_0006, and
-data loaded around the service).
+data loaded around the service). Known limit: two tickets of one fault opened at the same moment
+by concurrent transactions do not see each other, so neither is marked a repeat until
+`store_outcomes()` runs again.
 """
 
 from __future__ import annotations
