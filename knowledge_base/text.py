@@ -101,6 +101,8 @@ def tokenizer_revision() -> str:
     return digest.hexdigest()
 
 
+# Memoised: the search, its tokens and the dialogue's question rules read the same message.
+@lru_cache(maxsize=8192)
 def to_mandarin(text: str) -> str:
     """Chinese in Simplified script with colloquial Cantonese words in their Mandarin form
     ("保用幾耐" -> "保修多久"), for searching a knowledge base written in Mandarin; Latin text

@@ -66,12 +66,13 @@ class ServiceKnowledge:
         names a component of the best one (its mast, its controller) but no product: the
         component's products are the ones meant, and an item only about other products is no
         longer a close call ("which model?") beside it."""
-        if len(found) < 2 or self.mentions(text).products:
-            return found
         graph = self.service.graph
-        item = graph.get("faults" if found[0].type == "fault" else "faqs", found[0].id)
+        item = graph.get("faults", found[0].id) if found and found[0].type == "fault" else None
+        components = getattr(item, "components", None)
+        if len(found) < 2 or not components or self.mentions(text).products:
+            return found
         products: set[str] = set()
-        for component_id in getattr(item, "components", None) or ():
+        for component_id in components:
             component = graph.get("components", component_id)
             if component is None or not component.products:
                 continue
