@@ -23,17 +23,17 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from knowledge_base.index import KnowledgeIndex
-from knowledge_base.text import normalize, to_mandarin, tokenize
+from knowledge_base.text import has_chinese, normalize, to_mandarin, tokenize
 
 _LATIN = re.compile(r"[a-z0-9]+")
-_CHINESE = re.compile(r"[\u3400-\u9fff]")
 # A specification asked for, in the Mandarin form of the text (Cantonese 幾大 / 幾重 read as
 # 多大 / 多重): the size, dimensions or weight of something, or how high it lifts. 多高 alone is
-# not one ("温度多高会报警" asks about a fault), nor 多重 before a noun ("多重报警").
+# not one ("温度多高会报警" asks about a fault), nor 多重 before a noun ("多重报警"); in English
+# only questions ("the part dimensions are off" reports a fault).
 _SPECIFICATION = re.compile(
     r"(尺寸|外形|规格|大小|重量|体积)[^，。？?,.!！]{0,4}(多少|多大|几)"
     r"|(举|升|提)得?多高|多重(?=[？?吗呢啊]|$)"
-    r"|\bwhat size\b|\bhow (big|heavy|tall|wide)\b|\bdimensions?\b|\bweigh(s|t)?\b"
+    r"|\bwhat size\b|\bhow (big|heavy|tall|wide)\b|\bwhat (are )?the dimensions\b|\bweighs?\b"
 )
 
 
@@ -81,7 +81,7 @@ def names_any(text: str, names: Iterable[str]) -> bool:
     words = f" {' '.join(_LATIN.findall(folded))} "
     for name in names:
         form = _mandarin(name)
-        if _CHINESE.search(form):
+        if has_chinese(form):
             if len(form) >= 2 and form in folded:
                 return True
         elif (latin := " ".join(_LATIN.findall(form))) and f" {latin} " in words:

@@ -54,6 +54,7 @@ def test_a_word_no_item_uses_weighs_more_than_a_common_one(index: KnowledgeIndex
         "最大能举多高",
         "貨𨋢可以載幾重",
         "How heavy is the unit?",
+        "what are the dimensions of the COM-6, how much does it weigh",
     ],
 )
 def test_a_size_or_weight_asked_for_is_a_specification(text: str) -> None:
@@ -62,7 +63,13 @@ def test_a_size_or_weight_asked_for_is_a_specification(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["零件尺寸差了两三丝", "排气温度多高会报警", "出现多重报警", "the ice cubes come out small"],
+    [
+        "零件尺寸差了两三丝",
+        "排气温度多高会报警",
+        "出现多重报警",
+        "the ice cubes come out small",
+        "the part dimensions are off and the load weight reading is wrong",
+    ],
 )
 def test_a_fault_report_about_sizes_or_heat_is_not_one(text: str) -> None:
     assert not asks_for_specification(text)
