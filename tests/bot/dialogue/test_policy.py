@@ -140,6 +140,8 @@ def test_agreement_needs_an_faq_not_a_fault() -> None:
         "帮我们约个时间做控制器固件升级，下周六晚上",
         "Please log a warranty claim, the charger died after a month",
         "想预约一次操作培训",
+        "I need your team to install a new KX-9 ice maker at our bar",
+        "we want you to come and set it up next week",
     ],
 )
 def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) -> None:
@@ -147,7 +149,15 @@ def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) 
     assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) == REPAIR
 
 
-@pytest.mark.parametrize("text", ["配件大约多久能到", "培训怎么收费", "保修期多久"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "配件大约多久能到",
+        "培训怎么收费",
+        "保修期多久",
+        "how long does your team take to install a new unit?",
+    ],
+)
 def test_questions_about_visits_are_not_bookings(text: str) -> None:
     assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) != REPAIR
 
