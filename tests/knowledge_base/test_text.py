@@ -155,6 +155,10 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         ("部機行行下停咗", "设备运行时停了"),
         ("扶梯行緊有磨擦聲", "扶梯运行中有摩擦声"),
         ("行嘅時候好震", "运行的时候很震"),
+        # seventh pass: 同 as "and", 好 before 犀利 / 厲害, Hong Kong's 保養期 (warranty)
+        ("水泵同閥門都漏水", "水泵和阀门都漏水"),
+        ("個風扇嘈得好犀利", "风扇吵得很厉害"),
+        ("過咗保養期點算", "过了保修期怎么办"),
     ],
 )
 def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
@@ -182,6 +186,10 @@ def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
         "部署前要准备什么",
         "客服一点用都没有",
         "每 3 个月保养一次",
+        "合同到期了",
+        "更换同规格的保险丝",
+        "两台同时报警",
+        "保养期间不能开机",
     ],
 )
 def test_mandarin_words_sharing_a_cantonese_character_are_kept(mandarin: str) -> None:
