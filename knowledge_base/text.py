@@ -88,11 +88,12 @@ def _dialect() -> tuple[re.Pattern[str], tuple[str, ...]]:
     return pattern, tuple(standard for _, standard in words)
 
 
-# A Cantonese "A唔A" question (可唔可以…, 會唔會…) asks what Mandarin asks with 吗 at the end of
-# the clause ("可以…吗"), which is how knowledge bases write their questions; a particle closing
-# the clause (呀, 啊, 呢, 咩 …) gives way to the 吗. Mandarin's 可不可以 is left as it is.
+# A Cantonese "A唔A" question (可唔可以…, 會唔會…, 要唔要…) asks what Mandarin asks with 吗
+# at the end of the clause ("可以…吗"), which is how knowledge bases write their questions; a
+# particle closing the clause (呀, 啊, 呢, 咩 …) gives way to the 吗. Mandarin's 可不可以 is
+# left as it is.
 _A_NOT_A_QUESTION = re.compile(
-    r"([可会能])唔\1([^，。？！?!,;；\n]*?)[呀啊呢啦嘛吖喇咩]*(?=[，。？！?!,;；\n]|$)"
+    r"([可会能要])唔\1([^，。？！?!,;；\n]*?)[呀啊呢啦嘛吖喇咩]*(?=[，。？！?!,;；\n]|$)"
 )
 
 # Bump when `tokenize` changes what it makes of the same text: saved lexical indexes compare it.

@@ -162,6 +162,8 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         # a Cantonese A唔A question asks with 吗 at the end of the clause, as Mandarin writes it
         ("舊機可唔可以加裝遙控呀？", "旧机可以加装遥控吗？"),
         ("停電會唔會壞，點算", "停电会坏吗，怎么办"),
+        ("要唔要換濾芯啫", "要换滤芯吗"),
+        ("壞咗囉", "坏了"),
     ],
 )
 def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
@@ -194,6 +196,7 @@ def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
         "两台同时报警",
         "保养期间不能开机",
         "可不可以上门",
+        "提示音太啰嗦",
     ],
 )
 def test_mandarin_words_sharing_a_cantonese_character_are_kept(mandarin: str) -> None:
