@@ -27,7 +27,8 @@ def test_words_only_its_answer_shares_do_not_raise_it(knowledge: ServiceKnowledg
 
 
 def test_a_close_second_or_a_low_confidence_keeps_it(knowledge: ServiceKnowledge) -> None:
-    assert knowledge.with_question_match("保修期多久", hits(0.5, 0.5))[0].confidence == 0.5
+    close_faq = [*hits(0.5, 0.5), Candidate(id="FAQ-hours", type="faq", score=0.45)]
+    assert knowledge.with_question_match("保修期多久", close_faq)[0].confidence == 0.5
     assert knowledge.with_question_match("保修期多久", hits(0.2, 0.3))[0].confidence == 0.2
 
 
@@ -42,3 +43,16 @@ def test_no_fault_answers_a_question_about_a_size(knowledge: ServiceKnowledge) -
     assert [c.id for c in asked if c.type == "fault"]
     assert all(c.confidence == 0.0 for c in asked if c.type == "fault")
     assert reported[0].type == "fault" and (reported[0].confidence or 0.0) > 0.0
+
+
+def test_an_faq_far_ahead_of_every_other_faq_reaches_the_bar(
+    knowledge: ServiceKnowledge,
+) -> None:
+    """Only faults are close behind it: they answer symptoms, not a service question."""
+    found = [*hits(0.35, 0.5), Candidate(id="FAQ-other", type="faq", score=0.2, confidence=0.1)]
+    assert knowledge.with_question_match("保修期到底多长啊", found)[0].confidence == (
+        knowledge.answer_confidence
+    )
+    close_faq = [*hits(0.35, 0.5), Candidate(id="FAQ-other", type="faq", score=0.3)]
+    assert knowledge.with_question_match("保修期到底多长啊", close_faq)[0].confidence == 0.35
+    assert knowledge.with_question_match("易损件在哪里买", found)[0].confidence == 0.35
