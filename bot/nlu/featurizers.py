@@ -8,6 +8,7 @@ SciPy's per-call checks and matrix construction cost many times the arithmetic o
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,7 @@ def _identity(tokens: list[str]) -> list[str]:
 Row = tuple[np.ndarray, np.ndarray]  # one document's block: columns (ascending), values
 
 
-class Featurizer:
+class Featurizer(ABC):
     """Base: fitted on the training documents, then maps documents to a feature block."""
 
     name = "Featurizer"
@@ -43,20 +44,21 @@ class Featurizer:
     def __init__(self, weight: float = 1.0) -> None:
         self.weight = float(weight)
 
-    def fit(self, docs: Sequence[Doc]) -> None:
+    def fit(self, docs: Sequence[Doc]) -> None:  # noqa: B027 - an optional step, not abstract
         """Nothing to fit by default."""
 
+    @abstractmethod
     def transform(self, docs: Sequence[Doc]) -> sp.csr_matrix:
-        raise NotImplementedError
+        """The documents' feature block, one row each."""
 
     @property
+    @abstractmethod
     def width(self) -> int:
         """The block's number of columns."""
-        raise NotImplementedError
 
+    @abstractmethod
     def row(self, doc: Doc) -> Row:
         """`transform([doc])`'s nonzero entries (unweighted), the same numbers."""
-        raise NotImplementedError
 
 
 class SentenceEmbeddingFeaturizer(Featurizer):
@@ -100,8 +102,9 @@ class _Tfidf(Featurizer):
 
     vectorizer: TfidfVectorizer
 
+    @abstractmethod
     def _features(self, doc: Doc) -> list[str]:
-        raise NotImplementedError
+        """The document's terms as the vectorizer's analyzer reads them."""
 
     @property
     def width(self) -> int:
@@ -145,7 +148,7 @@ class WordTfidfFeaturizer(_Tfidf):
             for i in range(len(words) - n + 1)
         ]
 
-    def fit(self, docs: Sequence[Doc]) -> None:
+    def fit(self, docs: Sequence[Doc]) -> None:  # noqa: B027 - an optional step, not abstract
         self.vectorizer.fit([self._grams(doc) for doc in docs])
 
     def transform(self, docs: Sequence[Doc]) -> sp.csr_matrix:
@@ -170,7 +173,7 @@ class CharTfidfFeaturizer(_Tfidf):
             dtype=np.float64,
         )
 
-    def fit(self, docs: Sequence[Doc]) -> None:
+    def fit(self, docs: Sequence[Doc]) -> None:  # noqa: B027 - an optional step, not abstract
         texts = [doc.folded for doc in docs]
         try:
             self.vectorizer.fit(texts)
