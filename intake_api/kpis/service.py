@@ -568,8 +568,11 @@ async def _for_scans(session: AsyncSession) -> None:
     default 4 MB of work memory made it sort them on disk (0.43 s) where a hash of its few
     hundred groups takes 0.2 s in memory."""
     if (await session.connection()).dialect.name == "postgresql":
-        await session.execute(text("SET LOCAL jit = off"))
-        await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        # both for this transaction only (SET LOCAL), in one round trip
+        await session.execute(
+            text("SELECT set_config('jit', 'off', true), set_config('work_mem', :memory, true)"),
+            {"memory": WORK_MEM},
+        )
 
 
 Source = AsyncSession | async_sessionmaker[AsyncSession]
