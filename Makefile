@@ -47,6 +47,8 @@ bench: $(STAMP)
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout2/kb.yaml --conversations bench/data/conversations/holdout2.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout3/kb.yaml --queries bench/data/holdout3/queries.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout3/kb.yaml --conversations bench/data/conversations/holdout3.jsonl
+	$(BIN)/aftersales bot evaluate --kb bench/data/holdout4/kb.yaml --queries bench/data/holdout4/queries.jsonl
+	$(BIN)/aftersales bot evaluate --kb bench/data/holdout4/kb.yaml --conversations bench/data/conversations/holdout4.jsonl
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
