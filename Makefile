@@ -49,6 +49,8 @@ bench: $(STAMP)
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout3/kb.yaml --conversations bench/data/conversations/holdout3.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout4/kb.yaml --queries bench/data/holdout4/queries.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout4/kb.yaml --conversations bench/data/conversations/holdout4.jsonl
+	$(BIN)/aftersales bot evaluate --kb bench/data/holdout5/kb.yaml --queries bench/data/holdout5/queries.jsonl
+	$(BIN)/aftersales bot evaluate --kb bench/data/holdout5/kb.yaml --conversations bench/data/conversations/holdout5.jsonl
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
