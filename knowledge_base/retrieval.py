@@ -34,6 +34,11 @@ _SPECIFICATION = re.compile(
     r"(尺寸|外形|规格|大小|重量|体积)[^，。？?,.!！]{0,4}(多少|多大|几)"
     r"|(举|升|提)得?多高|多重(?=[？?吗呢啊]|$)"
     r"|\bwhat size\b|\bhow (big|heavy|tall|wide)\b|\bwhat (are )?the dimensions\b|\bweighs?\b"
+    r"|(噪音|噪声|声音)[^，。？?,.!！]{0,4}(多少|多大|几)|(多少|几多|几)分贝"
+    r"|(功率|耗电量?|用电量)[^，。？?,.!！]{0,4}(多少|多大|几)"
+    r"|\bwhat('?s| is) the (noise|sound) level\b|\bhow (loud|noisy) is\b|\bhow many (decibels|db)\b"
+    r"|\bwhat('?s| is) the power (consumption|rating|draw)\b"
+    r"|\bhow (much|many) (power|electricity|kw)\b"
 )
 
 
@@ -55,6 +60,16 @@ def word_weights(index: KnowledgeIndex, tokens: Iterable[str]) -> dict[str, floa
     return weights
 
 
+def uses_word(index: KnowledgeIndex, word: str) -> bool:
+    """Whether the index's lexical documents use every token of `word` (without a lexical
+    channel nothing can be told apart, and every word counts as used)."""
+    if index.lexical is None:
+        return True
+    vocab = index.lexical.vocab_dict
+    tokens = tokenize(word)
+    return bool(tokens) and all(token in vocab for token in tokens)
+
+
 def question_match(index: KnowledgeIndex, query: str, questions: Iterable[str]) -> float:
     """The largest share (0..1) of the query's weighted words that one of `questions` uses."""
     words = set(tokenize(query))
@@ -70,7 +85,8 @@ def question_match(index: KnowledgeIndex, query: str, questions: Iterable[str]) 
 
 
 def asks_for_specification(text: str) -> bool:
-    """Whether the text asks for a size, dimensions, a weight or a lifting height."""
+    """Whether the text asks for a size, dimensions, a weight, a lifting height, a noise level
+    or a power rating: a specification, which no fault's repair steps give."""
     return bool(_SPECIFICATION.search(_mandarin(text)))
 
 

@@ -142,7 +142,10 @@ class DialogueEngine:
         names = self.knowledge.own_words()
         graph_key = tuple(names)
         if self._frames is None or self._frames[0] != graph_key:
-            self._frames = (graph_key, FrameReader(self.texts, self.knowledge.mentions, names))
+            reader = FrameReader(
+                self.texts, self.knowledge.mentions, names, known=self.knowledge.uses_word
+            )
+            self._frames = (graph_key, reader)
         return self._frames[1]
 
     async def handle(

@@ -37,6 +37,15 @@ _MODEL = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,6})[\s\-_.]?(\d{1,5})(?![0-9])
 _SERIES_MODEL = re.compile(
     r"(?<![A-Za-z0-9])([A-Za-z]{1,6})[\s\-_.]([A-Za-z]{1,3})[\s\-_.]?(\d{1,5})(?![0-9])"
 )
+# A word written with a capital ("Miele", "Queen" of "Speed Queen"), and what may stand between
+# it and the kind of equipment it names: a space, a measure word ("Speed Queen部乾衣機").
+_CAPITALIZED = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Za-z]{2,}(?![A-Za-z0-9])")
+_MEASURE = re.compile(r"\s*[部台个架套款只]?\s*")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
+_LATIN_WORDS = re.compile(r"[a-z]+(?:-[a-z]+)*")
+_LOWER_WORD = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")
+# The bot's own training and dialogue data: words customers use that name no maker.
+_BOT_TEXTS = ("nlu/en.yml", "dialogue.yml", "domain.yml")
 
 
 @dataclass
@@ -101,6 +110,7 @@ class FrameReader:
         mentions: Callable[[str], Mentions],
         own_names: Iterable[str] = (),
         data: Mapping[str, Any] | None = None,
+        known: Callable[[str], bool] | None = None,
     ) -> None:
         data = data if data is not None else _frame_data()
         self._texts = texts
@@ -110,6 +120,9 @@ class FrameReader:
         own = " ".join(fold(name) for name in own_names)
         others = [*(data.get("other_makers") or []), *(data.get("other_equipment") or [])]
         self._makers = [fold(str(name)) for name in others if fold(str(name)) not in own]
+        self._kinds = _kinds_of_equipment(own_names)
+        self._known = known or (lambda _word: True)
+        self._plain = _bot_words() | {fold(str(word)) for word in data.get("plain_words") or []}
 
     # --- reading a message ---------------------------------------------------------------
 
@@ -187,6 +200,21 @@ class FrameReader:
                 match = re.search(pattern, folded)
                 if match:
                     return match.group(0)
+        return self._unlisted_maker(text)
+
+    def _unlisted_maker(self, text: str) -> str | None:
+        """A maker no list names: a capitalized word that neither the knowledge base (`known`,
+        its search vocabulary) nor the bot's own data uses, written just before a kind of
+        equipment the knowledge base names ("Girbau ironer", "Our Miele dryer", "Speed Queen部
+        乾衣機"). Our own brand is in the knowledge base's texts, so it is known."""
+        for match in _CAPITALIZED.finditer(text):
+            word = match.group(0)
+            if word.lower() in self._plain or self._known(word):
+                continue
+            rest = fold(text[match.end() :])
+            rest = rest[_MEASURE.match(rest).end() :]  # type: ignore[union-attr]
+            if any(_opens_with(rest, kind) for kind in self._kinds):
+                return word
         return None
 
     def without_topic_cue(self, text: str) -> str:
@@ -207,23 +235,26 @@ class FrameReader:
 
 def unknown_models(text: str, mentions: Mentions, product_ids: Iterable[str]) -> list[str]:
     """Model numbers shaped like ours that are none of ours: "HX-90" when the knowledge base has
-    HX-37 and HX-75, "KR-X5" (the same family, another series) when it has KR-P10 and KR-S8."""
-    if mentions.products:
-        return []
+    HX-37 and HX-75, "KR-X5" (the same family, another series) when it has KR-P10 and KR-S8.
+    A kind of equipment the message also names ("WX-40 洗脱机", "my DR-50 dryer") does not make
+    the model ours: only one of our own model numbers in the message does."""
     ids = list(product_ids)
     prefixes: dict[str, set[str]] = {}
     for product_id in ids:
         match = _MODEL.search(product_id)
         if match:
             prefixes.setdefault(match.group(1).upper(), set()).add(match.group(2))
+    codes = {c.replace("-", "").upper() for c in mentions.codes}
     found = []
     for match in _MODEL.finditer(text):
         letters, number = match.group(1).upper(), match.group(2)
-        if letters in prefixes and number not in prefixes[letters]:
-            token = f"{letters}{number}"
-            if not any(token == c.replace("-", "").upper() for c in mentions.codes):
-                found.append(match.group(0))
-    return found or _unknown_series(text, ids)
+        if number in prefixes.get(letters, ()):
+            return []  # one of ours is named
+        if letters in prefixes and f"{letters}{number}" not in codes:
+            found.append(match.group(0))
+    if found or mentions.products:
+        return found
+    return _unknown_series(text, ids)
 
 
 def _unknown_series(text: str, product_ids: list[str]) -> list[str]:
@@ -236,6 +267,34 @@ def _unknown_series(text: str, product_ids: list[str]) -> list[str]:
         if match.group(1).upper() in families
         and re.sub(r"[^A-Z0-9]", "", match.group(0).upper()) not in ours
     ]
+
+
+def _kinds_of_equipment(names: Iterable[str]) -> set[str]:
+    """The kinds of equipment the knowledge base's names say: an English name's last word
+    ("DR-35 gas tumble dryer" → dryer), a Chinese name's run of characters and its last three
+    (燃气滚筒烘干机 → 烘干机)."""
+    kinds: set[str] = set()
+    for name in names:
+        folded = fold(str(name))
+        for run in _CJK_RUN.findall(folded):
+            kinds.update({run, run[-3:]})
+        if not _CJK.search(folded):
+            words = _LATIN_WORDS.findall(folded)
+            if words and len(words[-1]) >= 4:
+                kinds.add(words[-1])
+    return kinds
+
+
+@lru_cache
+def _bot_words() -> frozenset[str]:
+    """The English words of the bot's own data (NLU examples, prompts, responses), as written
+    in lower case there: a name it capitalizes ("45 Queen Road") is no plain word."""
+    words: set[str] = set()
+    for name in _BOT_TEXTS:
+        path = DATA_DIR / name
+        if path.exists():
+            words.update(_LOWER_WORD.findall(path.read_text(encoding="utf-8")))
+    return frozenset(words)
 
 
 def _flat(value: Any) -> list[str]:

@@ -15,7 +15,12 @@ from knowledge_base.answers import localize, normalize_lang
 from knowledge_base.format import lists_by_lang, texts_by_lang
 from knowledge_base.graph import KnowledgeGraph
 from knowledge_base.loader import read_knowledge_base
-from knowledge_base.retrieval import asks_for_specification, names_any, question_match
+from knowledge_base.retrieval import (
+    asks_for_specification,
+    names_any,
+    question_match,
+    uses_word,
+)
 from knowledge_base.search import PRODUCT_CONFLICT_PENALTY, Hit
 from knowledge_base.service import KnowledgeService
 from knowledge_base.text import CodeMatcher, has_chinese
@@ -167,6 +172,9 @@ class ServiceKnowledge:
             words += [str(v) for v in name.values()] if isinstance(name, dict) else [str(name)]
             words += [*product.aliases, *([product.line] if product.line else [])]
         return words
+
+    def uses_word(self, word: str) -> bool:
+        return uses_word(self.service.index, word)
 
     def product_lines(self, lang: str) -> list[tuple[str, list[str]]]:
         """The product lines as (a name to show, their product ids), in the KB's order; a line's

@@ -193,11 +193,13 @@ def _split_by(candidates: list[Candidate], facet: str) -> bool:
 
 
 def pick_candidate(candidates: list[Candidate], facet: str, mentions: Mentions) -> Candidate | None:
-    """The one candidate a clarifying reply points to, or None when it names none or several."""
+    """The one candidate a clarifying reply points to, or None when it names none or several.
+    A reply that also names what no candidate has ("E41, WX60" to "which model?" when the
+    candidates were about E52) points to none of them: the question is asked afresh."""
     named = mentions.products if facet == "products" else mentions.codes
     if not named:
         return None
-    fitting = [c for c in candidates if named & set(getattr(c, facet))]
+    fitting = [c for c in candidates if named & set(getattr(c, facet)) and _compatible(c, mentions)]
     return fitting[0] if fitting else None
 
 

@@ -74,6 +74,10 @@ class Knowledge(Protocol):
         """Every name, alias and product line the knowledge base gives its products."""
         ...
 
+    def uses_word(self, word: str) -> bool:
+        """Whether the knowledge base's own texts use this word (its search vocabulary)."""
+        ...
+
 
 @dataclass
 class TicketRequest:

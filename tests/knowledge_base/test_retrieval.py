@@ -55,6 +55,10 @@ def test_a_word_no_item_uses_weighs_more_than_a_common_one(index: KnowledgeIndex
         "貨𨋢可以載幾重",
         "How heavy is the unit?",
         "what are the dimensions of the COM-6, how much does it weigh",
+        "what's the noise level of the WX-60 in dB(A) at full spin",
+        "满载运行噪音有多少分贝",
+        "这台机功率多大，耗电量是多少",
+        "how much power does the dryer draw",
     ],
 )
 def test_a_size_or_weight_asked_for_is_a_specification(text: str) -> None:
@@ -69,6 +73,9 @@ def test_a_size_or_weight_asked_for_is_a_specification(text: str) -> None:
         "出现多重报警",
         "the ice cubes come out small",
         "the part dimensions are off and the load weight reading is wrong",
+        "making a loud noise at full spin",
+        "甩干的时候噪音很大",
+        "the power keeps tripping when the dryer heats",
     ],
 )
 def test_a_fault_report_about_sizes_or_heat_is_not_one(text: str) -> None:

@@ -44,6 +44,30 @@ def test_other_makers_and_unknown_models(knowledge: ServiceKnowledge) -> None:
     assert reader.search_text("保用幾耐") == "保修多久"
 
 
+def test_a_kind_of_equipment_named_beside_an_unknown_model_does_not_make_it_ours() -> None:
+    """ "洗脱机" names both of our washers, but "WX-40" is neither of them."""
+    ours = ["WX-25", "WX-60"]
+    both = Mentions(products=frozenset(ours), codes=frozenset({"E05"}))
+    assert unknown_models("WX-40 洗脱机报E05", both, ours) == ["WX-40"]
+    one = Mentions(products=frozenset({"WX-60"}), codes=frozenset({"E05"}))
+    assert unknown_models("WX-60 洗脱机报E05", one, ours) == []
+
+
+def test_a_capitalized_name_no_text_of_ours_uses_is_another_maker(
+    knowledge: ServiceKnowledge,
+) -> None:
+    """Makers no list names: a capitalized word before a kind of equipment the KB names, that
+    neither the KB nor the bot's own data uses."""
+    reader = FrameReader(
+        DialogueTexts.load(), knowledge.mentions, knowledge.own_words(), known=knowledge.uses_word
+    )
+    assert reader.other_maker("Our Quincy compressor shows E05") == "Quincy"
+    assert reader.other_maker("Boge螺杆空压机报E05") == "Boge"
+    assert reader.other_maker("New compressor shows E05") is None  # a plain word
+    assert reader.other_maker("The AC-300 compressor shows E05") is None
+    assert reader.other_maker("Discharge temperature too high on the compressor") is None
+
+
 def test_a_kind_of_equipment_the_kb_names_is_ours(knowledge: ServiceKnowledge) -> None:
     """An air conditioner is another maker's appliance for a compressor KB, but not for a KB
     whose product is called that only in an alias or its line."""

@@ -11,6 +11,7 @@ from bot.dialogue.policy import (
     decide,
     decide_by_category,
     decide_by_faq_lead,
+    pick_candidate,
     route_message,
 )
 from bot.dialogue.ports import Candidate, Mentions
@@ -172,3 +173,13 @@ def test_a_contacts_title_in_a_repair_request_is_not_a_complaint() -> None:
 def test_asking_for_a_manager_or_a_missed_visit_is_a_complaint(text: str) -> None:
     route = route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0))
     assert route == COMPLAINT
+
+
+def test_a_reply_naming_a_code_no_candidate_has_picks_none() -> None:
+    """ "Which model?" about an E52 fault; "E41, WX60" names the model, and another code."""
+    e52 = Candidate("F-E52", "fault", 0.45, products=("WX-25", "WX-60"), codes=("E52",))
+    reply = Mentions(products=frozenset({"WX-60"}), codes=frozenset({"E41"}))
+    assert pick_candidate([e52], "products", reply) is None
+    same_code = Mentions(products=frozenset({"WX-60"}), codes=frozenset({"E52"}))
+    assert pick_candidate([e52], "products", same_code) == e52
+    assert pick_candidate([e52], "products", Mentions(products=frozenset({"WX-60"}))) == e52
