@@ -51,6 +51,8 @@ bench: $(STAMP)
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout4/kb.yaml --conversations bench/data/conversations/holdout4.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout5/kb.yaml --queries bench/data/holdout5/queries.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout5/kb.yaml --conversations bench/data/conversations/holdout5.jsonl
+	$(BIN)/aftersales bot evaluate --kb bench/data/holdout6/kb.yaml --queries bench/data/holdout6/queries.jsonl
+	$(BIN)/aftersales bot evaluate --kb bench/data/holdout6/kb.yaml --conversations bench/data/conversations/holdout6.jsonl
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
