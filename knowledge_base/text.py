@@ -255,22 +255,25 @@ class CodeMatcher:
             key = code_key(code)
             if key and code not in self._codes.get(key, []):
                 self._codes.setdefault(key, []).append(code)
-        self._products: dict[tuple[str, ...], str] = {}
-        chinese: dict[str, str] = {}
+        # Each spelling with every product it names: "generator" may be an alias of two.
+        self._products: dict[tuple[str, ...], set[str]] = {}
+        chinese: dict[str, set[str]] = {}
         for product_id, aliases in (products or {}).items():
             for alias in [product_id, *aliases]:
                 if has_chinese(alias):
-                    chinese[normalize(alias).replace(" ", "")] = product_id
+                    chinese.setdefault(normalize(alias).replace(" ", ""), set()).add(product_id)
                 elif key := code_key(alias):
-                    self._products.setdefault(key, product_id)
+                    self._products.setdefault(key, set()).add(product_id)
         self._chinese_aliases = _generic_aliases(chinese)
         self._code_prefixes = {key[0] for key in self._codes if key[0].isalpha() and len(key) > 1}
         self._max_len = max((len(k) for k in [*self._codes, *self._products]), default=0)
 
     def find(self, text: str) -> Mentions:
         """The codes (every spelling the KB has for them), product ids and unknown codes that
-        `text` names."""
+        `text` names. A word that names several products ("发电机", "generator") adds none of
+        them when the text also names one of them alone ("gs30发电机" is the GS-30)."""
         mentions = Mentions()
+        kinds: list[set[str]] = []  # what the words naming several products name
         folded = fold_width(text)
         runs = _alnum_runs(folded)
         position = 0
@@ -279,7 +282,7 @@ class CodeMatcher:
             if length:
                 key = tuple(run.value for run in runs[position : position + length])
                 if key in self._products:
-                    mentions.products.add(self._products[key])
+                    _named(self._products[key], mentions.products, kinds)
                 else:
                     mentions.codes.update(self._codes[key])
                 position += length
@@ -293,7 +296,10 @@ class CodeMatcher:
         simplified = normalize(text).replace(" ", "")
         for alias, product_ids in self._chinese_aliases.items():
             if alias in simplified:
-                mentions.products.update(product_ids)
+                _named(product_ids, mentions.products, kinds)
+        for kind in kinds:
+            if not kind & mentions.products:
+                mentions.products |= kind
         return mentions
 
     def _longest_match(self, text: str, runs: list[_Run], start: int) -> int:
@@ -324,13 +330,24 @@ class CodeMatcher:
         return _ends_cleanly(text, runs, start + 2)
 
 
-def _generic_aliases(aliases: Mapping[str, str]) -> dict[str, set[str]]:
+def _named(products: set[str], alone: set[str], kinds: list[set[str]]) -> None:
+    """A word's products: one is named alone, several are a kind (kept for later)."""
+    if len(products) == 1:
+        alone |= products
+    else:
+        kinds.append(products)
+
+
+def _generic_aliases(aliases: Mapping[str, set[str]]) -> dict[str, set[str]]:
     """Each Chinese alias with the products it names: its own, and every product with a longer
     alias containing it. In a KB merged from two makers, one's `螺杆机` (a screw chiller) is also
     the other's `37千瓦螺杆机` (a screw compressor): the word names both, not the first alone."""
     return {
-        alias: {product_id, *(other for longer, other in aliases.items() if alias in longer)}
-        for alias, product_id in aliases.items()
+        alias: {
+            *own,
+            *(other for longer, ids in aliases.items() if alias in longer for other in ids),
+        }
+        for alias, own in aliases.items()
     }
 
 

@@ -37,9 +37,10 @@ _MODEL = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,6})[\s\-_.]?(\d{1,5})(?![0-9])
 _SERIES_MODEL = re.compile(
     r"(?<![A-Za-z0-9])([A-Za-z]{1,6})[\s\-_.]([A-Za-z]{1,3})[\s\-_.]?(\d{1,5})(?![0-9])"
 )
-# A word written with a capital ("Miele", "Queen" of "Speed Queen"), and what may stand between
-# it and the kind of equipment it names: a space, a measure word ("Speed Queen部乾衣機").
-_CAPITALIZED = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Za-z]{2,}(?![A-Za-z0-9])")
+# A word that may be a maker's name ("Miele", "kohler", "ASCO"; all capitals from four letters,
+# shorter ones are mostly abbreviations), and what may stand between it and the kind of
+# equipment it names: a space, a measure word ("Speed Queen部乾衣機").
+_NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z][a-z]{2,}|[A-Z]{4,})(?![A-Za-z0-9])")
 _MEASURE = re.compile(r"\s*[部台个架套款只]?\s*")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
 _LATIN_WORDS = re.compile(r"[a-z]+(?:-[a-z]+)*")
@@ -203,11 +204,11 @@ class FrameReader:
         return self._unlisted_maker(text)
 
     def _unlisted_maker(self, text: str) -> str | None:
-        """A maker no list names: a capitalized word that neither the knowledge base (`known`,
-        its search vocabulary) nor the bot's own data uses, written just before a kind of
-        equipment the knowledge base names ("Girbau ironer", "Our Miele dryer", "Speed Queen部
-        乾衣機"). Our own brand is in the knowledge base's texts, so it is known."""
-        for match in _CAPITALIZED.finditer(text):
+        """A maker no list names: a word that neither the knowledge base (`known`, its search
+        vocabulary) nor the bot's own data uses, written just before a kind of equipment the
+        knowledge base names ("Girbau ironer", "our miele dryer", "Speed Queen部乾衣機"). Our
+        own brand is in the knowledge base's texts, so it is known."""
+        for match in _NAME.finditer(text):
             word = match.group(0)
             if word.lower() in self._plain or self._known(word):
                 continue

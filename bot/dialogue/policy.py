@@ -75,6 +75,8 @@ def route_message(texts: DialogueTexts, understanding: Understanding) -> str:
     confident = understanding.confidence >= texts.intent_threshold
     # "How long until a complaint is answered?" asks about the process: a KB question.
     about_process = phrase_match(texts, "process_question", understanding.text)
+    if about_process and phrase_match(texts, COMPLAINT, understanding.text):
+        return QUESTION  # how to complain is asked, not a complaint made
     if (confident and routed == HANDOFF) or (
         phrase_match(texts, HANDOFF, understanding.text) and not about_process
     ):

@@ -219,3 +219,13 @@ def test_a_generic_chinese_alias_names_every_product_it_is_part_of() -> None:
     merged = CodeMatcher([], {"CW-450": ["螺杆机", "冷水机"], "HX-37": ["37千瓦螺杆机"]})
     assert merged.find("螺杆机多久换一次油").products == {"CW-450", "HX-37"}
     assert merged.find("冷水机多久换一次油").products == {"CW-450"}
+
+
+def test_a_word_naming_several_products_gives_way_to_a_model_named_alone() -> None:
+    """The words 发电机 and genset name both generator sets; "gs30" names one of them."""
+    aliases = {"GS-30": ["GS30", "发电机", "genset"], "GS-250": ["GS250", "发电机", "genset"]}
+    matcher = CodeMatcher(["P11"], aliases)
+    assert matcher.find("gs30发电机跳P11").products == {"GS-30"}
+    assert matcher.find("genset GS-250 shows P11").products == {"GS-250"}
+    assert matcher.find("发电机跳P11").products == {"GS-30", "GS-250"}
+    assert matcher.find("my genset shows P11").products == {"GS-30", "GS-250"}

@@ -6,6 +6,7 @@ import pytest
 
 from bot.dialogue.policy import (
     COMPLAINT,
+    QUESTION,
     REPAIR,
     Understanding,
     decide,
@@ -183,3 +184,17 @@ def test_a_reply_naming_a_code_no_candidate_has_picks_none() -> None:
     same_code = Mentions(products=frozenset({"WX-60"}), codes=frozenset({"E52"}))
     assert pick_candidate([e52], "products", same_code) == e52
     assert pick_candidate([e52], "products", Mentions(products=frozenset({"WX-60"}))) == e52
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "请问你们的投诉渠道是什么",
+        "如果對維修唔滿意，可以點樣投訴",
+        "what's the procedure if I want to file a complaint about a service visit",
+    ],
+)
+def test_asking_how_to_complain_is_a_question(text: str) -> None:
+    """Even when the NLU reads a complaint: the customer asks about the procedure."""
+    understanding = Understanding(text, "complaint", 0.9)
+    assert route_message(DialogueTexts.load(), understanding) == QUESTION
