@@ -4,6 +4,7 @@ or a sender who is the contact of exactly one unit, names the equipment."""
 from __future__ import annotations
 
 import re
+from typing import Any, Protocol
 
 from sqlalchemy import Select, bindparam, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +16,21 @@ from intake_api.assets.models import Asset, AssetContact
 _SERIAL_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{3,99}")
 
 
-def facts(asset: Asset) -> UnitFacts:
+class _Unit(Protocol):
+    """The columns a unit's facts are read from (an `Asset`, or a row of them)."""
+
+    serial: str
+    product_id: str
+    site_address: str | None
+    customer_name: str | None
+    customer_phone: str | None
+    customer_tier: str | None
+
+
+_UNIT_COLUMNS = tuple(_Unit.__annotations__)
+
+
+def facts(asset: _Unit) -> UnitFacts:
     customer = {
         "name": asset.customer_name,
         "phone": asset.customer_phone,
@@ -46,23 +61,26 @@ class RegistryUnits:
             if tokens:
                 params["tokens"] = sorted(tokens)
             rows = (await session.execute(_candidates(tokens), params)).all()
-        named = [asset for asset, is_named in rows if is_named]
+        named = [row for row in rows if row.named]
         if len(named) == 1:
             return facts(named[0])
-        owned = [asset for asset, is_named in rows if not is_named]
+        owned = [row for row in rows if not row.named]
         return facts(owned[0]) if len(owned) == 1 else None
 
 
-def _candidates(tokens: set[str]) -> Select[Asset, bool]:
+def _candidates(tokens: set[str]) -> Select[Any]:
     """Up to two units named by `tokens` and up to two the sender is a contact of, in one
     statement: (unit, named). The statement is one of two built once (with and without named
     serials); its parameters are bound when it runs."""
     return _NAMED_OR_OWNED if tokens else _OWNED
 
 
-def _units(*parts: Select[str, bool]) -> Select[Asset, bool]:
+def _units(*parts: Select[str, bool]) -> Select[Any]:
+    """The units' columns, not mapped objects: nothing else in the unit of work loads them, and
+    a plain row costs less to read than an `Asset` (most messages find none at all)."""
     picks = union_all(*parts).subquery()
-    return select(Asset, picks.c.named).join(picks, Asset.serial == picks.c.serial)
+    columns = [getattr(Asset.__table__.c, name) for name in _UNIT_COLUMNS]
+    return select(*columns, picks.c.named).join(picks, Asset.serial == picks.c.serial)
 
 
 _OWNED_PART = select(
