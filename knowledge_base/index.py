@@ -331,8 +331,8 @@ class KnowledgeIndex:
             self.dense = _read_dense(self.index_dir / _DENSE, manifest, mmap)
             self._mapped = mmap
             if (self.index_dir / _LEXICAL).is_dir():
-                self.lexical = bm25s.BM25.load(
-                    str(self.index_dir / _LEXICAL), mmap=mmap, show_progress=False
+                self.lexical = _plain_views(
+                    bm25s.BM25.load(str(self.index_dir / _LEXICAL), mmap=mmap, show_progress=False)
                 )
             token_max = arrays.get("token_max")
         except (OSError, KeyError, ValueError, RuntimeError):
@@ -617,7 +617,7 @@ class KnowledgeIndex:
         slots, first = np.unique(slots, return_index=True)  # results come sorted by similarity
         return slots, sims[first]
 
-    def lexical_scores(self, tokens: list[str]) -> tuple[np.ndarray, float]:
+    def lexical_scores(self, tokens: Sequence[str]) -> tuple[np.ndarray, float]:
         """(BM25 score of every slot, the most an item could score for ALL the query's words).
 
         Words the knowledge base never uses count with a typical word's weight in the maximum,
@@ -701,6 +701,16 @@ def _read_arrays(index_dir: Path, mmap: bool) -> dict[str, np.ndarray]:
         }
     with np.load(index_dir / _ARRAYS_V2, allow_pickle=False) as npz:
         return {name: npz[name] for name in npz.files}
+
+
+def _plain_views(retriever: bm25s.BM25) -> bm25s.BM25:
+    """The BM25 matrix's arrays as plain ndarray views of their maps (the same pages): each
+    search slices them once per query word, and a `np.memmap` slice pays for the subclass."""
+    retriever.scores = {
+        name: np.asarray(value) if isinstance(value, np.ndarray) else value
+        for name, value in retriever.scores.items()
+    }
+    return retriever
 
 
 def _read_dense(path: Path, manifest: dict, mmap: bool) -> faiss.Index:

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from knowledge_base.index import KnowledgeIndex
-from knowledge_base.text import has_chinese, normalize, to_mandarin, tokenize
+from knowledge_base.text import has_chinese, normalize, query_tokens, to_mandarin
 
 _LATIN = re.compile(r"[a-z0-9]+")
 # A specification asked for, in the Mandarin form of the text (Cantonese 幾大 / 幾重 read as
@@ -66,20 +66,20 @@ def uses_word(index: KnowledgeIndex, word: str) -> bool:
     if index.lexical is None:
         return True
     vocab = index.lexical.vocab_dict
-    tokens = tokenize(word)
+    tokens = query_tokens(word)
     return bool(tokens) and all(token in vocab for token in tokens)
 
 
 def question_match(index: KnowledgeIndex, query: str, questions: Iterable[str]) -> float:
     """The largest share (0..1) of the query's weighted words that one of `questions` uses."""
-    words = set(tokenize(query))
+    words = set(query_tokens(query))
     if not words:
         return 0.0
     weights = word_weights(index, words)
     total = sum(weights.values())
     best = 0.0
     for question in questions:
-        shared = words & set(tokenize(question))
+        shared = words & set(query_tokens(question))
         best = max(best, sum(weights[word] for word in shared) / total)
     return best
 

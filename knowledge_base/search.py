@@ -34,9 +34,9 @@ from knowledge_base.text import (
     detect_lang,
     detect_script,
     has_chinese,
+    query_tokens,
     to_mandarin,
     to_traditional,
-    tokenize,
 )
 
 MAX_QUERY_CHARS = 2000
@@ -170,7 +170,7 @@ class Searcher:
         index = self.index
         vector = index.encoder.encode([to_mandarin(text)])[0]
         dense_slots, dense_sims = index.dense_scores(vector, DENSE_ROWS)
-        tokens = tokenize(text)
+        tokens = query_tokens(text)
         lexical, lexical_max = index.lexical_scores(tokens)
         top_lexical = _top(lexical, LEXICAL_CANDIDATES)
         mentions = index.matcher.find(text)

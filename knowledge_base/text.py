@@ -17,6 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from re import _constants as _sre_constants  # type: ignore[attr-defined]
+from re import _parser as _sre_parser  # type: ignore[attr-defined]
+from typing import Any
 
 import jieba
 import yaml
@@ -76,16 +79,93 @@ _LOOKAROUND = re.compile(r"\(\?<?[!=][^)]*\)")
 
 @lru_cache(maxsize=1)
 def _dialect() -> tuple[re.Pattern[str], tuple[str, ...]]:
-    """One pattern over every Cantonese word of dialect.yml (longest words first, so 系咪 wins
+    """One pattern over every Cantonese word of dialect.yml (`_dialect_alternation`) and the
+    Mandarin of each alternative, by group number."""
+    alternation, standard = _dialect_alternation()
+    return re.compile(_at_first_chars(alternation)), standard
+
+
+def _dialect_alternation() -> tuple[str, tuple[str, ...]]:
+    """The words of dialect.yml as one alternation of groups (longest words first, so 系咪 wins
     over 系; of two as long, the one with a context condition first, so 快啲 is read before
-    a plain 啲) and the Mandarin of each alternative, by group number."""
+    a plain 啲) and the Mandarin of each group."""
     data = yaml.safe_load(DIALECT_FILE.read_text(encoding="utf-8")) or {}
     words = sorted(
         ((to_simplified(str(k)), str(v)) for k, v in (data.get("words") or {}).items()),
         key=lambda kv: (-len(_LOOKAROUND.sub("", kv[0])), not _LOOKAROUND.search(kv[0])),
     )
-    pattern = re.compile("|".join(f"({word})" for word, _ in words))
-    return pattern, tuple(standard for _, standard in words)
+    alternation = "|".join(f"({word})" for word, _ in words)
+    return alternation, tuple(standard for _, standard in words)
+
+
+def _at_first_chars(pattern: str) -> str:
+    """`pattern` behind a lookahead for the characters its matches can start with: the regex
+    engine then passes over any other position on one test instead of trying each of the
+    table's two hundred alternatives there (≈ 1.2 ms → 0.04 ms a text). The same matches; the
+    pattern as it is when its first characters cannot be worked out."""
+    ranges = _first_chars(pattern)
+    if ranges is None:
+        return pattern
+    chars = "".join(
+        re.escape(chr(low)) + (f"-{re.escape(chr(high))}" if high > low else "")
+        for low, high in sorted(ranges)
+    )
+    return f"(?=[{chars}])(?:{pattern})"
+
+
+class _Unreadable(Exception):
+    """A pattern element whose first characters `_first_chars` does not work out."""
+
+
+def _first_chars(pattern: str) -> set[tuple[int, int]] | None:
+    """The code point ranges a match of `pattern` can start with; None when a match may be
+    empty or an element is not one of the plain kinds the dialect table uses."""
+    parsed = _sre_parser.parse(pattern)
+    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+        return None
+    try:
+        ranges, may_be_empty = _sequence_starts(parsed.data)
+    except _Unreadable:
+        return None
+    return None if may_be_empty or not ranges else ranges
+
+
+def _sequence_starts(items: Iterable[tuple[Any, Any]]) -> tuple[set[tuple[int, int]], bool]:
+    """(ranges a match of the sequence can start with, whether it can match nothing)."""
+    ranges: set[tuple[int, int]] = set()
+    for op, arg in items:
+        starts, may_be_empty = _element_starts(op, arg)
+        ranges |= starts
+        if not may_be_empty:
+            return ranges, False
+    return ranges, True
+
+
+def _element_starts(op: Any, arg: Any) -> tuple[set[tuple[int, int]], bool]:
+    sre = _sre_constants
+    if op is sre.LITERAL:
+        return {(arg, arg)}, False
+    if op is sre.IN:
+        ranges = set()
+        for kind, value in arg:
+            if kind is sre.LITERAL:
+                ranges.add((value, value))
+            elif kind is sre.RANGE:
+                ranges.add(value)
+            else:  # a negated set or a category
+                raise _Unreadable
+        return ranges, False
+    if op in (sre.ASSERT, sre.ASSERT_NOT, sre.AT):  # zero width: look further
+        return set(), True
+    if op is sre.SUBPATTERN and not (arg[1] or arg[2]):  # a group without flags of its own
+        return _sequence_starts(arg[3])
+    if op is sre.BRANCH:
+        found = [_sequence_starts(branch) for branch in arg[1]]
+        return set().union(*(r for r, _ in found)), any(e for _, e in found)
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+        ranges, may_be_empty = _sequence_starts(arg[2])
+        return ranges, may_be_empty or arg[0] == 0
+    raise _Unreadable
 
 
 # A Cantonese "A唔A" question (可唔可以…, 會唔會…, 要唔要…) asks what Mandarin asks with 吗
@@ -191,6 +271,16 @@ def tokenize(text: str) -> list[str]:
         position = match.end()
     tokens.extend(_latin_tokens(norm[position:]))
     return tokens
+
+
+# Memoised: the search's lexical channel and the FAQ question match tokenize the same message,
+# and an FAQ's questions recur at every message that asks for one. A text's tokens depend on the
+# text alone within a process (`tokenizer_revision` is fixed for its life).
+@lru_cache(maxsize=8192)
+def query_tokens(text: str) -> tuple[str, ...]:
+    """`tokenize` of a text searched with or compared against (the index's documents, a million
+    of them, are tokenized with `tokenize` and kept out of this cache)."""
+    return tuple(tokenize(text))
 
 
 def _latin_tokens(text: str) -> list[str]:

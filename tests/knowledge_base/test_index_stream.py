@@ -137,7 +137,7 @@ def test_mapped_index_serves_like_a_loaded_one_and_still_updates(tmp_path: Path)
     mapped = KnowledgeIndex.open(tmp_path / "index", CountingEncoder())
     assert mapped.mapped and not loaded.mapped
     assert isinstance(mapped.alive.base, np.memmap)  # a plain view of the map
-    assert mapped.lexical is not None and isinstance(mapped.lexical.scores["data"], np.memmap)
+    assert mapped.lexical is not None and isinstance(mapped.lexical.scores["data"].base, np.memmap)
     assert str(tmp_path / "index" / "dense.faiss") in _mapped_files()
     for query in QUERIES:
         expected = [(h.id, h.score) for h in Searcher(loaded).search(query)]

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
+import yaml
 
 from knowledge_base.text import (
+    _LOOKAROUND,
+    DIALECT_FILE,
     CodeMatcher,
+    _dialect,
+    _dialect_alternation,
+    _first_chars,
     code_key,
     detect_script,
     has_chinese,
@@ -229,3 +239,61 @@ def test_a_word_naming_several_products_gives_way_to_a_model_named_alone() -> No
     assert matcher.find("genset GS-250 shows P11").products == {"GS-250"}
     assert matcher.find("发电机跳P11").products == {"GS-30", "GS-250"}
     assert matcher.find("my genset shows P11").products == {"GS-30", "GS-250"}
+
+
+def test_the_dialect_pattern_skips_positions_no_word_starts_at() -> None:
+    """The lookahead of the words' first characters is what keeps reading a text cheap."""
+    pattern, _ = _dialect()
+    assert pattern.pattern.startswith("(?=[")
+
+
+def test_the_dialect_lookahead_finds_what_the_plain_alternation_finds() -> None:
+    """Every readable query and conversation turn, and every word of the table (and its
+    Mandarin) in a sentence, reads the same with and without the first-character lookahead."""
+    alternation, standard = _dialect_alternation()
+    plain, fast = re.compile(alternation), _dialect()[0]
+    table = yaml.safe_load(DIALECT_FILE.read_text(encoding="utf-8"))["words"]
+    words = [f"好{_LOOKAROUND.sub('', str(k))}啲，{v}嘅" for k, v in table.items()]
+    texts = words + _bench_texts()
+    assert len(texts) > 1000
+
+    def mandarin(match: re.Match[str]) -> str:
+        return standard[(match.lastindex or 1) - 1]
+
+    for text in texts:
+        simplified = to_simplified(text)
+        assert fast.sub(mandarin, simplified) == plain.sub(mandarin, simplified), text
+
+
+def _bench_texts() -> list[str]:
+    data = Path(__file__).resolve().parents[2] / "bench" / "data"
+    files = [data / "demo-queries.jsonl"]
+    files += [data / name / "queries.jsonl" for name in ("dev2", "holdout", "holdout2")]
+    files += [data / "conversations" / f"{name}.jsonl" for name in ("demo", "dev2")]
+    texts = []
+    for path in files:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            texts += [turn["text"] for turn in item.get("turns", [])] or [item["text"]]
+    return texts
+
+
+@pytest.mark.parametrize(
+    ("pattern", "first"),
+    [
+        ("(甲乙)|((?<!x)丙(?=丁))", "甲丙"),
+        ("(?:^|(?<=[,]))[部架]机", "部架"),
+        ("(a?b)|(c+)", "abc"),
+        ("(a*)", None),  # may match nothing
+        ("(.)", None),  # any character
+        ("([^a])", None),
+        ("(?i)(a)", None),
+    ],
+)
+def test_first_characters_of_a_pattern(pattern: str, first: str | None) -> None:
+    ranges = _first_chars(pattern)
+    if first is None:
+        assert ranges is None
+    else:
+        assert ranges is not None
+        assert {chr(c) for low, high in ranges for c in range(low, high + 1)} == set(first)
