@@ -7,7 +7,9 @@ service's state is seen by the next message without restarting the bot.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from functools import lru_cache, partial
 from pathlib import Path
 
 from bot.dialogue.ports import Candidate, Mentions
@@ -49,6 +51,8 @@ ONLY_FAQ_FLOOR = 0.3
 # FAQs are left out (uncovered service questions reach 0.63–0.67 with leads of 0.09–0.19).
 FAULT_LEAD = 0.06
 FAULT_FLOOR = 0.65
+# Texts whose mentions are kept per graph (a message, its clauses, its frame's query).
+MENTIONS_CACHE = 1024
 
 
 class ServiceKnowledge:
@@ -56,7 +60,7 @@ class ServiceKnowledge:
 
     def __init__(self, service: KnowledgeService) -> None:
         self.service = service
-        self._matchers: tuple[KnowledgeGraph, CodeMatcher] | None = None
+        self._matchers: tuple[KnowledgeGraph, Callable[[str], Mentions]] | None = None
 
     @property
     def threshold(self) -> float:
@@ -151,12 +155,7 @@ class ServiceKnowledge:
         return self.service.answer(item_id, lang).text
 
     def mentions(self, text: str) -> Mentions:
-        found = self._matcher().find(text)
-        return Mentions(
-            products=frozenset(found.products),
-            codes=frozenset(found.codes),
-            unknown_codes=frozenset(found.unknown_codes),
-        )
+        return self._mentions()(text)
 
     def product_names(self, lang: str) -> dict[str, str]:
         language = normalize_lang(lang)
@@ -193,16 +192,28 @@ class ServiceKnowledge:
             named.append((label, ids))
         return named
 
-    def _matcher(self) -> CodeMatcher:
-        """The code/model matcher of the current graph (rebuilt after a KB import)."""
+    def _mentions(self) -> Callable[[str], Mentions]:
+        """What a text names by the code/model matcher of the current graph (both rebuilt after
+        a KB import), memoised: one message's text is read by the search, its checks, the
+        decision and the frame."""
         graph = self.service.graph
         if self._matchers is None or self._matchers[0] is not graph:
             names = {
                 product.id: [*product.aliases, *_chinese_names(product.name)]
                 for product in graph.products.values()
             }
-            self._matchers = (graph, CodeMatcher(graph.codes(), names))
+            matcher = CodeMatcher(graph.codes(), names)
+            self._matchers = (graph, lru_cache(maxsize=MENTIONS_CACHE)(partial(_named, matcher)))
         return self._matchers[1]
+
+
+def _named(matcher: CodeMatcher, text: str) -> Mentions:
+    found = matcher.find(text)
+    return Mentions(
+        products=frozenset(found.products),
+        codes=frozenset(found.codes),
+        unknown_codes=frozenset(found.unknown_codes),
+    )
 
 
 def _candidate(graph: KnowledgeGraph, hit: Hit) -> Candidate:
