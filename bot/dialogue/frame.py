@@ -304,15 +304,17 @@ def _flat(value: Any) -> list[str]:
     return [str(v) for v in value or []]
 
 
+# Both first ask whether the word is there at all (a message is checked against every maker and
+# cue word, and seldom holds one), then, for a Latin word, whether it stands as a whole word.
 def _opens_with(folded: str, word: str) -> bool:
-    if not word:
+    if not word or not folded.startswith(word):
         return False
-    if _CJK.search(word):
-        return folded.startswith(word)
-    return re.match(rf"{re.escape(word)}(?![a-z])", folded) is not None
+    return bool(_CJK.search(word)) or re.match(rf"{re.escape(word)}(?![a-z])", folded) is not None
 
 
 def _contains(folded: str, word: str) -> bool:
+    if word not in folded:
+        return False
     if _CJK.search(word):
-        return word in folded
+        return True
     return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", folded) is not None
