@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 import pytest
 
@@ -272,3 +273,22 @@ def test_tokens_of_another_tokenizer_are_redone_without_embedding(
     query = "排水器不排水"
     expected = [(h.id, h.score) for h in Searcher(fresh).search(query)]
     assert [(h.id, h.score) for h in Searcher(index).search(query)] == expected
+
+
+def test_a_query_is_searched_on_one_omp_thread_with_the_team_s_results(index_dir: Path) -> None:
+    """One vector is searched without an OpenMP team (its id mapping is a parallel loop), to
+    the same slots and cosines as with one, and the thread's team size is left as it was."""
+    index = build(index_dir, small_kb(), CountingEncoder())
+    vector = index.encoder.encode(["discharge pressure too low"])[0]
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        sims, ids = index.dense.search(vector.reshape(1, -1), 8)
+        slots, cosines = index.dense_scores(vector, 8)
+        assert faiss.omp_get_max_threads() == 2
+    finally:
+        faiss.omp_set_num_threads(threads)
+    rows = ids[0] >= 0
+    expected, first = np.unique(ids[0][rows] // index_module.MAX_TEXTS_PER_ITEM, return_index=True)
+    assert np.array_equal(slots, expected)
+    assert np.array_equal(cosines, sims[0][rows][first])
