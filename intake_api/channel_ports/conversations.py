@@ -95,7 +95,7 @@ class StoredConversations:
                 action=AGENT_ACTION if author else NOTICE_ACTION,
                 author=author,
             )
-            await session.flush()
+            await conversations.write_pending(session)
             query = (
                 select(ConversationMessage)
                 .where(ConversationMessage.conversation_id == conversation.id)
