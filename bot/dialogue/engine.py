@@ -317,7 +317,7 @@ class DialogueEngine:
             settled = (
                 decide_by_code(hits, mentions)
                 or decide_by_category(
-                    hits, mentions, self._asked_category(ctx), self.texts.category_confidence
+                    hits, mentions, self._asked_category(ctx), self._category_floor(ctx)
                 )
                 or self._decide_by_faq_lead(ctx, hits, mentions)
             )
@@ -352,6 +352,13 @@ class DialogueEngine:
         if understanding.confidence < self.texts.intent_threshold:
             return None
         return self.texts.intent_categories.get(understanding.intent)
+
+    def _category_floor(self, ctx: _Context) -> float:
+        """The confidence an FAQ of the asked category needs: lower when the NLU is sure."""
+        texts = self.texts
+        if ctx.understanding.confidence >= texts.category_sure_intent:
+            return texts.category_sure_confidence
+        return texts.category_confidence
 
     def _cautious(self, ctx: _Context) -> bool:
         """A price question: answered only at dialogue.yml's `cautious_confidence`."""
