@@ -39,9 +39,9 @@ _SERIES_MODEL = re.compile(
 )
 # A word that may be a maker's name ("Miele", "kohler", "ASCO"; all capitals from four letters,
 # shorter ones are mostly abbreviations), and what may stand between it and the kind of
-# equipment it names: a space, a measure word ("Speed Queen部乾衣機").
+# equipment it names: a space, 的, a measure word ("Speed Queen部乾衣機", "Wittmann的水温机").
 _NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z][a-z]{2,}|[A-Z]{4,})(?![A-Za-z0-9])")
-_MEASURE = re.compile(r"\s*[部台个架套款只]?\s*")
+_MEASURE = re.compile(r"\s*的?\s*[部台个架套款只]?\s*")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
 _LATIN_WORDS = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _LOWER_WORD = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")
@@ -271,9 +271,10 @@ def _unknown_series(text: str, product_ids: list[str]) -> list[str]:
 
 
 def _kinds_of_equipment(names: Iterable[str]) -> set[str]:
-    """The kinds of equipment the knowledge base's names say: an English name's last word
-    ("DR-35 gas tumble dryer" → dryer), a Chinese name's run of characters and its last three
-    (燃气滚筒烘干机 → 烘干机)."""
+    """The kinds of equipment the knowledge base's names say: an English name's last word and
+    the words just before it ("DR-35 gas tumble dryer" → dryer, tumble dryer, gas tumble dryer:
+    "our sumitomo demag moulding machine"), a Chinese name's run of characters and its last
+    three (燃气滚筒烘干机 → 烘干机)."""
     kinds: set[str] = set()
     for name in names:
         folded = fold(str(name))
@@ -282,8 +283,18 @@ def _kinds_of_equipment(names: Iterable[str]) -> set[str]:
         if not _CJK.search(folded):
             words = _LATIN_WORDS.findall(folded)
             if words and len(words[-1]) >= 4:
-                kinds.add(words[-1])
+                kinds.update(_trailing_phrases(words))
     return kinds
+
+
+def _trailing_phrases(words: list[str]) -> set[str]:
+    """The name's last word, and it with up to two words of three letters or more before it."""
+    phrases = {words[-1]}
+    for start in range(len(words) - 2, max(len(words) - 4, -1), -1):
+        if len(words[start]) < 3:
+            break
+        phrases.add(" ".join(words[start:]))
+    return phrases
 
 
 @lru_cache

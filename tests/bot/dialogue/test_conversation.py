@@ -68,6 +68,23 @@ def test_a_capitalized_name_no_text_of_ours_uses_is_another_maker(
     assert reader.other_maker("Discharge temperature too high on the compressor") is None
 
 
+def test_a_maker_before_the_words_of_our_name_or_with_de_is_another_maker(
+    knowledge: ServiceKnowledge,
+) -> None:
+    """The words before the kind in our own names ("screw air compressor") may stand between a
+    maker and the kind ("our hanbell screw air compressor"), and 的 may join them."""
+    reader = FrameReader(
+        DialogueTexts.load(),
+        knowledge.mentions,
+        ["AC-300 screw air compressor", "AC-300 螺杆空压机"],
+        known=knowledge.uses_word,
+    )
+    assert reader.other_maker("our hanbell screw air compressor trips") == "hanbell"
+    assert reader.other_maker("Boge的空压机报E05") == "Boge"
+    assert reader.other_maker("our screw air compressor trips") is None
+    assert reader.other_maker("AC-300的空压机报E05") is None
+
+
 def test_a_kind_of_equipment_the_kb_names_is_ours(knowledge: ServiceKnowledge) -> None:
     """An air conditioner is another maker's appliance for a compressor KB, but not for a KB
     whose product is called that only in an alias or its line."""
