@@ -199,6 +199,12 @@ class DialogueEngine:
                 return followed
         if route in (HANDOFF, COMPLAINT):
             return await self._handoff(ctx, complaint=route == COMPLAINT)
+        if state.stage in (COLLECT, CONFIRM) and route == STATUS:
+            # "那个工单的进度怎么样了" while the form waits: the customer asks about an earlier
+            # request, the new one is not theirs to fill in.
+            state.reset()
+            ctx.slots = {}
+            return await self._status(ctx)
         if state.stage in (COLLECT, CONFIRM):
             if self._means(ctx, "cancel"):
                 state.reset()

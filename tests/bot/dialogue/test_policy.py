@@ -175,6 +175,23 @@ def test_questions_about_visits_are_not_bookings(text: str) -> None:
     assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) != REPAIR
 
 
+@pytest.mark.parametrize(
+    ("text", "route"),
+    [
+        ("唔好再覆我啲罐頭回覆，我要搵人", "handoff"),
+        ("帮我找人！", "handoff"),
+        ("找人来修一下注塑机", REPAIR),
+        ("need someone on site asap, the two-platen won't lock, A230", REPAIR),
+        ("what do we have to get ready on site before it arrives?", QUESTION),
+        ("我上周报修过", "status"),
+    ],
+)
+def test_a_person_a_visit_and_an_earlier_request_by_phrase(text: str, route: str) -> None:
+    """Without the NLU: asking for a person (搵人 alone), someone needed on site, a repair
+    reported earlier; getting ready on site is a question."""
+    assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) == route
+
+
 def test_a_contacts_title_in_a_repair_request_is_not_a_complaint() -> None:
     """联系人张经理 names who to call; it does not ask for a manager."""
     text = "COM-10报E-41不加热，请派工程师上门，地址南京西路1266号，联系人张经理 13916668888"
