@@ -230,8 +230,20 @@ class FrameReader:
 
     def search_text(self, text: str) -> str:
         """The text to search the knowledge base with: Chinese in Simplified, Cantonese words in
-        their Mandarin form (knowledge_base/dialect.yml; Latin text keeps its case: "DXF")."""
-        return to_mandarin(self.without_topic_cue(text))
+        their Mandarin form (knowledge_base/dialect.yml; Latin text keeps its case: "DXF"),
+        without the clauses that take back a model or a code."""
+        return to_mandarin(self.without_topic_cue(self.without_taken_back(text)))
+
+    def without_taken_back(self, text: str) -> str:
+        """The message without its clauses that take back a model or a code ("sorry, it's T07
+        not T21" → "sorry, it's T07"): searched, the code taken back would find its own item."""
+        clauses = self.clauses(text)
+        kept = [clause for clause, negated in clauses if not negated or not self._names(clause)]
+        return text if len(kept) == len(clauses) or not kept else ", ".join(kept)
+
+    def _names(self, clause: str) -> bool:
+        found = self._mentions(clause)
+        return bool(found.codes or found.products)
 
 
 def unknown_models(text: str, mentions: Mentions, product_ids: Iterable[str]) -> list[str]:

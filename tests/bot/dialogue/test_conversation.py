@@ -31,6 +31,14 @@ def test_a_correction_replaces_the_code_it_takes_back(knowledge: ServiceKnowledg
     assert frame.products == ["AC-300"]
 
 
+def test_a_code_taken_back_is_not_searched(knowledge: ServiceKnowledge) -> None:
+    """ "it's E07 not E15": searched, E15 would find its own item first."""
+    reader = _reader(knowledge)
+    assert reader.search_text("sorry, it's E07 not E15") == "sorry, it's E07"
+    assert "E15" not in reader.search_text("不是E15，是E07")
+    assert reader.search_text("the AC-300 is not working") == "the AC-300 is not working"
+
+
 def test_other_makers_and_unknown_models(knowledge: ServiceKnowledge) -> None:
     reader = _reader(knowledge)
     assert reader.other_maker("我们的阿特拉斯空压机报E05")
