@@ -31,6 +31,17 @@ def test_a_correction_replaces_the_code_it_takes_back(knowledge: ServiceKnowledg
     assert frame.products == ["AC-300"]
 
 
+def test_an_appliance_beside_our_model_is_not_the_customers_equipment(
+    knowledge: ServiceKnowledge,
+) -> None:
+    """ "AC-300一开空调就跳闸": the air conditioner is what ours feeds; another maker stays one."""
+    reader = FrameReader(DialogueTexts.load(), knowledge.mentions, knowledge.own_words())
+    assert reader.other_maker("AC-300一开空调就跳闸") is None
+    assert reader.other_maker("空调报E05")
+    assert reader.other_maker("AC-3000 一开空调就跳闸")  # not our model number
+    assert reader.other_maker("阿特拉斯的空压机能配AC-300吗")
+
+
 def test_a_code_taken_back_is_not_searched(knowledge: ServiceKnowledge) -> None:
     """ "it's E07 not E15": searched, E15 would find its own item first."""
     reader = _reader(knowledge)
