@@ -41,6 +41,14 @@ _SPECIFICATION = re.compile(
     r"|\bhow (much|many) (power|electricity|kw)\b"
 )
 
+# The customer says the equipment shows no alarm or code ("没有报警", "冇報警", "no alarm at
+# all", "no error code"), not a question about one ("没有报警代码吗").
+_NO_ALARM = re.compile(
+    r"(没有?|无|不|并没有?|也没有?)(任何)?(报警|报错|故障码|代码|错误码)(?!(代码)?[吗呢?？])"
+    r"|\bno (alarm|error|fault|code|error code|alarm code)s?\b(?! (means|mean)\b)"
+    r"|\bwithout (an?|any) (alarm|error|code)\b"
+)
+
 
 def word_weights(index: KnowledgeIndex, tokens: Iterable[str]) -> dict[str, float]:
     """BM25's idf of each token in the index's lexical documents; a token no item uses weighs
@@ -88,6 +96,12 @@ def asks_for_specification(text: str) -> bool:
     """Whether the text asks for a size, dimensions, a weight, a lifting height, a noise level
     or a power rating: a specification, which no fault's repair steps give."""
     return bool(_SPECIFICATION.search(_mandarin(text)))
+
+
+def says_no_alarm(text: str) -> bool:
+    """Whether the customer says no alarm or code shows: of two close faults, the one that
+    comes with an alarm code is then the less likely."""
+    return bool(_NO_ALARM.search(_mandarin(text)))
 
 
 def names_any(text: str, names: Iterable[str]) -> bool:

@@ -199,6 +199,12 @@ class DialogueEngine:
                 return followed
         if route in (HANDOFF, COMPLAINT):
             return await self._handoff(ctx, complaint=route == COMPLAINT)
+        if state.stage in (COLLECT, CONFIRM) and route == STATUS:
+            # "那个工单的进度怎么样了" while the form waits: the customer asks about an earlier
+            # request, the new one is not theirs to fill in.
+            state.reset()
+            ctx.slots = {}
+            return await self._status(ctx)
         if state.stage in (COLLECT, CONFIRM):
             if self._means(ctx, "cancel"):
                 state.reset()
@@ -317,7 +323,7 @@ class DialogueEngine:
             settled = (
                 decide_by_code(hits, mentions)
                 or decide_by_category(
-                    hits, mentions, self._asked_category(ctx), self.texts.category_confidence
+                    hits, mentions, self._asked_category(ctx), self._category_floor(ctx)
                 )
                 or self._decide_by_faq_lead(ctx, hits, mentions)
             )
@@ -352,6 +358,13 @@ class DialogueEngine:
         if understanding.confidence < self.texts.intent_threshold:
             return None
         return self.texts.intent_categories.get(understanding.intent)
+
+    def _category_floor(self, ctx: _Context) -> float:
+        """The confidence an FAQ of the asked category needs: lower when the NLU is sure."""
+        texts = self.texts
+        if ctx.understanding.confidence >= texts.category_sure_intent:
+            return texts.category_sure_confidence
+        return texts.category_confidence
 
     def _cautious(self, ctx: _Context) -> bool:
         """A price question: answered only at dialogue.yml's `cautious_confidence`."""

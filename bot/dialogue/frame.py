@@ -39,9 +39,11 @@ _SERIES_MODEL = re.compile(
 )
 # A word that may be a maker's name ("Miele", "kohler", "ASCO"; all capitals from four letters,
 # shorter ones are mostly abbreviations), and what may stand between it and the kind of
-# equipment it names: a space, a measure word ("Speed Queen部乾衣機").
+# equipment it names: a space, 的, a measure word ("Speed Queen部乾衣機", "Wittmann的水温机").
 _NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z][a-z]{2,}|[A-Z]{4,})(?![A-Za-z0-9])")
-_MEASURE = re.compile(r"\s*[部台个架套款只]?\s*")
+_MEASURE = re.compile(r"\s*的?\s*[部台个架套款只]?\s*")
+# A model number in one of our names: letters, then digits ("TS-800 自动转换开关" → TS-800).
+_MODEL_NUMBER = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,6}[\s\-_.]?\d{2,5}[A-Za-z]?(?![A-Za-z0-9])")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
 _LATIN_WORDS = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _LOWER_WORD = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")
@@ -119,9 +121,10 @@ class FrameReader:
         self._negations = [fold(w) for w in _flat(texts.cues.get("negation"))]
         self._topic = [fold(w) for w in _flat(texts.cues.get("topic_switch"))]
         own = " ".join(fold(name) for name in own_names)
-        others = [*(data.get("other_makers") or []), *(data.get("other_equipment") or [])]
-        self._makers = [fold(str(name)) for name in others if fold(str(name)) not in own]
+        self._makers = _others(data.get("other_makers"), own)
+        self._equipment = _others(data.get("other_equipment"), own)
         self._kinds = _kinds_of_equipment(own_names)
+        self._models = _model_numbers(own_names)
         self._known = known or (lambda _word: True)
         self._plain = _bot_words() | {fold(str(word)) for word in data.get("plain_words") or []}
 
@@ -190,9 +193,12 @@ class FrameReader:
         return any(_opens_with(folded, word) for word in self._topic)
 
     def other_maker(self, text: str) -> str | None:
-        """Another maker's name, or words saying the equipment is not ours, in the message."""
+        """Another maker's name, another kind of appliance, or words saying the equipment is not
+        ours, in the message. An appliance beside one of our models named by its number is
+        what ours works with ("GS30一开空调和冷库就跳闸"), not the customer's equipment."""
         folded = fold(text)
-        for name in self._makers:
+        ours = any(_names_model(folded, model) for model in self._models)
+        for name in self._makers + ([] if ours else self._equipment):
             if _contains(folded, name):
                 return name
         patterns = self._texts.phrases.get("other_maker", {})
@@ -230,8 +236,20 @@ class FrameReader:
 
     def search_text(self, text: str) -> str:
         """The text to search the knowledge base with: Chinese in Simplified, Cantonese words in
-        their Mandarin form (knowledge_base/dialect.yml; Latin text keeps its case: "DXF")."""
-        return to_mandarin(self.without_topic_cue(text))
+        their Mandarin form (knowledge_base/dialect.yml; Latin text keeps its case: "DXF"),
+        without the clauses that take back a model or a code."""
+        return to_mandarin(self.without_topic_cue(self.without_taken_back(text)))
+
+    def without_taken_back(self, text: str) -> str:
+        """The message without its clauses that take back a model or a code ("sorry, it's T07
+        not T21" → "sorry, it's T07"): searched, the code taken back would find its own item."""
+        clauses = self.clauses(text)
+        kept = [clause for clause, negated in clauses if not negated or not self._names(clause)]
+        return text if len(kept) == len(clauses) or not kept else ", ".join(kept)
+
+    def _names(self, clause: str) -> bool:
+        found = self._mentions(clause)
+        return bool(found.codes or found.products)
 
 
 def unknown_models(text: str, mentions: Mentions, product_ids: Iterable[str]) -> list[str]:
@@ -271,9 +289,10 @@ def _unknown_series(text: str, product_ids: list[str]) -> list[str]:
 
 
 def _kinds_of_equipment(names: Iterable[str]) -> set[str]:
-    """The kinds of equipment the knowledge base's names say: an English name's last word
-    ("DR-35 gas tumble dryer" → dryer), a Chinese name's run of characters and its last three
-    (燃气滚筒烘干机 → 烘干机)."""
+    """The kinds of equipment the knowledge base's names say: an English name's last word and
+    the words just before it ("DR-35 gas tumble dryer" → dryer, tumble dryer, gas tumble dryer:
+    "our sumitomo demag moulding machine"), a Chinese name's run of characters and its last
+    three (燃气滚筒烘干机 → 烘干机)."""
     kinds: set[str] = set()
     for name in names:
         folded = fold(str(name))
@@ -282,8 +301,32 @@ def _kinds_of_equipment(names: Iterable[str]) -> set[str]:
         if not _CJK.search(folded):
             words = _LATIN_WORDS.findall(folded)
             if words and len(words[-1]) >= 4:
-                kinds.add(words[-1])
+                kinds.update(_trailing_phrases(words))
     return kinds
+
+
+def _others(names: Iterable[object] | None, own: str) -> list[str]:
+    """frame.yml's names of other makers or appliances, without those our own names use."""
+    return [fold(str(name)) for name in names or [] if fold(str(name)) not in own]
+
+
+def _model_numbers(names: Iterable[str]) -> set[str]:
+    """The model numbers in our names and aliases ("AC-300", "gs30", "JP 160")."""
+    return {fold(model) for name in names for model in _MODEL_NUMBER.findall(str(name))}
+
+
+def _names_model(folded: str, model: str) -> bool:
+    return re.search(rf"(?<![a-z0-9]){re.escape(model)}(?![a-z0-9])", folded) is not None
+
+
+def _trailing_phrases(words: list[str]) -> set[str]:
+    """The name's last word, and it with up to two words of three letters or more before it."""
+    phrases = {words[-1]}
+    for start in range(len(words) - 2, max(len(words) - 4, -1), -1):
+        if len(words[start]) < 3:
+            break
+        phrases.add(" ".join(words[start:]))
+    return phrases
 
 
 @lru_cache

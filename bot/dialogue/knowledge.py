@@ -21,6 +21,7 @@ from knowledge_base.retrieval import (
     asks_for_specification,
     names_any,
     question_match,
+    says_no_alarm,
     uses_word,
 )
 from knowledge_base.search import PRODUCT_CONFLICT_PENALTY, Hit
@@ -53,6 +54,9 @@ FAULT_LEAD = 0.06
 FAULT_FLOOR = 0.65
 # Texts whose mentions are kept per graph (a message, its clauses, its frame's query).
 MENTIONS_CACHE = 1024
+# A fault without alarm codes this close behind a best one with codes goes first when the
+# customer says no alarm shows (the dialogue's close-call margin, `policy.CANDIDATE_MARGIN`).
+NO_ALARM_MARGIN = 0.08
 
 
 class ServiceKnowledge:
@@ -80,6 +84,8 @@ class ServiceKnowledge:
         found = self.by_named_component(text, [_candidate(graph, hit) for hit in hits])
         found = self.with_question_match(text, found)
         found = self.with_clear_fault(found)
+        if says_no_alarm(text) and not codes:
+            found = _without_alarm_first(found)
         if asks_for_specification(text):  # a size or a weight: no fault's repair steps give it
             found = [replace(c, confidence=0.0) if c.type == "fault" else c for c in found]
         return found[:k] + [c for c in found[k:] if codes & set(c.codes)]
@@ -231,6 +237,20 @@ def _candidate(graph: KnowledgeGraph, hit: Hit) -> Candidate:
         confidence=hit.confidence,
         category=str(fields.get("category") or ""),
     )
+
+
+def _without_alarm_first(found: list[Candidate]) -> list[Candidate]:
+    """The hits, a fault without alarm codes close behind a best fault with codes (within the
+    dialogue's close-call margin) taking its place: the customer says no alarm shows."""
+    top = found[0] if found else None
+    if top is None or top.type != "fault" or not top.codes:
+        return found
+    for n, other in enumerate(found[1:], 1):
+        if top.score - other.score > NO_ALARM_MARGIN:
+            break
+        if other.type == "fault" and not other.codes:
+            return [replace(other, score=top.score), *found[:n], *found[n + 1 :]]
+    return found
 
 
 def _shared_name(names: list[str], ids: list[str]) -> str:

@@ -76,6 +76,10 @@ class DialogueTexts:
     # at this answer confidence or more.
     intent_categories: dict[str, str] = field(default_factory=dict)
     category_confidence: float = 0.5
+    # ... and at `category_sure_confidence` when the NLU reads the intent at
+    # `category_sure_intent` or more.
+    category_sure_intent: float = 0.7
+    category_sure_confidence: float = 0.3
     # A service question (an `intent_categories` intent at `faq_lead_intent` or more) whose best
     # hit is an FAQ ahead of the next item by `faq_lead` of search score answers from it at
     # `faq_lead_floor` of answer confidence (`decide_by_faq_lead`).
@@ -112,6 +116,8 @@ class DialogueTexts:
             no_question_intents=tuple(data.get("no_question_intents") or ()),
             suggest_confidence=float(data.get("suggest_confidence", 0.4)),
             category_confidence=float(data.get("category_confidence", 0.5)),
+            category_sure_intent=float(data.get("category_sure_intent", 0.7)),
+            category_sure_confidence=float(data.get("category_sure_confidence", 0.3)),
             faq_lead=float(data.get("faq_lead", 0.1)),
             faq_lead_floor=float(data.get("faq_lead_floor", 0.3)),
             faq_lead_intent=float(data.get("faq_lead_intent", 0.3)),

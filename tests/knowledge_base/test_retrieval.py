@@ -10,6 +10,7 @@ from knowledge_base.retrieval import (
     asks_for_specification,
     names_any,
     question_match,
+    says_no_alarm,
     word_weights,
 )
 from tests.knowledge_base.test_index import CountingEncoder, small_kb
@@ -88,3 +89,20 @@ def test_a_component_is_named_by_its_chinese_alias_or_its_english_words() -> Non
     assert names_any("the drive motor gets hot", names)
     assert not names_any("the motor gets hot", names)
     assert not names_any("masterclass", names)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("mould temperature keeps drifting up and down by 8 degrees, no alarm at all", True),
+        ("没有报警，但是温度一直上不去", True),
+        ("部機冇報警，但係成日停", True),
+        ("不报警也不动", True),
+        ("没有报警代码吗", False),
+        ("what does no code mean", False),
+        ("显示A110报警", False),
+    ],
+)
+def test_saying_no_alarm_shows(text: str, says: bool) -> None:
+    """The customer says no alarm or code shows; asking whether there is one is not that."""
+    assert says_no_alarm(text) is says

@@ -31,6 +31,25 @@ def test_a_correction_replaces_the_code_it_takes_back(knowledge: ServiceKnowledg
     assert frame.products == ["AC-300"]
 
 
+def test_an_appliance_beside_our_model_is_not_the_customers_equipment(
+    knowledge: ServiceKnowledge,
+) -> None:
+    """ "AC-300一开空调就跳闸": the air conditioner is what ours feeds; another maker stays one."""
+    reader = FrameReader(DialogueTexts.load(), knowledge.mentions, knowledge.own_words())
+    assert reader.other_maker("AC-300一开空调就跳闸") is None
+    assert reader.other_maker("空调报E05")
+    assert reader.other_maker("AC-3000 一开空调就跳闸")  # not our model number
+    assert reader.other_maker("阿特拉斯的空压机能配AC-300吗")
+
+
+def test_a_code_taken_back_is_not_searched(knowledge: ServiceKnowledge) -> None:
+    """ "it's E07 not E15": searched, E15 would find its own item first."""
+    reader = _reader(knowledge)
+    assert reader.search_text("sorry, it's E07 not E15") == "sorry, it's E07"
+    assert "E15" not in reader.search_text("不是E15，是E07")
+    assert reader.search_text("the AC-300 is not working") == "the AC-300 is not working"
+
+
 def test_other_makers_and_unknown_models(knowledge: ServiceKnowledge) -> None:
     reader = _reader(knowledge)
     assert reader.other_maker("我们的阿特拉斯空压机报E05")
@@ -66,6 +85,23 @@ def test_a_capitalized_name_no_text_of_ours_uses_is_another_maker(
     assert reader.other_maker("New compressor shows E05") is None  # a plain word
     assert reader.other_maker("The AC-300 compressor shows E05") is None
     assert reader.other_maker("Discharge temperature too high on the compressor") is None
+
+
+def test_a_maker_before_the_words_of_our_name_or_with_de_is_another_maker(
+    knowledge: ServiceKnowledge,
+) -> None:
+    """The words before the kind in our own names ("screw air compressor") may stand between a
+    maker and the kind ("our hanbell screw air compressor"), and 的 may join them."""
+    reader = FrameReader(
+        DialogueTexts.load(),
+        knowledge.mentions,
+        ["AC-300 screw air compressor", "AC-300 螺杆空压机"],
+        known=knowledge.uses_word,
+    )
+    assert reader.other_maker("our hanbell screw air compressor trips") == "hanbell"
+    assert reader.other_maker("Boge的空压机报E05") == "Boge"
+    assert reader.other_maker("our screw air compressor trips") is None
+    assert reader.other_maker("AC-300的空压机报E05") is None
 
 
 def test_a_kind_of_equipment_the_kb_names_is_ours(knowledge: ServiceKnowledge) -> None:

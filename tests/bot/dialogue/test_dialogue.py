@@ -95,6 +95,18 @@ async def test_status_of_a_ticket_and_of_open_tickets(say: Say) -> None:
     assert other.action == "status" and other.ticket is None  # not hers: not shown
 
 
+async def test_asking_about_an_earlier_request_leaves_the_repair_form(say: Say) -> None:
+    """ "I reported a repair last week" is about that request, and so is asking its progress
+    while the bot collects a new one: the form is dropped, the status is given."""
+    assert (await say("我上周报修过", sender="erin")).action == "status"
+    assert (await say("please send an engineer, the AC-300 overheats", sender="erin")).action == (
+        "collect"
+    )
+    turn = await say("那个工单的进度怎么样了", sender="erin")
+    assert turn.action == "status"
+    assert (await say("12 King Street, London", sender="erin")).action != "collect"
+
+
 async def test_explicit_human_request_hands_off_and_stays_with_agents(
     say: Say, sessions: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -81,13 +81,24 @@ def test_a_confident_clear_lead_under_the_score_bar_is_the_answer() -> None:
     assert decision.kind == "answer" and decision.item is not None and decision.item.id == "F-1"
 
 
+def test_a_confident_fault_needs_a_smaller_lead_under_the_score_bar() -> None:
+    """A symptom report on a newer knowledge base ("油箱摸上去烫手，冷却水管进出都差不多温度"):
+    score 0.365, confidence 0.90, 0.098 ahead of the next fault. An FAQ that close is not."""
+    fault = decide([hit("F-1", 0.365, 0.9), hit("F-2", 0.267, 0.7)], Mentions(), THRESHOLD, BAR)
+    assert fault.kind == "answer" and fault.item is not None and fault.item.id == "F-1"
+    too_close = [hit("F-1", 0.34, 0.9), hit("F-2", 0.27, 0.7)]
+    assert decide(too_close, Mentions(), THRESHOLD, BAR).kind == "fallback"
+    faqs = [faq("FAQ-1", 0.9, "other", score=0.34), faq("FAQ-2", 0.1, "other", score=0.25)]
+    assert decide(faqs, Mentions(), THRESHOLD, BAR).kind == "fallback"
+
+
 def test_hits_without_a_confidence_are_judged_by_the_score() -> None:
     """Methods other than the calibrated hybrid search carry no confidence."""
     assert decide([hit("F-1", 0.5, None)], Mentions(), THRESHOLD, BAR).kind == "answer"
 
 
-def faq(item_id: str, confidence: float, category: str) -> Candidate:
-    return Candidate(item_id, "faq", 0.5, confidence=confidence, category=category)
+def faq(item_id: str, confidence: float, category: str, score: float = 0.5) -> Candidate:
+    return Candidate(item_id, "faq", score, confidence=confidence, category=category)
 
 
 def test_an_faq_of_the_asked_category_answers_under_the_bar() -> None:
@@ -162,6 +173,23 @@ def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) 
 )
 def test_questions_about_visits_are_not_bookings(text: str) -> None:
     assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) != REPAIR
+
+
+@pytest.mark.parametrize(
+    ("text", "route"),
+    [
+        ("唔好再覆我啲罐頭回覆，我要搵人", "handoff"),
+        ("帮我找人！", "handoff"),
+        ("找人来修一下注塑机", REPAIR),
+        ("need someone on site asap, the two-platen won't lock, A230", REPAIR),
+        ("what do we have to get ready on site before it arrives?", QUESTION),
+        ("我上周报修过", "status"),
+    ],
+)
+def test_a_person_a_visit_and_an_earlier_request_by_phrase(text: str, route: str) -> None:
+    """Without the NLU: asking for a person (搵人 alone), someone needed on site, a repair
+    reported earlier; getting ready on site is a question."""
+    assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) == route
 
 
 def test_a_contacts_title_in_a_repair_request_is_not_a_complaint() -> None:

@@ -1,0 +1,72 @@
+"""A service question the NLU is sure of, whose best hit is the FAQ of that category, is
+answered from a lower confidence (dialogue.yml `category_sure_*`); an unsure reading is not."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.dialogue.engine import DialogueEngine
+from bot.dialogue.knowledge import ServiceKnowledge
+from bot.dialogue.ports import Candidate
+from bot.dialogue.prompts import DialogueTexts
+from bot.triage import load_policy
+from core.database import unit_of_work
+from core.messages import InboundMessage
+from intake_api.messages.desk import BotTicketDesk
+
+TEXTS = DialogueTexts.load()
+
+
+class _Intent:
+    """An NLU that reads every message as `warranty` at a fixed confidence."""
+
+    def __init__(self, confidence: float) -> None:
+        self.confidence = confidence
+
+    def parse(self, text: str) -> dict:
+        intent = {"name": "warranty", "confidence": self.confidence}
+        return {"text": text, "intent": intent, "entities": []}
+
+
+class _OneFaq(ServiceKnowledge):
+    """The test KB, whose search finds the warranty FAQ at a fixed, low confidence."""
+
+    def __init__(self, knowledge: ServiceKnowledge, confidence: float) -> None:
+        super().__init__(knowledge.service)
+        self.confidence = confidence
+
+    def search(self, text: str, lang: str, k: int) -> list[Candidate]:
+        faq = Candidate("FAQ-warranty", "faq", 0.3, confidence=self.confidence, category="warranty")
+        return [faq, Candidate("FAQ-hours", "faq", 0.28, confidence=0.1)]
+
+
+@pytest.mark.parametrize(
+    ("nlu", "confidence", "action"),
+    [
+        (TEXTS.category_sure_intent, TEXTS.category_sure_confidence, "answer"),
+        (TEXTS.category_sure_intent - 0.05, TEXTS.category_sure_confidence, "clarify"),
+        (TEXTS.category_sure_intent, TEXTS.category_sure_confidence - 0.05, "clarify"),
+    ],
+)
+async def test_a_sure_reading_lowers_the_bar_of_its_faq(
+    knowledge: ServiceKnowledge,
+    sessions: async_sessionmaker[AsyncSession],
+    nlu: float,
+    confidence: float,
+    action: str,
+) -> None:
+    """ "The warranty, from delivery or from commissioning?" read as a warranty question at 0.7,
+    the warranty FAQ at 0.3 (under the usual 0.5 of an agreeing category) is the answer."""
+    assert TEXTS.category_sure_confidence < TEXTS.category_confidence
+    dialogue = DialogueEngine(
+        knowledge=_OneFaq(knowledge, confidence),
+        interpreter=_Intent(nlu),
+        tickets=BotTicketDesk(load_policy(None)),
+    )
+    inbound = InboundMessage(
+        channel="test", sender_id="dora", message_id="m1", text="保修从哪天开始算"
+    )
+    async with unit_of_work(sessions) as session:
+        turn = await dialogue.handle(session, inbound)
+    assert turn.action == action
