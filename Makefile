@@ -36,6 +36,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Held-out sets with single-turn queries and conversations (bench/data/<set>/, conversations/<set>.jsonl).
+HELD_OUT := holdout2 holdout3 holdout4 holdout5 holdout6
+
 # The quick quality benchmarks; the others are listed in docs/benchmarks.md.
 bench: $(STAMP)
 	$(BIN)/python bench/kb_quality.py
@@ -43,16 +46,10 @@ bench: $(STAMP)
 	$(BIN)/aftersales bot evaluate --kb knowledge_base/demo --queries bench/data/demo-queries.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/dev2/kb.yaml --queries bench/data/dev2/queries.jsonl
 	$(BIN)/aftersales bot evaluate --kb bench/data/holdout/kb.yaml --queries bench/data/holdout/queries.jsonl
-	$(BIN)/aftersales bot evaluate --kb bench/data/holdout2/kb.yaml --queries bench/data/holdout2/queries.jsonl
-	$(BIN)/aftersales bot evaluate --kb bench/data/holdout2/kb.yaml --conversations bench/data/conversations/holdout2.jsonl
-	$(BIN)/aftersales bot evaluate --kb bench/data/holdout3/kb.yaml --queries bench/data/holdout3/queries.jsonl
-	$(BIN)/aftersales bot evaluate --kb bench/data/holdout3/kb.yaml --conversations bench/data/conversations/holdout3.jsonl
-	$(BIN)/aftersales bot evaluate --kb bench/data/holdout4/kb.yaml --queries bench/data/holdout4/queries.jsonl
-	$(BIN)/aftersales bot evaluate --kb bench/data/holdout4/kb.yaml --conversations bench/data/conversations/holdout4.jsonl
-	$(BIN)/aftersales bot evaluate --kb bench/data/holdout5/kb.yaml --queries bench/data/holdout5/queries.jsonl
-	$(BIN)/aftersales bot evaluate --kb bench/data/holdout5/kb.yaml --conversations bench/data/conversations/holdout5.jsonl
-	$(BIN)/aftersales bot evaluate --kb bench/data/holdout6/kb.yaml --queries bench/data/holdout6/queries.jsonl
-	$(BIN)/aftersales bot evaluate --kb bench/data/holdout6/kb.yaml --conversations bench/data/conversations/holdout6.jsonl
+	for set in $(HELD_OUT); do \
+		$(BIN)/aftersales bot evaluate --kb bench/data/$$set/kb.yaml --queries bench/data/$$set/queries.jsonl && \
+		$(BIN)/aftersales bot evaluate --kb bench/data/$$set/kb.yaml --conversations bench/data/conversations/$$set.jsonl || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

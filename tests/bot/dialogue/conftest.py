@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.knowledge import ServiceKnowledge, open_folder
-from bot.dialogue.ports import NoInterpreter
+from bot.dialogue.ports import Interpreter, Knowledge, NoInterpreter
 from bot.triage import load_policy
 from core.database import unit_of_work
 from core.messages import Answer, InboundMessage
@@ -29,16 +29,18 @@ def knowledge(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
     return open_folder(KB_FILE, tmp_path_factory.mktemp("dialogue-index"))
 
 
-@pytest.fixture
-def dialogue(knowledge: ServiceKnowledge) -> DialogueEngine:
+def engine(knowledge: Knowledge, interpreter: Interpreter | None = None) -> DialogueEngine:
+    """The dialogue over `knowledge`, with `interpreter` as its NLU (none by default)."""
     return DialogueEngine(
-        knowledge=knowledge, interpreter=NoInterpreter(), tickets=BotTicketDesk(load_policy(None))
+        knowledge=knowledge,
+        interpreter=interpreter or NoInterpreter(),
+        tickets=BotTicketDesk(load_policy(None)),
     )
 
 
-@pytest.fixture
-def say(dialogue: DialogueEngine, sessions: async_sessionmaker[AsyncSession]) -> Say:
-    """Send one customer message (its own transaction, as the messages flow does)."""
+def saying(dialogue: DialogueEngine, sessions: async_sessionmaker[AsyncSession]) -> Say:
+    """Send one customer message to `dialogue` (its own transaction, as the messages flow
+    does)."""
 
     async def send(text: str, sender: str = "alice", **customer: str) -> Answer:
         inbound = InboundMessage.model_validate(
@@ -54,3 +56,14 @@ def say(dialogue: DialogueEngine, sessions: async_sessionmaker[AsyncSession]) ->
             return await dialogue.handle(session, inbound)
 
     return send
+
+
+@pytest.fixture
+def dialogue(knowledge: ServiceKnowledge) -> DialogueEngine:
+    return engine(knowledge)
+
+
+@pytest.fixture
+def say(dialogue: DialogueEngine, sessions: async_sessionmaker[AsyncSession]) -> Say:
+    """Send one customer message (its own transaction, as the messages flow does)."""
+    return saying(dialogue, sessions)

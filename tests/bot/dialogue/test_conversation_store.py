@@ -22,6 +22,17 @@ async def _open(session: AsyncSession, sender: str) -> Conversation:
     )
 
 
+async def _stored(
+    sessions: async_sessionmaker[AsyncSession], sender: str
+) -> tuple[Conversation, list[str]]:
+    """The sender's live conversation as stored, and the texts of its history."""
+    async with sessions() as session:
+        stored = await conversations.get_live(session, channel="web", sender_id=sender)
+        assert stored is not None
+        lines = await conversations.history(session, conversation_id=stored.id)
+    return stored, [line.text for line in lines]
+
+
 async def test_a_new_conversation_and_its_lines_are_written_at_commit(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -30,15 +41,10 @@ async def test_a_new_conversation_and_its_lines_are_written_at_commit(
         conversations.log(session, conversation, direction="in", text="E05 again")
         conversations.log(session, conversation, direction="out", text="Clean the cooler")
         conversation.state = {"stage": "feedback"}  # changed after it was opened: kept
-    async with sessions() as session:
-        stored = await conversations.get_live(session, channel="web", sender_id="ann")
-        assert stored is not None and stored.id == conversation.id
-        assert stored.state == {"stage": "feedback"} and stored.version == 1
-        lines = await conversations.history(session, conversation_id=conversation.id)
-    assert [(line.direction, line.text) for line in lines] == [
-        ("in", "E05 again"),
-        ("out", "Clean the cooler"),
-    ]
+    stored, lines = await _stored(sessions, "ann")
+    assert stored.id == conversation.id
+    assert stored.state == {"stage": "feedback"} and stored.version == 1
+    assert lines == ["E05 again", "Clean the cooler"]
 
 
 async def test_the_history_read_in_the_transaction_holds_its_new_lines(
@@ -51,11 +57,8 @@ async def test_the_history_read_in_the_transaction_holds_its_new_lines(
         assert [line.text for line in lines] == ["hello"]
         conversations.log(session, conversation, direction="out", text="hi")
         conversation.status = "handoff"  # a change after it was written: an UPDATE
-    async with sessions() as session:
-        stored = await conversations.get_live(session, channel="web", sender_id="bob")
-        assert stored is not None and stored.status == "handoff"
-        lines = await conversations.history(session, conversation_id=conversation.id)
-    assert [line.text for line in lines] == ["hello", "hi"]
+    stored, lines = await _stored(sessions, "bob")
+    assert stored.status == "handoff" and lines == ["hello", "hi"]
 
 
 async def test_a_rolled_back_transaction_writes_nothing(

@@ -6,15 +6,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.models import Conversation, ConversationMessage
-from bot.triage import load_policy
-from core.database import unit_of_work
-from core.messages import InboundMessage
-from intake_api.messages.desk import BotTicketDesk
 from intake_api.tickets.models import Ticket
-from tests.bot.dialogue.conftest import Say
+from tests.bot.dialogue.conftest import Say, engine, saying
 
 
 async def test_confident_hit_is_answered_from_that_item(say: Say) -> None:
@@ -191,16 +186,8 @@ async def test_a_price_question_needs_more_confidence_than_a_fault_question(
     """The same KB hit (confidence ~0.8: over the usual bar, under the cautious one) answers a
     fault question and not a question the NLU reads as a price inquiry. An off-topic reading is
     not held to the cautious bar: the NLU reads colloquial fault reports as off-topic too."""
-    dialogue = DialogueEngine(
-        knowledge=knowledge,
-        interpreter=_AlwaysIntent(intent),
-        tickets=BotTicketDesk(load_policy(None)),
-    )
-    inbound = InboundMessage(
-        channel="test", sender_id="bob", message_id="m1", text="AC500 overheating, what to do"
-    )
-    async with unit_of_work(sessions) as session:
-        turn = await dialogue.handle(session, inbound)
+    say = saying(engine(knowledge, _AlwaysIntent(intent)), sessions)
+    turn = await say("AC500 overheating, what to do", sender="bob")
     assert turn.action == action
     assert turn.kb_hits[0].id == "F-500-hot"
 
@@ -216,14 +203,6 @@ async def test_a_question_about_ordering_a_part_is_not_answered_with_a_fault(
 ) -> None:
     """The overheating fault is the best hit either way; read as ordering a part, its repair
     steps are not the answer (the bot asks instead)."""
-    dialogue = DialogueEngine(
-        knowledge=knowledge,
-        interpreter=_AlwaysIntent(intent),
-        tickets=BotTicketDesk(load_policy(None)),
-    )
-    inbound = InboundMessage(
-        channel="test", sender_id="carol", message_id="m1", text="AC500 overheating, what to do"
-    )
-    async with unit_of_work(sessions) as session:
-        turn = await dialogue.handle(session, inbound)
+    say = saying(engine(knowledge, _AlwaysIntent(intent)), sessions)
+    turn = await say("AC500 overheating, what to do", sender="carol")
     assert turn.action == action

@@ -6,14 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.ports import Candidate
 from bot.dialogue.prompts import DialogueTexts
-from bot.triage import load_policy
-from core.database import unit_of_work
-from core.messages import InboundMessage
-from intake_api.messages.desk import BotTicketDesk
+from tests.bot.dialogue.conftest import engine, saying
 
 TEXTS = DialogueTexts.load()
 
@@ -59,14 +55,6 @@ async def test_a_sure_reading_lowers_the_bar_of_its_faq(
     """ "The warranty, from delivery or from commissioning?" read as a warranty question at 0.7,
     the warranty FAQ at 0.3 (under the usual 0.5 of an agreeing category) is the answer."""
     assert TEXTS.category_sure_confidence < TEXTS.category_confidence
-    dialogue = DialogueEngine(
-        knowledge=_OneFaq(knowledge, confidence),
-        interpreter=_Intent(nlu),
-        tickets=BotTicketDesk(load_policy(None)),
-    )
-    inbound = InboundMessage(
-        channel="test", sender_id="dora", message_id="m1", text="保修从哪天开始算"
-    )
-    async with unit_of_work(sessions) as session:
-        turn = await dialogue.handle(session, inbound)
+    say = saying(engine(_OneFaq(knowledge, confidence), _Intent(nlu)), sessions)
+    turn = await say("保修从哪天开始算", sender="dora")
     assert turn.action == action
