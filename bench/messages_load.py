@@ -135,12 +135,10 @@ class Server:
             time.sleep(0.3)
         raise SystemExit(f"not every worker listens: {self.log.read_text(errors='replace')}")
 
-    def cpu_seconds(self) -> float:
-        total = 0.0
-        for worker in self.workers():
-            times = worker.cpu_times()  # type: ignore[attr-defined]
-            total += times.user + times.system
-        return total
+    def cpu_seconds(self) -> list[float]:
+        """Each worker's CPU time so far (user + system), in seconds."""
+        times = [worker.cpu_times() for worker in self.workers()]  # type: ignore[attr-defined]
+        return [t.user + t.system for t in times]
 
     def rss_mb(self) -> list[float]:
         return [w.memory_info().rss / 2**20 for w in self.workers()]  # type: ignore[attr-defined]
@@ -347,6 +345,7 @@ class Row:
     per_second: float
     cpu_ms: float
     rss_mb: list[float]
+    cpu_shares: list[float]  # each worker's share of the CPU (16 kept-alive connections: uneven)
     errors: int
     load: float
     db_cpu_ms: float | None = None
@@ -372,7 +371,8 @@ def measure(
         latencies, elapsed, errors, client_cpu = asyncio.run(
             _load(server.url, texts, args.senders, args.messages, keep_alive=keep_alive)
         )
-        cpu = server.cpu_seconds() - cpu_before
+        worker_cpu = [a - b for a, b in zip(server.cpu_seconds(), cpu_before, strict=True)]
+        cpu = sum(worker_cpu)
         db_cpu = tree_cpu_seconds(database_pid) - db_before if database_pid else None
     load = os.getloadavg()[0]
     rss = server.rss_mb()
@@ -389,6 +389,7 @@ def measure(
         per_second=n / elapsed,
         cpu_ms=cpu * 1000 / max(n, 1),
         rss_mb=rss,
+        cpu_shares=[part / cpu for part in worker_cpu] if cpu else [],
         errors=len(errors) + len(seq_errors),
         load=load,
         db_cpu_ms=db_cpu * 1000 / max(n, 1) if db_cpu is not None else None,
@@ -513,10 +514,10 @@ def main() -> None:
     )
     print(
         "| app | workers | messages | p50 ms | p99 ms | messages/s | vs bare | CPU ms/message "
-        "(workers [+ PostgreSQL]) | client CPU ms/message | RSS MB/worker | sequential p50 ms "
-        "| errors | load avg |"
+        "(workers [+ PostgreSQL]) | CPU by worker | client CPU ms/message | RSS MB/worker "
+        "| sequential p50 ms | errors | load avg |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- " * 14 + "|")
     for row in rows:
         print(format_row(row, rows))
     load = os.getloadavg()
@@ -529,15 +530,15 @@ def format_row(row: Row, rows: list[Row]) -> str:
     bare = next((r for r in rows if r.label.startswith("bare") and r.workers == row.workers), None)
     ratio = f"{row.per_second / bare.per_second:.3f}x" if bare else "-"
     rss = " / ".join(f"{mb:.0f}" for mb in row.rss_mb)
+    split = " / ".join(f"{share:.0%}" for share in row.cpu_shares) or "-"
     seq = f"{row.sequential_p50:.1f}" if row.sequential_p50 is not None else "-"
     cpu = f"{row.cpu_ms:.1f}"
     if row.db_cpu_ms is not None:
         cpu += f" + {row.db_cpu_ms:.1f} = {row.cpu_ms + row.db_cpu_ms:.1f}"
     return (
         f"| {row.label} | {row.workers} | {row.messages} | {row.p50:.1f} | {row.p99:.1f} | "
-        f"{row.per_second:.1f} | {ratio} | {cpu} | {row.client_cpu_ms:.2f} | {rss} | {seq} | "
-        f"{row.errors} | "
-        f"{row.load:.1f} |"
+        f"{row.per_second:.1f} | {ratio} | {cpu} | {split} | {row.client_cpu_ms:.2f} | {rss} | "
+        f"{seq} | {row.errors} | {row.load:.1f} |"
     )
 
 
