@@ -14,8 +14,9 @@ it runs on the same cores as the workers, and the CPU it spends a request is pri
 row (`client CPU`); httpx spent about 1.7 ms a request. Each message comes on a connection of its
 own, as a burst of new customers (or of webhook deliveries) brings them: with 16 kept-alive
 connections (`--keep-alive`) the kernel's SO_REUSEPORT hash fixes each worker's share for the
-whole run, and runs of the same code gave 99.7-115.6 messages/s with splits up to 70/30 (that
-measures the hash, not the service; a load balancer in front spreads requests instead).
+whole run (splits such as 66% / 34% in the `CPU by worker` column; kept-alive runs of one
+code gave 99.7-115.6 messages/s): that measures the hash, not the service (a load balancer in
+front spreads requests instead).
 
 CPU per message is the CPU time (user + system) the worker processes spent during the concurrent
 load divided by the messages, and, with `--postgres`, the same for the PostgreSQL server (its
