@@ -148,7 +148,7 @@ class WordTfidfFeaturizer(_Tfidf):
             for i in range(len(words) - n + 1)
         ]
 
-    def fit(self, docs: Sequence[Doc]) -> None:  # noqa: B027 - an optional step, not abstract
+    def fit(self, docs: Sequence[Doc]) -> None:
         self.vectorizer.fit([self._grams(doc) for doc in docs])
 
     def transform(self, docs: Sequence[Doc]) -> sp.csr_matrix:
@@ -173,7 +173,7 @@ class CharTfidfFeaturizer(_Tfidf):
             dtype=np.float64,
         )
 
-    def fit(self, docs: Sequence[Doc]) -> None:  # noqa: B027 - an optional step, not abstract
+    def fit(self, docs: Sequence[Doc]) -> None:
         texts = [doc.folded for doc in docs]
         try:
             self.vectorizer.fit(texts)
