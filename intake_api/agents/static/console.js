@@ -360,18 +360,20 @@ async function openItem(id) {
 }
 
 async function act(work, done) {
+  let stale = false;
   try {
     await work();
     if (done) say(done);
   } catch (error) {
-    if (error.status === 412) {
-      $("#changed").hidden = false;
-      $("#changed").textContent = "This ticket changed since you opened it: it has been reloaded, check it and try again.";
-    } else {
-      say(error.message, true);
-    }
+    if (error.status === 412) stale = true;
+    else say(error.message, true);
   }
   await loadItem().catch((error) => say(error.message, true));
+  // said only once the fresh copy (and its ETag) is on the page, so "try again" can work at once
+  if (stale) {
+    $("#changed").hidden = false;
+    $("#changed").textContent = "This ticket changed since you opened it: it has been reloaded, check it and try again.";
+  }
   await refreshInbox();
 }
 
