@@ -335,8 +335,13 @@ class DialogueEngine:
         self, ctx: _Context, hits: list[Candidate], mentions: Mentions
     ) -> KbDecision | None:
         """A service question (dialogue.yml `intent_categories`, at `faq_lead_intent`) whose best
-        hit is an FAQ well ahead of the rest (`decide_by_faq_lead`)."""
+        hit is an FAQ well ahead of the rest (`decide_by_faq_lead`); a general service question
+        the NLU is sure of (`sure_service_*`) needs only the lead, not a score or confidence
+        floor."""
         understanding, texts = ctx.understanding, self.texts
+        sure = understanding.confidence >= texts.sure_service_intent
+        if sure and understanding.intent in texts.sure_service_intents:
+            return decide_by_faq_lead(hits, mentions, 0.0, texts.sure_service_lead, 0.0)
         if understanding.intent not in texts.intent_categories:
             return None
         if understanding.confidence < texts.faq_lead_intent:

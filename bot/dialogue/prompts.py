@@ -86,6 +86,12 @@ class DialogueTexts:
     faq_lead: float = 0.1
     faq_lead_floor: float = 0.3
     faq_lead_intent: float = 0.3
+    # A general service question the NLU is sure of (one of `sure_service_intents`, at
+    # `sure_service_intent` or more) whose best hit is an FAQ ahead of the next item by
+    # `sure_service_lead` is answered from it at any confidence (`decide_by_faq_lead`).
+    sure_service_intents: tuple[str, ...] = ()
+    sure_service_intent: float = 0.7
+    sure_service_lead: float = 0.12
     # Intents (at `not_a_fault_confidence`) a fault item never answers: ordering a part.
     not_a_fault_intents: tuple[str, ...] = ()
     not_a_fault_confidence: float = 0.6
@@ -121,6 +127,9 @@ class DialogueTexts:
             faq_lead=float(data.get("faq_lead", 0.1)),
             faq_lead_floor=float(data.get("faq_lead_floor", 0.3)),
             faq_lead_intent=float(data.get("faq_lead_intent", 0.3)),
+            sure_service_intents=tuple(data.get("sure_service_intents") or ()),
+            sure_service_intent=float(data.get("sure_service_intent", 0.7)),
+            sure_service_lead=float(data.get("sure_service_lead", 0.12)),
             not_a_fault_intents=tuple(data.get("not_a_fault_intents") or ()),
             not_a_fault_confidence=float(data.get("not_a_fault_confidence", 0.6)),
             intent_categories={

@@ -12,6 +12,7 @@ from bot.dialogue.policy import (
     decide,
     decide_by_category,
     decide_by_faq_lead,
+    phrase_match,
     pick_candidate,
     route_message,
 )
@@ -155,6 +156,8 @@ def test_agreement_needs_an_faq_not_a_fault() -> None:
         "想预约一次操作培训",
         "I need your team to install a new KX-9 ice maker at our bar",
         "we want you to come and set it up next week",
+        "能不能派老师来给我们做一次安装培训？",
+        "need commissioning for a new unit next Tuesday, 45 Lakeview Ave",
     ],
 )
 def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) -> None:
@@ -184,6 +187,7 @@ def test_questions_about_visits_are_not_bookings(text: str) -> None:
         ("need someone on site asap, the two-platen won't lock, A230", REPAIR),
         ("what do we have to get ready on site before it arrives?", QUESTION),
         ("我上周报修过", "status"),
+        ("講極都唔明，搵個人同我傾啦", "handoff"),
     ],
 )
 def test_a_person_a_visit_and_an_earlier_request_by_phrase(text: str, route: str) -> None:
@@ -198,7 +202,15 @@ def test_a_contacts_title_in_a_repair_request_is_not_a_complaint() -> None:
     assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) == REPAIR
 
 
-@pytest.mark.parametrize("text", ["叫你们经理来", "工程师说好上周来，结果没来，电话也不接"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "叫你们经理来",
+        "工程师说好上周来，结果没来，电话也不接",
+        "你哋啲嘢爛到痺，日日跳掣，仲要我等成個禮拜，激死人！",
+        "this is the worst service I have ever had",
+    ],
+)
 def test_asking_for_a_manager_or_a_missed_visit_is_a_complaint(text: str) -> None:
     route = route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0))
     assert route == COMPLAINT
@@ -226,3 +238,21 @@ def test_asking_how_to_complain_is_a_question(text: str) -> None:
     """Even when the NLU reads a complaint: the customer asks about the procedure."""
     understanding = Understanding(text, "complaint", 0.9)
     assert route_message(DialogueTexts.load(), understanding) == QUESTION
+
+
+@pytest.mark.parametrize(
+    ("text", "persists"),
+    [
+        ("按你说的弄了，还是报", True),
+        ("换咗都係咁", True),
+        ("did all that, still shows the code", True),
+        ("moved it indoors, still doesnt work", True),
+        ("same error again", True),
+        ("还有一个问题", False),
+        ("弄好了，谢谢", False),
+        ("is it still on warranty?", False),
+    ],
+)
+def test_done_and_still_there_is_not_solved(text: str, persists: bool) -> None:
+    """After an answer: the customer did the steps and the fault persists (or asks on)."""
+    assert phrase_match(DialogueTexts.load(), "not_solved", text) is persists
