@@ -7,7 +7,10 @@ Each configuration runs `aftersales serve --workers N` as a subprocess (settings
 back to back in one run; the ratio between the two is the figure to read on a busy machine.
 Senders post customer messages in Chinese and English (bench/data/demo-queries.jsonl), each one
 a new conversation (the expensive first turn: NLU, KB search, maybe a ticket). After the
-concurrent load, one sender posts messages one after another (the sequential p50).
+concurrent load, one sender posts messages one after another (the sequential p50). Each sender
+posts 60 messages by default (960 in all, about 8 s on 2 workers): with 20 (about 3 s) the
+ramp-down, senders finishing one by one with the cores no longer full, was a large share of the
+window and messages/s moved by a fifth between runs of one code.
 
 The client is lean on purpose (`LeanConnection`: HTTP/1.1 written as bytes, httptools' C parser):
 it runs on the same cores as the workers, and the CPU it spends a request is printed with each
@@ -24,7 +27,7 @@ postmaster and every backend, also the ones that ended); RSS per worker is read 
 in the dev extra). CPU per message does not depend on what else runs on the machine, messages/s
 and latencies do: each row also gives the 1-minute load average at the end of its load.
 
-    python bench/messages_load.py [--workers 1 2] [--senders 16] [--messages 20]
+    python bench/messages_load.py [--workers 1 2] [--senders 16] [--messages 60]
         [--database-url URL | --postgres] [--redis-url URL | --redis] [--py-spy PREFIX]
         [--keep-alive]
 
@@ -439,7 +442,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--senders", type=int, default=16)
-    parser.add_argument("--messages", type=int, default=20, help="messages per sender")
+    parser.add_argument("--messages", type=int, default=60, help="messages per sender")
     parser.add_argument("--sequential", type=int, default=40, help="messages of the 1 sender")
     parser.add_argument("--database-url", default=None, help="default: SQLite in the data dir")
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL")
