@@ -120,6 +120,7 @@ class FrameReader:
         self._mentions = mentions
         self._negations = [fold(w) for w in _flat(texts.cues.get("negation"))]
         self._topic = [fold(w) for w in _flat(texts.cues.get("topic_switch"))]
+        self._openers = [re.compile(p, re.IGNORECASE) for p in _flat(texts.cues.get("ask_openers"))]
         own = " ".join(fold(name) for name in own_names)
         self._makers = _others(data.get("other_makers"), own)
         self._equipment = _others(data.get("other_equipment"), own)
@@ -238,7 +239,18 @@ class FrameReader:
         """The text to search the knowledge base with: Chinese in Simplified, Cantonese words in
         their Mandarin form (knowledge_base/dialect.yml; Latin text keeps its case: "DXF"),
         without the clauses that take back a model or a code."""
-        return to_mandarin(self.without_topic_cue(self.without_taken_back(text)))
+        return self._without_opener(
+            to_mandarin(self.without_topic_cue(self.without_taken_back(text)))
+        )
+
+    def _without_opener(self, text: str) -> str:
+        """The searched text without an opener that only says a question comes (dialogue.yml
+        `ask_openers`: "等的时候问一下，你们热线周末有人吗" → "你们热线周末有人吗")."""
+        for opener in self._openers:
+            found = opener.match(text)
+            if found and text[found.end() :].strip():
+                return text[found.end() :]
+        return text
 
     def without_taken_back(self, text: str) -> str:
         """The message without its clauses that take back a model or a code ("sorry, it's T07

@@ -109,6 +109,7 @@ class DialogueTexts:
                 **data["cues"],
                 "negation": data.get("negation") or {},
                 "topic_switch": data.get("topic_switch") or {},
+                "ask_openers": data.get("ask_openers") or {},
             },
             phrases=data.get("phrases") or {},
             intents={route: list(names) for route, names in data["intents"].items()},

@@ -50,6 +50,18 @@ def test_a_code_taken_back_is_not_searched(knowledge: ServiceKnowledge) -> None:
     assert reader.search_text("the AC-300 is not working") == "the AC-300 is not working"
 
 
+def test_an_opener_that_only_announces_a_question_is_not_searched(
+    knowledge: ServiceKnowledge,
+) -> None:
+    """ "等的时候问一下，" or "quick question:" says nothing about what is asked."""
+    reader = _reader(knowledge)
+    assert reader.search_text("等的时候问一下，你们几点下班") == "你们几点下班"
+    assert reader.search_text("請問保用幾耐") == "保修多久"
+    assert reader.search_text("Quick question: is there an app?") == "is there an app?"
+    assert reader.search_text("问一下") == "问一下"  # nothing else to search
+    assert reader.search_text("问题是E07一直报") == "问题是E07一直报"
+
+
 def test_other_makers_and_unknown_models(knowledge: ServiceKnowledge) -> None:
     reader = _reader(knowledge)
     assert reader.other_maker("我们的阿特拉斯空压机报E05")
