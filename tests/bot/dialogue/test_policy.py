@@ -232,6 +232,8 @@ def test_a_reply_naming_a_code_no_candidate_has_picks_none() -> None:
         "请问你们的投诉渠道是什么",
         "如果對維修唔滿意，可以點樣投訴",
         "what's the procedure if I want to file a complaint about a service visit",
+        "想投訴你哋個師傅，有咩渠道？",
+        "who do I contact to file a formal complaint about the service?",
     ],
 )
 def test_asking_how_to_complain_is_a_question(text: str) -> None:
