@@ -29,6 +29,18 @@ def knowledge(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
     return open_folder(KB_FILE, tmp_path_factory.mktemp("dialogue-index"))
 
 
+class FixedIntent:
+    """An NLU that reads every message as `intent` at a fixed `confidence`."""
+
+    def __init__(self, intent: str, confidence: float = 0.95) -> None:
+        self.intent = intent
+        self.confidence = confidence
+
+    def parse(self, text: str) -> dict:
+        intent = {"name": self.intent, "confidence": self.confidence}
+        return {"text": text, "intent": intent, "entities": []}
+
+
 def engine(knowledge: Knowledge, interpreter: Interpreter | None = None) -> DialogueEngine:
     """The dialogue over `knowledge`, with `interpreter` as its NLU (none by default)."""
     return DialogueEngine(

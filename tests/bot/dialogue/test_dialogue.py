@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.models import Conversation, ConversationMessage
 from intake_api.tickets.models import Ticket
-from tests.bot.dialogue.conftest import Say, engine, saying
+from tests.bot.dialogue.conftest import FixedIntent, Say, engine, saying
 
 
 async def test_confident_hit_is_answered_from_that_item(say: Say) -> None:
@@ -163,16 +163,6 @@ async def test_history_keeps_messages_and_replies(
     assert lines[0].text == "保修多久" and lines[1].action == "answer"
 
 
-class _AlwaysIntent:
-    """An NLU that reads every message as one intent, confidently."""
-
-    def __init__(self, intent: str) -> None:
-        self.intent = intent
-
-    def parse(self, text: str) -> dict:
-        return {"text": text, "intent": {"name": self.intent, "confidence": 0.95}, "entities": []}
-
-
 @pytest.mark.parametrize(
     ("intent", "action"),
     [("ask_fault", "answer"), ("price_inquiry", "fallback"), ("out_of_scope", "answer")],
@@ -186,7 +176,7 @@ async def test_a_price_question_needs_more_confidence_than_a_fault_question(
     """The same KB hit (confidence ~0.8: over the usual bar, under the cautious one) answers a
     fault question and not a question the NLU reads as a price inquiry. An off-topic reading is
     not held to the cautious bar: the NLU reads colloquial fault reports as off-topic too."""
-    say = saying(engine(knowledge, _AlwaysIntent(intent)), sessions)
+    say = saying(engine(knowledge, FixedIntent(intent)), sessions)
     turn = await say("AC500 overheating, what to do", sender="bob")
     assert turn.action == action
     assert turn.kb_hits[0].id == "F-500-hot"
@@ -203,6 +193,6 @@ async def test_a_question_about_ordering_a_part_is_not_answered_with_a_fault(
 ) -> None:
     """The overheating fault is the best hit either way; read as ordering a part, its repair
     steps are not the answer (the bot asks instead)."""
-    say = saying(engine(knowledge, _AlwaysIntent(intent)), sessions)
+    say = saying(engine(knowledge, FixedIntent(intent)), sessions)
     turn = await say("AC500 overheating, what to do", sender="carol")
     assert turn.action == action

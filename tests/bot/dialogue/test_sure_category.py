@@ -9,20 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.ports import Candidate
 from bot.dialogue.prompts import DialogueTexts
-from tests.bot.dialogue.conftest import engine, saying
+from tests.bot.dialogue.conftest import FixedIntent, engine, saying
 
 TEXTS = DialogueTexts.load()
-
-
-class _Intent:
-    """An NLU that reads every message as `warranty` at a fixed confidence."""
-
-    def __init__(self, confidence: float) -> None:
-        self.confidence = confidence
-
-    def parse(self, text: str) -> dict:
-        intent = {"name": "warranty", "confidence": self.confidence}
-        return {"text": text, "intent": intent, "entities": []}
 
 
 class _OneFaq(ServiceKnowledge):
@@ -55,6 +44,6 @@ async def test_a_sure_reading_lowers_the_bar_of_its_faq(
     """ "The warranty, from delivery or from commissioning?" read as a warranty question at 0.7,
     the warranty FAQ at 0.3 (under the usual 0.5 of an agreeing category) is the answer."""
     assert TEXTS.category_sure_confidence < TEXTS.category_confidence
-    say = saying(engine(_OneFaq(knowledge, confidence), _Intent(nlu)), sessions)
+    say = saying(engine(_OneFaq(knowledge, confidence), FixedIntent("warranty", nlu)), sessions)
     turn = await say("保修从哪天开始算", sender="dora")
     assert turn.action == action

@@ -10,20 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.ports import Candidate
 from bot.dialogue.prompts import DialogueTexts
-from tests.bot.dialogue.conftest import engine, saying
+from tests.bot.dialogue.conftest import FixedIntent, engine, saying
 
 TEXTS = DialogueTexts.load()
-
-
-class _ServiceInfo:
-    """An NLU that reads every message as a general service question at a fixed confidence."""
-
-    def __init__(self, confidence: float) -> None:
-        self.confidence = confidence
-
-    def parse(self, text: str) -> dict:
-        intent = {"name": "service_info", "confidence": self.confidence}
-        return {"text": text, "intent": intent, "entities": []}
 
 
 class _HoursAhead(ServiceKnowledge):
@@ -56,7 +45,7 @@ async def test_a_sure_service_question_takes_a_clearly_leading_faq(
 ) -> None:
     """ "What time does your support line open on weekends?" → the hours FAQ at 0.1."""
     assert "service_info" in TEXTS.sure_service_intents
-    say = saying(engine(_HoursAhead(knowledge, lead), _ServiceInfo(nlu)), sessions)
+    say = saying(engine(_HoursAhead(knowledge, lead), FixedIntent("service_info", nlu)), sessions)
     turn = await say("what time does your support line open on weekends?", sender="erin")
     assert (turn.action == "answer") is answered
     if answered:
