@@ -242,7 +242,7 @@ class DialogueEngine:
             else:
                 picked = self._clarified(ctx)
                 if picked is not None:
-                    return self._answer(ctx, picked, [picked])
+                    return await self._picked(ctx, picked)
         state.reset()
         ctx.slots = {}
         if route == STATUS:
@@ -461,12 +461,26 @@ class DialogueEngine:
             best = max(scored, default=(0, 0))
             if best[0] > 0 and [score for score, _ in scored].count(best[0]) == 1:
                 chosen = options[best[1]]
-        if chosen is None or chosen.get("item"):
+        if chosen is None:
+            return self._option_named(ctx, options)
+        if chosen.get("item"):
             return chosen
         if not self.knowledge.mentions(ctx.inbound.text).products:
             ctx.frame.products = list(chosen["products"])
         else:
             self.frame_reader().update(ctx.frame, ctx.inbound.text)
+        return chosen
+
+    def _option_named(self, ctx: _Context, options: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The equipment option whose one model the words of the reply name ("三相那台"); the
+        frame takes that model."""
+        if any(option.get("item") for option in options):
+            return None
+        among = [p for option in options for p in option.get("products") or []]
+        named = self.knowledge.named_products(ctx.inbound.text, among)
+        chosen = next((o for o in options if named & set(o.get("products") or [])), None)
+        if chosen is not None:
+            ctx.frame.products = sorted(named)
         return chosen
 
     async def _ask_missing(self, ctx: _Context, hits: list[Candidate]) -> Answer:
@@ -576,10 +590,32 @@ class DialogueEngine:
         return [names.get(option, option) for option in options]
 
     def _clarified(self, ctx: _Context) -> Candidate | None:
-        """The candidate the reply to a clarifying question names (model or code), if any."""
+        """The candidate the reply to a clarifying question names (model or code, or for
+        "which model?" the words of one candidate's name: "三相50kW那台"), if any."""
         candidates = [Candidate(**c) for c in ctx.state.candidates]
+        facet = ctx.state.clarify_facet or ""
         mentions = self.knowledge.mentions(ctx.inbound.text)
-        return pick_candidate(candidates, ctx.state.clarify_facet or "", mentions)
+        if facet == "products" and not mentions.products:
+            among = [p for c in candidates for p in c.products]
+            named = self.knowledge.named_products(ctx.inbound.text, among)
+            mentions = Mentions(named, mentions.codes, mentions.unknown_codes)
+        return pick_candidate(candidates, facet, mentions)
+
+    async def _picked(self, ctx: _Context, picked: Candidate) -> Answer:
+        """The item a reply to "which model?" or "which code?" picked: answered when it carries
+        the code the customer gave or was a confident hit. Otherwise the model picked only
+        narrows a vague report ("having an issue" → "the hybrid one"): the frame, with that
+        model, is decided again, and without an answer the customer is asked for the code or
+        what they see rather than given a guess."""
+        codes = set(ctx.frame.codes) | self.knowledge.mentions(ctx.state.query or "").codes
+        confident = (picked.confidence or 0.0) >= self.knowledge.answer_confidence
+        if set(picked.codes) & codes or confident:
+            return self._answer(ctx, picked, [picked])
+        ctx.state.reset()
+        self._read_frame(ctx)
+        if len(picked.products) == 1 and not set(picked.products) & set(ctx.frame.products):
+            ctx.frame.products = list(picked.products)
+        return await self._question(ctx, read=False)
 
     def _answer(self, ctx: _Context, item: Candidate, hits: list[Candidate]) -> Answer:
         text = self.knowledge.answer(item.id, ctx.voice.lang)
@@ -589,6 +625,9 @@ class DialogueEngine:
         ctx.state.candidates = [_candidate_json(item)]
         if item.id not in ctx.frame.suggested:
             ctx.frame.suggested.append(item.id)
+        if len(item.products) == 1:
+            # The model answered for stays: "唔係A120，係A101", "code A310" are about it.
+            ctx.frame.products = list(item.products)
         ordered = [item, *[h for h in hits if h.id != item.id]]
         replies = [ctx.voice.render(text), self._say(ctx, "ask_solved")]
         return self._turn(ctx, "answer", replies, hits=ordered)
@@ -920,6 +959,7 @@ def _candidate_json(candidate: Candidate) -> dict[str, Any]:
         "products": list(candidate.products),
         "codes": list(candidate.codes),
         "category": candidate.category,
+        "confidence": candidate.confidence,
     }
 
 

@@ -159,6 +159,9 @@ def _decide(hits: list[Candidate], mentions: Mentions, threshold: float) -> KbDe
         # The customer reads out an alarm code the knowledge base does not have: an answer
         # about another code would be wrong, however close the rest of the words are.
         return KbDecision("fallback")
+    shared = _shared_code(hits, mentions)
+    if shared is not None:
+        return shared
     top = hits[0]
     close = [h for h in hits if h.score >= max(threshold, top.score - CANDIDATE_MARGIN)]
     close = [h for h in close if _compatible(h, mentions)] or [top]
@@ -258,10 +261,20 @@ def decide_by_code(hits: list[Candidate], mentions: Mentions) -> KbDecision | No
             matching.append(hit)
     if len(matching) == 1:
         return KbDecision("answer", item=matching[0])
-    if len(matching) >= 2 and not mentions.products:
-        products = _distinct_facet(matching, "products")
-        if len(products) >= 2 and _split_by(matching, "products"):
-            return KbDecision(
-                "clarify", candidates=tuple(matching), facet="products", options=products
-            )
+    return _shared_code(matching, mentions)
+
+
+def _shared_code(hits: list[Candidate], mentions: Mentions) -> KbDecision | None:
+    """ "Which model?" when the alarm code the customer read out belongs to items of different
+    models among the hits and nothing they said names the model: the code means different
+    things there, and the item that scores best is only a guess."""
+    if not mentions.codes or mentions.products:
+        return None
+    matching: list[Candidate] = []
+    for hit in hits:
+        if set(hit.codes) & mentions.codes and all(hit.id != m.id for m in matching):
+            matching.append(hit)
+    products = _distinct_facet(matching, "products")
+    if len(products) >= 2 and _split_by(matching, "products"):
+        return KbDecision("clarify", candidates=tuple(matching), facet="products", options=products)
     return None
