@@ -348,6 +348,14 @@ def plain_words(data: Mapping[str, Any] | None = None) -> frozenset[str]:
 
 
 @lru_cache
+def bot_chinese() -> str:
+    """The Chinese of the bot's own data (NLU examples, prompts, phrases), folded: words the
+    customers use about any equipment ("机器人" in "不想跟机器人说话")."""
+    texts = [DATA_DIR / name for name in (*_BOT_TEXTS, "nlu/zh.yml")]
+    return "|".join(fold(path.read_text(encoding="utf-8")) for path in texts if path.exists())
+
+
+@lru_cache
 def _bot_words() -> frozenset[str]:
     """The English words of the bot's own data (NLU examples, prompts, responses), as written
     in lower case there: a name it capitalizes ("45 Queen Road") is no plain word."""

@@ -12,7 +12,7 @@ from dataclasses import replace
 from functools import lru_cache, partial
 from pathlib import Path
 
-from bot.dialogue.frame import kinds_of_equipment, plain_words
+from bot.dialogue.frame import bot_chinese, kinds_of_equipment, plain_words
 from bot.dialogue.naming import ProductNames
 from bot.dialogue.ports import Candidate, Mentions
 from knowledge_base.answers import localize, normalize_lang
@@ -255,7 +255,7 @@ def _product_names(graph: KnowledgeGraph) -> ProductNames:
         texts[product.id] = own
         kinds[product.id] = kinds_of_equipment(own)
         models += [m for m in (product.id, *product.aliases) if not has_chinese(m)]
-    return ProductNames(texts, models, kinds, plain_words())
+    return ProductNames(texts, models, kinds, plain_words(), bot_chinese())
 
 
 def _candidate(graph: KnowledgeGraph, hit: Hit) -> Candidate:

@@ -6,11 +6,12 @@ aliases or line that no other product's texts use points to that product; a word
 products share ("逆变器", "inverter") points to none. Which products compete depends on the
 moment: the candidates of a clarifying question, the products whose items carry the alarm code
 the customer read out, or every product. Against every product only the kinds of equipment the
-names end with count ("电池包", "battery pack"): any other word of a name may also describe a
-fault of another product ("油温" names an oil heater and is a press's symptom).
+names end with count ("电池包", "battery pack"; in English two words or more, "press" alone is
+also a verb): any other word of a name may also describe a fault of another product ("油温"
+names an oil heater and is a press's symptom).
 
-Everything is read from the knowledge base's own product texts; English words the bot's own
-data uses in lower case ("machine", "unit") are never a product's name.
+Everything is read from the knowledge base's own product texts; words the bot's own data uses
+(English in lower case: "machine", "unit"; Chinese: "机器人") are never a product's name.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ class ProductNames:
         models: Iterable[str],
         kinds: Mapping[str, Iterable[str]],
         plain: frozenset[str] = frozenset(),
+        common: str = "",
     ) -> None:
         """`texts`: each product's names, aliases and line; `models`: every model number and
         alias written in Latin letters (matched elsewhere, left out here); `kinds`: each
-        product's kinds of equipment (`frame.kinds_of_equipment`)."""
+        product's kinds of equipment (`frame.kinds_of_equipment`); `plain`: English words and
+        `common`: Chinese text that name no product (the bot's own data)."""
         ordered = sorted({normalize(m) for m in models if m}, key=len, reverse=True)
         self._plain = plain
         self._texts: dict[str, str] = {}
@@ -52,7 +55,7 @@ class ProductNames:
             self._texts[product_id] = text
             self._words[product_id] = self._words_of(text)
         self._kinds = {
-            pid: {normalize(k) for k in found if normalize(k) not in plain}
+            pid: {k for k in map(normalize, found) if _a_kind(k, plain, common)}
             for pid, found in kinds.items()
         }
 
@@ -94,6 +97,14 @@ class ProductNames:
             if len(w) >= MIN_LATIN and w not in STOPWORDS and w not in self._plain
         )
         return words
+
+
+def _a_kind(kind: str, plain: frozenset[str], common: str) -> bool:
+    """A kind of equipment that names it alone: Chinese the bot's data does not use, English
+    of two words or more ("battery pack")."""
+    if _CJK_RUN.search(kind):
+        return kind not in common
+    return len(kind.split()) >= 2 and kind not in plain
 
 
 def _without(text: str, models: list[str]) -> str:
