@@ -394,13 +394,18 @@ class DialogueEngine:
         products: set[str] = set()
         codes: set[str] = set()
         unknown: set[str] = set()
+        kept = []
         for clause, negated in reader.clauses(ctx.inbound.text) or [(ctx.inbound.text, False)]:
             if negated:
                 continue
+            kept.append(clause)
             found = self.knowledge.mentions(clause)
             products |= found.products
             codes |= found.codes
             unknown |= found.unknown_codes
+        if not products and len(kept) > 1:
+            # The words of a name and the code may stand in different clauses ("部储能机…，出A205").
+            products = set(self.knowledge.mentions(", ".join(kept)).products)
         if not products:
             products = set(ctx.frame.products)
         return Mentions(frozenset(products), frozenset(codes), frozenset(unknown))
@@ -607,7 +612,8 @@ class DialogueEngine:
         narrows a vague report ("having an issue" → "the hybrid one"): the frame, with that
         model, is decided again, and without an answer the customer is asked for the code or
         what they see rather than given a guess."""
-        codes = set(ctx.frame.codes) | self.knowledge.mentions(ctx.state.query or "").codes
+        said = f"{ctx.state.query or ''} {ctx.inbound.text}"
+        codes = set(ctx.frame.codes) | self.knowledge.mentions(said).codes
         confident = (picked.confidence or 0.0) >= self.knowledge.answer_confidence
         if set(picked.codes) & codes or confident:
             return self._answer(ctx, picked, [picked])

@@ -164,6 +164,9 @@ class FrameReader:
                 kept.append(clause)
         if not clauses:
             kept = [text]
+        if not products and len(kept) > 1:
+            # The words of a name and the code may stand in different clauses ("部储能机…，出A205").
+            products |= self._mentions(", ".join(kept)).products
         old_codes = set(frame.codes)
         if codes:
             frame.codes = sorted(codes)

@@ -181,6 +181,12 @@ def _decide(hits: list[Candidate], mentions: Mentions, threshold: float) -> KbDe
         codes = _distinct_facet(close, "codes")
         if len(codes) >= 2 and _split_by(close, "codes"):
             return KbDecision("clarify", candidates=tuple(close), facet="codes", options=codes)
+        coded = [h for h in close if h.codes]
+        if mentions.products and close[0].type == "fault" and coded:
+            # The model alone ("having an issue" → "the hybrid one"): its faults, with alarm
+            # codes and without, are all as close; the words pick none of them.
+            options = _distinct_facet(coded, "codes")
+            return KbDecision("clarify", candidates=tuple(coded), facet="codes", options=options)
     return KbDecision("answer", item=top)
 
 
