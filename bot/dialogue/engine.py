@@ -38,6 +38,7 @@ from bot.dialogue.policy import (
     decide_by_category,
     decide_by_code,
     decide_by_faq_lead,
+    only_the_model,
     phrase_match,
     pick_candidate,
     route_message,
@@ -58,6 +59,7 @@ from bot.media.codes import PhotoText
 from bot.media.replies import with_photo
 from core.assets import ALARM_STAGE, ALARM_TICKET, AlarmFollowUp, UnitLookup
 from core.messages import Answer, Entity, InboundMessage, Intent, KbHit, Reply
+from knowledge_base.retrieval import says_no_alarm
 
 # The customers' clock when the service names none (AFTERSALES_CUSTOMER_TIMEZONE).
 DEFAULT_CUSTOMER_ZONE = "Asia/Shanghai"
@@ -419,6 +421,8 @@ class DialogueEngine:
         hits = await self._search(ctx, query)
         mentions = self._message_mentions(ctx)
         decision = self._decide(ctx, hits, query, mentions)
+        if await self._a_guess(ctx, decision, hits, query, mentions):
+            decision = KbDecision("fallback")
         if decision.kind == "answer":
             return decision, hits
         frame = ctx.frame
@@ -437,9 +441,46 @@ class DialogueEngine:
                 frozenset() if frame.codes else mentions.unknown_codes,
             )
             frame_decision = self._decide(ctx, frame_hits, frame_query, frame_mentions)
+            if await self._a_guess(ctx, frame_decision, frame_hits, frame_query, frame_mentions):
+                frame_decision = KbDecision("fallback")
             if frame_decision.kind != "fallback":
                 return frame_decision, frame_hits
         return decision, hits
+
+    async def _a_guess(
+        self,
+        ctx: _Context,
+        decision: KbDecision,
+        hits: list[Candidate],
+        text: str,
+        mentions: Mentions,
+    ) -> bool:
+        """The answer is a fault the model alone picked: the customer named the model and no
+        code, the model's faults with and without codes are about as close (`only_the_model`),
+        and their words without the model ("having an issue with my solar setup") do not
+        find that fault in the middle band (dialogue.yml `suggest_confidence`) by themselves.
+        The code or what they see is asked for instead."""
+        item = decision.item
+        if decision.kind != "answer" or item is None or item.type != "fault":
+            return False
+        if says_no_alarm(text) or not only_the_model(hits, mentions, self.knowledge.threshold):
+            return False
+        description = self._description(ctx)
+        if not description:
+            return True
+        found = await self._search(ctx, self.frame_reader().search_text(description))
+        top = found[0] if found else None
+        supported = top is not None and top.id == item.id
+        return not supported or (top.confidence or 0.0) < self.texts.suggest_confidence
+
+    def _description(self, ctx: _Context) -> str:
+        """The customer's words about the problem, without the model numbers they named."""
+        text = " ".join(ctx.frame.texts) or ctx.inbound.text
+        for name in self.knowledge.product_names("en"):
+            runs = [re.escape(run) for run in re.findall(r"[A-Za-z]+|\d+", name)]
+            if runs:
+                text = re.sub(r"[\s\-_.]?".join(runs), " ", text, flags=re.IGNORECASE)
+        return " ".join(text.split())
 
     def _not_ours(self, ctx: _Context) -> bool:
         frame = ctx.frame
@@ -494,6 +535,17 @@ class DialogueEngine:
         frame, state = ctx.frame, ctx.state
         if self._reads_as(ctx, self.texts.no_question_intents):  # prices, off-topic
             return await self._fallback(ctx, hits)
+        unknown = self.knowledge.mentions(ctx.inbound.text).unknown_codes
+        about_fault = bool(hits) and hits[0].type == "fault"
+        asks_code = (
+            about_fault
+            and frame.products
+            and not (frame.codes or unknown)
+            and "code" not in frame.asked
+        )
+        model = Mentions(frozenset(frame.products))
+        if asks_code and only_the_model(hits, model, self.knowledge.threshold):
+            return self._ask_code(ctx)  # before "did you mean": the words picked none
         suggestions = self._suggestions(ctx, hits)
         if suggestions:
             # The middle band: close to an answer, not sure enough to give it.
@@ -513,21 +565,19 @@ class DialogueEngine:
             listed = " ".join(f"{n}. {label}" for n, (label, _) in enumerate(lines, 1))
             reply = self._say(ctx, "clarify_frame_product", options=listed)
             return self._turn(ctx, "clarify", [reply])
-        unknown = self.knowledge.mentions(ctx.inbound.text).unknown_codes
-        about_fault = bool(hits) and hits[0].type == "fault"
-        if (
-            about_fault
-            and frame.products
-            and not (frame.codes or unknown)
-            and "code" not in frame.asked
-        ):
-            frame.asked.append("code")
-            state.stage, state.clarify_facet = CLARIFY, "frame_code"
-            names = self.knowledge.product_names(ctx.voice.lang)
-            product = " / ".join(names.get(p, p) for p in frame.products[:3])
-            reply = self._say(ctx, "clarify_frame_code", product=product)
-            return self._turn(ctx, "clarify", [reply])
+        if asks_code:
+            return self._ask_code(ctx)
         return await self._fallback(ctx, hits)
+
+    def _ask_code(self, ctx: _Context) -> Answer:
+        """Ask for the alarm code the frame's model shows, or what the customer sees."""
+        frame, state = ctx.frame, ctx.state
+        frame.asked.append("code")
+        state.stage, state.clarify_facet = CLARIFY, "frame_code"
+        names = self.knowledge.product_names(ctx.voice.lang)
+        product = " / ".join(names.get(p, p) for p in frame.products[:3])
+        reply = self._say(ctx, "clarify_frame_code", product=product)
+        return self._turn(ctx, "clarify", [reply])
 
     def _suggestions(self, ctx: _Context, hits: list[Candidate]) -> list[Candidate]:
         """The top items to offer as "did you mean …?": the best hit is over the search's bar

@@ -181,13 +181,19 @@ def _decide(hits: list[Candidate], mentions: Mentions, threshold: float) -> KbDe
         codes = _distinct_facet(close, "codes")
         if len(codes) >= 2 and _split_by(close, "codes"):
             return KbDecision("clarify", candidates=tuple(close), facet="codes", options=codes)
-        coded = [h for h in close if h.codes]
-        if mentions.products and close[0].type == "fault" and coded:
-            # The model alone ("having an issue" → "the hybrid one"): its faults, with alarm
-            # codes and without, are all as close; the words pick none of them.
-            options = _distinct_facet(coded, "codes")
-            return KbDecision("clarify", candidates=tuple(coded), facet="codes", options=options)
     return KbDecision("answer", item=top)
+
+
+def only_the_model(hits: list[Candidate], mentions: Mentions, threshold: float) -> bool:
+    """The customer named the model but no alarm code, and the model's faults, with codes and
+    without, are about as close as each other ("having an issue" → "the hybrid one"): the
+    words pick none of them, and the best one would be a guess."""
+    if not hits or not mentions.products or mentions.codes:
+        return False
+    bar = max(threshold, hits[0].score - CANDIDATE_MARGIN)
+    close = [h for h in hits if h.score >= bar and _compatible(h, mentions)]
+    faults = [h for h in close if h.type == "fault"]
+    return len(faults) >= 2 and close[0].type == "fault" and any(h.codes for h in faults)
 
 
 def _distinct_facet(

@@ -4,6 +4,7 @@ report (tests/bot/dialogue/kb_naming.yaml: two boilers and a softener sharing E1
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.knowledge import ServiceKnowledge, open_folder
 from bot.dialogue.naming import ProductNames
-from bot.dialogue.policy import decide
+from bot.dialogue.policy import decide, only_the_model
 from bot.dialogue.ports import Candidate, Mentions
 from tests.bot.dialogue.conftest import Say, engine, saying
 
@@ -64,6 +65,15 @@ def test_a_code_of_several_models_is_asked_about_even_when_one_item_leads() -> N
     assert decide(hits, named, 0.3, 0.5).item == hits[0]  # the model is named: no question
 
 
+def test_a_model_with_no_code_is_no_answer_when_its_faults_are_equally_close() -> None:
+    slow = Candidate("F-PW3-slow", "fault", 0.54, products=("PW-3",), confidence=0.8)
+    e20 = Candidate("F-PW3-E20", "fault", 0.50, products=("PW-3",), codes=("E20",))
+    model = Mentions(products=frozenset({"PW-3"}))
+    assert only_the_model([slow, e20], model, 0.3)
+    assert not only_the_model([slow, replace(e20, score=0.3)], model, 0.3)  # the words pick
+    assert not only_the_model([slow, e20], Mentions(), 0.3)  # no model: "which model?" first
+
+
 async def test_which_model_is_answered_by_the_words_of_its_name(say: Say) -> None:
     first = await say("锅炉报E10了，水位计看不到水", sender="a")
     assert first.action == "clarify"
@@ -73,7 +83,7 @@ async def test_which_model_is_answered_by_the_words_of_its_name(say: Say) -> Non
 
 async def test_a_correction_names_the_model_by_its_kind(say: Say) -> None:
     await say("PW-3报E10", sender="b")
-    moved = await say("说错了，不是锅炉，是软水器报的E10", sender="b")
+    moved = await say("说错了，是软水器", sender="b")
     assert moved.action == "answer" and moved.kb_hits[0].id == "F-SF1-E10"
 
 
@@ -89,8 +99,9 @@ async def test_the_model_answered_for_stays_for_the_next_code(say: Say) -> None:
 async def test_a_model_alone_is_no_fault_report(say: Say) -> None:
     """ "boiler trouble" → "PW-3": the bot asks for the code or what they see, then answers
     the code for the model given."""
-    await say("having trouble with the boiler", sender="d")
+    first = await say("my boiler is not right", sender="d")
+    assert first.action == "clarify"  # which model?
     model = await say("PW-3", sender="d")
-    assert model.action == "clarify"
+    assert model.action == "clarify"  # not the fault without a code that scored best
     code = await say("E20", sender="d")
     assert code.action == "answer" and code.kb_hits[0].id == "F-PW3-E20"
