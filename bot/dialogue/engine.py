@@ -470,8 +470,9 @@ class DialogueEngine:
             return True
         found = await self._search(ctx, self.frame_reader().search_text(description))
         top = found[0] if found else None
-        supported = top is not None and top.id == item.id
-        return not supported or (top.confidence or 0.0) < self.texts.suggest_confidence
+        if top is None or top.id != item.id:
+            return True
+        return (top.confidence or 0.0) < self.texts.suggest_confidence
 
     def _description(self, ctx: _Context) -> str:
         """The customer's words about the problem, without the model numbers they named."""
