@@ -145,7 +145,11 @@ class DialogueEngine:
         graph_key = tuple(names)
         if self._frames is None or self._frames[0] != graph_key:
             reader = FrameReader(
-                self.texts, self.knowledge.mentions, names, known=self.knowledge.uses_word
+                self.texts,
+                self.knowledge.mentions,
+                names,
+                known=self.knowledge.uses_word,
+                named=self.knowledge.named_products,
             )
             self._frames = (graph_key, reader)
         return self._frames[1]

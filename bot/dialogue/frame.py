@@ -114,10 +114,13 @@ class FrameReader:
         own_names: Iterable[str] = (),
         data: Mapping[str, Any] | None = None,
         known: Callable[[str], bool] | None = None,
+        named: Callable[[str, list[str]], frozenset[str]] | None = None,
     ) -> None:
         data = data if data is not None else _frame_data()
         self._texts = texts
         self._mentions = mentions
+        # The one of several models the words of their names point to (`Knowledge.named_products`).
+        self._named = named or (lambda _text, _among: frozenset())
         self._negations = [fold(w) for w in _flat(texts.cues.get("negation"))]
         self._topic = [fold(w) for w in _flat(texts.cues.get("topic_switch"))]
         own = " ".join(fold(name) for name in own_names)
@@ -167,6 +170,9 @@ class FrameReader:
         if not products and len(kept) > 1:
             # The words of a name and the code may stand in different clauses ("部储能机…，出A205").
             products |= self._mentions(", ".join(kept)).products
+        if not products and len(frame.products) > 1:
+            # "模温机报警了" → "油式的那台": which of the models the frame holds.
+            products |= self._named(" ".join(kept) or text, list(frame.products))
         old_codes = set(frame.codes)
         if codes:
             frame.codes = sorted(codes)

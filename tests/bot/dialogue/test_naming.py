@@ -1,6 +1,6 @@
 """Naming the equipment across turns: a code several models share is asked about, a model is
 named by the words of its name, the model answered for stays, and a model alone is no fault
-report (tests/bot/dialogue/kb_naming.yaml: two boilers and a softener sharing E10)."""
+report (tests/bot/dialogue/kb_naming.yaml: two boilers and a deaerator sharing E10)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.dialogue.frame import Frame, FrameReader
 from bot.dialogue.knowledge import ServiceKnowledge, open_folder
 from bot.dialogue.naming import ProductNames
 from bot.dialogue.policy import decide, only_the_model
 from bot.dialogue.ports import Candidate, Mentions
+from bot.dialogue.prompts import DialogueTexts
 from tests.bot.dialogue.conftest import Say, engine, saying
 
 KB_FILE = Path(__file__).with_name("kb_naming.yaml")
@@ -33,9 +35,9 @@ def _names() -> ProductNames:
     texts = {
         "PW-3": ["PW-3 3吨 立式蒸汽锅炉", "PW-3 3 t vertical steam boiler", "steam boilers"],
         "PW-9": ["PW-9 9吨 卧式蒸汽锅炉", "PW-9 9 t horizontal steam boiler", "steam boilers"],
-        "SF-1": ["SF-1 全自动软水器", "SF-1 water softener", "water treatment"],
+        "SF-1": ["SF-1 热力除氧器", "SF-1 thermal deaerator", "water treatment"],
     }
-    kinds = {"PW-3": {"蒸汽锅炉", "boiler"}, "PW-9": {"蒸汽锅炉", "boiler"}, "SF-1": {"软水器"}}
+    kinds = {"PW-3": {"蒸汽锅炉", "boiler"}, "PW-9": {"蒸汽锅炉", "boiler"}, "SF-1": {"除氧器"}}
     return ProductNames(texts, ["PW-3", "PW-9", "SF-1"], kinds, frozenset({"unit"}))
 
 
@@ -48,10 +50,18 @@ def test_words_of_one_products_name_point_to_it() -> None:
     # Words both boilers' names use point to neither; two words pointing apart, to none.
     assert names.named("蒸汽锅炉", both) == frozenset()
     assert names.named("立式还是卧式", both) == frozenset()
-    # Against every product only the kinds of equipment count: 软水器 names the softener,
+    # Against every product only the kinds of equipment count: 除氧器 names the deaerator,
     # 立式 (a word of a name, no kind) names nothing there.
-    assert names.named("是软水器报的") == {"SF-1"}
+    assert names.named("是除氧器报的") == {"SF-1"}
     assert names.named("立式那台") == frozenset()
+
+
+def test_words_pick_one_of_the_models_the_frame_holds(boilers: ServiceKnowledge) -> None:
+    texts, words = DialogueTexts.load(), boilers.own_words()
+    reader = FrameReader(texts, boilers.mentions, words, named=boilers.named_products)
+    frame = Frame(products=["PW-3", "PW-9"])
+    reader.update(frame, "卧式的那台")
+    assert frame.products == ["PW-9"]
 
 
 def test_a_code_of_several_models_is_asked_about_even_when_one_item_leads() -> None:
@@ -83,7 +93,7 @@ async def test_which_model_is_answered_by_the_words_of_its_name(say: Say) -> Non
 
 async def test_a_correction_names_the_model_by_its_kind(say: Say) -> None:
     await say("PW-3报E10", sender="b")
-    moved = await say("说错了，是软水器", sender="b")
+    moved = await say("说错了，是除氧器", sender="b")
     assert moved.action == "answer" and moved.kb_hits[0].id == "F-SF1-E10"
 
 
