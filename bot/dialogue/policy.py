@@ -164,10 +164,15 @@ def _decide(hits: list[Candidate], mentions: Mentions, threshold: float) -> KbDe
         return shared
     top = hits[0]
     close = [h for h in hits if h.score >= max(threshold, top.score - CANDIDATE_MARGIN)]
-    # Of the items the customer's models and codes allow, the close ones; else the best one
-    # they allow ("说错了，是软水器": not the old model's item that the words still rank first).
-    fitting = [h for h in hits if h.score >= threshold and _compatible(h, mentions)]
-    close = [h for h in close if _compatible(h, mentions)] or fitting[:1] or [top]
+    # Of the items the customer's models and codes allow, the close ones; else, with no code
+    # named, the best item about the model they named ("说错了，是除氧器": not the old model's
+    # item the words still rank first); else the best one.
+    named = [
+        h
+        for h in hits
+        if h.score >= threshold and mentions.products & set(h.products) and not mentions.codes
+    ]
+    close = [h for h in close if _compatible(h, mentions)] or named[:1] or [top]
     if len(close) == 1:
         return KbDecision("answer", item=close[0])
     if len(mentions.codes) >= 2:
