@@ -48,14 +48,12 @@ class ProductNames:
         `common`: Chinese text that name no product (the bot's own data)."""
         ordered = sorted({normalize(m) for m in models if m}, key=len, reverse=True)
         self._plain = plain
-        self._pieces: dict[str, set[str]] = {}
         self._texts: dict[str, str] = {}
         self._words: dict[str, set[str]] = {}
         for product_id, own in texts.items():
-            pieces = {_without(normalize(str(t)), ordered) for t in own}
-            self._pieces[product_id] = pieces
-            self._texts[product_id] = " | ".join(sorted(pieces))
-            self._words[product_id] = self._words_of(self._texts[product_id])
+            text = " | ".join(_without(normalize(str(t)), ordered) for t in own)
+            self._texts[product_id] = text
+            self._words[product_id] = self._words_of(text)
         self._kinds = {
             pid: {k for k in map(normalize, found) if _a_kind(k, plain, common)}
             for pid, found in kinds.items()
@@ -79,17 +77,9 @@ class ProductNames:
             for product_id in pool
             for word in own.get(product_id, ())
             if _said(folded, specs, word)
-            and not any(self._other_uses(other, product_id, word) for other in pool)
+            and not any(_uses(self._texts[other], word) for other in pool if other != product_id)
         }
         return frozenset(pointed) if len(pointed) == 1 else frozenset()
-
-    def _other_uses(self, other: str, product_id: str, word: str) -> bool:
-        """Another product's own texts use the word; a text both have (their common product
-        line) tells them apart by nothing."""
-        if other == product_id:
-            return False
-        shared = self._pieces[product_id]
-        return any(_uses(piece, word) for piece in self._pieces[other] - shared)
 
     def _words_of(self, text: str) -> set[str]:
         """jieba words and each run's last three characters (the kind: 电池包), English words,
