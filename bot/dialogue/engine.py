@@ -38,6 +38,7 @@ from bot.dialogue.policy import (
     decide_by_category,
     decide_by_code,
     decide_by_faq_lead,
+    only_the_model,
     phrase_match,
     pick_candidate,
     route_message,
@@ -58,6 +59,7 @@ from bot.media.codes import PhotoText
 from bot.media.replies import with_photo
 from core.assets import ALARM_STAGE, ALARM_TICKET, AlarmFollowUp, UnitLookup
 from core.messages import Answer, Entity, InboundMessage, Intent, KbHit, Reply
+from knowledge_base.retrieval import says_no_alarm
 
 # The customers' clock when the service names none (AFTERSALES_CUSTOMER_TIMEZONE).
 DEFAULT_CUSTOMER_ZONE = "Asia/Shanghai"
@@ -143,7 +145,11 @@ class DialogueEngine:
         graph_key = tuple(names)
         if self._frames is None or self._frames[0] != graph_key:
             reader = FrameReader(
-                self.texts, self.knowledge.mentions, names, known=self.knowledge.uses_word
+                self.texts,
+                self.knowledge.mentions,
+                names,
+                known=self.knowledge.uses_word,
+                named=self.knowledge.named_products,
             )
             self._frames = (graph_key, reader)
         return self._frames[1]
@@ -242,7 +248,7 @@ class DialogueEngine:
             else:
                 picked = self._clarified(ctx)
                 if picked is not None:
-                    return self._answer(ctx, picked, [picked])
+                    return await self._picked(ctx, picked)
         state.reset()
         ctx.slots = {}
         if route == STATUS:
@@ -399,13 +405,18 @@ class DialogueEngine:
         products: set[str] = set()
         codes: set[str] = set()
         unknown: set[str] = set()
+        kept = []
         for clause, negated in reader.clauses(ctx.inbound.text) or [(ctx.inbound.text, False)]:
             if negated:
                 continue
+            kept.append(clause)
             found = self.knowledge.mentions(clause)
             products |= found.products
             codes |= found.codes
             unknown |= found.unknown_codes
+        if not products and len(kept) > 1:
+            # The words of a name and the code may stand in different clauses ("部储能机…，出A205").
+            products = set(self.knowledge.mentions(", ".join(kept)).products)
         if not products:
             products = set(ctx.frame.products)
         return Mentions(frozenset(products), frozenset(codes), frozenset(unknown))
@@ -419,6 +430,8 @@ class DialogueEngine:
         hits = await self._search(ctx, query)
         mentions = self._message_mentions(ctx)
         decision = self._decide(ctx, hits, query, mentions)
+        if await self._a_guess(ctx, decision, hits, query, mentions):
+            decision = KbDecision("fallback")
         if decision.kind == "answer":
             return decision, hits
         frame = ctx.frame
@@ -437,9 +450,47 @@ class DialogueEngine:
                 frozenset() if frame.codes else mentions.unknown_codes,
             )
             frame_decision = self._decide(ctx, frame_hits, frame_query, frame_mentions)
+            if await self._a_guess(ctx, frame_decision, frame_hits, frame_query, frame_mentions):
+                frame_decision = KbDecision("fallback")
             if frame_decision.kind != "fallback":
                 return frame_decision, frame_hits
         return decision, hits
+
+    async def _a_guess(
+        self,
+        ctx: _Context,
+        decision: KbDecision,
+        hits: list[Candidate],
+        text: str,
+        mentions: Mentions,
+    ) -> bool:
+        """The answer is a fault the model alone picked: the customer named the model and no
+        code, the model's faults with and without codes are about as close (`only_the_model`),
+        and their words without the model ("having an issue with my solar setup") do not
+        find that fault in the middle band (dialogue.yml `suggest_confidence`) by themselves.
+        The code or what they see is asked for instead."""
+        item = decision.item
+        if decision.kind != "answer" or item is None or item.type != "fault":
+            return False
+        if says_no_alarm(text) or not only_the_model(hits, mentions, self.knowledge.threshold):
+            return False
+        description = self._description(ctx)
+        if not description:
+            return True
+        found = await self._search(ctx, self.frame_reader().search_text(description))
+        top = found[0] if found else None
+        if top is None or top.id != item.id:
+            return True
+        return (top.confidence or 0.0) < self.texts.suggest_confidence
+
+    def _description(self, ctx: _Context) -> str:
+        """The customer's words about the problem, without the model numbers they named."""
+        text = " ".join(ctx.frame.texts) or ctx.inbound.text
+        for name in self.knowledge.product_names("en"):
+            runs = [re.escape(run) for run in re.findall(r"[A-Za-z]+|\d+", name)]
+            if runs:
+                text = re.sub(r"[\s\-_.]?".join(runs), " ", text, flags=re.IGNORECASE)
+        return " ".join(text.split())
 
     def _not_ours(self, ctx: _Context) -> bool:
         frame = ctx.frame
@@ -466,12 +517,26 @@ class DialogueEngine:
             best = max(scored, default=(0, 0))
             if best[0] > 0 and [score for score, _ in scored].count(best[0]) == 1:
                 chosen = options[best[1]]
-        if chosen is None or chosen.get("item"):
+        if chosen is None:
+            return self._option_named(ctx, options)
+        if chosen.get("item"):
             return chosen
         if not self.knowledge.mentions(ctx.inbound.text).products:
             ctx.frame.products = list(chosen["products"])
         else:
             self.frame_reader().update(ctx.frame, ctx.inbound.text)
+        return chosen
+
+    def _option_named(self, ctx: _Context, options: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The equipment option whose one model the words of the reply name ("三相那台"); the
+        frame takes that model."""
+        if any(option.get("item") for option in options):
+            return None
+        among = [p for option in options for p in option.get("products") or []]
+        named = self.knowledge.named_products(ctx.inbound.text, among)
+        chosen = next((o for o in options if named & set(o.get("products") or [])), None)
+        if chosen is not None:
+            ctx.frame.products = sorted(named)
         return chosen
 
     async def _ask_missing(self, ctx: _Context, hits: list[Candidate]) -> Answer:
@@ -480,6 +545,17 @@ class DialogueEngine:
         frame, state = ctx.frame, ctx.state
         if self._reads_as(ctx, self.texts.no_question_intents):  # prices, off-topic
             return await self._fallback(ctx, hits)
+        unknown = self.knowledge.mentions(ctx.inbound.text).unknown_codes
+        about_fault = bool(hits) and hits[0].type == "fault"
+        asks_code = (
+            about_fault
+            and frame.products
+            and not (frame.codes or unknown)
+            and "code" not in frame.asked
+        )
+        model = Mentions(frozenset(frame.products))
+        if asks_code and only_the_model(hits, model, self.knowledge.threshold):
+            return self._ask_code(ctx)  # before "did you mean": the words picked none
         suggestions = self._suggestions(ctx, hits)
         if suggestions:
             # The middle band: close to an answer, not sure enough to give it.
@@ -499,21 +575,19 @@ class DialogueEngine:
             listed = " ".join(f"{n}. {label}" for n, (label, _) in enumerate(lines, 1))
             reply = self._say(ctx, "clarify_frame_product", options=listed)
             return self._turn(ctx, "clarify", [reply])
-        unknown = self.knowledge.mentions(ctx.inbound.text).unknown_codes
-        about_fault = bool(hits) and hits[0].type == "fault"
-        if (
-            about_fault
-            and frame.products
-            and not (frame.codes or unknown)
-            and "code" not in frame.asked
-        ):
-            frame.asked.append("code")
-            state.stage, state.clarify_facet = CLARIFY, "frame_code"
-            names = self.knowledge.product_names(ctx.voice.lang)
-            product = " / ".join(names.get(p, p) for p in frame.products[:3])
-            reply = self._say(ctx, "clarify_frame_code", product=product)
-            return self._turn(ctx, "clarify", [reply])
+        if asks_code:
+            return self._ask_code(ctx)
         return await self._fallback(ctx, hits)
+
+    def _ask_code(self, ctx: _Context) -> Answer:
+        """Ask for the alarm code the frame's model shows, or what the customer sees."""
+        frame, state = ctx.frame, ctx.state
+        frame.asked.append("code")
+        state.stage, state.clarify_facet = CLARIFY, "frame_code"
+        names = self.knowledge.product_names(ctx.voice.lang)
+        product = " / ".join(names.get(p, p) for p in frame.products[:3])
+        reply = self._say(ctx, "clarify_frame_code", product=product)
+        return self._turn(ctx, "clarify", [reply])
 
     def _suggestions(self, ctx: _Context, hits: list[Candidate]) -> list[Candidate]:
         """The top items to offer as "did you mean …?": the best hit is over the search's bar
@@ -581,10 +655,33 @@ class DialogueEngine:
         return [names.get(option, option) for option in options]
 
     def _clarified(self, ctx: _Context) -> Candidate | None:
-        """The candidate the reply to a clarifying question names (model or code), if any."""
+        """The candidate the reply to a clarifying question names (model or code, or for
+        "which model?" the words of one candidate's name: "三相50kW那台"), if any."""
         candidates = [Candidate(**c) for c in ctx.state.candidates]
+        facet = ctx.state.clarify_facet or ""
         mentions = self.knowledge.mentions(ctx.inbound.text)
-        return pick_candidate(candidates, ctx.state.clarify_facet or "", mentions)
+        if facet == "products" and not mentions.products:
+            among = [p for c in candidates for p in c.products]
+            named = self.knowledge.named_products(ctx.inbound.text, among)
+            mentions = Mentions(named, mentions.codes, mentions.unknown_codes)
+        return pick_candidate(candidates, facet, mentions)
+
+    async def _picked(self, ctx: _Context, picked: Candidate) -> Answer:
+        """The item a reply to "which model?" or "which code?" picked: answered when it carries
+        the code the customer gave or was a confident hit. Otherwise the model picked only
+        narrows a vague report ("having an issue" → "the hybrid one"): the frame, with that
+        model, is decided again, and without an answer the customer is asked for the code or
+        what they see rather than given a guess."""
+        said = f"{ctx.state.query or ''} {ctx.inbound.text}"
+        codes = set(ctx.frame.codes) | self.knowledge.mentions(said).codes
+        confident = (picked.confidence or 0.0) >= self.knowledge.answer_confidence
+        if set(picked.codes) & codes or confident:
+            return self._answer(ctx, picked, [picked])
+        ctx.state.reset()
+        self._read_frame(ctx)
+        if len(picked.products) == 1 and not set(picked.products) & set(ctx.frame.products):
+            ctx.frame.products = list(picked.products)
+        return await self._question(ctx, read=False)
 
     def _answer(self, ctx: _Context, item: Candidate, hits: list[Candidate]) -> Answer:
         text = self.knowledge.answer(item.id, ctx.voice.lang)
@@ -594,6 +691,9 @@ class DialogueEngine:
         ctx.state.candidates = [_candidate_json(item)]
         if item.id not in ctx.frame.suggested:
             ctx.frame.suggested.append(item.id)
+        if len(item.products) == 1:
+            # The model answered for stays: "唔係A120，係A101", "code A310" are about it.
+            ctx.frame.products = list(item.products)
         ordered = [item, *[h for h in hits if h.id != item.id]]
         replies = [ctx.voice.render(text), self._say(ctx, "ask_solved")]
         return self._turn(ctx, "answer", replies, hits=ordered)
@@ -925,6 +1025,7 @@ def _candidate_json(candidate: Candidate) -> dict[str, Any]:
         "products": list(candidate.products),
         "codes": list(candidate.codes),
         "category": candidate.category,
+        "confidence": candidate.confidence,
     }
 
 

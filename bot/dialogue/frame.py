@@ -114,20 +114,24 @@ class FrameReader:
         own_names: Iterable[str] = (),
         data: Mapping[str, Any] | None = None,
         known: Callable[[str], bool] | None = None,
+        named: Callable[[str, list[str]], frozenset[str]] | None = None,
     ) -> None:
         data = data if data is not None else _frame_data()
         self._texts = texts
         self._mentions = mentions
+        # The one of several models the words of their names point to (`Knowledge.named_products`).
+        self._named = named or (lambda _text, _among: frozenset())
         self._negations = [fold(w) for w in _flat(texts.cues.get("negation"))]
         self._topic = [fold(w) for w in _flat(texts.cues.get("topic_switch"))]
         self._openers = [re.compile(p, re.IGNORECASE) for p in _flat(texts.cues.get("ask_openers"))]
         own = " ".join(fold(name) for name in own_names)
         self._makers = _others(data.get("other_makers"), own)
         self._equipment = _others(data.get("other_equipment"), own)
-        self._kinds = _kinds_of_equipment(own_names)
+        self._kinds = kinds_of_equipment(own_names)
         self._models = _model_numbers(own_names)
         self._known = known or (lambda _word: True)
-        self._plain = _bot_words() | {fold(str(word)) for word in data.get("plain_words") or []}
+        self._plain = plain_words(data)
+        self._units = [fold(str(w)) for w in _flat(data.get("equipment_words"))]
 
     # --- reading a message ---------------------------------------------------------------
 
@@ -149,6 +153,7 @@ class FrameReader:
         products: set[str] = set()
         dropped_codes: set[str] = set()
         dropped_products: set[str] = set()
+        wrong_unit = False  # "sorry, wrong unit": the equipment is taken back, none named
         kept = []
         clauses = self.clauses(text)
         for clause, negated in clauses:
@@ -156,12 +161,19 @@ class FrameReader:
             if negated:
                 dropped_codes |= found.codes
                 dropped_products |= found.products
+                wrong_unit = wrong_unit or (not found.products and self._names_unit(clause))
             else:
                 codes |= found.codes
                 products |= found.products
                 kept.append(clause)
         if not clauses:
             kept = [text]
+        if not products and len(kept) > 1:
+            # The words of a name and the code may stand in different clauses ("部储能机…，出A205").
+            products |= self._mentions(", ".join(kept)).products
+        if not products and len(frame.products) > 1:
+            # "模温机报警了" → "油式的那台": which of the models the frame holds.
+            products |= self._named(" ".join(kept) or text, list(frame.products))
         old_codes = set(frame.codes)
         if codes:
             frame.codes = sorted(codes)
@@ -171,6 +183,8 @@ class FrameReader:
             frame.products = sorted(products)
         elif dropped_products:
             frame.products = [p for p in frame.products if p not in dropped_products]
+        elif wrong_unit:
+            frame.products = []
         replaced = (old_codes - set(frame.codes)) | dropped_codes
         if replaced:
             # The customer's earlier words were about the code they took back.
@@ -187,6 +201,12 @@ class FrameReader:
             corrected=bool(dropped_codes or dropped_products or any(n for _, n in clauses)),
             text=clean,
         )
+
+    def _names_unit(self, clause: str) -> bool:
+        """The clause speaks of a piece of equipment: a word for one (frame.yml
+        `equipment_words`) or a kind of equipment our names use ("逆变器")."""
+        folded = fold(clause)
+        return any(_contains(folded, word) for word in [*self._units, *self._kinds])
 
     def opens_new_topic(self, text: str) -> bool:
         """The message opens with a topic switch ("另外问一下…", "by the way…")."""
@@ -300,7 +320,7 @@ def _unknown_series(text: str, product_ids: list[str]) -> list[str]:
     ]
 
 
-def _kinds_of_equipment(names: Iterable[str]) -> set[str]:
+def kinds_of_equipment(names: Iterable[str]) -> set[str]:
     """The kinds of equipment the knowledge base's names say: an English name's last word and
     the words just before it ("DR-35 gas tumble dryer" → dryer, tumble dryer, gas tumble dryer:
     "our sumitomo demag moulding machine"), a Chinese name's run of characters and its last
@@ -339,6 +359,21 @@ def _trailing_phrases(words: list[str]) -> set[str]:
             break
         phrases.add(" ".join(words[start:]))
     return phrases
+
+
+def plain_words(data: Mapping[str, Any] | None = None) -> frozenset[str]:
+    """English words that name no maker and no product: the bot's own data's and frame.yml's
+    `plain_words`."""
+    data = data if data is not None else _frame_data()
+    return _bot_words() | {fold(str(word)) for word in data.get("plain_words") or []}
+
+
+@lru_cache
+def bot_chinese() -> str:
+    """The Chinese of the bot's own data (NLU examples, prompts, phrases), folded: words the
+    customers use about any equipment ("机器人" in "不想跟机器人说话")."""
+    texts = [DATA_DIR / name for name in (*_BOT_TEXTS, "nlu/zh.yml")]
+    return "|".join(fold(path.read_text(encoding="utf-8")) for path in texts if path.exists())
 
 
 @lru_cache

@@ -12,6 +12,8 @@ from dataclasses import replace
 from functools import lru_cache, partial
 from pathlib import Path
 
+from bot.dialogue.frame import bot_chinese, kinds_of_equipment, plain_words
+from bot.dialogue.naming import ProductNames
 from bot.dialogue.ports import Candidate, Mentions
 from knowledge_base.answers import localize, normalize_lang
 from knowledge_base.format import lists_by_lang, texts_by_lang
@@ -64,7 +66,7 @@ class ServiceKnowledge:
 
     def __init__(self, service: KnowledgeService) -> None:
         self.service = service
-        self._matchers: tuple[KnowledgeGraph, Callable[[str], Mentions]] | None = None
+        self._matchers: tuple[KnowledgeGraph, Callable[[str], Mentions], ProductNames] | None = None
 
     @property
     def threshold(self) -> float:
@@ -163,6 +165,12 @@ class ServiceKnowledge:
     def mentions(self, text: str) -> Mentions:
         return self._mentions()(text)
 
+    def named_products(self, text: str, among: list[str]) -> frozenset[str]:
+        """The one product of `among` the words of `text` name (`ProductNames`), if any."""
+        self._mentions()
+        assert self._matchers is not None
+        return self._matchers[2].named(text, among)
+
     def product_names(self, lang: str) -> dict[str, str]:
         language = normalize_lang(lang)
         return {
@@ -199,9 +207,9 @@ class ServiceKnowledge:
         return named
 
     def _mentions(self) -> Callable[[str], Mentions]:
-        """What a text names by the code/model matcher of the current graph (both rebuilt after
-        a KB import), memoised: one message's text is read by the search, its checks, the
-        decision and the frame."""
+        """What a text names by the code/model matcher and the product names of the current
+        graph (all rebuilt after a KB import), memoised: one message's text is read by the
+        search, its checks, the decision and the frame."""
         graph = self.service.graph
         if self._matchers is None or self._matchers[0] is not graph:
             names = {
@@ -209,17 +217,45 @@ class ServiceKnowledge:
                 for product in graph.products.values()
             }
             matcher = CodeMatcher(graph.codes(), names)
-            self._matchers = (graph, lru_cache(maxsize=MENTIONS_CACHE)(partial(_named, matcher)))
+            words = _product_names(graph)
+            by_code: dict[str, list[str]] = {}
+            for fault in graph.faults.values():
+                for code in fault.codes:
+                    by_code.setdefault(code, []).extend(fault.products)
+            named = partial(_named, matcher, words, by_code)
+            self._matchers = (graph, lru_cache(maxsize=MENTIONS_CACHE)(named), words)
         return self._matchers[1]
 
 
-def _named(matcher: CodeMatcher, text: str) -> Mentions:
+def _named(
+    matcher: CodeMatcher, words: ProductNames, by_code: dict[str, list[str]], text: str
+) -> Mentions:
+    """The codes and products `text` names; with no model named, the product the words of a
+    name point to: among the products whose items carry the codes named, else among all."""
     found = matcher.find(text)
+    products = frozenset(found.products)
+    if not products:
+        among = [p for code in sorted(found.codes) for p in by_code.get(code, [])]
+        products = words.named(text, among or None)
     return Mentions(
-        products=frozenset(found.products),
+        products=products,
         codes=frozenset(found.codes),
         unknown_codes=frozenset(found.unknown_codes),
     )
+
+
+def _product_names(graph: KnowledgeGraph) -> ProductNames:
+    """The words of every product's names (each language), aliases and line."""
+    texts: dict[str, list[str]] = {}
+    kinds: dict[str, set[str]] = {}
+    models: list[str] = []
+    for product in graph.products.values():
+        names = [str(v) for v in texts_by_lang(product.name).values()]
+        own = [*names, *product.aliases, *([product.line] if product.line else [])]
+        texts[product.id] = own
+        kinds[product.id] = kinds_of_equipment(own)
+        models += [m for m in (product.id, *product.aliases) if not has_chinese(m)]
+    return ProductNames(texts, models, kinds, plain_words(), bot_chinese())
 
 
 def _candidate(graph: KnowledgeGraph, hit: Hit) -> Candidate:

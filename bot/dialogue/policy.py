@@ -159,9 +159,20 @@ def _decide(hits: list[Candidate], mentions: Mentions, threshold: float) -> KbDe
         # The customer reads out an alarm code the knowledge base does not have: an answer
         # about another code would be wrong, however close the rest of the words are.
         return KbDecision("fallback")
+    shared = _shared_code(hits, mentions)
+    if shared is not None:
+        return shared
     top = hits[0]
     close = [h for h in hits if h.score >= max(threshold, top.score - CANDIDATE_MARGIN)]
-    close = [h for h in close if _compatible(h, mentions)] or [top]
+    # Of the items the customer's models and codes allow, the close ones; else, with no code
+    # named, the best item about the model they named ("说错了，是除氧器": not the old model's
+    # item the words still rank first); else the best one.
+    named = [
+        h
+        for h in hits
+        if h.score >= threshold and mentions.products & set(h.products) and not mentions.codes
+    ]
+    close = [h for h in close if _compatible(h, mentions)] or named[:1] or [top]
     if len(close) == 1:
         return KbDecision("answer", item=close[0])
     if len(mentions.codes) >= 2:
@@ -179,6 +190,18 @@ def _decide(hits: list[Candidate], mentions: Mentions, threshold: float) -> KbDe
         if len(codes) >= 2 and _split_by(close, "codes"):
             return KbDecision("clarify", candidates=tuple(close), facet="codes", options=codes)
     return KbDecision("answer", item=top)
+
+
+def only_the_model(hits: list[Candidate], mentions: Mentions, threshold: float) -> bool:
+    """The customer named the model but no alarm code, and the model's faults, with codes and
+    without, are about as close as each other ("having an issue" → "the hybrid one"): the
+    words pick none of them, and the best one would be a guess."""
+    if not hits or not mentions.products or mentions.codes:
+        return False
+    bar = max(threshold, hits[0].score - CANDIDATE_MARGIN)
+    close = [h for h in hits if h.score >= bar and _compatible(h, mentions)]
+    faults = [h for h in close if h.type == "fault"]
+    return len(faults) >= 2 and close[0].type == "fault" and any(h.codes for h in faults)
 
 
 def _distinct_facet(
@@ -258,10 +281,20 @@ def decide_by_code(hits: list[Candidate], mentions: Mentions) -> KbDecision | No
             matching.append(hit)
     if len(matching) == 1:
         return KbDecision("answer", item=matching[0])
-    if len(matching) >= 2 and not mentions.products:
-        products = _distinct_facet(matching, "products")
-        if len(products) >= 2 and _split_by(matching, "products"):
-            return KbDecision(
-                "clarify", candidates=tuple(matching), facet="products", options=products
-            )
+    return _shared_code(matching, mentions)
+
+
+def _shared_code(hits: list[Candidate], mentions: Mentions) -> KbDecision | None:
+    """ "Which model?" when the alarm code the customer read out belongs to items of different
+    models among the hits and nothing they said names the model: the code means different
+    things there, and the item that scores best is only a guess."""
+    if not mentions.codes or mentions.products:
+        return None
+    matching: list[Candidate] = []
+    for hit in hits:
+        if set(hit.codes) & mentions.codes and all(hit.id != m.id for m in matching):
+            matching.append(hit)
+    products = _distinct_facet(matching, "products")
+    if len(products) >= 2 and _split_by(matching, "products"):
+        return KbDecision("clarify", candidates=tuple(matching), facet="products", options=products)
     return None

@@ -68,6 +68,10 @@ class Knowledge(Protocol):
 
     def mentions(self, text: str) -> Mentions: ...
 
+    def named_products(self, text: str, among: list[str]) -> frozenset[str]:
+        """The one product of `among` the words of its names in `text` point to, if any."""
+        ...
+
     def product_names(self, lang: str) -> dict[str, str]: ...
 
     def own_words(self) -> list[str]:

@@ -1,0 +1,133 @@
+"""Which of our products a customer names by the words of its name, not its model number.
+
+To "which model? AX-1 2kW 单相… / AX-9 9kW 三相…" customers answer "三相9kW那台"; they correct
+"不是主机，是电池包报的" or write "its on the battery pack". A word of one product's names,
+aliases or line that no other product's texts use points to that product; a word several
+products share ("逆变器", "inverter") points to none. Which products compete depends on the
+moment: the candidates of a clarifying question, the products whose items carry the alarm code
+the customer read out, or every product. Against every product only the kinds of equipment the
+names end with count ("电池包", "battery pack"; in English two words or more, "press" alone is
+also a verb): any other word of a name may also describe a fault of another product ("油温"
+names an oil heater and is a press's symptom).
+
+Everything is read from the knowledge base's own product texts; words the bot's own data uses
+(English in lower case: "machine", "unit"; Chinese: "机器人") are never a product's name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+import jieba
+
+from knowledge_base.text import STOPWORDS, normalize
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_LATIN_WORD = re.compile(r"[a-z]+")
+# A rating written after a number: "50kW", "10.24 kWh", "1.6t" (not a model's "-6S").
+_SPEC = re.compile(r"(?<![a-z0-9.\-])(\d+(?:\.\d+)?)\s?([a-z]{1,3})(?![a-z0-9])")
+MIN_WORD = 2  # Chinese words of one character say nothing about which product
+MIN_LATIN = 3
+
+
+class ProductNames:
+    """The words each product's names, aliases and line use, and the kinds of equipment."""
+
+    def __init__(
+        self,
+        texts: Mapping[str, Iterable[str]],
+        models: Iterable[str],
+        kinds: Mapping[str, Iterable[str]],
+        plain: frozenset[str] = frozenset(),
+        common: str = "",
+    ) -> None:
+        """`texts`: each product's names, aliases and line; `models`: every model number and
+        alias written in Latin letters (matched elsewhere, left out here); `kinds`: each
+        product's kinds of equipment (`frame.kinds_of_equipment`); `plain`: English words and
+        `common`: Chinese text that name no product (the bot's own data)."""
+        ordered = sorted({normalize(m) for m in models if m}, key=len, reverse=True)
+        self._plain = plain
+        self._texts: dict[str, str] = {}
+        self._words: dict[str, set[str]] = {}
+        for product_id, own in texts.items():
+            text = " | ".join(_without(normalize(str(t)), ordered) for t in own)
+            self._texts[product_id] = text
+            self._words[product_id] = self._words_of(text)
+        self._kinds = {
+            pid: {k for k in map(normalize, found) if _a_kind(k, plain, common)}
+            for pid, found in kinds.items()
+        }
+
+    def named(self, text: str, among: Iterable[str] | None = None) -> frozenset[str]:
+        """The one product the words of `text` point to among `among` (every product, by its
+        kinds of equipment only, when None); empty when they point to none or to several."""
+        folded = normalize(text)
+        if among is None:
+            pool = list(self._texts)
+            own = self._kinds
+        else:
+            pool = [p for p in dict.fromkeys(among) if p in self._texts]
+            own = self._words
+        if len(pool) < 2:
+            return frozenset()
+        specs = _specs(folded)
+        pointed = {
+            product_id
+            for product_id in pool
+            for word in own.get(product_id, ())
+            if _said(folded, specs, word)
+            and not any(_uses(self._texts[other], word) for other in pool if other != product_id)
+        }
+        return frozenset(pointed) if len(pointed) == 1 else frozenset()
+
+    def _words_of(self, text: str) -> set[str]:
+        """jieba words and each run's last three characters (the kind: 电池包), English words,
+        and ratings ("50kw")."""
+        words: set[str] = set()
+        for run in _CJK_RUN.findall(text):
+            words.update(w for w in jieba.cut(run) if len(w) >= MIN_WORD)
+            if len(run) > 3:
+                words.add(run[-3:])
+        words.update(_specs(text))
+        latin = _CJK_RUN.sub(" ", text)
+        words.update(
+            w
+            for w in _LATIN_WORD.findall(latin)
+            if len(w) >= MIN_LATIN and w not in STOPWORDS and w not in self._plain
+        )
+        return words
+
+
+def _a_kind(kind: str, plain: frozenset[str], common: str) -> bool:
+    """A kind of equipment that names it alone: Chinese the bot's data does not use, English
+    of two words or more ("battery pack")."""
+    if _CJK_RUN.search(kind):
+        return kind not in common
+    return len(kind.split()) >= 2 and kind not in plain
+
+
+def _without(text: str, models: list[str]) -> str:
+    for model in models:
+        text = text.replace(model, " ")
+    return text
+
+
+def _specs(text: str) -> set[str]:
+    return {number + unit for number, unit in _SPEC.findall(text)}
+
+
+def _said(folded: str, specs: set[str], word: str) -> bool:
+    """The customer's text uses the word: a rating among its ratings, Chinese as a substring,
+    English as whole words."""
+    if word[0].isdigit():
+        return word in specs
+    return _uses(folded, word)
+
+
+def _uses(text: str, word: str) -> bool:
+    if _CJK_RUN.search(word):
+        return word in text
+    if word[0].isdigit():
+        return word in _specs(text)
+    return re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z])", text) is not None

@@ -1,0 +1,117 @@
+"""Naming the equipment across turns: a code several models share is asked about, a model is
+named by the words of its name, the model answered for stays, and a model alone is no fault
+report (tests/bot/dialogue/kb_naming.yaml: two boilers and a deaerator sharing E10)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.dialogue.frame import Frame, FrameReader
+from bot.dialogue.knowledge import ServiceKnowledge, open_folder
+from bot.dialogue.naming import ProductNames
+from bot.dialogue.policy import decide, only_the_model
+from bot.dialogue.ports import Candidate, Mentions
+from bot.dialogue.prompts import DialogueTexts
+from tests.bot.dialogue.conftest import Say, engine, saying
+
+KB_FILE = Path(__file__).with_name("kb_naming.yaml")
+
+
+@pytest.fixture(scope="module")
+def boilers(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
+    return open_folder(KB_FILE, tmp_path_factory.mktemp("naming-index"))
+
+
+@pytest.fixture
+def say(boilers: ServiceKnowledge, sessions: async_sessionmaker[AsyncSession]) -> Say:
+    return saying(engine(boilers), sessions)
+
+
+def _names() -> ProductNames:
+    texts = {
+        "PW-3": ["PW-3 3吨 立式蒸汽锅炉", "PW-3 3 t vertical steam boiler", "steam boilers"],
+        "PW-9": ["PW-9 9吨 卧式蒸汽锅炉", "PW-9 9 t horizontal steam boiler", "steam boilers"],
+        "SF-1": ["SF-1 热力除氧器", "SF-1 thermal deaerator", "water treatment"],
+    }
+    kinds = {"PW-3": {"蒸汽锅炉", "boiler"}, "PW-9": {"蒸汽锅炉", "boiler"}, "SF-1": {"除氧器"}}
+    return ProductNames(texts, ["PW-3", "PW-9", "SF-1"], kinds, frozenset({"unit"}))
+
+
+def test_words_of_one_products_name_point_to_it() -> None:
+    names = _names()
+    both = ["PW-3", "PW-9"]
+    assert names.named("卧式9吨那台", both) == {"PW-9"}
+    assert names.named("the horizontal one", both) == {"PW-9"}
+    assert names.named("3 t", both) == {"PW-3"}
+    # Words both boilers' names use point to neither; two words pointing apart, to none.
+    assert names.named("蒸汽锅炉", both) == frozenset()
+    assert names.named("立式还是卧式", both) == frozenset()
+    # Against every product only the kinds of equipment count: 除氧器 names the deaerator,
+    # 立式 (a word of a name, no kind) names nothing there.
+    assert names.named("是除氧器报的") == {"SF-1"}
+    assert names.named("立式那台") == frozenset()
+
+
+def test_words_pick_one_of_the_models_the_frame_holds(boilers: ServiceKnowledge) -> None:
+    texts, words = DialogueTexts.load(), boilers.own_words()
+    reader = FrameReader(texts, boilers.mentions, words, named=boilers.named_products)
+    frame = Frame(products=["PW-3", "PW-9"])
+    reader.update(frame, "卧式的那台")
+    assert frame.products == ["PW-9"]
+
+
+def test_a_code_of_several_models_is_asked_about_even_when_one_item_leads() -> None:
+    hits = [
+        Candidate("F-PW3-E10", "fault", 1.0, products=("PW-3",), codes=("E10",), confidence=0.9),
+        Candidate("F-PW9-E10", "fault", 0.7, products=("PW-9",), codes=("E10",), confidence=0.3),
+    ]
+    asked = decide(hits, Mentions(codes=frozenset({"E10"})), 0.3, 0.5)
+    assert (asked.kind, asked.facet, asked.options) == ("clarify", "products", ("PW-3", "PW-9"))
+    named = Mentions(products=frozenset({"PW-3"}), codes=frozenset({"E10"}))
+    assert decide(hits, named, 0.3, 0.5).item == hits[0]  # the model is named: no question
+
+
+def test_a_model_with_no_code_is_no_answer_when_its_faults_are_equally_close() -> None:
+    slow = Candidate("F-PW3-slow", "fault", 0.54, products=("PW-3",), confidence=0.8)
+    e20 = Candidate("F-PW3-E20", "fault", 0.50, products=("PW-3",), codes=("E20",))
+    model = Mentions(products=frozenset({"PW-3"}))
+    assert only_the_model([slow, e20], model, 0.3)
+    assert not only_the_model([slow, replace(e20, score=0.3)], model, 0.3)  # the words pick
+    assert not only_the_model([slow, e20], Mentions(), 0.3)  # no model: "which model?" first
+
+
+async def test_which_model_is_answered_by_the_words_of_its_name(say: Say) -> None:
+    first = await say("锅炉报E10了，水位计看不到水", sender="a")
+    assert first.action == "clarify"
+    chosen = await say("卧式9吨那台", sender="a")
+    assert chosen.action == "answer" and chosen.kb_hits[0].id == "F-PW9-E10"
+
+
+async def test_a_correction_names_the_model_by_its_kind(say: Say) -> None:
+    await say("PW-3报E10", sender="b")
+    moved = await say("说错了，是除氧器", sender="b")
+    assert moved.action == "answer" and moved.kb_hits[0].id == "F-SF1-E10"
+
+
+async def test_the_model_answered_for_stays_for_the_next_code(say: Say) -> None:
+    first = await say("E30 报警", sender="c")  # E30 is the PW-3's alone
+    assert first.kb_hits[0].id == "F-PW3-E30"
+    corrected = await say("不是E30，是E20", sender="c")  # E20: both boilers
+    assert corrected.action == "answer" and corrected.kb_hits[0].id == "F-PW3-E20"
+    other = await say("sorry, wrong unit, its the other model", sender="c")
+    assert other.action == "clarify"  # the model is taken back: which one, then?
+
+
+async def test_a_model_alone_is_no_fault_report(say: Say) -> None:
+    """ "boiler trouble" → "PW-3": the bot asks for the code or what they see, then answers
+    the code for the model given."""
+    first = await say("my boiler is not right", sender="d")
+    assert first.action == "clarify"  # which model?
+    model = await say("PW-3", sender="d")
+    assert model.action == "clarify"  # not the fault without a code that scored best
+    code = await say("E20", sender="d")
+    assert code.action == "answer" and code.kb_hits[0].id == "F-PW3-E20"
