@@ -322,12 +322,13 @@ class DialogueEngine:
         cautious = self._cautious(ctx)
         if cautious:
             bar = max(bar, self.texts.cautious_confidence)
-        decision = decide(hits, mentions, knowledge.threshold, bar)
+        lines = {pid: label for label, ids in self._lines(ctx) for pid in ids}
+        decision = decide(hits, mentions, knowledge.threshold, bar, lines)
         if decision.item is not None and decision.item.type == "fault" and self._not_a_fault(ctx):
             return KbDecision("fallback")
         if decision.kind == "fallback" and not cautious:
             settled = (
-                decide_by_code(hits, mentions)
+                decide_by_code(hits, mentions, lines)
                 or decide_by_category(
                     hits, mentions, self._asked_category(ctx), self._category_floor(ctx)
                 )

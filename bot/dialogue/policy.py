@@ -5,6 +5,7 @@ search allows the bot to do with it (answer, ask which model or code, or admit i
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +125,11 @@ def _compatible(candidate: Candidate, mentions: Mentions) -> bool:
 
 
 def decide(
-    hits: list[Candidate], mentions: Mentions, threshold: float, min_confidence: float = 0.0
+    hits: list[Candidate],
+    mentions: Mentions,
+    threshold: float,
+    min_confidence: float = 0.0,
+    lines: Mapping[str, str] | None = None,
 ) -> KbDecision:
     """Answer a confident hit; ask one question when close candidates differ by the model or the
     alarm code the customer did not (or ambiguously) name; otherwise admit no answer.
@@ -132,11 +137,12 @@ def decide(
     `threshold` bars the search score (nothing relevant at all) unless the best hit reaches
     `min_confidence` with a clear lead (CLEAR_LEAD); `min_confidence` bars the calibrated
     confidence of the item about to be given as the answer (a close call or a question the
-    knowledge base does not cover), after the chance to ask which one was meant.
+    knowledge base does not cover), after the chance to ask which one was meant. `lines` maps
+    each product to its product line (`_shared_code`).
     """
     if hits and min_confidence and _clear_and_confident(hits, min_confidence):
         threshold = min(threshold, hits[0].score)
-    decision = _decide(hits, mentions, threshold)
+    decision = _decide(hits, mentions, threshold, lines)
     item = decision.item
     if item is not None and item.confidence is not None and item.confidence < min_confidence:
         return KbDecision("fallback")
@@ -152,14 +158,16 @@ def _clear_and_confident(hits: list[Candidate], min_confidence: float) -> bool:
     return (top.confidence or 0.0) >= min_confidence and lead >= needed
 
 
-def _decide(hits: list[Candidate], mentions: Mentions, threshold: float) -> KbDecision:
+def _decide(
+    hits: list[Candidate], mentions: Mentions, threshold: float, lines: Mapping[str, str] | None
+) -> KbDecision:
     if not hits or hits[0].score < threshold:
         return KbDecision("fallback")
     if mentions.unknown_codes and not mentions.codes:
         # The customer reads out an alarm code the knowledge base does not have: an answer
         # about another code would be wrong, however close the rest of the words are.
         return KbDecision("fallback")
-    shared = _shared_code(hits, mentions)
+    shared = _shared_code(hits, mentions, lines)
     if shared is not None:
         return shared
     top = hits[0]
@@ -268,7 +276,9 @@ def decide_by_faq_lead(
     return None
 
 
-def decide_by_code(hits: list[Candidate], mentions: Mentions) -> KbDecision | None:
+def decide_by_code(
+    hits: list[Candidate], mentions: Mentions, lines: Mapping[str, str] | None = None
+) -> KbDecision | None:
     """An alarm code the customer read out names one item (with the model, when given): answer
     it even when the words around the code are few; ask which model when the code means
     different things on different models. None when the code does not settle it."""
@@ -281,19 +291,27 @@ def decide_by_code(hits: list[Candidate], mentions: Mentions) -> KbDecision | No
             matching.append(hit)
     if len(matching) == 1:
         return KbDecision("answer", item=matching[0])
-    return _shared_code(matching, mentions)
+    return _shared_code(matching, mentions, lines)
 
 
-def _shared_code(hits: list[Candidate], mentions: Mentions) -> KbDecision | None:
+def _shared_code(
+    hits: list[Candidate], mentions: Mentions, lines: Mapping[str, str] | None = None
+) -> KbDecision | None:
     """ "Which model?" when the alarm code the customer read out belongs to items of different
     models among the hits and nothing they said names the model: the code means different
-    things there, and the item that scores best is only a guess."""
+    things there, and the item that scores best is only a guess. Only the models of the best
+    such item's product line (`lines`) count: a laser cutter's F01 and a chiller's F01 are told
+    apart by the kind of equipment the customer names, which the search already weighs; two
+    models of one line are not."""
     if not mentions.codes or mentions.products:
         return None
     matching: list[Candidate] = []
     for hit in hits:
         if set(hit.codes) & mentions.codes and all(hit.id != m.id for m in matching):
             matching.append(hit)
+    if lines and matching:
+        line = {lines.get(p, p) for p in matching[0].products}
+        matching = [m for m in matching if line & {lines.get(p, p) for p in m.products}]
     products = _distinct_facet(matching, "products")
     if len(products) >= 2 and _split_by(matching, "products"):
         return KbDecision("clarify", candidates=tuple(matching), facet="products", options=products)

@@ -258,3 +258,23 @@ def test_asking_how_to_complain_is_a_question(text: str) -> None:
 def test_done_and_still_there_is_not_solved(text: str, persists: bool) -> None:
     """After an answer: the customer did the steps and the fault persists (or asks on)."""
     assert phrase_match(DialogueTexts.load(), "not_solved", text) is persists
+
+
+def test_a_code_two_models_of_one_line_share_asks_which_but_not_across_lines() -> None:
+    """F01 on two inverters of one line means two faults: ask which model. F01 on a laser
+    cutter and on a chiller: the kind of equipment the customer names already ranks them."""
+
+    def coded(item_id: str, score: float, *products: str) -> Candidate:
+        return Candidate(
+            item_id, "fault", score, products=products, codes=("F01",), confidence=0.95
+        )
+
+    laser, chiller = coded("F-LF-F01", 0.87, "LF-1", "LF-2"), coded("F-CD-F01", 0.39, "CD-1")
+    small, large = coded("F-AX6-F01", 0.9, "AX-6"), coded("F-AX50-F01", 0.7, "AX-50")
+    lines = {"LF-1": "lasers", "LF-2": "lasers", "CD-1": "chillers", "AX-6": "pv", "AX-50": "pv"}
+    code = Mentions(codes=frozenset({"F01"}))
+    across = decide([laser, chiller], code, THRESHOLD, BAR, lines)
+    assert across.kind == "answer" and across.item == laser
+    within = decide([small, large, laser], code, THRESHOLD, BAR, lines)
+    assert within.kind == "clarify" and set(within.options) == {"AX-6", "AX-50"}
+    assert decide([laser, chiller], code, THRESHOLD, BAR).kind == "clarify"  # lines unknown
