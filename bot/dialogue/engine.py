@@ -322,7 +322,7 @@ class DialogueEngine:
         cautious = self._cautious(ctx)
         if cautious:
             bar = max(bar, self.texts.cautious_confidence)
-        lines = {pid: label for label, ids in self._lines(ctx) for pid in ids}
+        lines = self._line_of(ctx) if mentions.codes and not mentions.products else None
         decision = decide(hits, mentions, knowledge.threshold, bar, lines)
         if decision.item is not None and decision.item.type == "fault" and self._not_a_fault(ctx):
             return KbDecision("fallback")
@@ -607,6 +607,10 @@ class DialogueEngine:
         ctx.frame.asked.append("items")
         floor = bar / 2
         return [h for h in fitting[:3] if (h.confidence or 0.0) >= floor]
+
+    def _line_of(self, ctx: _Context) -> dict[str, str]:
+        """Each product's line: only a code named without a model needs it (`_shared_code`)."""
+        return {pid: label for label, ids in self._lines(ctx) for pid in ids}
 
     def _lines(self, ctx: _Context) -> list[tuple[str, list[str]]]:
         lines = getattr(self.knowledge, "product_lines", None)
