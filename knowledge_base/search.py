@@ -158,6 +158,10 @@ class Searcher:
             tokens=scored.tokens,
         )
 
+    def embedded_text(self, text: str) -> str:
+        """The string the dense channel embeds when `text` is searched (its Mandarin form)."""
+        return to_mandarin(clean(text)[:MAX_QUERY_CHARS])
+
     def _confidence(self, signals: HitSignals | None) -> float | None:
         return None if signals is None else round(self.calibration.confidence(signals), 4)
 

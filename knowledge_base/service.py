@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,6 +86,16 @@ class KnowledgeService:
     def search(self, text: str, lang: str | None = None, k: int = 5) -> list[Hit]:
         """Best items first; a top score below `threshold` means no good answer."""
         return self._state[1].search(text, lang=lang, k=k)
+
+    def embed_ahead(self, texts: Sequence[tuple[Encoder, str]], query: str) -> None:
+        """Embed the `texts` other readers embed with this service's encoder, and the search
+        text of `query`, in one encoder pass into its query cache: a Cantonese message's own text
+        (the NLU's) and its Mandarin search text cost nearly twice one pass when embedded apart."""
+        encoder, searcher = self.index.encoder, self._state[1]
+        own = [text for used, text in texts if used is encoder]
+        wanted = list(dict.fromkeys([*own, searcher.embedded_text(query)]))
+        if len(wanted) > 1:
+            encoder.encode(wanted)
 
     def answer(self, item_id: str, lang: str) -> Answer:
         """The full answer for a fault or FAQ (`lang`: zh, zh-Hant or en)."""

@@ -132,9 +132,10 @@ class DialogueEngine:
         if not inbound.text:  # only a photo with nothing legible: nothing to read
             return Reading(Understanding.from_parse("", {}))
         with self._reading:
+            query = self.frame_reader().search_text(inbound.text)
+            self.knowledge.embed_ahead(self.interpreter.sentence_embeddings(inbound.text), query)
             parsed = self.interpreter.parse(inbound.text)
             lang = detect_voice(inbound.text, inbound.lang, None).lang
-            query = self.frame_reader().search_text(inbound.text)
             hits = self.knowledge.search(query, lang, TOP_K)
         return Reading(Understanding.from_parse(inbound.text, parsed), {(query, lang): hits})
 

@@ -222,13 +222,8 @@ class FrameReader:
         for name in self._makers + ([] if ours else self._equipment):
             if _contains(folded, name):
                 return name
-        patterns = self._texts.phrases.get("other_maker", {})
-        for group in patterns.values():
-            for pattern in group:
-                match = re.search(pattern, folded)
-                if match:
-                    return match.group(0)
-        return self._unlisted_maker(text)
+        match = self._texts.phrase_search("other_maker", folded)
+        return match.group(0) if match else self._unlisted_maker(text)
 
     def _unlisted_maker(self, text: str) -> str | None:
         """A maker no list names: a word that neither the knowledge base (`known`, its search

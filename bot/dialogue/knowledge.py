@@ -7,7 +7,7 @@ service's state is seen by the next message without restarting the bot.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import lru_cache, partial
 from pathlib import Path
@@ -16,6 +16,7 @@ from bot.dialogue.frame import bot_chinese, kinds_of_equipment, plain_words
 from bot.dialogue.naming import ProductNames
 from bot.dialogue.ports import Candidate, Mentions
 from knowledge_base.answers import localize, normalize_lang
+from knowledge_base.encoders import Encoder
 from knowledge_base.format import lists_by_lang, texts_by_lang
 from knowledge_base.graph import KnowledgeGraph
 from knowledge_base.loader import read_knowledge_base
@@ -75,6 +76,9 @@ class ServiceKnowledge:
     @property
     def answer_confidence(self) -> float:
         return self.service.answer_confidence
+
+    def embed_ahead(self, texts: Sequence[tuple[Encoder, str]], query: str) -> None:
+        self.service.embed_ahead(texts, query)
 
     def search(self, text: str, lang: str, k: int) -> list[Candidate]:
         """The `k` best items, and beyond them the items that carry an alarm code the text

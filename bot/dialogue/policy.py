@@ -4,7 +4,6 @@ search allows the bot to do with it (answer, ask which model or code, or admit i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,9 +68,7 @@ class Understanding:
 
 def phrase_match(texts: DialogueTexts, route: str, text: str) -> bool:
     """Whether the message contains one of the route's phrase patterns (dialogue.yml)."""
-    folded = fold(text)
-    patterns = texts.phrases.get(route, {})
-    return any(re.search(p, folded) for group in patterns.values() for p in group)
+    return texts.phrase_search(route, fold(text)) is not None
 
 
 def route_message(texts: DialogueTexts, understanding: Understanding) -> str:

@@ -6,16 +6,24 @@ NLU interpreter, knowledge service and ticket desk; the dialogue never reads set
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from knowledge_base.encoders import Encoder
 
 
 class Interpreter(Protocol):
     """Rasa-style NLU: `{"intent": {"name", "confidence"}, "entities": [{"entity", "value"}]}`."""
 
     def parse(self, text: str) -> dict[str, Any]: ...
+
+    def sentence_embeddings(self, text: str) -> list[tuple[Encoder, str]]:
+        """What parsing `text` embeds: (encoder, string) pairs."""
+        ...
 
 
 class NoInterpreter:
@@ -24,6 +32,9 @@ class NoInterpreter:
 
     def parse(self, text: str) -> dict[str, Any]:
         return {"text": text, "intent": {"name": "nlu_fallback", "confidence": 0.0}, "entities": []}
+
+    def sentence_embeddings(self, text: str) -> list[tuple[Encoder, str]]:
+        return []
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,11 @@ class Knowledge(Protocol):
         ...
 
     def search(self, text: str, lang: str, k: int) -> list[Candidate]: ...
+
+    def embed_ahead(self, texts: Sequence[tuple[Encoder, str]], query: str) -> None:
+        """Embed what the NLU embeds (`texts`: encoder and string) with the search text of
+        `query`, in one pass where they share the encoder: `search` then finds it cached."""
+        ...
 
     def answer(self, item_id: str, lang: str) -> str: ...
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ class PromptMissing(KeyError):
     """A prompt key the dialogue needs is absent from dialogue.yml."""
 
 
+@lru_cache(maxsize=4096)
 def fold(text: str) -> str:
     """Text as cue lists compare it: Simplified, lower case, single spaces, no end punctuation."""
     return _TRAILING.sub("", _SPACE.sub(" ", to_simplified(text).strip().lower()))
@@ -96,6 +98,9 @@ class DialogueTexts:
     not_a_fault_intents: tuple[str, ...] = ()
     not_a_fault_confidence: float = 0.6
     domain: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    _phrase_patterns: dict[str, re.Pattern[str] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def load(cls, data_dir: Path = DATA_DIR) -> DialogueTexts:
@@ -164,6 +169,17 @@ class DialogueTexts:
     def status_label(self, status: str, lang: str) -> str:
         names = self.statuses.get(status)
         return (names.get(lang) or names["en"]) if names else status
+
+    def phrase_search(self, route: str, folded: str) -> re.Match[str] | None:
+        """The first of the route's phrase patterns (any language) found in the `folded`
+        message. The patterns are compiled once into one alternation: a message is matched
+        against several routes' lists on every turn."""
+        if route not in self._phrase_patterns:
+            patterns = [p for group in self.phrases.get(route, {}).values() for p in group]
+            either = "|".join(f"(?:{p})" for p in patterns)
+            self._phrase_patterns[route] = re.compile(either) if patterns else None
+        pattern = self._phrase_patterns[route]
+        return pattern.search(folded) if pattern else None
 
     def is_cue(self, cue: str, text: str) -> bool:
         """Whether the whole message is one of the `cue` phrases (any language)."""

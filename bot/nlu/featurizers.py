@@ -11,13 +11,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.nlu.text import Token
+
+if TYPE_CHECKING:
+    from knowledge_base.encoders import Encoder
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,18 @@ class SentenceEmbeddingFeaturizer(Featurizer):
         self.source = "text"
 
     def transform(self, docs: Sequence[Doc]) -> sp.csr_matrix:
+        vectors = self.encoder().encode([self.embedded_text(doc) for doc in docs])
+        return sp.csr_matrix(np.asarray(vectors, dtype=np.float64))
+
+    def encoder(self) -> Encoder:
+        """The encoder this featurizer embeds with (one instance per process and model)."""
         from knowledge_base.encoders import load_encoder
 
-        texts = [doc.text if self.source == "text" else doc.folded for doc in docs]
-        vectors = load_encoder(self.model).encode(texts)
-        return sp.csr_matrix(np.asarray(vectors, dtype=np.float64))
+        return load_encoder(self.model)
+
+    def embedded_text(self, doc: Doc) -> str:
+        """The string this featurizer embeds for `doc`."""
+        return doc.text if self.source == "text" else doc.folded
 
     @property
     def width(self) -> int:
@@ -88,10 +98,8 @@ class SentenceEmbeddingFeaturizer(Featurizer):
         return load_encoder(self.model).dim
 
     def row(self, doc: Doc) -> Row:
-        from knowledge_base.encoders import load_encoder
-
-        text = doc.text if self.source == "text" else doc.folded
-        vector = np.asarray(load_encoder(self.model).encode([text])[0], dtype=np.float64)
+        text = self.embedded_text(doc)
+        vector = np.asarray(self.encoder().encode([text])[0], dtype=np.float64)
         columns = np.flatnonzero(vector)  # a sparse block keeps no zeros
         return columns, vector[columns]
 

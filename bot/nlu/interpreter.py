@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
@@ -15,9 +15,12 @@ import sklearn
 from bot.nlu.classifiers import LogisticRegressionIntentClassifier
 from bot.nlu.errors import ModelError, PipelineError
 from bot.nlu.extractors import EntityExtractor, EntitySynonymMapper
-from bot.nlu.featurizers import Doc, Featurizer
+from bot.nlu.featurizers import Doc, Featurizer, SentenceEmbeddingFeaturizer
 from bot.nlu.text import JiebaTokenizer, WhitespaceTokenizer, fold
 from bot.nlu.training_data import TrainingData
+
+if TYPE_CHECKING:
+    from knowledge_base.encoders import Encoder
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -61,6 +64,16 @@ class Interpreter:
     def documents(self, texts: Sequence[str]) -> list[Doc]:
         """Folded and tokenized documents for the featurizers."""
         return [Doc(t, fold(t), tuple(self.tokenizer.tokenize(t))) for t in texts]
+
+    def sentence_embeddings(self, text: str) -> list[tuple[Encoder, str]]:
+        """What parsing `text` embeds: (encoder, string) for each sentence featurizer. A caller
+        that embeds more with the same encoder can then embed all of it in one pass."""
+        doc = Doc(text, fold(text), ())
+        return [
+            (f.encoder(), f.embedded_text(doc))
+            for f in self.featurizers
+            if isinstance(f, SentenceEmbeddingFeaturizer)
+        ]
 
     def features(self, docs: Sequence[Doc]) -> sp.csr_matrix:
         """The concatenated, weighted feature blocks of all featurizers."""

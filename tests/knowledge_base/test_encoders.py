@@ -12,8 +12,11 @@ from bot.nlu.featurizers import Doc, SentenceEmbeddingFeaturizer
 from bot.nlu.text import fold
 from knowledge_base import encoders
 from knowledge_base.encoders import QUERY_TEXTS, CachedEncoder, load_encoder
+from knowledge_base.graph import KnowledgeGraph
 from knowledge_base.index import KnowledgeIndex, documents, product_aliases
 from knowledge_base.search import Searcher
+from knowledge_base.service import KnowledgeService
+from knowledge_base.text import to_mandarin
 from tests.knowledge_base.test_index import small_kb
 
 
@@ -84,3 +87,27 @@ def test_a_query_embeds_like_the_same_text_in_a_batch() -> None:
     batch = encoder.encode(texts)  # several BLAS threads
     one = encoder.encode([texts[3]])  # one BLAS thread
     np.testing.assert_allclose(one[0], batch[3], atol=1e-5)
+
+
+def test_a_cantonese_message_and_its_mandarin_search_text_take_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inner = Counting()
+    cached = CachedEncoder(inner)
+    monkeypatch.setattr(encoders, "load_encoder", lambda spec=None: cached)
+    kb = small_kb()
+    index = KnowledgeIndex.open(tmp_path / "index", cached)
+    index.sync(documents(kb), product_aliases(kb))
+    service = KnowledgeService(KnowledgeGraph(kb), index)
+    featurizer = SentenceEmbeddingFeaturizer()
+    text = "部AC300報E03，壓力一直上唔去，點算好"
+    doc = Doc(text, fold(text), ())
+    other_encoder = CachedEncoder(Counting())  # an NLU on another encoder: nothing of it here
+    for nlu_encoder, expected in ((other_encoder, []), (cached, [[text, to_mandarin(text)]])):
+        cached._vectors.clear()
+        inner.calls.clear()
+        service.embed_ahead([(nlu_encoder, featurizer.embedded_text(doc))], text)
+        assert inner.calls == expected
+    featurizer.transform([doc])
+    assert service.search(text, "zh")[0].id == "F-AC-E03"
+    assert inner.calls == [[text, to_mandarin(text)]]  # the NLU and the search found it cached

@@ -29,7 +29,7 @@ def knowledge(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
     return open_folder(KB_FILE, tmp_path_factory.mktemp("dialogue-index"))
 
 
-class FixedIntent:
+class FixedIntent(NoInterpreter):
     """An NLU that reads every message as `intent` at a fixed `confidence`."""
 
     def __init__(self, intent: str, confidence: float = 0.95) -> None:
