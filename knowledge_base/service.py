@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge_base.answers import Answer, assemble_answer
-from knowledge_base.encoders import Encoder, load_encoder
+from knowledge_base.encoders import QUERY_TEXTS, Encoder, load_encoder
 from knowledge_base.format import KnowledgeBase
 from knowledge_base.graph import KnowledgeGraph
 from knowledge_base.index import KnowledgeIndex, SyncReport, documents, product_aliases
@@ -87,15 +87,19 @@ class KnowledgeService:
         """Best items first; a top score below `threshold` means no good answer."""
         return self._state[1].search(text, lang=lang, k=k)
 
-    def embed_ahead(self, texts: Sequence[tuple[Encoder, str]], query: str) -> None:
-        """Embed the `texts` other readers embed with this service's encoder, and the search
-        text of `query`, in one encoder pass into its query cache: a Cantonese message's own text
-        (the NLU's) and its Mandarin search text cost nearly twice one pass when embedded apart."""
+    def embed_ahead(self, texts: Sequence[tuple[Encoder, str]], queries: Sequence[str]) -> None:
+        """Embed, into the encoder's query cache, the `texts` other readers embed with this
+        service's encoder and the search texts of `queries`, in as few passes as the cache
+        takes: the encoder reads its weights once a pass, so a short text costs about half as
+        much in a batch as alone (a Cantonese message's own text, the NLU's, and its Mandarin
+        search text; the readings waiting for their turn)."""
         encoder, searcher = self.index.encoder, self._state[1]
         own = [text for used, text in texts if used is encoder]
-        wanted = list(dict.fromkeys([*own, searcher.embedded_text(query)]))
-        if len(wanted) > 1:
-            encoder.encode(wanted)
+        wanted = list(dict.fromkeys([*own, *map(searcher.embedded_text, queries)]))
+        if len(wanted) < 2:  # one text: the search embeds it when it needs it
+            return
+        for start in range(0, len(wanted), QUERY_TEXTS):
+            encoder.encode(wanted[start : start + QUERY_TEXTS])
 
     def answer(self, item_id: str, lang: str) -> Answer:
         """The full answer for a fault or FAQ (`lang`: zh, zh-Hant or en)."""

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogue import conversations
 from bot.dialogue.buttons import buttons_after
+from bot.dialogue.embedding import PendingEmbeddings
 from bot.dialogue.frame import Frame, FrameReader, unknown_models
 from bot.dialogue.language import Voice, detect_voice
 from bot.dialogue.models import CONVERSATION_HANDOFF, Conversation, utcnow
@@ -119,6 +120,7 @@ class DialogueEngine:
         # One reading at a time: the encoders already use every core, and concurrent readings
         # from request threads only fight over them (8 senders: 3x fewer messages a second).
         self._reading = threading.Lock()
+        self._embeddings = PendingEmbeddings()
         # The frame reader of the KB's current product names (rebuilt after a KB import).
         self._frames: tuple[tuple[str, ...], FrameReader] | None = None
         # Takes the customer's answer to a machine alarm notice (set by the service, if any).
@@ -131,9 +133,10 @@ class DialogueEngine:
         the search is in the language the text is written in, which most turns then use)."""
         if not inbound.text:  # only a photo with nothing legible: nothing to read
             return Reading(Understanding.from_parse("", {}))
+        query = self.frame_reader().search_text(inbound.text)
+        self._embeddings.add(self.interpreter.sentence_embeddings(inbound.text), query)
         with self._reading:
-            query = self.frame_reader().search_text(inbound.text)
-            self.knowledge.embed_ahead(self.interpreter.sentence_embeddings(inbound.text), query)
+            self._embeddings.embed(self.knowledge)  # this reading's texts and those queued
             parsed = self.interpreter.parse(inbound.text)
             lang = detect_voice(inbound.text, inbound.lang, None).lang
             hits = self.knowledge.search(query, lang, TOP_K)

@@ -77,8 +77,8 @@ class ServiceKnowledge:
     def answer_confidence(self) -> float:
         return self.service.answer_confidence
 
-    def embed_ahead(self, texts: Sequence[tuple[Encoder, str]], query: str) -> None:
-        self.service.embed_ahead(texts, query)
+    def embed_ahead(self, texts: Sequence[tuple[Encoder, str]], queries: Sequence[str]) -> None:
+        self.service.embed_ahead(texts, queries)
 
     def search(self, text: str, lang: str, k: int) -> list[Candidate]:
         """The `k` best items, and beyond them the items that carry an alarm code the text

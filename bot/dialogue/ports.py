@@ -75,9 +75,9 @@ class Knowledge(Protocol):
 
     def search(self, text: str, lang: str, k: int) -> list[Candidate]: ...
 
-    def embed_ahead(self, texts: Sequence[tuple[Encoder, str]], query: str) -> None:
-        """Embed what the NLU embeds (`texts`: encoder and string) with the search text of
-        `query`, in one pass where they share the encoder: `search` then finds it cached."""
+    def embed_ahead(self, texts: Sequence[tuple[Encoder, str]], queries: Sequence[str]) -> None:
+        """Embed what the NLU embeds (`texts`: encoder and string) with the search texts of
+        `queries`, in one pass where they share the encoder: `search` then finds them cached."""
         ...
 
     def answer(self, item_id: str, lang: str) -> str: ...

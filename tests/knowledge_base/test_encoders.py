@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.dialogue.embedding import PendingEmbeddings
+from bot.dialogue.knowledge import ServiceKnowledge
 from bot.nlu.featurizers import Doc, SentenceEmbeddingFeaturizer
 from bot.nlu.text import fold
 from knowledge_base import encoders
@@ -106,8 +108,35 @@ def test_a_cantonese_message_and_its_mandarin_search_text_take_one_pass(
     for nlu_encoder, expected in ((other_encoder, []), (cached, [[text, to_mandarin(text)]])):
         cached._vectors.clear()
         inner.calls.clear()
-        service.embed_ahead([(nlu_encoder, featurizer.embedded_text(doc))], text)
+        service.embed_ahead([(nlu_encoder, featurizer.embedded_text(doc))], [text])
         assert inner.calls == expected
     featurizer.transform([doc])
     assert service.search(text, "zh")[0].id == "F-AC-E03"
     assert inner.calls == [[text, to_mandarin(text)]]  # the NLU and the search found it cached
+
+
+def test_the_readings_waiting_for_their_turn_are_embedded_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inner = Counting()
+    cached = CachedEncoder(inner)
+    monkeypatch.setattr(encoders, "load_encoder", lambda spec=None: cached)
+    kb = small_kb()
+    index = KnowledgeIndex.open(tmp_path / "index", cached)
+    index.sync(documents(kb), product_aliases(kb))
+    knowledge = ServiceKnowledge(KnowledgeService(KnowledgeGraph(kb), index))
+    featurizer = SentenceEmbeddingFeaturizer()
+    pending = PendingEmbeddings()
+    messages = ["AC300 shows E03", "部AC300報E03點算", "压力上不去怎么办"]
+    for text in messages:
+        doc = Doc(text, fold(text), ())
+        pending.add([(featurizer.encoder(), featurizer.embedded_text(doc))], text)
+    inner.calls.clear()
+    pending.embed(knowledge)
+    pending.embed(knowledge)  # the queue was emptied: nothing more to embed
+    wanted = [*messages, to_mandarin(messages[1])]
+    assert len(inner.calls) == 1 and sorted(inner.calls[0]) == sorted(wanted)
+    for text in messages:  # each reading then finds its texts cached
+        featurizer.transform([Doc(text, fold(text), ())])
+        assert knowledge.search(text, "zh", 3)
+    assert len(inner.calls) == 1
