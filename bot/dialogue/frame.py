@@ -29,7 +29,8 @@ from knowledge_base.text import to_mandarin
 FRAME_FILE = DATA_DIR / "frame.yml"
 MAX_TEXTS = 4  # the customer's last messages about the problem kept for the search and tickets
 _CLAUSE = re.compile(
-    r"[，,。.;；!！?？、\n]+|\s+but\s+|而是|但是|\s+(?=not\s)|(?<=\S)(?=不是|唔系|唔係)"
+    r"[，,。.;；!！?？、\n]+|\s+[-–—]+\s+|[—–]+|\s+but\s+|而是|但是|\s+(?=not\s)"
+    r"|(?<=\S)(?=不是|唔系|唔係)"
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _MODEL = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,6})[\s\-_.]?(\d{1,5})(?![0-9])")

@@ -25,8 +25,12 @@ from knowledge_base.text import STOPWORDS, normalize
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _LATIN_WORD = re.compile(r"[a-z]+")
-# A rating written after a number: "50kW", "10.24 kWh", "1.6t" (not a model's "-6S").
-_SPEC = re.compile(r"(?<![a-z0-9.\-])(\d+(?:\.\d+)?)\s?([a-z]{1,3})(?![a-z0-9])")
+# A rating written after a number: "50kW", "10.24 kWh", "1.6t", "23升" (not a model's "-6S").
+_SPEC = re.compile(
+    r"(?<![a-z0-9.\-])(\d+(?:\.\d+)?)\s?(?:([a-z]{1,3})(?![a-z0-9])|(公升|升|千瓦|吨|匹|寸))"
+)
+# One spelling per unit, so that a rating matches however it is written ("18公升", "18L").
+_UNITS = {"公升": "升", "l": "升", "lt": "升", "ltr": "升", "千瓦": "kw", "t": "吨"}
 MIN_WORD = 2  # Chinese words of one character say nothing about which product
 MIN_LATIN = 3
 
@@ -114,7 +118,11 @@ def _without(text: str, models: list[str]) -> str:
 
 
 def _specs(text: str) -> set[str]:
-    return {number + unit for number, unit in _SPEC.findall(text)}
+    return {
+        number + _UNITS.get(unit, unit)
+        for number, latin, chinese in _SPEC.findall(text)
+        for unit in [latin or chinese]
+    }
 
 
 def _said(folded: str, specs: set[str], word: str) -> bool:

@@ -47,6 +47,7 @@ def test_words_of_one_products_name_point_to_it() -> None:
     assert names.named("卧式9吨那台", both) == {"PW-9"}
     assert names.named("the horizontal one", both) == {"PW-9"}
     assert names.named("3 t", both) == {"PW-3"}
+    assert names.named("9噸嗰部", both) == {"PW-9"}  # one rating, however its unit is written
     # Words both boilers' names use point to neither; two words pointing apart, to none.
     assert names.named("蒸汽锅炉", both) == frozenset()
     assert names.named("立式还是卧式", both) == frozenset()
@@ -54,6 +55,22 @@ def test_words_of_one_products_name_point_to_it() -> None:
     # 立式 (a word of a name, no kind) names nothing there.
     assert names.named("是除氧器报的") == {"SF-1"}
     assert names.named("立式那台") == frozenset()
+
+
+def test_a_rating_in_litres_names_the_model_in_any_spelling() -> None:
+    texts = {
+        "SV-18": ["SV-18 台式蒸汽灭菌器（18升B类）"],
+        "SV-23": ["SV-23 台式蒸汽灭菌器（23升B类）"],
+    }
+    kinds = {"SV-18": {"蒸汽灭菌器"}, "SV-23": {"蒸汽灭菌器"}}
+    names = ProductNames(texts, ["SV-18", "SV-23"], kinds)
+    both = ["SV-18", "SV-23"]
+    for text, model in (
+        ("大的那台，23升的", "SV-23"),
+        ("18公升嗰部", "SV-18"),
+        ("the 18L", "SV-18"),
+    ):
+        assert names.named(text, both) == {model}, text
 
 
 def test_words_pick_one_of_the_models_the_frame_holds(boilers: ServiceKnowledge) -> None:
@@ -104,6 +121,13 @@ async def test_the_model_answered_for_stays_for_the_next_code(say: Say) -> None:
     assert corrected.action == "answer" and corrected.kb_hits[0].id == "F-PW3-E20"
     other = await say("sorry, wrong unit, its the other model", sender="c")
     assert other.action == "clarify"  # the model is taken back: which one, then?
+
+
+async def test_a_correction_after_a_dash_names_the_right_model(say: Say) -> None:
+    first = await say("PW-3 shows E20", sender="e")
+    assert first.kb_hits[0].id == "F-PW3-E20"
+    moved = await say("sorry, wrong unit - it is the PW-9", sender="e")
+    assert moved.action == "answer" and moved.kb_hits[0].id == "F-PW9-E20"
 
 
 async def test_a_model_alone_is_no_fault_report(say: Say) -> None:
