@@ -1,8 +1,8 @@
 """Reply buttons under the bot's last reply, from what the dialogue waits for after a turn:
 "solved / not solved / talk to a person" under an answer, the models or codes a clarifying
-question offers, the known models, urgencies and "skip" while filling a repair request, and
-"confirm" before a ticket is made. A press sends the button's payload as the customer's message,
-so every channel with buttons offers the same ones and the bot reads a press like typed words.
+question offers, and the known models when a repair request asks which one. A press sends the
+button's payload as the customer's message, so every channel with buttons offers the same ones
+and the bot reads a press like typed words.
 
 The wording is in `bot/data/buttons.yml`, per language and script.
 """
@@ -18,7 +18,7 @@ import yaml
 
 from bot.dialogue.language import Voice
 from bot.dialogue.prompts import DATA_DIR
-from bot.dialogue.state import CLARIFY, COLLECT, CONFIRM, FEEDBACK, DialogueState
+from bot.dialogue.state import CLARIFY, COLLECT, FEEDBACK, DialogueState
 from core.messages import Button
 
 BUTTONS_FILE = DATA_DIR / "buttons.yml"
@@ -35,15 +35,12 @@ class ButtonsError(ValueError):
 
 
 def _entry_texts(data: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Each text of the file by its place (`confirm[0].label`, `urgency.high`)."""
-    texts = [
-        (f"{group}[{number}].{part}", entry.get(part) if isinstance(entry, dict) else None)
-        for group in ("feedback", "confirm", "skip")
-        for number, entry in enumerate(data.get(group) or [None])
+    """Each text of the file by its place (`feedback[0].label`)."""
+    return [
+        (f"feedback[{number}].{part}", entry.get(part) if isinstance(entry, dict) else None)
+        for number, entry in enumerate(data.get("feedback") or [None])
         for part in ("label", "says")
     ]
-    levels = data.get("urgency") or {"": None}
-    return texts + [(f"urgency.{level}".rstrip("."), words) for level, words in levels.items()]
 
 
 @lru_cache
@@ -79,10 +76,9 @@ def buttons_after(
         found = [Button(label=o["label"], payload=o["label"]) for o in state.options]
     elif state.stage == CLARIFY:
         found = _options(state, product_names(voice.lang))
-    elif state.stage == CONFIRM:
-        found = _localized(words["confirm"], script)
-    elif state.stage == COLLECT:
-        found = _slot_options(state.pending_slot, words, script, product_names(voice.lang))
+    elif state.stage == COLLECT and state.pending_slot == "product":
+        names = product_names(voice.lang).values()
+        found = [Button(label=name, payload=name) for name in dict.fromkeys(names)]
     else:
         found = []
     return found[:MAX_BUTTONS]
@@ -103,16 +99,3 @@ def _options(state: DialogueState, names: dict[str, str]) -> list[Button]:
     if facet == "products":
         return [Button(label=names.get(v, v), payload=names.get(v, v)) for v in values]
     return [Button(label=v, payload=v) for v in values if _CODE_LIKE.match(v)]
-
-
-def _slot_options(
-    slot: str | None, words: dict[str, Any], script: str, names: dict[str, str]
-) -> list[Button]:
-    if slot == "product":
-        return [Button(label=name, payload=name) for name in dict.fromkeys(names.values())]
-    if slot == "urgency":
-        levels = words["urgency"].values()
-        return [Button(label=level[script], payload=level[script]) for level in levels]
-    if slot == "serial":
-        return _localized(words["skip"], script)
-    return []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from typing import Any
@@ -54,17 +55,21 @@ from bot.dialogue.ports import (
 )
 from bot.dialogue.prompts import DialogueTexts, fold
 from bot.dialogue.slots import SLOT_ORDER, SlotReader
-from bot.dialogue.state import CLARIFY, COLLECT, CONFIRM, FEEDBACK, DialogueState
+from bot.dialogue.state import CLARIFY, COLLECT, FEEDBACK, TICKETED, DialogueState
 from bot.dialogue.tickets import TicketWriter, due_text
 from bot.media.codes import PhotoText
 from bot.media.replies import with_photo
 from core.assets import ALARM_STAGE, ALARM_TICKET, AlarmFollowUp, UnitLookup
 from core.messages import Answer, Entity, InboundMessage, Intent, KbHit, Reply
 from knowledge_base.retrieval import says_no_alarm
+from knowledge_base.text import to_mandarin
 
 # The customers' clock when the service names none (AFTERSALES_CUSTOMER_TIMEZONE).
 DEFAULT_CUSTOMER_ZONE = "Asia/Shanghai"
 TOP_K = 5
+# Details a customer may add to the ticket just made (a model named then is a new question).
+TICKET_DETAILS = frozenset({"urgency", "address", "phone", "serial"})
+MAX_NOTE_CHARS = 10_000  # a ticket note's limit
 # A first message this long describes the problem well enough to stand as the symptom.
 MIN_SYMPTOM_CHARS = {"zh": 8, "en": 20}
 
@@ -134,10 +139,12 @@ class DialogueEngine:
         if not inbound.text:  # only a photo with nothing legible: nothing to read
             return Reading(Understanding.from_parse("", {}))
         query = self.frame_reader().search_text(inbound.text)
-        self._embeddings.add(self.interpreter.sentence_embeddings(inbound.text), query)
+        forms = list(dict.fromkeys([inbound.text, to_mandarin(inbound.text)]))
+        nlu_texts = [pair for form in forms for pair in self.interpreter.sentence_embeddings(form)]
+        self._embeddings.add(nlu_texts, query)
         with self._reading:
             self._embeddings.embed(self.knowledge)  # this reading's texts and those queued
-            parsed = self.interpreter.parse(inbound.text)
+            parsed = _surest(self.interpreter.parse(form) for form in forms)
             lang = detect_voice(inbound.text, inbound.lang, None).lang
             hits = self.knowledge.search(query, lang, TOP_K)
         return Reading(Understanding.from_parse(inbound.text, parsed), {(query, lang): hits})
@@ -209,20 +216,22 @@ class DialogueEngine:
                 return followed
         if route in (HANDOFF, COMPLAINT):
             return await self._handoff(ctx, complaint=route == COMPLAINT)
-        if state.stage in (COLLECT, CONFIRM) and route == STATUS:
+        if state.stage == TICKETED and route != STATUS:
+            added = await self._ticket_details(ctx)
+            if added is not None:
+                return added
+        if state.stage == COLLECT and route == STATUS:
             # "那个工单的进度怎么样了" while the form waits: the customer asks about an earlier
             # request, the new one is not theirs to fill in.
             state.reset()
             ctx.slots = {}
             return await self._status(ctx)
-        if state.stage in (COLLECT, CONFIRM):
+        if state.stage == COLLECT:
             if self._means(ctx, "cancel"):
                 state.reset()
                 ctx.slots = {}
                 return self._turn(ctx, "smalltalk", [self._say(ctx, "cancelled")])
-            if state.stage == COLLECT:
-                return await self._collect_reply(ctx)
-            return await self._confirm_reply(ctx)
+            return await self._collect_reply(ctx)
         if state.stage == FEEDBACK and route not in (STATUS, REPAIR):
             if self._means(ctx, "yes") or route == THANKS:
                 state.reset()
@@ -237,7 +246,7 @@ class DialogueEngine:
                 self.texts, "not_solved", ctx.inbound.text
             )
             if not_solved and not news:
-                return self._not_solved(ctx)
+                return await self._not_solved(ctx)
         if state.stage == CLARIFY and route not in (STATUS, REPAIR):
             if self._declined(ctx):
                 return await self._handoff(ctx, complaint=False)
@@ -260,7 +269,7 @@ class DialogueEngine:
         if route == REPAIR:
             self._read_frame(ctx)
             decision, hits = await self._kb_decision(ctx)
-            return self._start_collect(ctx, hits, decision)
+            return await self._start_collect(ctx, hits, decision)
         if route in SMALLTALK:
             return await self._smalltalk(ctx, route)
         return await self._question(ctx)
@@ -730,7 +739,9 @@ class DialogueEngine:
     def _reader(self, ctx: _Context) -> SlotReader:
         return self.slot_reader(ctx.voice.lang)
 
-    def _start_collect(self, ctx: _Context, hits: list[Candidate], decision: KbDecision) -> Answer:
+    async def _start_collect(
+        self, ctx: _Context, hits: list[Candidate], decision: KbDecision
+    ) -> Answer:
         text, lang = ctx.inbound.text, ctx.voice.lang
         reader = self._reader(ctx)
         slots = reader.from_message(text, ctx.understanding.entity_map())
@@ -750,9 +761,9 @@ class DialogueEngine:
         ctx.state.stage = COLLECT
         ctx.state.request["category"] = self.texts.visit_category(ctx.understanding.intent, text)
         ctx.state.request["text"] = symptom
-        return self._ask_next(ctx, hits=[fault] if fault else [])
+        return await self._ask_next(ctx, hits=[fault] if fault else [])
 
-    def _not_solved(self, ctx: _Context) -> Answer:
+    async def _not_solved(self, ctx: _Context) -> Answer:
         """The KB answer did not help: go to the repair form with the fault filled in."""
         item = Candidate(**ctx.state.candidates[0]) if ctx.state.candidates else None
         query = ctx.state.query or ""
@@ -775,20 +786,18 @@ class DialogueEngine:
         ctx.state.stage = COLLECT
         ctx.state.request.update(category="repair", text=query)
         offer = self._say(ctx, "not_solved_offer")
-        return self._ask_next(ctx, lead=[offer])
+        return await self._ask_next(ctx, lead=[offer])
 
-    def _ask_next(
+    async def _ask_next(
         self, ctx: _Context, lead: list[str] | None = None, hits: list[Candidate] | None = None
     ) -> Answer:
+        """The question for the form's next missing detail; the ticket once none is missing."""
         missing = next((slot for slot in SLOT_ORDER if not ctx.slots.get(slot)), None)
-        replies = list(lead or [])
         if missing is None:
-            ctx.state.stage, ctx.state.pending_slot = CONFIRM, None
-            replies.append(self._say(ctx, "confirm", summary=self._summary(ctx)))
-        else:
-            ctx.state.pending_slot = missing
-            options = self._reader(ctx).product_options() if missing == "product" else ""
-            replies.append(self._say(ctx, f"ask_{missing}", options=options))
+            return await self._create_ticket(ctx, lead or [], hits or [])
+        ctx.state.pending_slot = missing
+        options = self._reader(ctx).product_options() if missing == "product" else ""
+        replies = [*(lead or []), self._say(ctx, f"ask_{missing}", options=options)]
         return self._turn(ctx, "collect", replies, hits=hits or [])
 
     async def _collect_reply(self, ctx: _Context) -> Answer:
@@ -802,35 +811,44 @@ class DialogueEngine:
             if other != slot and not ctx.slots.get(other):
                 ctx.slots[other] = found
         if value.error and not ctx.slots.get(slot):
-            return self._ask_next(ctx, lead=[self._say(ctx, value.error)])
-        return self._ask_next(ctx)
+            return await self._ask_next(ctx, lead=[self._say(ctx, value.error)])
+        return await self._ask_next(ctx)
 
-    async def _confirm_reply(self, ctx: _Context) -> Answer:
-        if self._means(ctx, "yes"):
-            return await self._create_ticket(ctx)
-        reader = self._reader(ctx)
-        corrections = reader.from_message(ctx.inbound.text, ctx.understanding.entity_map())
-        if corrections:
-            ctx.slots.update(corrections)
-            return self._ask_next(ctx)
-        if self._means(ctx, "no"):
-            return self._turn(ctx, "collect", [self._say(ctx, "correct_what")])
-        return self._ask_next(ctx)
-
-    def _summary(self, ctx: _Context) -> str:
-        return self.ticket_writer(ctx.voice.lang).summary(ctx.slots)
-
-    async def _create_ticket(self, ctx: _Context) -> Answer:
+    async def _create_ticket(self, ctx: _Context, lead: list[str], hits: list[Candidate]) -> Answer:
+        """The request's ticket, and a reply with its number, when it is due and what was
+        noted (the customer corrects or adds to it by replying; the agent sees the whole
+        conversation)."""
         request = await self._ticket_request(ctx, ctx.state.request.get("category") or "repair")
         ticket = await self.tickets.create(ctx.session, request)
+        summary = self.ticket_writer(ctx.voice.lang).summary(ctx.slots, unknown=False)
         ctx.state.reset()
+        ctx.state.stage, ctx.state.request = TICKETED, {"ticket_id": ticket["id"]}
         ctx.slots = {}
-        reply = self._say(
+        ctx.frame = ctx.frame.next_topic()  # the problem is with the engineer now
+        created = self._say(
             ctx,
             "ticket_created",
             ticket_id=ticket["id"],
             priority=ticket.get("priority", ""),
             due=due_text(ticket, self.customer_zone),
+        )
+        details = self._say(ctx, "ticket_details", summary=summary)
+        return self._turn(ctx, "ticket", [*lead, created, details], ticket=ticket, hits=hits)
+
+    async def _ticket_details(self, ctx: _Context) -> Answer | None:
+        """What the customer adds right after their ticket is made ("紧急！停机了", "电话打错了，
+        是139…", a serial number) goes on the ticket as a note, and an urgency raises its
+        priority. A message without such a detail (a new question) goes the usual way."""
+        found = self._reader(ctx).from_message(ctx.inbound.text, ctx.understanding.entity_map())
+        if not found.keys() & TICKET_DETAILS:
+            return None
+        ticket_id = str(ctx.state.request["ticket_id"])
+        note = f"{self.texts.label('customer_added', ctx.voice.lang)}: {ctx.inbound.text}"
+        ticket = await self.tickets.add_details(
+            ctx.session, ticket_id, note[:MAX_NOTE_CHARS], found.get("urgency")
+        )
+        reply = self._say(
+            ctx, "ticket_details_added", ticket_id=ticket_id, priority=ticket.get("priority", "")
         )
         return self._turn(ctx, "ticket", [reply], ticket=ticket)
 
@@ -1036,6 +1054,16 @@ def _candidate_json(candidate: Candidate) -> dict[str, Any]:
         "category": candidate.category,
         "confidence": candidate.confidence,
     }
+
+
+def _surest(parses: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Of the parses of a message as written and in its Mandarin form (Cantonese), the intent
+    of the surer one, with the entities read from the text as written (the first): the NLU's
+    Cantonese examples are fewer than its Mandarin ones ("保用幾耐" reads as maintenance,
+    "保修多久" as warranty)."""
+    first, *others = parses
+    best = max([first, *others], key=lambda parse: parse["intent"]["confidence"])
+    return {**first, "intent": best["intent"], "intent_ranking": best.get("intent_ranking", [])}
 
 
 def _phrase(texts: DialogueTexts, group: str, text: str) -> bool:

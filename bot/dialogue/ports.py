@@ -118,6 +118,13 @@ class TicketDesk(Protocol):
 
     async def create(self, session: AsyncSession, request: TicketRequest) -> dict[str, Any]: ...
 
+    async def add_details(
+        self, session: AsyncSession, ticket_id: str, note: str, urgency: str | None
+    ) -> dict[str, Any]:
+        """What the customer adds to a ticket just made: a note, and a raised priority when
+        they say it is urgent."""
+        ...
+
     async def get(
         self, session: AsyncSession, ticket_id: str, customer: dict[str, Any]
     ) -> dict[str, Any] | None: ...

@@ -11,20 +11,25 @@ import phonenumbers
 
 from bot.dialogue.prompts import DialogueTexts, fold
 
-# Asked in this order; `serial` may be skipped by a customer who cannot find it.
-SLOT_ORDER = ("product", "symptom", "address", "phone", "urgency", "serial")
-SKIPPABLE = frozenset({"serial"})
-UNKNOWN = "unknown"
+# A repair request's form asks for these, in this order, and the ticket is made as soon as they
+# are known. The urgency and the serial number go on the ticket when the customer gives them but
+# are not asked for: triage reads the priority from the fault's severity and the customer's
+# words, and the engineer who calls to arrange the visit reads the nameplate. Customers expect
+# the ticket once they have said where and how to reach them, not three more questions.
+SLOT_ORDER = ("product", "symptom", "address", "phone")
+DETAILS = (*SLOT_ORDER, "urgency", "serial")  # what a ticket's summary lists
 
-# Where a number written without a country code may be from, the first tried first.
-PHONE_REGIONS = ("CN", "HK", "MO", "TW")
+# Where a number written without a country code may be from, the first tried first: mainland
+# China, then the other places the customers write from in Chinese or English. "1381234" is a
+# number in none of them. Not the US and Canada: there "12345678901", a mistyped mainland
+# mobile, is a valid number (their customers write +1).
+PHONE_REGIONS = ("CN", "HK", "MO", "TW", "SG", "MY", "AU", "NZ", "GB")
 _PHONE = re.compile(r"(?<![A-Za-z0-9])(\+?\d[\d\s\-()]{5,20}\d)(?![A-Za-z0-9])")
 _SERIAL_LABELLED = re.compile(
     r"(?:\bS/?N\b|serial(?:\s*(?:no\.?|number|#))?|序列号|序号|机身号|编号)\s*(?:is|是|为|[:：#])?\s*"
     r"([A-Za-z0-9][A-Za-z0-9\-/]{3,29})",
     re.IGNORECASE,
 )
-_SERIAL_BARE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/]{3,29}$")
 _ZH_ADDRESS = re.compile(
     r"(?:地址|位于|地点)?[是为:：]?\s*"
     r"([\u4e00-\u9fff]{0,12}?(?:省|市|区|县|镇|路|街|道|巷|村|园|城|广场|大厦|中心)"
@@ -60,8 +65,8 @@ class SlotValue:
 
 def is_phone_number(digits: str) -> bool:
     """Whether `digits` is a number that can be dialled: international (`+…`, `00…`) valid for
-    its country, or a domestic number valid in mainland China, Hong Kong, Macau or Taiwan (the
-    customers' regions), by Google's numbering plan data (`phonenumbers`)."""
+    its country, or a domestic number valid in one of `PHONE_REGIONS` (the customers' regions),
+    by Google's numbering plan data (`phonenumbers`)."""
     if digits.startswith("00"):
         digits = "+" + digits[2:]
     regions = (None,) if digits.startswith("+") else PHONE_REGIONS
@@ -141,8 +146,6 @@ class SlotReader:
 
     def answer(self, slot: str, text: str, entities: dict[str, str]) -> SlotValue:
         """The value of `slot` in a reply to the question about it."""
-        if slot in SKIPPABLE and self._texts.is_cue("skip", text):
-            return SlotValue(UNKNOWN)
         reader = getattr(self, f"_answer_{slot}")
         return reader(text.strip(), entities)
 
@@ -162,15 +165,6 @@ class SlotReader:
             return SlotValue(text)
         return SlotValue(error="invalid_product")
 
-    def _answer_serial(self, text: str, entities: dict[str, str]) -> SlotValue:
-        serial = entities.get("serial") or read_serial_labelled(text)
-        if serial:
-            return SlotValue(serial)
-        token = text.strip().strip("。.")
-        if _SERIAL_BARE.match(token) and any(ch.isdigit() for ch in token):
-            return SlotValue(token)
-        return SlotValue(error="invalid_serial")
-
     def _answer_symptom(self, text: str, _entities: dict[str, str]) -> SlotValue:
         long_enough = len(text) >= 2 if re.search(r"[\u4e00-\u9fff]", text) else len(text) >= 4
         return SlotValue(text) if long_enough else SlotValue(error="invalid_symptom")
@@ -184,10 +178,6 @@ class SlotReader:
     def _answer_phone(self, text: str, entities: dict[str, str]) -> SlotValue:
         phone = read_phone(entities.get("phone") or text)
         return SlotValue(phone) if phone else SlotValue(error="invalid_phone")
-
-    def _answer_urgency(self, text: str, entities: dict[str, str]) -> SlotValue:
-        urgency = self._urgency(entities.get("urgency") or text) or self._urgency_in(text)
-        return SlotValue(urgency) if urgency else SlotValue(error="invalid_urgency")
 
     def _urgency(self, text: str) -> str | None:
         """The urgency a whole short answer names ("1", "urgent", "不急")."""

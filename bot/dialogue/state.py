@@ -11,7 +11,10 @@ IDLE = "idle"
 CLARIFY = "clarify"  # waiting for the model or code that picks one KB item
 FEEDBACK = "feedback"  # an answer was given; waiting for "did this solve it?"
 COLLECT = "collect"  # filling the repair-request form, `pending_slot` asked
-CONFIRM = "confirm"  # form complete, waiting for the customer's yes
+TICKETED = "ticketed"  # a request's ticket was just made: details the customer adds go on it
+# Stored by versions that asked the customer to confirm a complete form: now read as COLLECT, so
+# the customer's next message makes the ticket the form was waiting for.
+_CONFIRM = "confirm"
 HANDOFF = "handoff"  # a person has the conversation
 
 
@@ -35,7 +38,10 @@ class DialogueState:
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> DialogueState:
         known = cls.__dataclass_fields__
-        return cls(**{key: value for key, value in (data or {}).items() if key in known})
+        state = cls(**{key: value for key, value in (data or {}).items() if key in known})
+        if state.stage == _CONFIRM:
+            state.stage = COLLECT
+        return state
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,16 +15,15 @@ from typing import Any
 
 from bot.dialogue.ports import TicketRequest
 from bot.dialogue.prompts import DialogueTexts
-from bot.dialogue.slots import SLOT_ORDER, UNKNOWN, SlotReader
+from bot.dialogue.slots import DETAILS, SlotReader
 
 MAX_SUBJECT_CHARS = 200
 MAX_DESCRIPTION_CHARS = 19_000  # a ticket's description holds 20,000
 
 
 def known(value: object) -> str | None:
-    """The slot's value, or None when it is missing or the customer could not say."""
-    text = str(value or "")
-    return text if text and text != UNKNOWN else None
+    """The slot's value, or None when it is missing."""
+    return str(value or "") or None
 
 
 @dataclass(frozen=True)
@@ -36,10 +35,11 @@ class TicketWriter:
     lang: str
 
     def summary(self, slots: Mapping[str, Any], *, unknown: bool = True) -> str:
-        """One `Label: value` line per detail of the form, in asking order; a detail not known
-        reads "unknown" (what the customer confirms), or is left out when `unknown` is False."""
+        """One `Label: value` line per detail of the request, the form's first; a detail not
+        known reads "not given" (what the agent reads), or is left out when `unknown` is False
+        (what the customer is shown)."""
         lines = []
-        for slot in SLOT_ORDER:
+        for slot in DETAILS:
             value = known(slots.get(slot))
             if value is None and not unknown:
                 continue

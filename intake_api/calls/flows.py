@@ -30,7 +30,7 @@ from bot.dialogue.language import detect_voice
 from bot.dialogue.models import Conversation
 from bot.dialogue.ports import TicketRequest
 from bot.dialogue.prompts import fold
-from bot.dialogue.slots import UNKNOWN, read_phone
+from bot.dialogue.slots import read_phone
 from bot.dialogue.state import DialogueState
 from bot.dialogue.tickets import due_text
 from channels.phone.transcripts import CUSTOMER, Transcript
@@ -179,7 +179,7 @@ class CallDesk:
         entities = {entity.type: entity.value for entity in answer.entities}
         found = self.dialogue.slot_reader(lang).from_message(text, entities)
         from_bot = dict(conversation.slots) if conversation is not None else {}
-        merged = {**found, **{k: v for k, v in from_bot.items() if v and v != UNKNOWN}}
+        merged = {**found, **{k: v for k, v in from_bot.items() if v}}
         return {key: str(value) for key, value in merged.items()}
 
     def _ticket_request(

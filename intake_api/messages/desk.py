@@ -17,6 +17,7 @@ from intake_api.tickets import service as tickets
 from intake_api.tickets.models import (
     FINISHED_STATUSES,
     Customer,
+    NoteCreate,
     Ticket,
     TicketCreate,
     TicketEvent,
@@ -28,6 +29,8 @@ BOT_ACTOR = "bot"
 PENDING_EVENTS = "ticket_events"
 # The customer's urgency raises the severity triage reads; "normal" leaves the KB fault's.
 SEVERITY_OF_URGENCY = {"critical": "critical", "high": "high"}
+# ... and, said after the ticket is made, the priority triage gives that severity.
+PRIORITY_OF_URGENCY = {"critical": "P1", "high": "P2"}
 
 
 def pending_events(session: AsyncSession) -> list[TicketEvent]:
@@ -77,6 +80,23 @@ class BotTicketDesk:
             session, data=data, actor=BOT_ACTOR, policy=self.policy
         )
         pending_events(session).append(event)
+        return _as_contract(ticket)
+
+    async def add_details(
+        self, session: AsyncSession, ticket_id: str, note: str, urgency: str | None
+    ) -> dict[str, Any]:
+        """The customer's words as a note on the ticket; an urgency above the ticket's priority
+        raises it (an escalation, as an agent's would be)."""
+        ticket, event = await tickets.add_note(
+            session, ticket_id=ticket_id, data=NoteCreate(note=note), actor=BOT_ACTOR
+        )
+        pending_events(session).append(event)
+        priority = PRIORITY_OF_URGENCY.get(urgency or "")
+        if priority is not None and priority < ticket.priority:  # "P1" < "P2": more urgent
+            ticket, event = await tickets.escalate(
+                session, ticket_id=ticket_id, priority=priority, note=note, actor=BOT_ACTOR
+            )
+            pending_events(session).append(event)
         return _as_contract(ticket)
 
     async def get(

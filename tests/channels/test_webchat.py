@@ -158,7 +158,9 @@ def test_quick_replies_make_a_ticket_whose_status_changes_live(
     expect(page.locator(".msg-notice .bubble")).to_contain_text("engineer on the way")
 
 
-def test_quick_replies_for_the_repair_form(context: BrowserContext, chat_service: Service) -> None:
+def test_the_repair_form_ends_in_a_ticket_once_it_has_a_phone(
+    context: BrowserContext, chat_service: Service
+) -> None:
     page = open_chat(context, chat_service)
     say(page, "My KX-5 ice maker stops with alarm E12")
     bot_says(page, "Clean the condenser")
@@ -169,11 +171,11 @@ def test_quick_replies_for_the_repair_form(context: BrowserContext, chat_service
     say(page, "1381234")  # too short for any numbering plan: asked again
     bot_says(page, "That phone number does not look right")
     expect(page.locator(".msg-bot .bubble").last).to_contain_text("What phone number")
-    say(page, "61234567")
-    quick_reply(page, "urgent")  # the urgency question offers its answers
-    quick_reply(page, "Skip")  # the serial number may be skipped
-    quick_reply(page, "Confirm")
+    say(page, "61234567")  # everything a visit needs: the ticket, no further questions
     expect(page.locator(".ticket .ticket-status")).to_have_text("received")
+    noted = page.locator(".msg-bot .bubble").last
+    expect(noted).to_contain_text("42 Harbour Road")  # what was noted, for the customer to check
+    expect(noted).to_contain_text("61234567")
     ticket_id = page.locator(".ticket").get_attribute("data-ticket-id")
     stored = chat_service.admin.get(f"/v1/tickets/{ticket_id}").json()
     # the due time on the customer's clock (AFTERSALES_CUSTOMER_TIMEZONE, Asia/Shanghai)

@@ -6,7 +6,7 @@ import pytest
 
 from bot.dialogue.buttons import MAX_BUTTONS, buttons_after
 from bot.dialogue.language import Voice
-from bot.dialogue.state import CLARIFY, COLLECT, CONFIRM, FEEDBACK, IDLE, DialogueState
+from bot.dialogue.state import CLARIFY, COLLECT, FEEDBACK, IDLE, TICKETED, DialogueState
 
 NAMES = {"zh": {"KX-5": "KX-5 制冰机"}, "en": {"KX-5": "KX-5 ice maker"}}
 
@@ -51,18 +51,12 @@ def test_clarifying_offers_the_candidates_models_by_name() -> None:
     assert labels(state, Voice("en")) == ["KX-5 ice maker", "BM-2"]
 
 
-def test_the_repair_form_offers_its_answers() -> None:
-    assert labels(DialogueState(stage=COLLECT, pending_slot="urgency"), Voice("en")) == [
-        "urgent",
-        "soon",
-        "normal",
-    ]
-    assert labels(DialogueState(stage=COLLECT, pending_slot="serial"), Voice("en")) == ["Skip"]
+def test_the_repair_form_offers_the_models_when_it_asks_for_one() -> None:
     assert labels(DialogueState(stage=COLLECT, pending_slot="product"), Voice("zh")) == [
         "KX-5 制冰机"
     ]
     assert labels(DialogueState(stage=COLLECT, pending_slot="address"), Voice("en")) == []
-    assert labels(DialogueState(stage=CONFIRM), Voice("en"))[0] == "Confirm"
+    assert labels(DialogueState(stage=TICKETED), Voice("en")) == []
 
 
 def test_nothing_waits_nothing_offered_and_never_too_many() -> None:

@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.models import Conversation, ConversationMessage
+from bot.dialogue.ports import NoInterpreter
+from core.messages import InboundMessage
 from intake_api.tickets.models import Ticket
 from tests.bot.dialogue.conftest import FixedIntent, Say, engine, saying
 
@@ -47,13 +49,9 @@ async def test_not_solved_goes_to_a_ticket_with_the_fault_and_slots(
     assert offer.action == "collect"
     assert "地址" in offer.texts[-1]  # product and symptom come from the answered fault
     assert (await say("上海市浦东新区张江路88号")).action == "collect"
-    assert (await say("13800001234")).action == "collect"
-    assert (await say("1")).action == "collect"  # urgency: urgent
-    confirm = await say("跳过")  # serial unknown
-    assert confirm.action == "collect"
-    assert "张江路88号" in confirm.texts[0] and "13800001234" in confirm.texts[0]
-    done = await say("确认")
+    done = await say("13800001234")  # the form is complete: the ticket, no more questions
     assert done.action == "ticket"
+    assert "张江路88号" in done.texts[-1] and "13800001234" in done.texts[-1]  # what was noted
     ticket = done.ticket
     assert ticket is not None and ticket["status_token"]
     assert ticket["priority"] in {"P1", "P2", "P3", "P4"}
@@ -64,20 +62,36 @@ async def test_not_solved_goes_to_a_ticket_with_the_fault_and_slots(
     assert "张江路88号" in (row.description or "")
 
 
-async def test_first_message_prefills_slots_and_asks_only_the_missing_ones(say: Say) -> None:
+async def test_a_first_message_with_everything_a_visit_needs_gets_the_ticket_at_once(
+    say: Say,
+) -> None:
     turn = await say("AC-300报E05，麻烦派个工程师上门，地址北京市朝阳区建国路88号，电话13912345678")
-    assert turn.action == "collect"
-    assert "紧急" in turn.texts[-1]  # product, symptom, address, phone were all given
-    assert (await say("紧急")).action == "collect"
-    confirm = await say("SN: AC3-2024-0042")
-    assert "AC3-2024-0042" in confirm.texts[0] and "建国路88号" in confirm.texts[0]
-    done = await say("好的")
-    assert done.action == "ticket" and done.ticket is not None
+    assert turn.action == "ticket" and turn.ticket is not None
+    assert turn.ticket["fault_id"] == "F-oil-high" or turn.ticket["product_id"] == "AC-300"
+    assert "建国路88号" in turn.texts[-1] and "13912345678" in turn.texts[-1]
+
+
+async def test_what_the_customer_adds_after_the_ticket_goes_on_it(
+    say: Say, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    made = await say("AC-300 排气温度过高，派人来修，地址上海市浦东新区张江路88号，电话13800001234")
+    assert made.action == "ticket" and made.ticket is not None
+    priority = made.ticket["priority"]
+    added = await say("很紧急，已经停机了，序列号 SN: AC3-2024-0042")
+    assert added.action == "ticket" and added.ticket is not None
+    assert added.ticket["id"] == made.ticket["id"]  # the same ticket, not a second one
+    assert added.ticket["priority"] == "P1" and priority != "P1"
+    assert made.ticket["id"] in added.texts[0]
+    async with sessions() as session:
+        tickets = (await session.scalars(select(Ticket))).all()
+    assert len(tickets) == 1
+    question = await say("保修多久")  # a new question is answered, not noted
+    assert question.action == "answer" and question.kb_hits[0].id == "FAQ-warranty"
 
 
 async def test_status_of_a_ticket_and_of_open_tickets(say: Say) -> None:
     await say("please send an engineer to fix my AC-300, it overheats")
-    for answer in ("12 King Street, London", "+44 20 7946 0958", "3", "skip", "yes"):
+    for answer in ("12 King Street, London", "+44 20 7946 0958"):
         turn = await say(answer)
     assert turn.action == "ticket" and turn.ticket is not None
     ticket_id = turn.ticket["id"]
@@ -196,3 +210,26 @@ async def test_a_question_about_ordering_a_part_is_not_answered_with_a_fault(
     say = saying(engine(knowledge, FixedIntent(intent)), sessions)
     turn = await say("AC500 overheating, what to do", sender="carol")
     assert turn.action == action
+
+
+class _MandarinTrained(NoInterpreter):
+    """An NLU that knows the warranty question in Mandarin words only, like one trained on
+    fewer Cantonese examples: "保用幾耐" reads as maintenance, "保修多久" as warranty."""
+
+    def parse(self, text: str) -> dict:
+        sure = "保修" in text
+        intent = {"name": "warranty" if sure else "maintenance", "confidence": 0.8 if sure else 0.4}
+        entities = [{"entity": "said", "value": text}]
+        return {"text": text, "intent": intent, "entities": entities}
+
+
+def test_cantonese_is_read_by_the_surer_of_its_own_and_its_mandarin_words(
+    knowledge: ServiceKnowledge,
+) -> None:
+    text = "部AC-300保用幾耐？"
+    reading = engine(knowledge, _MandarinTrained()).read(
+        InboundMessage(channel="test", sender_id="hk", message_id="hk1", text=text)
+    )
+    understood = reading.understanding
+    assert (understood.intent, understood.confidence) == ("warranty", 0.8)
+    assert understood.entities == [{"type": "said", "value": text}]  # as written

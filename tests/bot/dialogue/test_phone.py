@@ -1,6 +1,6 @@
 """Phone numbers in the repair form are checked by the numbering plans (`phonenumbers`): a CN
-mobile or landline, a Hong Kong/Macau/Taiwan number and an international one (+…) are taken;
-"1381234" is refused and asked again."""
+mobile or landline, a number of the other regions customers write from (Hong Kong, Singapore,
+Australia, ...) and an international one (+…) are taken; "1381234" is refused and asked again."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.bot.dialogue.conftest import Say
         ("+44 20 7946 0958", "+442079460958"),
         ("call +1 650 253 0000 please", "+16502530000"),
         ("61234567", "61234567"),  # Hong Kong
+        ("02 9555 0123", "0295550123"),  # Sydney
         ("1381234", None),
         ("12345678901", None),  # 11 digits, not a CN mobile prefix
         ("+86 1381234", None),
@@ -37,7 +38,7 @@ async def test_a_short_number_is_refused_and_asked_again(say: Say) -> None:
     assert refused.action == "collect"
     assert "电话号码格式不对" in refused.texts[0] and "手机号码" in refused.texts[-1]
     taken = await say("13812345678")
-    assert taken.action == "collect" and "手机号码" not in taken.texts[-1]  # the next question
+    assert taken.action == "ticket" and "13812345678" in taken.texts[-1]
 
 
 async def test_an_international_number_is_taken(say: Say) -> None:
@@ -45,4 +46,4 @@ async def test_an_international_number_is_taken(say: Say) -> None:
     await say("not solved")
     await say("Unit 5, 42 Harbour Road, Wan Chai, Hong Kong")
     taken = await say("+852 6123 4567")
-    assert taken.action == "collect" and "urgent" in taken.texts[-1].lower()
+    assert taken.action == "ticket" and "+85261234567" in taken.texts[-1]

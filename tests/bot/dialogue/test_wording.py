@@ -13,18 +13,13 @@ import yaml
 from bot.dialogue.buttons import buttons_after
 from bot.dialogue.language import Voice
 from bot.dialogue.prompts import DialogueTexts
-from bot.dialogue.state import COLLECT, CONFIRM, FEEDBACK, DialogueState
+from bot.dialogue.state import FEEDBACK, DialogueState
 
 VOICES = {"zh": Voice("zh"), "zh-Hant": Voice("zh", traditional=True), "en": Voice("en")}
 ROOT = Path(__file__).resolve().parents[3]
 
 # Each prompt that offers choices, and the dialogue state its buttons come from.
-PROMPTS_WITH_BUTTONS = {
-    "ask_solved": DialogueState(stage=FEEDBACK),
-    "confirm": DialogueState(stage=CONFIRM),
-    "ask_urgency": DialogueState(stage=COLLECT, pending_slot="urgency"),
-    "ask_serial": DialogueState(stage=COLLECT, pending_slot="serial"),
-}
+PROMPTS_WITH_BUTTONS = {"ask_solved": DialogueState(stage=FEEDBACK)}
 
 
 def _no_products(lang: str) -> dict[str, str]:
@@ -58,18 +53,6 @@ def test_a_typed_label_is_read_like_the_press(texts: DialogueTexts, script: str)
     )
     assert texts.is_cue("yes", solved.label) and texts.is_cue("yes", solved.payload)
     assert texts.is_cue("no", not_solved.label) and texts.is_cue("no", not_solved.payload)
-    [confirm, change, cancel] = buttons_after(PROMPTS_WITH_BUTTONS["confirm"], voice, _no_products)
-    assert texts.is_cue("yes", confirm.label)
-    assert texts.is_cue("no", change.label)
-    assert texts.is_cue("cancel", cancel.label)
-
-
-def test_the_urgency_buttons_are_the_summarys_urgency_names(texts: DialogueTexts) -> None:
-    for level in ("critical", "high", "normal"):
-        for script, voice in VOICES.items():
-            buttons = buttons_after(PROMPTS_WITH_BUTTONS["ask_urgency"], voice, _no_products)
-            shown = voice.render(texts.urgency_label(level, voice.lang))
-            assert shown in [b.label for b in buttons], (level, script)
 
 
 def test_ticket_statuses_read_the_same_from_the_bot_the_channels_and_the_page(
