@@ -67,6 +67,7 @@ from knowledge_base.text import to_mandarin
 # The customers' clock when the service names none (AFTERSALES_CUSTOMER_TIMEZONE).
 DEFAULT_CUSTOMER_ZONE = "Asia/Shanghai"
 TOP_K = 5
+COMPLAINT_CATEGORY = "complaint"  # kb-format's category of the FAQ saying how to complain
 # Details a customer may add to the ticket just made (a model named then is a new question).
 TICKET_DETAILS = frozenset({"urgency", "address", "phone", "serial"})
 MAX_NOTE_CHARS = 10_000  # a ticket note's limit
@@ -378,8 +379,12 @@ class DialogueEngine:
         )
 
     def _asked_category(self, ctx: _Context) -> str | None:
-        """The FAQ category the NLU reads the message as (dialogue.yml `intent_categories`)."""
-        understanding = ctx.understanding
+        """The FAQ category the message asks about: how to complain (the phrases of a question
+        about the process and of a complaint, which route it as a question, not a complaint),
+        else what the NLU reads (dialogue.yml `intent_categories`)."""
+        understanding, text = ctx.understanding, ctx.inbound.text
+        if _phrase(self.texts, "process_question", text) and _phrase(self.texts, COMPLAINT, text):
+            return COMPLAINT_CATEGORY
         if understanding.confidence < self.texts.intent_threshold:
             return None
         return self.texts.intent_categories.get(understanding.intent)

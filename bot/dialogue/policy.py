@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.dialogue.ports import Candidate, Mentions
 from bot.dialogue.prompts import DialogueTexts, fold
+from knowledge_base.text import to_mandarin
 
 # Routes of a message, in the order they win over each other.
 HANDOFF, COMPLAINT, STATUS, REPAIR = "handoff", "complaint", "status", "repair"
@@ -67,8 +68,14 @@ class Understanding:
 
 
 def phrase_match(texts: DialogueTexts, route: str, text: str) -> bool:
-    """Whether the message contains one of the route's phrase patterns (dialogue.yml)."""
-    return texts.phrase_search(route, fold(text)) is not None
+    """Whether the message contains one of the route's phrase patterns (dialogue.yml), as
+    written or in its Mandarin form: Cantonese says what the Mandarin patterns match in words of
+    its own ("有咩渠道可以投訴" is "有什么渠道可以投诉")."""
+    folded = fold(text)
+    if texts.phrase_search(route, folded) is not None:
+        return True
+    mandarin = fold(to_mandarin(text))
+    return mandarin != folded and texts.phrase_search(route, mandarin) is not None
 
 
 def route_message(texts: DialogueTexts, understanding: Understanding) -> str:

@@ -188,6 +188,11 @@ def test_questions_about_visits_are_not_bookings(text: str) -> None:
         ("what do we have to get ready on site before it arrives?", QUESTION),
         ("我上周报修过", "status"),
         ("講極都唔明，搵個人同我傾啦", "handoff"),
+        # Cantonese matched by the Mandarin patterns in its Mandarin form: asking the channel
+        # to complain through is a question, not a complaint; 約你哋嚟裝 books an installation.
+        ("想問下有咩渠道可以投訴你哋服務？", QUESTION),
+        ("新診所下個月開，想約你哋嚟裝部機", REPAIR),
+        ("need an annual service for our two autoclaves", REPAIR),
     ],
 )
 def test_a_person_a_visit_and_an_earlier_request_by_phrase(text: str, route: str) -> None:

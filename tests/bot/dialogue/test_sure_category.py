@@ -47,3 +47,27 @@ async def test_a_sure_reading_lowers_the_bar_of_its_faq(
     say = saying(engine(_OneFaq(knowledge, confidence), FixedIntent("warranty", nlu)), sessions)
     turn = await say("保修从哪天开始算", sender="dora")
     assert turn.action == action
+
+
+class _ComplaintFaq(ServiceKnowledge):
+    """The test KB, whose search finds an FAQ on how to complain at a middling confidence."""
+
+    def search(self, text: str, lang: str, k: int) -> list[Candidate]:
+        faq = Candidate("FAQ-hours", "faq", 0.3, confidence=0.55, category="complaint")
+        return [faq, Candidate("FAQ-warranty", "faq", 0.2, confidence=0.1, category="warranty")]
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("请问对你们的服务不满意应该怎么投诉", "answer"),  # how to complain: the complaint FAQ
+        ("想問下有咩渠道可以投訴你哋服務？", "answer"),  # the same in Cantonese
+        ("你们的服务太差了，我要投诉", "handoff"),  # a complaint made: a person
+    ],
+)
+async def test_asking_how_to_complain_is_answered_from_the_complaint_faq(
+    knowledge: ServiceKnowledge, sessions: async_sessionmaker[AsyncSession], text: str, action: str
+) -> None:
+    say = saying(engine(_ComplaintFaq(knowledge.service), FixedIntent("complaint", 0.9)), sessions)
+    turn = await say(text, sender="eve")
+    assert turn.action == action
