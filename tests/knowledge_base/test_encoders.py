@@ -3,6 +3,7 @@ batches bypass the cache, and the cache stays bounded."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,19 +68,35 @@ def test_batches_bypass_the_cache_and_the_cache_is_bounded() -> None:
     assert inner.calls == [["a"]]
 
 
-def test_the_nlu_and_the_kb_search_of_one_message_embed_it_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@dataclass
+class Indexed:
+    """The small KB indexed with a counting encoder, which `load_encoder` returns (the NLU's)."""
+
+    inner: Counting
+    cached: CachedEncoder
+    index: KnowledgeIndex
+
+    def service(self) -> KnowledgeService:
+        return KnowledgeService(KnowledgeGraph(small_kb()), self.index)
+
+
+@pytest.fixture
+def indexed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Indexed:
     inner = Counting()
     cached = CachedEncoder(inner)
     monkeypatch.setattr(encoders, "load_encoder", lambda spec=None: cached)
     kb = small_kb()
     index = KnowledgeIndex.open(tmp_path / "index", cached)
     index.sync(documents(kb), product_aliases(kb))
+    return Indexed(inner, cached, index)
+
+
+def test_the_nlu_and_the_kb_search_of_one_message_embed_it_once(indexed: Indexed) -> None:
+    inner = indexed.inner
     inner.calls.clear()
     text = "My AC-300 Shows E07 and the pressure will not build"
     SentenceEmbeddingFeaturizer().transform([Doc(text, fold(text), ())])
-    assert Searcher(index).search(text, "en")
+    assert Searcher(indexed.index).search(text, "en")
     assert inner.texts == [text]
 
 
@@ -92,15 +109,9 @@ def test_a_query_embeds_like_the_same_text_in_a_batch() -> None:
 
 
 def test_a_cantonese_message_and_its_mandarin_search_text_take_one_pass(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    indexed: Indexed,
 ) -> None:
-    inner = Counting()
-    cached = CachedEncoder(inner)
-    monkeypatch.setattr(encoders, "load_encoder", lambda spec=None: cached)
-    kb = small_kb()
-    index = KnowledgeIndex.open(tmp_path / "index", cached)
-    index.sync(documents(kb), product_aliases(kb))
-    service = KnowledgeService(KnowledgeGraph(kb), index)
+    inner, cached, service = indexed.inner, indexed.cached, indexed.service()
     featurizer = SentenceEmbeddingFeaturizer()
     text = "部AC300報E03，壓力一直上唔去，點算好"
     doc = Doc(text, fold(text), ())
@@ -115,16 +126,8 @@ def test_a_cantonese_message_and_its_mandarin_search_text_take_one_pass(
     assert inner.calls == [[text, to_mandarin(text)]]  # the NLU and the search found it cached
 
 
-def test_the_readings_waiting_for_their_turn_are_embedded_in_one_pass(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    inner = Counting()
-    cached = CachedEncoder(inner)
-    monkeypatch.setattr(encoders, "load_encoder", lambda spec=None: cached)
-    kb = small_kb()
-    index = KnowledgeIndex.open(tmp_path / "index", cached)
-    index.sync(documents(kb), product_aliases(kb))
-    knowledge = ServiceKnowledge(KnowledgeService(KnowledgeGraph(kb), index))
+def test_the_readings_waiting_for_their_turn_are_embedded_in_one_pass(indexed: Indexed) -> None:
+    inner, knowledge = indexed.inner, ServiceKnowledge(indexed.service())
     featurizer = SentenceEmbeddingFeaturizer()
     pending = PendingEmbeddings()
     messages = ["AC300 shows E03", "部AC300報E03點算", "压力上不去怎么办"]
