@@ -845,15 +845,26 @@ class DialogueEngine:
         是139…", a serial number) goes on the ticket as a note, and an urgency raises its
         priority. A message without such a detail (a new question) goes the usual way."""
         found = self._reader(ctx).from_message(ctx.inbound.text, ctx.understanding.entity_map())
-        if not found.keys() & TICKET_DETAILS:
-            return None
         ticket_id = str(ctx.state.request["ticket_id"])
+        if not found.keys() & TICKET_DETAILS:
+            return await self._ticket_again(ctx, ticket_id) if self._means(ctx, "yes") else None
         note = f"{self.texts.label('customer_added', ctx.voice.lang)}: {ctx.inbound.text}"
         ticket = await self.tickets.add_details(
             ctx.session, ticket_id, note[:MAX_NOTE_CHARS], found.get("urgency")
         )
         reply = self._say(
             ctx, "ticket_details_added", ticket_id=ticket_id, priority=ticket.get("priority", "")
+        )
+        return self._turn(ctx, "ticket", [reply], ticket=ticket)
+
+    async def _ticket_again(self, ctx: _Context, ticket_id: str) -> Answer | None:
+        """ "好的" / "confirm" after the ticket is made: it is registered, nothing more to do
+        (customers used to being asked to confirm still do)."""
+        ticket = await self.tickets.get(ctx.session, ticket_id, self._customer(ctx))
+        if ticket is None:
+            return None
+        reply = self._say(
+            ctx, "ticket_registered", ticket_id=ticket_id, priority=ticket.get("priority", "")
         )
         return self._turn(ctx, "ticket", [reply], ticket=ticket)
 

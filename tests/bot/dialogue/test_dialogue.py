@@ -85,6 +85,9 @@ async def test_what_the_customer_adds_after_the_ticket_goes_on_it(
     async with sessions() as session:
         tickets = (await session.scalars(select(Ticket))).all()
     assert len(tickets) == 1
+    confirmed = await say("好的，确认")  # nothing to confirm any more: the ticket is registered
+    assert confirmed.action == "ticket" and confirmed.ticket is not None
+    assert confirmed.ticket["id"] == made.ticket["id"] and made.ticket["id"] in confirmed.texts[0]
     question = await say("保修多久")  # a new question is answered, not noted
     assert question.action == "answer" and question.kb_hits[0].id == "FAQ-warranty"
 
