@@ -116,7 +116,7 @@ class Searcher:
         self, text: str, lang: str | None = None, k: int = 5, method: str = "hybrid"
     ) -> list[Hit]:
         """The `k` best items for `text`, best first; [] for text with nothing to search."""
-        text = clean(text)[:MAX_QUERY_CHARS]
+        text = _searched(text)
         if not is_searchable(text) or len(self.index) == 0:
             return []
         scored = self._scored(text, method)
@@ -160,7 +160,7 @@ class Searcher:
 
     def embedded_text(self, text: str) -> str:
         """The string the dense channel embeds when `text` is searched (its Mandarin form)."""
-        return to_mandarin(clean(text)[:MAX_QUERY_CHARS])
+        return to_mandarin(_searched(text))
 
     def _confidence(self, signals: HitSignals | None) -> float | None:
         return None if signals is None else round(self.calibration.confidence(signals), 4)
@@ -221,6 +221,11 @@ class Searcher:
         if mentions.unknown_codes and not code_numbers:
             adjust -= UNKNOWN_CODE_PENALTY / 2
         return adjust
+
+
+def _searched(text: str) -> str:
+    """The text a search reads: cleaned, and cut at MAX_QUERY_CHARS."""
+    return clean(text)[:MAX_QUERY_CHARS]
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:

@@ -64,3 +64,11 @@ def test_nothing_waits_nothing_offered_and_never_too_many() -> None:
     codes = [{"codes": [f"E{number:02}" for number in range(20)]}]
     state = DialogueState(stage=CLARIFY, clarify_facet="codes", candidates=codes)
     assert len(labels(state, Voice("en"))) == MAX_BUTTONS
+
+
+def test_a_form_stored_waiting_for_a_confirmation_is_read_as_the_form() -> None:
+    """Conversations stored while the bot still asked "confirm?" go on as the repair form: the
+    next message makes the ticket they were waiting for, no button offers a confirmation."""
+    state = DialogueState.from_json({"stage": "confirm", "pending_slot": None})
+    assert state.stage == COLLECT
+    assert labels(state, Voice("en")) == []
