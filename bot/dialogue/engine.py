@@ -238,6 +238,11 @@ class DialogueEngine:
                 state.reset()
                 ctx.frame = ctx.frame.next_topic()
                 return self._turn(ctx, "smalltalk", [self._say(ctx, "solved")])
+            if _phrase(self.texts, "restate", ctx.inbound.text):
+                # "no, I meant the taste": the answer was to another question, not a failed fix.
+                state.reset()
+                ctx.frame = ctx.frame.next_topic()
+                return await self._question(ctx)
             named = self._message_mentions(ctx)
             news = (named.codes - set(ctx.frame.codes)) or (
                 named.products - set(ctx.frame.products)
@@ -541,7 +546,10 @@ class DialogueEngine:
         if chosen.get("item"):
             return chosen
         if not self.knowledge.mentions(ctx.inbound.text).products:
-            ctx.frame.products = list(chosen["products"])
+            # "工业用的那台" picks the line by its words, and may also say which of its models.
+            among = list(chosen["products"])
+            named = self.knowledge.named_products(ctx.inbound.text, among)
+            ctx.frame.products = sorted(named) or among
         else:
             self.frame_reader().update(ctx.frame, ctx.inbound.text)
         return chosen

@@ -31,6 +31,8 @@ _SPEC = re.compile(
 )
 # One spelling per unit, so that a rating matches however it is written ("18公升", "18L").
 _UNITS = {"公升": "升", "l": "升", "lt": "升", "ltr": "升", "千瓦": "kw", "t": "吨"}
+# The endings that make a word a machine: Chinese writes one kind with either ("净水机", "净水器").
+_MACHINE = "机器"
 MIN_WORD = 2  # Chinese words of one character say nothing about which product
 MIN_LATIN = 3
 
@@ -81,7 +83,7 @@ class ProductNames:
             for product_id in pool
             for word in own.get(product_id, ())
             if _said(folded, specs, word)
-            and not any(_uses(self._texts[other], word) for other in pool if other != product_id)
+            and not any(_shares(self._texts[other], word) for other in pool if other != product_id)
         }
         return frozenset(pointed) if len(pointed) == 1 else frozenset()
 
@@ -131,6 +133,16 @@ def _said(folded: str, specs: set[str], word: str) -> bool:
     if word[0].isdigit():
         return word in specs
     return _uses(folded, word)
+
+
+def _shares(text: str, word: str) -> bool:
+    """Another product's text uses the word, or its twin with the other ending for a machine:
+    "软水机" and "软水器" are one kind, so a customer's "软水机" names neither of a "双罐软水机"
+    and an "工业软水器"."""
+    twins = [word]
+    if _CJK_RUN.fullmatch(word) and word[-1] in _MACHINE and len(word) > 2:
+        twins += [word[:-1] + other for other in _MACHINE if other != word[-1]]
+    return any(_uses(text, twin) for twin in twins)
 
 
 def _uses(text: str, word: str) -> bool:

@@ -200,7 +200,7 @@ class DialogueTexts:
         return [list(map(str, phrases)) for phrases in self.cues[cue].values()]
 
     def visit_category(self, intent_name: str, text: str) -> str:
-        """The ticket category of a visit request: installation, maintenance or repair."""
+        """The ticket category of a visit request: installation, maintenance, training or repair."""
         folded = fold(text)
         for category, rules in self.visit_categories.items():
             if intent_name in rules.get("intents", []):

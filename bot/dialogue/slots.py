@@ -25,6 +25,13 @@ DETAILS = (*SLOT_ORDER, "urgency", "serial")  # what a ticket's summary lists
 # mobile, is a valid number (their customers write +1).
 PHONE_REGIONS = ("CN", "HK", "MO", "TW", "SG", "MY", "AU", "NZ", "GB")
 _PHONE = re.compile(r"(?<![A-Za-z0-9])(\+?\d[\d\s\-()]{5,20}\d)(?![A-Za-z0-9])")
+# Words that introduce a number as the customer's contact ("电话", "call me on", "WhatsApp").
+_CONTACT_LABEL = re.compile(
+    r"电话|手机|联系|联络|号码|微信|致电|\b(?:tel|phone|mobile|cell|call|contact|number|whatsapp|wechat)\b",
+    re.IGNORECASE,
+)
+# A mainland mobile, or any number written with its country code: a contact however written.
+_MOBILE = re.compile(r"^(?:\+|(?:86)?1[3-9]\d{9}$)")
 _SERIAL_LABELLED = re.compile(
     r"(?:\bS/?N\b|serial(?:\s*(?:no\.?|number|#))?|序列号|序号|机身号|编号)\s*(?:is|是|为|[:：#])?\s*"
     r"([A-Za-z0-9][A-Za-z0-9\-/]{3,29})",
@@ -87,6 +94,16 @@ def read_phone(text: str) -> str | None:
         digits = re.sub(r"[^\d+]", "", match.group(1))
         if 7 <= len(digits.lstrip("+")) <= 15 and is_phone_number(digits):
             return digits
+    return None
+
+
+def read_contact_phone(text: str) -> str | None:
+    """A phone number the customer leaves to be reached on: a mobile or international number,
+    or any valid number the message introduces as a contact. Not a bare run of digits, which
+    may be a serial number or a date that happens to be dialable."""
+    phone = read_phone(text)
+    if phone and (_MOBILE.match(phone) or _CONTACT_LABEL.search(fold(text))):
+        return phone
     return None
 
 

@@ -144,6 +144,17 @@ async def test_correction_after_an_answer_answers_the_corrected_code(say: Say) -
     assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-oil-low")
 
 
+@pytest.mark.parametrize(
+    "text", ["不是，我是说视镜里看不到油了", "no I meant the oil level looks low"]
+)
+async def test_saying_what_was_meant_after_an_answer_asks_again(say: Say, text: str) -> None:
+    """ "No, I meant …" after an answer is the question put again, not "it did not help": the
+    same equipment, the new words, no booking."""
+    assert (await say("AC-500 报E15")).kb_hits[0].id == "F-500-hot"
+    turn = await say(text)
+    assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-oil-low")
+
+
 async def test_a_new_topic_keeps_the_equipment_and_drops_the_code(say: Say) -> None:
     assert (await say("AC-300 E05")).action == "answer"
     turn = await say("另外问一下保修多久")

@@ -73,6 +73,18 @@ def test_a_rating_in_litres_names_the_model_in_any_spelling() -> None:
         assert names.named(text, both) == {model}, text
 
 
+def test_a_kind_written_with_the_other_machine_ending_names_neither_model() -> None:
+    """ "软水机" is the kind of both a "双罐软水机" and an "工业软水器": it names neither, while
+    a word only one name has still names that one."""
+    texts = {"SF-30": ["SF-30 双罐软水机"], "SF-90": ["SF-90 工业软水器"]}
+    kinds = {"SF-30": {"双罐软水机", "软水机"}, "SF-90": {"工业软水器", "软水器"}}
+    names = ProductNames(texts, ["SF-30", "SF-90"], kinds)
+    both = ["SF-30", "SF-90"]
+    assert names.named("软水机报警了") == frozenset()
+    assert names.named("软水器报警了", both) == frozenset()
+    assert names.named("工业用的那台大的", both) == {"SF-90"}
+
+
 def test_words_pick_one_of_the_models_the_frame_holds(boilers: ServiceKnowledge) -> None:
     texts, words = DialogueTexts.load(), boilers.own_words()
     reader = FrameReader(texts, boilers.mentions, words, named=boilers.named_products)
@@ -106,6 +118,17 @@ async def test_which_model_is_answered_by_the_words_of_its_name(say: Say) -> Non
     assert first.action == "clarify"
     chosen = await say("卧式9吨那台", sender="a")
     assert chosen.action == "answer" and chosen.kb_hits[0].id == "F-PW9-E10"
+
+
+async def test_the_equipment_chosen_by_words_also_names_its_model(say: Say) -> None:
+    """To "which equipment?" (lines as options) "卧式那台锅炉" picks the boilers' line by its
+    words and, among its models, the horizontal one: the code is then asked for that model."""
+    first = await say("机器报警了", sender="e")
+    assert first.action == "clarify" and "锅炉" in first.texts[0]
+    second = await say("卧式那台锅炉", sender="e")
+    assert "PW-9" in second.texts[-1] and "PW-3" not in second.texts[-1]
+    third = await say("E10", sender="e")
+    assert (third.action, third.kb_hits[0].id) == ("answer", "F-PW9-E10")
 
 
 async def test_a_correction_names_the_model_by_its_kind(say: Say) -> None:

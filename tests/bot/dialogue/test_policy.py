@@ -158,6 +158,8 @@ def test_agreement_needs_an_faq_not_a_fault() -> None:
         "we want you to come and set it up next week",
         "能不能派老师来给我们做一次安装培训？",
         "need commissioning for a new unit next Tuesday, 45 Lakeview Ave",
+        "can someone come and train our kitchen staff on the softener",
+        "想约个时间，来我们厂里讲一下操作",
     ],
 )
 def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) -> None:
@@ -176,6 +178,30 @@ def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) 
 )
 def test_questions_about_visits_are_not_bookings(text: str) -> None:
     assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) != REPAIR
+
+
+@pytest.mark.parametrize(
+    ("text", "route"),
+    [
+        ("员工培训想约个时间，电话0769-88123456", REPAIR),
+        ("SF-30D 出水变硬了 my mobile 13812345678", REPAIR),
+        ("whats the warranty? call me back on 9988 7766", "handoff"),  # a person asked for
+        # digits that are not left as a contact: a serial, a date
+        ("SN 20231108 显示E04", QUESTION),
+        ("2024-03-15装的机器E04", QUESTION),
+    ],
+)
+def test_a_message_leaving_a_contact_number_asks_for_a_visit(text: str, route: str) -> None:
+    """Whoever leaves a number to be reached on wants someone to call or come, whatever else
+    the words ask; a number that is not introduced as a contact (a serial, a date) is none."""
+    assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) == route
+
+
+def test_a_training_visit_is_a_training_ticket() -> None:
+    texts = DialogueTexts.load()
+    assert texts.visit_category("nlu_fallback", "can someone come train our staff") == "training"
+    assert texts.visit_category("nlu_fallback", "派人来给我们做培训") == "training"
+    assert texts.visit_category("nlu_fallback", "send an engineer, E04 again") == "repair"
 
 
 @pytest.mark.parametrize(
