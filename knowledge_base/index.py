@@ -619,6 +619,11 @@ class KnowledgeIndex:
         slots, first = np.unique(slots, return_index=True)  # results come sorted by similarity
         return slots, sims[first]
 
+    def knows_token(self, token: str) -> bool:
+        """Whether the lexical documents use the search token (without a lexical channel nothing
+        can be told apart, and every token counts as known)."""
+        return self.lexical is None or token in self.lexical.vocab_dict
+
     def lexical_scores(self, tokens: Sequence[str]) -> tuple[np.ndarray, float]:
         """(BM25 score of every slot, the most an item could score for ALL the query's words).
 

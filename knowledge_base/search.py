@@ -35,6 +35,7 @@ from knowledge_base.text import (
     detect_script,
     has_chinese,
     query_tokens,
+    respelled,
     to_mandarin,
     to_traditional,
 )
@@ -174,7 +175,7 @@ class Searcher:
         index = self.index
         vector = index.encoder.encode([to_mandarin(text)])[0]
         dense_slots, dense_sims = index.dense_scores(vector, DENSE_ROWS)
-        tokens = query_tokens(text)
+        tokens = query_tokens(respelled(text, index.knows_token))
         lexical, lexical_max = index.lexical_scores(tokens)
         top_lexical = _top(lexical, LEXICAL_CANDIDATES)
         mentions = index.matcher.find(text)

@@ -10,12 +10,15 @@ KNOWN codes and product ids/aliases (`CodeMatcher`): a generic regex alone would
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from re import _constants as _sre_constants  # type: ignore[attr-defined]
 from re import _parser as _sre_parser  # type: ignore[attr-defined]
@@ -290,6 +293,55 @@ def _latin_tokens(text: str) -> list[str]:
         for w in _WORD.findall(text)
         if w not in STOPWORDS
     ]
+
+
+# The shortest English word a typo is corrected in: shorter words have too many neighbours one
+# letter away ("seal", "heal", "real") to tell which was meant.
+MIN_RESPELLED = 5
+# English words at least this common in pyspellchecker's frequency list are never typos, even
+# when the knowledge base does not use them ("interval" is not "internal").
+ENGLISH_WORD_COUNT = 100
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_LONG_WORD = re.compile(rf"[A-Za-z]{{{MIN_RESPELLED},}}")
+
+
+def respelled(text: str, known: Callable[[str], bool]) -> str:
+    """`text` with each English typo corrected to the one word of the knowledge base it is one
+    typo from ("warrenty" → "warranty": a letter changed, left out, added or two swapped).
+    `known` says whether the knowledge base uses a search token. A word stays as written when
+    the knowledge base uses it, when it is an English word, or when it is one typo from no word
+    of the knowledge base or from several (the typo says not which)."""
+
+    def correct(match: re.Match[str]) -> str:
+        word = match.group(0).lower()
+        if known(stem(word)) or word in english_words():
+            return match.group(0)
+        found = {stem(c): c for c in sorted(_one_typo_away(word)) if known(stem(c))}
+        return next(iter(found.values())) if len(found) == 1 else match.group(0)
+
+    return _LONG_WORD.sub(correct, text)
+
+
+def _one_typo_away(word: str) -> set[str]:
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    left_out = {a + b[1:] for a, b in splits if b}
+    swapped = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    changed = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    added = {a + c + b for a, b in splits for c in _LETTERS}
+    return (left_out | swapped | changed | added) - {word}
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """English words of MIN_RESPELLED letters or more, from pyspellchecker's frequency list (the
+    common ones only: rarer entries include common misspellings)."""
+    resource = files("spellchecker").joinpath("resources/en.json.gz")
+    counts: dict[str, int] = json.loads(gzip.decompress(resource.read_bytes()))
+    return frozenset(
+        word
+        for word, count in counts.items()
+        if len(word) >= MIN_RESPELLED and count >= ENGLISH_WORD_COUNT
+    )
 
 
 # --- codes and model numbers ----------------------------------------------------------------

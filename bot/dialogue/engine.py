@@ -462,6 +462,7 @@ class DialogueEngine:
         own = self.knowledge.mentions(text)
         earlier = (
             len(frame.texts) >= 2
+            or (bool(frame.texts) and reader.names_only(text))  # "DW-50H" after "洗完碗有白膜"
             or set(frame.products) - own.products
             or set(frame.codes) - own.codes
         )
@@ -488,19 +489,22 @@ class DialogueEngine:
         text: str,
         mentions: Mentions,
     ) -> bool:
-        """The answer is a fault the model alone picked: the customer named the model and no
-        code, the model's faults with and without codes are about as close (`only_the_model`),
-        and their words without the model ("having an issue with my solar setup") do not
-        find that fault in the middle band (dialogue.yml `suggest_confidence`) by themselves.
-        The code or what they see is asked for instead."""
+        """The answer is a fault the model alone picked: the customer named the equipment and
+        no code, and said nothing else ("液压折弯机" → "PB-110"); or the model's faults with and
+        without codes are about as close (`only_the_model`) and their words without the model
+        ("having an issue with my solar setup") do not find that fault in the middle band
+        (dialogue.yml `suggest_confidence`) by themselves. The code or what they see is asked
+        for instead."""
         item = decision.item
         if decision.kind != "answer" or item is None or item.type != "fault":
             return False
-        if says_no_alarm(text) or not only_the_model(hits, mentions, self.knowledge.threshold):
+        if mentions.codes or says_no_alarm(text):
             return False
         description = self._description(ctx)
         if not description:
             return True
+        if not only_the_model(hits, mentions, self.knowledge.threshold):
+            return False
         found = await self._search(ctx, self.frame_reader().search_text(description))
         top = found[0] if found else None
         if top is None or top.id != item.id:
@@ -508,8 +512,13 @@ class DialogueEngine:
         return (top.confidence or 0.0) < self.texts.suggest_confidence
 
     def _description(self, ctx: _Context) -> str:
-        """The customer's words about the problem, without the model numbers they named."""
+        """The customer's words about the problem, without the model numbers and the names
+        they named the equipment by ("液压折弯机" is a press brake's alias, not a symptom of its
+        hydraulics)."""
         text = " ".join(ctx.frame.texts) or ctx.inbound.text
+        for alias in sorted(self.knowledge.own_words(), key=len, reverse=True):
+            if len(alias) >= 2:
+                text = re.sub(re.escape(alias), " ", text, flags=re.IGNORECASE)
         for name in self.knowledge.product_names("en"):
             runs = [re.escape(run) for run in re.findall(r"[A-Za-z]+|\d+", name)]
             if runs:

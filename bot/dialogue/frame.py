@@ -46,6 +46,9 @@ _MEASURE = re.compile(r"\s*的?\s*[部台个架套款只]?\s*")
 # A model number in one of our names: letters, then digits ("TS-800 自动转换开关" → TS-800).
 _MODEL_NUMBER = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,6}[\s\-_.]?\d{2,5}[A-Za-z]?(?![A-Za-z0-9])")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
+# What a reply naming the equipment says around its name ("是那台PB-110", "the SF-90M one").
+_FILLER_CHARACTERS = set("是的那这台部个嗰呢啦呀吧啊哦嘅款只架套")
+_FILLER_WORDS = frozenset({"model", "unit", "machine", "that", "this", "with", "ours", "mine"})
 _LATIN_WORDS = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _LOWER_WORD = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")
 # The bot's own training and dialogue data: words customers use that name no maker.
@@ -130,6 +133,11 @@ class FrameReader:
         self._equipment = _others(data.get("other_equipment"), own)
         self._kinds = kinds_of_equipment(own_names)
         self._models = _model_numbers(own_names)
+        # Whole names, and the Chinese part of each ("螺杆空压机" of "AC-300 螺杆空压机"); an
+        # English name's single words ("pump") may also be the customer's description.
+        names = {fold(name) for name in own_names}
+        names |= {part for name in names for part in name.split() if _CJK.search(part)}
+        self._own_names = sorted((n for n in names if len(n) >= 2), key=len, reverse=True)
         self._known = known or (lambda _word: True)
         self._plain = plain_words(data)
         self._units = [fold(str(w)) for w in _flat(data.get("equipment_words"))]
@@ -191,7 +199,7 @@ class FrameReader:
             # The customer's earlier words were about the code they took back.
             frame.texts = [t for t in frame.texts if not self._mentions(t).codes & replaced]
         clean = " ".join(kept).strip()
-        if clean:
+        if clean and not self.names_only(clean):
             frame.texts = [*frame.texts, clean][-MAX_TEXTS:]
         maker = self.other_maker(text)
         if maker:
@@ -202,6 +210,20 @@ class FrameReader:
             corrected=bool(dropped_codes or dropped_products or any(n for _, n in clauses)),
             text=clean,
         )
+
+    def names_only(self, text: str) -> bool:
+        """The text names our equipment and says nothing else ("PB-110", "液压折弯机", "the
+        SF-90M one", "是RO500嘅"): no words of a description to search with."""
+        found = self._mentions(text)
+        if found.codes or not found.products:
+            return False
+        rest = fold(text)
+        for name in self._own_names:
+            rest = rest.replace(name, " ")
+        rest = _MODEL_NUMBER.sub(" ", rest)
+        words = [w for w in _LATIN_WORDS.findall(rest) if len(w) > 3 and w not in _FILLER_WORDS]
+        chinese = [c for c in _CJK.findall(rest) if c not in _FILLER_CHARACTERS]
+        return not words and len(chinese) <= 1
 
     def _names_unit(self, clause: str) -> bool:
         """The clause speaks of a piece of equipment: a word for one (frame.yml

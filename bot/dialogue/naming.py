@@ -6,9 +6,9 @@ aliases or line that no other product's texts use points to that product; a word
 products share ("逆变器", "inverter") points to none. Which products compete depends on the
 moment: the candidates of a clarifying question, the products whose items carry the alarm code
 the customer read out, or every product. Against every product only the kinds of equipment the
-names end with count ("电池包", "battery pack"; in English two words or more, "press" alone is
-also a verb): any other word of a name may also describe a fault of another product ("油温"
-names an oil heater and is a press's symptom).
+names end with ("电池包", "battery pack"; in English two words or more, "press" alone is also
+a verb) and the ratings ("12kW那台") count: any other word of a name may also describe a fault
+of another product ("油温" names an oil heater and is a press's symptom).
 
 Everything is read from the knowledge base's own product texts; words the bot's own data uses
 (English in lower case: "machine", "unit"; Chinese: "机器人") are never a product's name.
@@ -64,6 +64,10 @@ class ProductNames:
             pid: {k for k in map(normalize, found) if _a_kind(k, plain, common)}
             for pid, found in kinds.items()
         }
+        # Against every product a rating counts too ("12kW那台"): a fault's words have none.
+        self._kinds_and_ratings = {
+            pid: self._kinds.get(pid, set()) | _specs(text) for pid, text in self._texts.items()
+        }
 
     def named(self, text: str, among: Iterable[str] | None = None) -> frozenset[str]:
         """The one product the words of `text` point to among `among` (every product, by its
@@ -71,7 +75,7 @@ class ProductNames:
         folded = normalize(text)
         if among is None:
             pool = list(self._texts)
-            own = self._kinds
+            own = self._kinds_and_ratings
         else:
             pool = [p for p in dict.fromkeys(among) if p in self._texts]
             own = self._words

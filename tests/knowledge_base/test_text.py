@@ -20,6 +20,7 @@ from knowledge_base.text import (
     detect_script,
     has_chinese,
     normalize,
+    respelled,
     to_mandarin,
     to_simplified,
     tokenize,
@@ -297,3 +298,22 @@ def test_first_characters_of_a_pattern(pattern: str, first: str | None) -> None:
     else:
         assert ranges is not None
         assert {chr(c) for low, high in ranges for c in range(low, high + 1)} == set(first)
+
+
+@pytest.mark.parametrize(
+    ("text", "searched"),
+    [
+        ("what does the warrenty cover", "what does the warranty cover"),  # a letter changed
+        ("site prep for instalation", "site prep for installation"),  # one left out
+        ("Calibartion failed", "calibration failed"),  # two swapped
+        ("the service interval", "the service interval"),  # an English word, not "internal"
+        ("the seel leaks", "the seel leaks"),  # too short to tell which word was meant
+        ("nozle blocked", "nozle blocked"),  # no word of the knowledge base one typo away
+        ("shart broken", "shart broken"),  # two words one typo away: the typo says not which
+    ],
+)
+def test_an_english_typo_is_searched_as_the_one_word_it_is_one_typo_from(
+    text: str, searched: str
+) -> None:
+    words = {"warranty", "installation", "calibration", "internal", "seal", "shaft", "start"}
+    assert respelled(text, {tokenize(w)[0] for w in words}.__contains__).lower() == searched

@@ -60,6 +60,23 @@ def test_an_opener_that_only_announces_a_question_is_not_searched(
     assert reader.search_text("Quick question: is there an app?") == "is there an app?"
     assert reader.search_text("问一下") == "问一下"  # nothing else to search
     assert reader.search_text("问题是E07一直报") == "问题是E07一直报"
+    # "顺便问一句": a topic switch, then the opener; "保多久" asks the warranty in two syllables
+    assert reader.search_text("顺便问一句，你们的机器保多久") == "你们的机器保修多久"
+    assert reader.search_text("确保多久能到") == "确保多久能到"
+
+
+def test_a_reply_that_only_names_the_equipment_adds_no_description(
+    knowledge: ServiceKnowledge,
+) -> None:
+    """ "AC-300" or "是AC-300螺杆空压机那台" answers which model; it is not words about the
+    problem to search with (the compressor's name is not a symptom of its screw)."""
+    reader = _reader(knowledge)
+    frame = Frame()
+    for text in ("AC-300", "是AC-300螺杆空压机那台", "the AC-300 one"):
+        reader.update(frame, text)
+    assert (frame.products, frame.texts) == (["AC-300"], [])
+    reader.update(frame, "AC-300 漏油")
+    assert frame.texts == ["AC-300 漏油"]
 
 
 def test_other_makers_and_unknown_models(knowledge: ServiceKnowledge) -> None:
@@ -152,6 +169,14 @@ async def test_saying_what_was_meant_after_an_answer_asks_again(say: Say, text: 
     same equipment, the new words, no booking."""
     assert (await say("AC-500 报E15")).kb_hits[0].id == "F-500-hot"
     turn = await say(text)
+    assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-oil-low")
+
+
+async def test_the_model_named_after_an_answer_keeps_what_was_described(say: Say) -> None:
+    """ "AC-300" after the answer to "视镜里看不到油" says which unit; the description still
+    stands and is what is searched, not the model number alone."""
+    assert (await say("视镜里看不到油")).kb_hits[0].id == "F-oil-low"
+    turn = await say("AC-300")
     assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-oil-low")
 
 

@@ -55,6 +55,7 @@ def test_words_of_one_products_name_point_to_it() -> None:
     # 立式 (a word of a name, no kind) names nothing there.
     assert names.named("是除氧器报的") == {"SF-1"}
     assert names.named("立式那台") == frozenset()
+    assert names.named("9吨那台出问题了") == {"PW-9"}  # a rating is no fault's word
 
 
 def test_a_rating_in_litres_names_the_model_in_any_spelling() -> None:
