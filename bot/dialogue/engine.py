@@ -215,6 +215,8 @@ class DialogueEngine:
             followed = await self._alarm_answer(ctx)
             if followed is not None:
                 return followed
+        if route == COMPLAINT and state.stage == FEEDBACK and self._fix_failed(ctx):
+            route = QUESTION  # the answer's feedback below books the visit
         if route in (HANDOFF, COMPLAINT):
             return await self._handoff(ctx, complaint=route == COMPLAINT)
         if state.stage == TICKETED and route != STATUS:
@@ -309,6 +311,12 @@ class DialogueEngine:
         ctx.state.reset()
         return self._turn(ctx, "status", [reply])
 
+    def _fix_failed(self, ctx: _Context) -> bool:
+        """ "重新穿過都係斷，搞唔掂" after an answer: the fix did not work, said with feeling. The
+        NLU may read a complaint; no complaint phrase says one, and a visit is what helps."""
+        text = ctx.inbound.text
+        return _phrase(self.texts, "not_solved", text) and not _phrase(self.texts, COMPLAINT, text)
+
     def _means(self, ctx: _Context, cue: str) -> bool:
         """A short answer: yes / no / cancel, by the NLU intent or by the cue words."""
         routed = self.texts.route_of(ctx.understanding.intent)
@@ -349,7 +357,7 @@ class DialogueEngine:
             settled = (
                 decide_by_code(hits, mentions, lines)
                 or decide_by_category(
-                    hits, mentions, self._asked_category(ctx), self._category_floor(ctx)
+                    hits, mentions, self._asked_category(ctx), self._category_floor(ctx, hits)
                 )
                 or self._decide_by_faq_lead(ctx, hits, mentions)
             )
@@ -388,18 +396,36 @@ class DialogueEngine:
         about the process and of a complaint, which route it as a question, not a complaint),
         else what the NLU reads (dialogue.yml `intent_categories`)."""
         understanding, text = ctx.understanding, ctx.inbound.text
-        if _phrase(self.texts, "process_question", text) and _phrase(self.texts, COMPLAINT, text):
+        if _phrase(self.texts, "process_question", text) and self._about_complaints(ctx):
             return COMPLAINT_CATEGORY
         if understanding.confidence < self.texts.intent_threshold:
             return None
         return self.texts.intent_categories.get(understanding.intent)
 
-    def _category_floor(self, ctx: _Context) -> float:
-        """The confidence an FAQ of the asked category needs: lower when the NLU is sure."""
-        texts = self.texts
-        if ctx.understanding.confidence >= texts.category_sure_intent:
+    def _about_complaints(self, ctx: _Context) -> bool:
+        """The message speaks of a complaint: a complaint phrase, or the NLU's confident reading
+        ("对服务不满意应该向哪个部门反映")."""
+        understanding = ctx.understanding
+        confident = understanding.confidence >= self.texts.intent_threshold
+        by_intent = confident and self.texts.route_of(understanding.intent) == COMPLAINT
+        return by_intent or _phrase(self.texts, COMPLAINT, ctx.inbound.text)
+
+    def _category_floor(self, ctx: _Context, hits: list[Candidate]) -> float:
+        """The confidence an FAQ of the asked category needs: lower when the NLU is sure, none
+        when it is nearly certain and the FAQ leads the search clearly."""
+        texts, confidence = self.texts, ctx.understanding.confidence
+        if confidence >= texts.category_agree_intent and self._clear_lead(hits):
+            return 0.0
+        if confidence >= texts.category_sure_intent:
             return texts.category_sure_confidence
         return texts.category_confidence
+
+    def _clear_lead(self, hits: list[Candidate]) -> bool:
+        """The best hit is over the search's bar and ahead of the next by `sure_service_lead`."""
+        if not hits:
+            return False
+        lead = hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)
+        return hits[0].score >= self.knowledge.threshold and lead >= self.texts.sure_service_lead
 
     def _cautious(self, ctx: _Context) -> bool:
         """A price question: answered only at dialogue.yml's `cautious_confidence`."""

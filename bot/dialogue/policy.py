@@ -107,12 +107,21 @@ def route_message(texts: DialogueTexts, understanding: Understanding) -> str:
         # 操作，电话…"): in every set's labelled messages such a message asks for a visit or a
         # person, never only for an answer.
         return REPAIR
-    if confident and routed in SMALLTALK:
+    if confident and routed in SMALLTALK and not _more_than_a_greeting(texts, understanding.text):
         return routed
     for route in SMALLTALK:
         if texts.is_cue(route, understanding.text):
             return route
     return QUESTION
+
+
+def _more_than_a_greeting(texts: DialogueTexts, text: str) -> bool:
+    """ "hi, got an issue" greets and reports a problem: the problem is what needs an answer
+    (a question back), not a greeting. "你好，在吗" only greets."""
+    rest = texts.after_cue(GREET, text)
+    if not rest:
+        return False
+    return not any(texts.is_cue(route, rest) for route in SMALLTALK)
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,9 @@ class DialogueTexts:
     # `category_sure_intent` or more.
     category_sure_intent: float = 0.7
     category_sure_confidence: float = 0.3
+    # ... and at any confidence when the NLU reads it at `category_agree_intent` and the FAQ is
+    # over the search's bar with a clear lead (`sure_service_lead`).
+    category_agree_intent: float = 0.9
     # A service question (an `intent_categories` intent at `faq_lead_intent` or more) whose best
     # hit is an FAQ ahead of the next item by `faq_lead` of search score answers from it at
     # `faq_lead_floor` of answer confidence (`decide_by_faq_lead`).
@@ -130,6 +133,7 @@ class DialogueTexts:
             category_confidence=float(data.get("category_confidence", 0.5)),
             category_sure_intent=float(data.get("category_sure_intent", 0.7)),
             category_sure_confidence=float(data.get("category_sure_confidence", 0.3)),
+            category_agree_intent=float(data.get("category_agree_intent", 0.9)),
             faq_lead=float(data.get("faq_lead", 0.1)),
             faq_lead_floor=float(data.get("faq_lead_floor", 0.3)),
             faq_lead_intent=float(data.get("faq_lead_intent", 0.3)),
@@ -195,6 +199,18 @@ class DialogueTexts:
                 if folded == word or re.match(rf"{re.escape(word)}[\s,，.。!！;；]", folded):
                     return True
         return False
+
+    def after_cue(self, cue: str, text: str) -> str | None:
+        """What the message says after the `cue` phrase it opens with ("hi, got an issue" →
+        "got an issue"); None when it opens with none."""
+        folded = fold(text)
+        phrases = sorted((fold(p) for group in self._texts_of(cue) for p in group), key=len)
+        for word in reversed(phrases):  # the longest first: "hi there" before "hi"
+            if folded == word:
+                return ""
+            if re.match(rf"{re.escape(word)}[\s,，.。!！;；~]", folded):
+                return folded[len(word) :].strip(" ,，.。!！;；~")
+        return None
 
     def _texts_of(self, cue: str) -> list[list[str]]:
         return [list(map(str, phrases)) for phrases in self.cues[cue].values()]

@@ -12,7 +12,7 @@ from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.ports import Mentions
 from bot.dialogue.prompts import DialogueTexts
 from intake_api.tickets.models import Ticket
-from tests.bot.dialogue.conftest import Say
+from tests.bot.dialogue.conftest import FixedIntent, Say, engine, saying
 
 
 def _reader(knowledge: ServiceKnowledge) -> FrameReader:
@@ -63,6 +63,7 @@ def test_an_opener_that_only_announces_a_question_is_not_searched(
     # "顺便问一句": a topic switch, then the opener; "保多久" asks the warranty in two syllables
     assert reader.search_text("顺便问一句，你们的机器保多久") == "你们的机器保修多久"
     assert reader.search_text("确保多久能到") == "确保多久能到"
+    assert reader.search_text("打印頭包幾耐") == "打印头保修多久"  # 包: Cantonese for the warranty
 
 
 def test_a_reply_that_only_names_the_equipment_adds_no_description(
@@ -178,6 +179,20 @@ async def test_the_model_named_after_an_answer_keeps_what_was_described(say: Say
     assert (await say("视镜里看不到油")).kb_hits[0].id == "F-oil-low"
     turn = await say("AC-300")
     assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-oil-low")
+
+
+async def test_a_failed_fix_said_with_feeling_is_booked_not_a_complaint(
+    say: Say, knowledge: ServiceKnowledge, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """ "换过都是断，解决不了" after an answer, which the NLU reads as a complaint: the fix did
+    not work, and a visit is booked rather than a complaint filed. "投诉" still files one."""
+    reads_a_complaint = saying(engine(knowledge, FixedIntent("complaint", 0.7)), sessions)
+    for sender, text, action in (
+        ("f", "换过都是断，解决不了", "collect"),
+        ("g", "还是不行，我要投诉", "handoff"),
+    ):
+        assert (await say("AC-500 报E15", sender=sender)).action == "answer"
+        assert (await reads_a_complaint(text, sender=sender)).action == action
 
 
 async def test_a_new_topic_keeps_the_equipment_and_drops_the_code(say: Say) -> None:

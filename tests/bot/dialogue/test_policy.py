@@ -309,3 +309,18 @@ def test_a_code_two_models_of_one_line_share_asks_which_but_not_across_lines() -
     within = decide([small, large, laser], code, THRESHOLD, BAR, lines)
     assert within.kind == "clarify" and set(within.options) == {"AX-6", "AX-50"}
     assert decide([laser, chiller], code, THRESHOLD, BAR).kind == "clarify"  # lines unknown
+
+
+@pytest.mark.parametrize(
+    ("text", "route"),
+    [
+        ("hi, got an issue", QUESTION),
+        ("你好，我的机器报E07", QUESTION),
+        ("你好，在吗", "greet"),
+        ("hi there", "greet"),
+    ],
+)
+def test_a_greeting_with_a_problem_is_about_the_problem(text: str, route: str) -> None:
+    """Read as a greeting by the NLU, a message that goes on past the greeting is answered for
+    what it goes on to say."""
+    assert route_message(DialogueTexts.load(), Understanding(text, "greet", 0.9)) == route

@@ -12,6 +12,7 @@ from bot.dialogue.prompts import DialogueTexts
 from tests.bot.dialogue.conftest import FixedIntent, engine, saying
 
 TEXTS = DialogueTexts.load()
+LEAD = TEXTS.sure_service_lead
 
 
 class _OneFaq(ServiceKnowledge):
@@ -49,6 +50,30 @@ async def test_a_sure_reading_lowers_the_bar_of_its_faq(
     assert turn.action == action
 
 
+class _ShortQuestion(ServiceKnowledge):
+    """The test KB, whose search finds the warranty FAQ over the search's bar, well ahead of the
+    next item, at the near-zero confidence a short question gets."""
+
+    def search(self, text: str, lang: str, k: int) -> list[Candidate]:
+        bar = self.threshold
+        faq = Candidate("FAQ-warranty", "faq", bar + 0.15, confidence=0.03, category="warranty")
+        return [faq, Candidate("FAQ-hours", "faq", bar + 0.15 - LEAD, confidence=0.001)]
+
+
+@pytest.mark.parametrize(
+    ("nlu", "action"),
+    [(TEXTS.category_agree_intent, "answer"), (TEXTS.category_agree_intent - 0.05, "clarify")],
+)
+async def test_a_nearly_certain_reading_and_a_clear_faq_lead_agree(
+    knowledge: ServiceKnowledge, sessions: async_sessionmaker[AsyncSession], nlu: float, action: str
+) -> None:
+    """ "What's the warranty on the printhead?" read as a warranty question at 0.9, and the
+    warranty FAQ clearly first in the search: the answer, whatever its confidence."""
+    say = saying(engine(_ShortQuestion(knowledge.service), FixedIntent("warranty", nlu)), sessions)
+    turn = await say("what's the warranty on the printhead?", sender="fay")
+    assert turn.action == action
+
+
 class _ComplaintFaq(ServiceKnowledge):
     """The test KB, whose search finds an FAQ on how to complain at a middling confidence."""
 
@@ -62,6 +87,8 @@ class _ComplaintFaq(ServiceKnowledge):
     [
         ("请问对你们的服务不满意应该怎么投诉", "answer"),  # how to complain: the complaint FAQ
         ("想問下有咩渠道可以投訴你哋服務？", "answer"),  # the same in Cantonese
+        ("请问对你们服务不满意应该向哪个部门反映", "answer"),  # where to take it
+        ("想投訴你哋個工程師，要搵邊個？", "answer"),
         ("你们的服务太差了，我要投诉", "handoff"),  # a complaint made: a person
     ],
 )
