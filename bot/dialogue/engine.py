@@ -395,12 +395,18 @@ class DialogueEngine:
         """The FAQ category the message asks about: how to complain (the phrases of a question
         about the process and of a complaint, which route it as a question, not a complaint),
         else what the NLU reads (dialogue.yml `intent_categories`)."""
-        understanding, text = ctx.understanding, ctx.inbound.text
-        if _phrase(self.texts, "process_question", text) and self._about_complaints(ctx):
+        understanding = ctx.understanding
+        if self._asks_how_to_complain(ctx):
             return COMPLAINT_CATEGORY
         if understanding.confidence < self.texts.intent_threshold:
             return None
         return self.texts.intent_categories.get(understanding.intent)
+
+    def _asks_how_to_complain(self, ctx: _Context) -> bool:
+        """Phrases of a question about the process ("who do I …", "向哪个部门") and of a
+        complaint (or the NLU's reading of one)."""
+        text = ctx.inbound.text
+        return _phrase(self.texts, "process_question", text) and self._about_complaints(ctx)
 
     def _about_complaints(self, ctx: _Context) -> bool:
         """The message speaks of a complaint: a complaint phrase, or the NLU's confident reading
@@ -412,9 +418,14 @@ class DialogueEngine:
 
     def _category_floor(self, ctx: _Context, hits: list[Candidate]) -> float:
         """The confidence an FAQ of the asked category needs: lower when the NLU is sure, none
-        when it is nearly certain and the FAQ leads the search clearly."""
+        when it is nearly certain and the FAQ leads the search clearly, or when the phrases ask
+        how to complain."""
         texts, confidence = self.texts, ctx.understanding.confidence
         if confidence >= texts.category_agree_intent and self._clear_lead(hits):
+            return 0.0
+        if self._asks_how_to_complain(ctx):
+            # The phrases say what is asked, the search ranks the complaint FAQ first: the
+            # FAQ's own words ("who do I complain to about the last visit?") may share little.
             return 0.0
         if confidence >= texts.category_sure_intent:
             return texts.category_sure_confidence

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.dialogue.ports import Candidate, Mentions
 from bot.dialogue.prompts import DialogueTexts, fold
-from bot.dialogue.slots import read_contact_phone
+from bot.dialogue.slots import gives_site_address, read_contact_phone
 from knowledge_base.text import to_mandarin
 
 # Routes of a message, in the order they win over each other.
@@ -102,10 +102,10 @@ def route_message(texts: DialogueTexts, understanding: Understanding) -> str:
         return STATUS
     if (confident and routed == REPAIR) or phrase_match(texts, REPAIR, understanding.text):
         return REPAIR
-    if read_contact_phone(understanding.text):
-        # A customer who leaves a number wants someone to call or come ("想约个时间来厂里讲一下
-        # 操作，电话…"): in every set's labelled messages such a message asks for a visit or a
-        # person, never only for an answer.
+    if read_contact_phone(understanding.text) or gives_site_address(understanding.text):
+        # A customer who leaves a number or an address wants someone to call or come ("想约个
+        # 时间来厂里讲一下操作，电话…", "要做年度保养，建国路77号"): in every set's labelled
+        # messages such a message asks for a visit or a person, never only for an answer.
         return REPAIR
     if confident and routed in SMALLTALK and not _more_than_a_greeting(texts, understanding.text):
         return routed

@@ -126,6 +126,13 @@ def read_address(text: str) -> str | None:
     return None
 
 
+def gives_site_address(text: str) -> bool:
+    """The message gives where to come: a Chinese street address (street and number), or one
+    it introduces as the address ("address: …", "we're at …"). A number before "drive" or
+    "way" in English ("5 and won't drive") is no address by itself."""
+    return bool(_ZH_ADDRESS.search(text) or _EN_ADDRESS.search(text))
+
+
 class SlotReader:
     """Reads and validates slot values; products are checked against the knowledge base's."""
 

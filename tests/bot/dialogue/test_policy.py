@@ -160,6 +160,7 @@ def test_agreement_needs_an_faq_not_a_fault() -> None:
         "need commissioning for a new unit next Tuesday, 45 Lakeview Ave",
         "can someone come and train our kitchen staff on the softener",
         "想约个时间，来我们厂里讲一下操作",
+        "新買咗部機，幾時可以上嚟安裝？",
     ],
 )
 def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) -> None:
@@ -184,6 +185,8 @@ def test_questions_about_visits_are_not_bookings(text: str) -> None:
     ("text", "route"),
     [
         ("员工培训想约个时间，电话0769-88123456", REPAIR),
+        ("KB-20R 要做年度保养，北京朝阳区建国路77号中央厨房", REPAIR),  # an address
+        ("the landing door on level 5 doesnt shut all the way", QUESTION),  # no address
         ("SF-30D 出水变硬了 my mobile 13812345678", REPAIR),
         ("whats the warranty? call me back on 9988 7766", "handoff"),  # a person asked for
         # digits that are not left as a contact: a serial, a date
@@ -191,9 +194,10 @@ def test_questions_about_visits_are_not_bookings(text: str) -> None:
         ("2024-03-15装的机器E04", QUESTION),
     ],
 )
-def test_a_message_leaving_a_contact_number_asks_for_a_visit(text: str, route: str) -> None:
-    """Whoever leaves a number to be reached on wants someone to call or come, whatever else
-    the words ask; a number that is not introduced as a contact (a serial, a date) is none."""
+def test_a_message_leaving_a_contact_or_an_address_asks_for_a_visit(text: str, route: str) -> None:
+    """Whoever leaves a number to be reached on or an address wants someone to call or come,
+    whatever else the words ask; a number that is not introduced as a contact (a serial, a
+    date) is none, nor is a number before "way" in English."""
     assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) == route
 
 

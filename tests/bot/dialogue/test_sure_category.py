@@ -77,9 +77,29 @@ async def test_a_nearly_certain_reading_and_a_clear_faq_lead_agree(
 class _ComplaintFaq(ServiceKnowledge):
     """The test KB, whose search finds an FAQ on how to complain at a middling confidence."""
 
+    confidence = 0.55
+
     def search(self, text: str, lang: str, k: int) -> list[Candidate]:
-        faq = Candidate("FAQ-hours", "faq", 0.3, confidence=0.55, category="complaint")
+        faq = Candidate("FAQ-hours", "faq", 0.3, confidence=self.confidence, category="complaint")
         return [faq, Candidate("FAQ-warranty", "faq", 0.2, confidence=0.1, category="warranty")]
+
+
+class _FaintComplaintFaq(_ComplaintFaq):
+    """The FAQ on how to complain first, at the confidence of one sharing few words."""
+
+    confidence = 0.001
+
+
+async def test_asking_who_to_complain_to_is_answered_however_few_words_match(
+    knowledge: ServiceKnowledge, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The phrases say how to complain is asked, the search ranks the complaint FAQ first: its
+    confidence does not matter. Without those phrases it does."""
+    say = saying(engine(_FaintComplaintFaq(knowledge.service)), sessions)
+    assert (await say("who do I complain to about the last visit?", sender="gil")).action == (
+        "answer"
+    )
+    assert (await say("anything about the last visit?", sender="hal")).action != "answer"
 
 
 @pytest.mark.parametrize(
