@@ -33,6 +33,7 @@ from knowledge_base.text import (
     clean,
     detect_lang,
     detect_script,
+    english_words,
     has_chinese,
     query_tokens,
     respelled,
@@ -112,6 +113,7 @@ class Searcher:
     def __init__(self, index: KnowledgeIndex, calibration: Calibration | None = None) -> None:
         self.index = index
         self.calibration = calibration or shipped_calibration()
+        english_words()  # read once here, not on the first customer's typo
 
     def search(
         self, text: str, lang: str | None = None, k: int = 5, method: str = "hybrid"

@@ -514,7 +514,9 @@ class DialogueEngine:
             frame_decision = self._decide(ctx, frame_hits, frame_query, frame_mentions)
             if await self._a_guess(ctx, frame_decision, frame_hits, frame_query, frame_mentions):
                 frame_decision = KbDecision("fallback")
-            if frame_decision.kind != "fallback":
+            if frame_decision.kind != "fallback" or reader.names_only(text):
+                # A reply naming only the equipment ("KS70R嚟㗎") has no words of its own to
+                # search: what is offered next comes from the frame's.
                 return frame_decision, frame_hits
         return decision, hits
 
@@ -601,16 +603,16 @@ class DialogueEngine:
         return chosen
 
     def _option_named(self, ctx: _Context, options: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The equipment option whose one model the words of the reply name ("三相那台"); the
-        frame takes that model."""
-        if any(option.get("item") for option in options):
-            return None
+        """The option whose one model the words of the reply name ("三相那台"); the frame takes
+        that model. To "did you mean …?" such a reply ("冷水的那台") names the equipment, not
+        an item: the frame takes the model and the question is put again."""
         among = [p for option in options for p in option.get("products") or []]
         named = self.knowledge.named_products(ctx.inbound.text, among)
         chosen = next((o for o in options if named & set(o.get("products") or [])), None)
-        if chosen is not None:
-            ctx.frame.products = sorted(named)
-        return chosen
+        if chosen is None:
+            return None
+        ctx.frame.products = sorted(named)
+        return {"products": sorted(named)} if chosen.get("item") else chosen
 
     async def _ask_missing(self, ctx: _Context, hits: list[Candidate]) -> Answer:
         """No answer yet: ask for what the frame lacks (which equipment, then which code or

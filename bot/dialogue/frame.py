@@ -46,8 +46,9 @@ _MEASURE = re.compile(r"\s*的?\s*[部台个架套款只]?\s*")
 # A model number in one of our names: letters, then digits ("TS-800 自动转换开关" → TS-800).
 _MODEL_NUMBER = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,6}[\s\-_.]?\d{2,5}[A-Za-z]?(?![A-Za-z0-9])")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
-# What a reply naming the equipment says around its name ("是那台PB-110", "the SF-90M one").
-_FILLER_CHARACTERS = set("是的那这台部个嗰呢啦呀吧啊哦嘅款只架套")
+# What a reply naming the equipment says around its name ("是那台PB-110", "KS70R嚟㗎", "the
+# SF-90M one").
+_FILLER_CHARACTERS = set("是的那这台部个嗰呢啦呀吧啊哦嘅款只架套嚟㗎喎囉咧吖")
 _FILLER_WORDS = frozenset({"model", "unit", "machine", "that", "this", "with", "ours", "mine"})
 _LATIN_WORDS = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _LOWER_WORD = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")

@@ -12,6 +12,8 @@ from dataclasses import replace
 from functools import lru_cache, partial
 from pathlib import Path
 
+import jieba
+
 from bot.dialogue.frame import bot_chinese, kinds_of_equipment, plain_words
 from bot.dialogue.naming import ProductNames
 from bot.dialogue.ports import Candidate, Mentions
@@ -297,10 +299,11 @@ def _shared_name(names: list[str], ids: list[str]) -> str:
     """The longest stretch of whole words all `names` share (the kind of equipment); else the
     names without their model numbers."""
     first = names[0]
+    starts = _word_starts(first)
     best = ""
     for start in range(len(first)):
-        if start and first[start - 1].isascii() and first[start - 1].isalnum():
-            continue  # not the start of a word
+        if start not in starts:
+            continue  # not the start of a word ("式蒸汽锅炉" of "立式蒸汽锅炉")
         for end in range(len(first), start + len(best), -1):
             if end < len(first) and first[end].isascii() and first[end].isalnum():
                 continue  # not the end of a word
@@ -313,6 +316,15 @@ def _shared_name(names: list[str], ids: list[str]) -> str:
         return best
     bare = [name.replace(i, "").strip(" -") for name, i in zip(names, ids, strict=True)]
     return " / ".join(bare)
+
+
+def _word_starts(text: str) -> set[int]:
+    """Where the words of a name start: jieba's words for Chinese, letter and digit runs."""
+    starts, position = set(), 0
+    for word in jieba.cut(text):
+        starts.add(position)
+        position += len(word)
+    return {i for i in starts if not (i and text[i - 1].isascii() and text[i - 1].isalnum())}
 
 
 def _chinese_names(name: object) -> list[str]:

@@ -285,6 +285,8 @@ def test_asking_how_to_complain_is_a_question(text: str) -> None:
         ("did all that, still shows the code", True),
         ("moved it indoors, still doesnt work", True),
         ("same error again", True),
+        ("did all that, still pulsing", True),
+        ("it is still working fine", False),
         ("还有一个问题", False),
         ("弄好了，谢谢", False),
         ("is it still on warranty?", False),
@@ -328,3 +330,4 @@ def test_a_greeting_with_a_problem_is_about_the_problem(text: str, route: str) -
     """Read as a greeting by the NLU, a message that goes on past the greeting is answered for
     what it goes on to say."""
     assert route_message(DialogueTexts.load(), Understanding(text, "greet", 0.9)) == route
+
