@@ -330,4 +330,3 @@ def test_a_greeting_with_a_problem_is_about_the_problem(text: str, route: str) -
     """Read as a greeting by the NLU, a message that goes on past the greeting is answered for
     what it goes on to say."""
     assert route_message(DialogueTexts.load(), Understanding(text, "greet", 0.9)) == route
-
