@@ -16,13 +16,19 @@ _NEUTRAL = re.compile(r"\b(ok|okay|OK|Ok)\b")
 
 def is_traditional(text: str) -> bool:
     """True when more characters change going to Simplified than going to Traditional."""
+    return _script_lean(text) > 0
+
+
+def _script_lean(text: str) -> int:
+    """How many more characters change going to Simplified than going to Traditional: above 0
+    Traditional, below 0 Simplified, 0 either ("KS70R嚟㗎" is written the same in both)."""
     chinese = "".join(_CJK.findall(text))
     if not chinese:
-        return False
+        return 0
     simplified, traditional = to_simplified(chinese), to_traditional(chinese)
     changed_by_t2s = sum(a != b for a, b in zip(chinese, simplified, strict=False))
     changed_by_s2t = sum(a != b for a, b in zip(chinese, traditional, strict=False))
-    return changed_by_t2s > changed_by_s2t
+    return changed_by_t2s - changed_by_s2t
 
 
 @dataclass(frozen=True)
@@ -42,9 +48,13 @@ class Voice:
 
 def detect_voice(text: str, hint: str | None, previous: Voice | None) -> Voice:
     """The customer's language from the text itself; a text without words (a phone number, a
-    serial) keeps the conversation's language, then the channel's hint."""
+    serial) keeps the conversation's language, then the channel's hint, and Chinese written the
+    same in both scripts keeps the conversation's script."""
     if _CJK.search(text):
-        return Voice("zh", is_traditional(text))
+        lean = _script_lean(text)
+        if lean == 0 and previous is not None and previous.lang == "zh":
+            return previous  # written the same in both scripts: the conversation's script
+        return Voice("zh", lean > 0)
     if _LATIN_WORD.search(_NEUTRAL.sub(" ", _MODEL_TOKEN.sub(" ", text))):
         return Voice("en")
     if previous is not None:

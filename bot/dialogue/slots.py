@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import phonenumbers
 
 from bot.dialogue.prompts import DialogueTexts, fold
+from knowledge_base.text import to_simplified
 
 # A repair request's form asks for these, in this order, and the ticket is made as soon as they
 # are known. The urgency and the serial number go on the ticket when the customer gives them but
@@ -115,7 +116,7 @@ def read_serial_labelled(text: str) -> str | None:
 
 def read_address(text: str) -> str | None:
     """A street address written inside a longer message (zh or en), or None."""
-    zh = _ZH_ADDRESS.search(text)
+    zh = _ZH_ADDRESS.search(to_simplified(text))  # "開源道55號": the pattern is Simplified
     if zh:
         return _ZH_ADDRESS_LEAD.sub("", zh.group(1)).strip() or None
     for pattern in (_EN_ADDRESS, _EN_STREET):
@@ -130,7 +131,7 @@ def gives_site_address(text: str) -> bool:
     """The message gives where to come: a Chinese street address (street and number), or one
     it introduces as the address ("address: …", "we're at …"). A number before "drive" or
     "way" in English ("5 and won't drive") is no address by itself."""
-    return bool(_ZH_ADDRESS.search(text) or _EN_ADDRESS.search(text))
+    return bool(_ZH_ADDRESS.search(to_simplified(text)) or _EN_ADDRESS.search(text))
 
 
 class SlotReader:

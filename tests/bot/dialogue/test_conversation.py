@@ -85,6 +85,7 @@ def test_other_makers_and_unknown_models(knowledge: ServiceKnowledge) -> None:
     assert reader.other_maker("我们的阿特拉斯空压机报E05")
     assert reader.other_maker("it's another brand of compressor, shows E05")
     assert reader.other_maker("我们用的是坦能的洗地机")  # a maker of other equipment too
+    assert reader.other_maker("雀巢嗰部咖啡機出E34點算")
     assert reader.other_maker("AC-300 报E05") is None
     text = "AC-900 shows E05"
     assert unknown_models(text, knowledge.mentions(text), ["AC-300", "AC-500"]) == ["AC-900"]

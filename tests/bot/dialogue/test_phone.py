@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.dialogue.slots import read_phone
+from bot.dialogue.slots import read_address, read_phone
 from tests.bot.dialogue.conftest import Say
 
 
@@ -47,3 +47,18 @@ async def test_an_international_number_is_taken(say: Say) -> None:
     await say("Unit 5, 42 Harbour Road, Wan Chai, Hong Kong")
     taken = await say("+852 6123 4567")
     assert taken.action == "ticket" and "+85261234567" in taken.texts[-1]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("地址观塘开源道55号，电话 9876 5432", "观塘开源道55号"),
+        ("地址觀塘開源道55號，電話 9876 5432", "观塘开源道55号"),  # written in Traditional
+        ("上海市浦东新区张江路88号", "上海市浦东新区张江路88号"),
+        ("机器报E05", None),
+    ],
+)
+def test_an_address_in_a_longer_message_is_read_in_either_script(
+    text: str, address: str | None
+) -> None:
+    assert read_address(text) == address

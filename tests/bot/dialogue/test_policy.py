@@ -286,6 +286,7 @@ def test_asking_how_to_complain_is_a_question(text: str) -> None:
         ("moved it indoors, still doesnt work", True),
         ("same error again", True),
         ("did all that, still pulsing", True),
+        ("power cycled it, still offline", True),
         ("it is still working fine", False),
         ("还有一个问题", False),
         ("弄好了，谢谢", False),

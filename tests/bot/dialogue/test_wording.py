@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bot.dialogue.buttons import buttons_after
-from bot.dialogue.language import Voice
+from bot.dialogue.language import Voice, detect_voice
 from bot.dialogue.prompts import DialogueTexts
 from bot.dialogue.state import FEEDBACK, DialogueState
 
@@ -65,3 +65,19 @@ def test_ticket_statuses_read_the_same_from_the_bot_the_channels_and_the_page(
         assert texts.status_label(status, "en") == names["en"], status
         for name in names.values():  # the page's own label of the status, in each script
             assert re.search(rf'\b{status}"?: "{re.escape(name)}"', page), (status, name)
+
+
+@pytest.mark.parametrize(
+    ("text", "previous", "voice"),
+    [
+        ("KS70R嚟㗎", Voice("zh", traditional=True), Voice("zh", traditional=True)),
+        ("KS70R嚟㗎", Voice("zh"), Voice("zh")),
+        ("部機壞咗", Voice("zh"), Voice("zh", traditional=True)),  # Traditional characters
+        ("机器坏了", Voice("zh", traditional=True), Voice("zh")),
+        ("13812345678", Voice("en"), Voice("en")),  # no words: the conversation's language
+    ],
+)
+def test_chinese_written_alike_in_both_scripts_keeps_the_conversations_script(
+    text: str, previous: Voice, voice: Voice
+) -> None:
+    assert detect_voice(text, "zh", previous) == voice
