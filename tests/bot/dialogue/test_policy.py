@@ -331,3 +331,16 @@ def test_a_greeting_with_a_problem_is_about_the_problem(text: str, route: str) -
     """Read as a greeting by the NLU, a message that goes on past the greeting is answered for
     what it goes on to say."""
     assert route_message(DialogueTexts.load(), Understanding(text, "greet", 0.9)) == route
+
+
+@pytest.mark.parametrize(
+    ("text", "route"),
+    [
+        ("咖啡售貨機冇杯跌落嚟，客人投訴到爆", QUESTION),  # their customers complain: a fault
+        ("顾客投诉我们的咖啡太淡，我要投诉你们", COMPLAINT),
+        ("请问对你们工程师的服务不满意，要在哪里投诉", QUESTION),  # where: the complaint FAQ
+        ("what's the proper way to raise a complaint about your service?", QUESTION),
+    ],
+)
+def test_whose_complaint_and_where_to_take_it(text: str, route: str) -> None:
+    assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) == route
