@@ -20,7 +20,7 @@ from bot.dialogue.ports import Candidate, Mentions
 from knowledge_base.answers import localize, normalize_lang
 from knowledge_base.encoders import Encoder
 from knowledge_base.format import lists_by_lang, texts_by_lang
-from knowledge_base.graph import KnowledgeGraph
+from knowledge_base.graph import KnowledgeGraph, normalize_code
 from knowledge_base.loader import read_knowledge_base
 from knowledge_base.retrieval import (
     asks_for_specification,
@@ -227,7 +227,7 @@ class ServiceKnowledge:
             by_code: dict[str, list[str]] = {}
             for fault in graph.faults.values():
                 for code in fault.codes:
-                    by_code.setdefault(code, []).extend(fault.products)
+                    by_code.setdefault(normalize_code(code), []).extend(fault.products)
             named = partial(_named, matcher, words, by_code)
             self._matchers = (graph, lru_cache(maxsize=MENTIONS_CACHE)(named), words)
         return self._matchers[1]
@@ -275,7 +275,9 @@ def _candidate(graph: KnowledgeGraph, hit: Hit) -> Candidate:
         score=float(hit.score),
         title=hit.title,
         products=tuple(fields.get("products") or ()),
-        codes=tuple(fields.get("codes") or ()),
+        # As the code matcher spells them ("Err 12" is "ERR 12"): what a customer named and
+        # what an item carries are compared as strings.
+        codes=tuple(normalize_code(code) for code in fields.get("codes") or ()),
         confidence=hit.confidence,
         category=str(fields.get("category") or ""),
     )

@@ -8,12 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.frame import Frame, FrameReader
 from bot.dialogue.knowledge import ServiceKnowledge, open_folder
 from bot.dialogue.naming import ProductNames
-from bot.dialogue.policy import decide, only_the_model
+from bot.dialogue.policy import decide, decide_by_code, only_the_model
 from bot.dialogue.ports import Candidate, Mentions
 from bot.dialogue.prompts import DialogueTexts
 from tests.bot.dialogue.conftest import Say, engine, saying
@@ -164,3 +165,18 @@ async def test_a_model_alone_is_no_fault_report(say: Say) -> None:
     assert model.action == "clarify"  # not the fault without a code that scored best
     code = await say("E20", sender="d")
     assert code.action == "answer" and code.kb_hits[0].id == "F-PW3-E20"
+
+
+def test_a_code_written_in_mixed_case_is_one_the_customer_can_name(tmp_path: Path) -> None:
+    """The KB writes "Err 12"; the customer "ERR12" or "err 12". The item carries the code as
+    the matcher spells it, so the two compare equal and the code picks its item."""
+    kb = yaml.safe_load(KB_FILE.read_text(encoding="utf-8"))
+    kb["faults"][0]["codes"] = ["Err 12"]
+    path = tmp_path / "kb.yaml"
+    path.write_text(yaml.safe_dump(kb, allow_unicode=True), encoding="utf-8")
+    knowledge = open_folder(path, tmp_path / "index")
+    named = knowledge.mentions("ERR12 again")
+    hits = knowledge.search("PW-3 err 12", "en", 5)
+    picked = decide_by_code(hits, named)
+    assert picked is not None and picked.item is not None
+    assert picked.item.id == kb["faults"][0]["id"] and set(picked.item.codes) == named.codes
