@@ -52,6 +52,7 @@ from bot.dialogue.ports import (
     Mentions,
     TicketDesk,
     TicketRequest,
+    lead_of,
 )
 from bot.dialogue.prompts import DialogueTexts, fold
 from bot.dialogue.slots import SLOT_ORDER, SlotReader
@@ -435,8 +436,8 @@ class DialogueEngine:
         """The best hit is over the search's bar and ahead of the next by `sure_service_lead`."""
         if not hits:
             return False
-        lead = hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)
-        return hits[0].score >= self.knowledge.threshold and lead >= self.texts.sure_service_lead
+        clear = lead_of(hits) >= self.texts.sure_service_lead
+        return clear and hits[0].score >= self.knowledge.threshold
 
     def _cautious(self, ctx: _Context) -> bool:
         """A price question: answered only at dialogue.yml's `cautious_confidence`."""

@@ -16,7 +16,7 @@ import jieba
 
 from bot.dialogue.frame import bot_chinese, kinds_of_equipment, plain_words
 from bot.dialogue.naming import ProductNames
-from bot.dialogue.ports import Candidate, Mentions
+from bot.dialogue.ports import Candidate, Mentions, lead_of
 from knowledge_base.answers import localize, normalize_lang
 from knowledge_base.encoders import Encoder
 from knowledge_base.format import lists_by_lang, texts_by_lang
@@ -133,7 +133,7 @@ class ServiceKnowledge:
         if top is None or top.type != "faq" or top.confidence is None:
             return found
         bar = self.answer_confidence
-        lead = top.score - (found[1].score if len(found) > 1 else 0.0)
+        lead = lead_of(found)
         faqs = [c.score for c in found[1:] if c.type == "faq"]
         faq_lead = top.score - (faqs[0] if faqs else 0.0)
         faq = self.service.graph.get("faqs", top.id)
@@ -155,7 +155,7 @@ class ServiceKnowledge:
         top = found[0] if found else None
         if top is None or top.type != "fault" or top.confidence is None:
             return found
-        lead = top.score - (found[1].score if len(found) > 1 else 0.0)
+        lead = lead_of(found)
         bar = self.answer_confidence
         if (
             top.score < self.threshold

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.dialogue.ports import Candidate, Mentions
+from bot.dialogue.ports import Candidate, Mentions, lead_of
 from bot.dialogue.prompts import DialogueTexts, fold
 from bot.dialogue.slots import gives_site_address, read_contact_phone
 from knowledge_base.text import to_mandarin
@@ -172,9 +172,8 @@ def _clear_and_confident(hits: list[Candidate], min_confidence: float) -> bool:
     """The best hit reaches the answer confidence and leads the next one by CLEAR_LEAD (a fault
     by FAULT_CLEAR_LEAD)."""
     top = hits[0]
-    lead = top.score - (hits[1].score if len(hits) > 1 else 0.0)
     needed = FAULT_CLEAR_LEAD if top.type == "fault" else CLEAR_LEAD
-    return (top.confidence or 0.0) >= min_confidence and lead >= needed
+    return (top.confidence or 0.0) >= min_confidence and lead_of(hits) >= needed
 
 
 def _decide(
@@ -287,8 +286,7 @@ def decide_by_faq_lead(
     if not hits:
         return None
     top = hits[0]
-    second = hits[1].score if len(hits) > 1 else 0.0
-    clear = top.score >= threshold and top.score - second >= lead
+    clear = top.score >= threshold and lead_of(hits) >= lead
     confident = top.confidence is not None and top.confidence >= floor
     if top.type == "faq" and clear and confident and _compatible(top, mentions):
         return KbDecision("answer", item=top)

@@ -51,6 +51,11 @@ class Candidate:
     category: str = ""  # the item's kb-format category (warranty, parts, maintenance, ...)
 
 
+def lead_of(hits: Sequence[Candidate]) -> float:
+    """How far the best hit's search score is ahead of the next one's (all of it when alone)."""
+    return hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)
+
+
 @dataclass(frozen=True)
 class Mentions:
     """Known products and alarm codes a text names, and code-like strings the KB does not know."""
