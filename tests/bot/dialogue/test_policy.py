@@ -175,6 +175,7 @@ def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) 
         "培训怎么收费",
         "保修期多久",
         "how long does your team take to install a new unit?",
+        "新来的设备员想学空压机保养，有培训课吗",  # wants to learn, asks about a course
     ],
 )
 def test_questions_about_visits_are_not_bookings(text: str) -> None:
