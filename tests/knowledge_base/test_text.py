@@ -170,6 +170,7 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         ("水泵同閥門都漏水", "水泵和阀门都漏水"),
         ("個風扇嘈得好犀利", "风扇吵得很厉害"),
         ("過咗保養期點算", "过了保修期怎么办"),
+        ("主機保養幾多年㗎？", "主机保修多少年？"),
         # a Cantonese A唔A question asks with 吗 at the end of the clause, as Mandarin writes it
         ("舊機可唔可以加裝遙控呀？", "旧机可以加装遥控吗？"),
         ("停電會唔會壞，點算", "停电会坏吗，怎么办"),
