@@ -666,14 +666,19 @@ class DialogueEngine:
         return self._turn(ctx, "clarify", [reply])
 
     def _suggestions(self, ctx: _Context, hits: list[Candidate]) -> list[Candidate]:
-        """The top items to offer as "did you mean …?": the best hit is over the search's bar
-        and its confidence in the middle band (dialogue.yml `suggest_confidence`), and the items
-        fit the models and codes the frame names."""
+        """The top items to offer as "did you mean …?": the best hit's confidence is in the
+        middle band (dialogue.yml `suggest_confidence`) and it is over the search's bar, or
+        under it at the answer confidence (a symptom report whose faults are close: the customer
+        said what they see, and asking it again makes them repeat it); the items fit the models
+        and codes the frame names."""
         if not hits or "items" in ctx.frame.asked or self._not_ours(ctx):
             return []
         top = hits[0]
         bar = self.texts.suggest_confidence
-        if top.score < self.knowledge.threshold or top.confidence is None or top.confidence < bar:
+        if top.confidence is None or top.confidence < bar:
+            return []
+        knowledge = self.knowledge
+        if top.score < knowledge.threshold and top.confidence < knowledge.answer_confidence:
             return []
         mentions = Mentions(frozenset(ctx.frame.products), frozenset(ctx.frame.codes))
         fitting = [h for h in hits if _fits(h, mentions)]
