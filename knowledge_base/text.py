@@ -301,6 +301,8 @@ MIN_RESPELLED = 5
 # English words at least this common in pyspellchecker's frequency list are never typos, even
 # when the knowledge base does not use them ("interval" is not "internal").
 ENGLISH_WORD_COUNT = 100
+# English words at least this common are everyday words, not names ("our twin tower dryer").
+EVERYDAY_WORD_COUNT = 2000
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _LONG_WORD = re.compile(rf"[A-Za-z]{{{MIN_RESPELLED},}}")
 
@@ -335,13 +337,26 @@ def _one_typo_away(word: str) -> set[str]:
 def english_words() -> frozenset[str]:
     """English words of MIN_RESPELLED letters or more, from pyspellchecker's frequency list (the
     common ones only: rarer entries include common misspellings)."""
-    resource = files("spellchecker").joinpath("resources/en.json.gz")
-    counts: dict[str, int] = json.loads(gzip.decompress(resource.read_bytes()))
     return frozenset(
         word
-        for word, count in counts.items()
+        for word, count in _english_counts().items()
         if len(word) >= MIN_RESPELLED and count >= ENGLISH_WORD_COUNT
     )
+
+
+@lru_cache(maxsize=1)
+def everyday_english_words() -> frozenset[str]:
+    """English words at least EVERYDAY_WORD_COUNT common in pyspellchecker's frequency list, of
+    any length: "twin", "fridge", "crown". Makers' names are rarer (Quincy 472, Otis 1,060)."""
+    return frozenset(
+        word for word, count in _english_counts().items() if count >= EVERYDAY_WORD_COUNT
+    )
+
+
+def _english_counts() -> dict[str, int]:
+    resource = files("spellchecker").joinpath("resources/en.json.gz")
+    counts: dict[str, int] = json.loads(gzip.decompress(resource.read_bytes()))
+    return counts
 
 
 # --- codes and model numbers ----------------------------------------------------------------

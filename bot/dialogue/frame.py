@@ -24,7 +24,7 @@ import yaml
 
 from bot.dialogue.ports import Mentions
 from bot.dialogue.prompts import DATA_DIR, DialogueTexts, fold
-from knowledge_base.text import to_mandarin
+from knowledge_base.text import everyday_english_words, to_mandarin
 
 FRAME_FILE = DATA_DIR / "frame.yml"
 MAX_TEXTS = 4  # the customer's last messages about the problem kept for the search and tickets
@@ -258,6 +258,8 @@ class FrameReader:
             word = match.group(0)
             if word.lower() in self._plain or self._known(word):
                 continue
+            if word.lower() in everyday_english_words():
+                continue
             rest = fold(text[match.end() :])
             rest = rest[_MEASURE.match(rest).end() :]  # type: ignore[union-attr]
             if any(_opens_with(rest, kind) for kind in self._kinds):
@@ -367,7 +369,11 @@ def _model_numbers(names: Iterable[str]) -> set[str]:
 
 
 def _names_model(folded: str, model: str) -> bool:
-    return re.search(rf"(?<![a-z0-9]){re.escape(model)}(?![a-z0-9])", folded) is not None
+    """The model number stands in the text, its letters and digits apart or not ("rd60",
+    "RD 60" for RD-60)."""
+    runs = [re.escape(run) for run in re.findall(r"[a-z]+|\d+", model)]
+    spelled = r"[\s\-_.]?".join(runs) if runs else re.escape(model)
+    return re.search(rf"(?<![a-z0-9]){spelled}(?![a-z0-9])", folded) is not None
 
 
 def _trailing_phrases(words: list[str]) -> set[str]:

@@ -37,6 +37,7 @@ def test_an_appliance_beside_our_model_is_not_the_customers_equipment(
     """ "AC-300一开空调就跳闸": the air conditioner is what ours feeds; another maker stays one."""
     reader = FrameReader(DialogueTexts.load(), knowledge.mentions, knowledge.own_words())
     assert reader.other_maker("AC-300一开空调就跳闸") is None
+    assert reader.other_maker("ac_300 一开空调就跳闸") is None  # the model written its own way
     assert reader.other_maker("空调报E05")
     assert reader.other_maker("AC-3000 一开空调就跳闸")  # not our model number
     assert reader.other_maker("阿特拉斯的空压机能配AC-300吗")
@@ -87,6 +88,7 @@ def test_other_makers_and_unknown_models(knowledge: ServiceKnowledge) -> None:
     assert reader.other_maker("我们用的是坦能的洗地机")  # a maker of other equipment too
     assert reader.other_maker("雀巢嗰部咖啡機出E34點算")
     assert reader.other_maker("汉钟的冷干机报D05")  # a Chinese maker, written in Chinese
+    assert reader.other_maker("foster blast chiller alarm AL07")  # a maker that is a word too
     assert reader.other_maker("AC-300 报E05") is None
     text = "AC-900 shows E05"
     assert unknown_models(text, knowledge.mentions(text), ["AC-300", "AC-500"]) == ["AC-900"]
@@ -116,6 +118,7 @@ def test_a_capitalized_name_no_text_of_ours_uses_is_another_maker(
     assert reader.other_maker("Our Zorvane compressor shows E05") == "Zorvane"
     assert reader.other_maker("Belvora螺杆空压机报E05") == "Belvora"
     assert reader.other_maker("New compressor shows E05") is None  # a plain word
+    assert reader.other_maker("our twin compressor set shows E05") is None  # an everyday word
     assert reader.other_maker("The AC-300 compressor shows E05") is None
     assert reader.other_maker("Discharge temperature too high on the compressor") is None
 
