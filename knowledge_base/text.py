@@ -197,13 +197,34 @@ def tokenizer_revision() -> str:
 def to_mandarin(text: str) -> str:
     """Chinese in Simplified script with colloquial Cantonese words in their Mandarin form
     ("保用幾耐" -> "保修多久"), for searching a knowledge base written in Mandarin; Latin text
-    keeps its case."""
+    keeps its case. The usual word of a service named in other words is added."""
     simplified = to_simplified(text)
     if not _CJK.search(simplified):
-        return simplified
+        return _with_service_words(simplified)
     pattern, standard = _dialect()
     asked = _A_NOT_A_QUESTION.sub(r"\1\2吗", simplified)
-    return pattern.sub(lambda m: standard[(m.lastindex or 1) - 1], asked)
+    return _with_service_words(pattern.sub(lambda m: standard[(m.lastindex or 1) - 1], asked))
+
+
+def _with_service_words(text: str) -> str:
+    """`text` and, after it, the usual word of each service it names in other words
+    (dialect.yml `service_words`: "service desk" → hotline)."""
+    lowered = text.lower()
+    added = [
+        word
+        for word, patterns in _service_words()
+        if word not in lowered and any(p.search(text) for p in patterns)
+    ]
+    return " ".join([text, *added]) if added else text
+
+
+@lru_cache(maxsize=1)
+def _service_words() -> tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]:
+    data = yaml.safe_load(DIALECT_FILE.read_text(encoding="utf-8")) or {}
+    return tuple(
+        (str(word), tuple(re.compile(str(p), re.IGNORECASE) for p in patterns))
+        for word, patterns in (data.get("service_words") or {}).items()
+    )
 
 
 def fold_width(text: str) -> str:

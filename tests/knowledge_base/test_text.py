@@ -171,6 +171,9 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         ("個風扇嘈得好犀利", "风扇吵得很厉害"),
         ("過咗保養期點算", "过了保修期怎么办"),
         ("主機保養幾多年㗎？", "主机保修多少年？"),
+        # when the hotline is answered: 聽 (電話) is 接, 開工 / 收工 the hours it opens and closes
+        ("你哋熱線幾點開工？星期六有冇人聽？", "你们热线几点上班？星期六有没有人接？"),
+        ("有人聽到好大聲", "有人听到很大声"),
         # a Cantonese A唔A question asks with 吗 at the end of the clause, as Mandarin writes it
         ("舊機可唔可以加裝遙控呀？", "旧机可以加装遥控吗？"),
         ("停電會唔會壞，點算", "停电会坏吗，怎么办"),
@@ -318,3 +321,19 @@ def test_an_english_typo_is_searched_as_the_one_word_it_is_one_typo_from(
 ) -> None:
     words = {"warranty", "installation", "calibration", "internal", "seal", "shaft", "start"}
     assert respelled(text, {tokenize(w)[0] for w in words}.__contains__).lower() == searched
+
+
+@pytest.mark.parametrize(
+    ("text", "searched"),
+    [
+        ("what time does your service desk open", "what time does your service desk open hotline"),
+        ("is it still covered?", "is it still covered? warranty"),
+        ("售後電話週日有人接嗎", "售后电话周日有人接吗 热线"),
+        ("what is the hotline number?", "what is the hotline number?"),  # the usual word already
+        ("E05 on the AC-300", "E05 on the AC-300"),
+    ],
+)
+def test_a_service_named_in_other_words_is_searched_with_its_usual_word(
+    text: str, searched: str
+) -> None:
+    assert to_mandarin(text) == searched
