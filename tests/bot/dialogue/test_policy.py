@@ -224,6 +224,15 @@ def test_a_training_visit_is_a_training_ticket() -> None:
         ("想問下有咩渠道可以投訴你哋服務？", QUESTION),
         ("新診所下個月開，想約你哋嚟裝部機", REPAIR),
         ("need an annual service for our two autoclaves", REPAIR),
+        # the bot not wanted, a person asked for in other words
+        ("唔好再用機械人覆我", "handoff"),
+        ("叫你们客服出来", "handoff"),
+        ("可唔可以搵你哋同事跟進", "handoff"),
+        ("有冇人可以打俾我", "handoff"),
+        ("不要自动回复", "handoff"),
+        ("no more bot answers", "handoff"),
+        ("找你们客服电话多少", QUESTION),  # the number asked for, not a person
+        ("打电话给我们的客户没人接", QUESTION),
     ],
 )
 def test_a_person_a_visit_and_an_earlier_request_by_phrase(text: str, route: str) -> None:
