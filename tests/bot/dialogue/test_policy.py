@@ -161,6 +161,10 @@ def test_agreement_needs_an_faq_not_a_fault() -> None:
         "can someone come and train our kitchen staff on the softener",
         "想约个时间，来我们厂里讲一下操作",
         "新買咗部機，幾時可以上嚟安裝？",
+        "可唔可以星期六上嚟保養",
+        "需要你们的人来一趟",
+        "our new unit needs commissioning, when can you come?",
+        "could your team come and do the annual maintenance",
     ],
 )
 def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) -> None:
@@ -176,6 +180,8 @@ def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) 
         "保修期多久",
         "how long does your team take to install a new unit?",
         "新来的设备员想学空压机保养，有培训课吗",  # wants to learn, asks about a course
+        "你哋幾耐嚟保養一次",  # how often, not when
+        "how often do your engineers come to service the unit",
     ],
 )
 def test_questions_about_visits_are_not_bookings(text: str) -> None:
