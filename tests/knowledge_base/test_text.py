@@ -174,6 +174,12 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         # when the hotline is answered: 聽 (電話) is 接, 開工 / 收工 the hours it opens and closes
         ("你哋熱線幾點開工？星期六有冇人聽？", "你们热线几点上班？星期六有没有人接？"),
         ("有人聽到好大聲", "有人听到很大声"),
+        # thirteenth pass: 晒 "all", 好似, 返 "back", 成個鐘 an hour (個鐘 the clock is kept)
+        ("哥林柱乾晒，自動打油好似冇出油", "哥林柱干了，自动打油好像没有出油"),
+        ("啲硬幣即刻跌返出嚟", "硬币马上掉回出来"),
+        ("等咗成個鐘都未到溫度", "等了一个小时都未到温度"),
+        ("停完電之後個鐘一直閃", "停完电之后个钟一直闪"),
+        ("裝喺天台日曬雨淋嗰度", "装在天台日晒雨淋那里"),
         # a Cantonese A唔A question asks with 吗 at the end of the clause, as Mandarin writes it
         ("舊機可唔可以加裝遙控呀？", "旧机可以加装遥控吗？"),
         ("停電會唔會壞，點算", "停电会坏吗，怎么办"),
