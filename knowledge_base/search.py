@@ -37,7 +37,7 @@ from knowledge_base.text import (
     has_chinese,
     query_tokens,
     respelled,
-    to_mandarin,
+    search_form,
     to_traditional,
 )
 
@@ -162,8 +162,8 @@ class Searcher:
         )
 
     def embedded_text(self, text: str) -> str:
-        """The string the dense channel embeds when `text` is searched (its Mandarin form)."""
-        return to_mandarin(_searched(text))
+        """The string the dense channel embeds when `text` is searched (`search_form`)."""
+        return search_form(_searched(text))
 
     def _confidence(self, signals: HitSignals | None) -> float | None:
         return None if signals is None else round(self.calibration.confidence(signals), 4)
@@ -175,7 +175,7 @@ class Searcher:
 
     def _scored(self, text: str, method: str) -> _Scored:
         index = self.index
-        vector = index.encoder.encode([to_mandarin(text)])[0]
+        vector = index.encoder.encode([search_form(text)])[0]
         dense_slots, dense_sims = index.dense_scores(vector, DENSE_ROWS)
         tokens = query_tokens(respelled(text, index.knows_token))
         lexical, lexical_max = index.lexical_scores(tokens)

@@ -197,23 +197,31 @@ def tokenizer_revision() -> str:
 def to_mandarin(text: str) -> str:
     """Chinese in Simplified script with colloquial Cantonese words in their Mandarin form
     ("保用幾耐" -> "保修多久"), for searching a knowledge base written in Mandarin; Latin text
-    keeps its case. The usual word of a service named in other words is added."""
+    keeps its case."""
     simplified = to_simplified(text)
     if not _CJK.search(simplified):
-        return _with_service_words(simplified)
+        return simplified
     pattern, standard = _dialect()
     asked = _A_NOT_A_QUESTION.sub(r"\1\2吗", simplified)
-    return _with_service_words(pattern.sub(lambda m: standard[(m.lastindex or 1) - 1], asked))
+    return pattern.sub(lambda m: standard[(m.lastindex or 1) - 1], asked)
+
+
+@lru_cache(maxsize=8192)
+def search_form(text: str) -> str:
+    """What the search reads of a text, a query's or an item's: its Mandarin form
+    (`to_mandarin`) and, after it, the usual words of each service it names in other words or
+    in the other language (dialect.yml `service_words`: "service desk" → hotline 热线)."""
+    return _with_service_words(to_mandarin(text))
 
 
 def _with_service_words(text: str) -> str:
-    """`text` and, after it, the usual word of each service it names in other words
-    (dialect.yml `service_words`: "service desk" → hotline)."""
     lowered = text.lower()
     added = [
         word
-        for word, patterns in _service_words()
-        if word not in lowered and any(p.search(text) for p in patterns)
+        for words, patterns in _service_words()
+        if any(p.search(text) for p in patterns)
+        for word in words.split()
+        if word not in lowered
     ]
     return " ".join([text, *added]) if added else text
 
@@ -286,7 +294,7 @@ def _chinese_tokens(run: str) -> list[str]:
 def tokenize(text: str) -> list[str]:
     """Lexical tokens of a text: Chinese words and bigrams (Cantonese read as Mandarin),
     English stems, digit runs."""
-    norm = to_mandarin(normalize(text))
+    norm = search_form(normalize(text))
     tokens: list[str] = []
     position = 0
     for match in _CJK_RUN.finditer(norm):

@@ -21,6 +21,7 @@ from knowledge_base.text import (
     has_chinese,
     normalize,
     respelled,
+    search_form,
     to_mandarin,
     to_simplified,
     tokenize,
@@ -332,14 +333,26 @@ def test_an_english_typo_is_searched_as_the_one_word_it_is_one_typo_from(
 @pytest.mark.parametrize(
     ("text", "searched"),
     [
-        ("what time does your service desk open", "what time does your service desk open hotline"),
-        ("is it still covered?", "is it still covered? warranty"),
-        ("售後電話週日有人接嗎", "售后电话周日有人接吗 热线"),
-        ("what is the hotline number?", "what is the hotline number?"),  # the usual word already
+        (
+            "what time does your service desk open",
+            "what time does your service desk open hotline 热线",
+        ),
+        ("is it still covered?", "is it still covered? warranty 保修"),
+        ("售後電話週日有人接嗎", "售后电话周日有人接吗 hotline 热线"),
+        ("what is the hotline number?", "what is the hotline number? 热线"),
+        ("保修期多久", "保修期多久 warranty"),
+        ("whats the service interval?", "whats the service interval? maintenance 保养"),
         ("E05 on the AC-300", "E05 on the AC-300"),
     ],
 )
-def test_a_service_named_in_other_words_is_searched_with_its_usual_word(
+def test_a_service_named_in_other_words_is_searched_with_its_usual_words(
     text: str, searched: str
 ) -> None:
-    assert to_mandarin(text) == searched
+    assert search_form(text) == searched
+
+
+def test_the_nlus_mandarin_form_has_no_added_words() -> None:
+    assert to_mandarin("售後電話週日有人接嗎") == "售后电话周日有人接吗"
+    assert to_mandarin("what time does your service desk open") == (
+        "what time does your service desk open"
+    )
