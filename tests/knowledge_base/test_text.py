@@ -342,6 +342,10 @@ def test_an_english_typo_is_searched_as_the_one_word_it_is_one_typo_from(
         ("what is the hotline number?", "what is the hotline number? 热线"),
         ("保修期多久", "保修期多久 warranty"),
         ("whats the service interval?", "whats the service interval? maintenance 保养"),
+        ("can I check it from my phone?", "can I check it from my phone? app 手机"),
+        ("有冇維修課程？", "有没有维修课程？ training 培训"),
+        ("支持远程升级吗", "支持远程升级吗"),  # a remote upgrade is no app
+        ("the apple is bruised", "the apple is bruised"),
         ("E05 on the AC-300", "E05 on the AC-300"),
     ],
 )
