@@ -346,6 +346,10 @@ def test_an_english_typo_is_searched_as_the_one_word_it_is_one_typo_from(
         ("有冇維修課程？", "有没有维修课程？ training 培训"),
         ("支持远程升级吗", "支持远程升级吗"),  # a remote upgrade is no app
         ("the apple is bruised", "the apple is bruised"),
+        ("part number for the descaler?", "part number for the descaler? parts 配件"),
+        ("所需配件：主过滤器", "所需配件：主过滤器"),  # a fault's parts list asks for none
+        ("设备到货前现场要准备什么", "设备到货前现场要准备什么 installation 安装"),
+        ("how do I get the latest firmware", "how do I get the latest firmware"),
         ("E05 on the AC-300", "E05 on the AC-300"),
     ],
 )
