@@ -350,6 +350,9 @@ def test_an_english_typo_is_searched_as_the_one_word_it_is_one_typo_from(
         ("所需配件：主过滤器", "所需配件：主过滤器"),  # a fault's parts list asks for none
         ("设备到货前现场要准备什么", "设备到货前现场要准备什么 installation 安装"),
         ("how do I get the latest firmware", "how do I get the latest firmware"),
+        ("how do I flash new firmware?", "how do I flash new firmware? upgrade 升级"),
+        ("说明书丢了", "说明书丢了 manual"),
+        ("旧机回收吗", "旧机回收吗 recycling"),
         ("E05 on the AC-300", "E05 on the AC-300"),
     ],
 )
