@@ -292,7 +292,8 @@ def _chinese_tokens(run: str) -> list[str]:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lexical tokens of a text: Chinese words and bigrams (Cantonese read as Mandarin),
+    """Lexical tokens of a text as the search reads it (`search_form`: Cantonese read as
+    Mandarin, the usual words of the services it names added): Chinese words and bigrams,
     English stems, digit runs."""
     norm = search_form(normalize(text))
     tokens: list[str] = []
