@@ -181,6 +181,11 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         ("等咗成個鐘都未到溫度", "等了一个小时都未到温度"),
         ("停完電之後個鐘一直閃", "停完电之后个钟一直闪"),
         ("裝喺天台日曬雨淋嗰度", "装在天台日晒雨淋那里"),
+        # filling is adding (入油, 落漂白水); 入水口 the inlet is kept
+        ("油溫機可唔可以入普通偈油", "油温机可以加普通机油吗"),
+        ("可唔可以落漂白水", "可以加漂白水吗"),
+        ("入水口堵塞", "入水口堵塞"),
+        ("零食機唔收散紙，啲卡全部碌唔到", "零食机不收零钱，卡全部刷不到"),
         # a Cantonese A唔A question asks with 吗 at the end of the clause, as Mandarin writes it
         ("舊機可唔可以加裝遙控呀？", "旧机可以加装遥控吗？"),
         ("停電會唔會壞，點算", "停电会坏吗，怎么办"),
