@@ -44,6 +44,10 @@ class LocalBus:
     async def publish(self, ticket_id: str, payload: dict[str, Any]) -> None:
         self.deliver(ticket_id, payload)
 
+    def wanted(self, ticket_id: str) -> bool:
+        """Whether a stream in this process would receive what is published under the key."""
+        return ticket_id in self._queues or (ticket_id != EVERY_KEY and EVERY_KEY in self._queues)
+
     @asynccontextmanager
     async def subscribe(self, ticket_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
@@ -100,8 +104,11 @@ class RedisBus:
 
     def _forward(self, message: dict[str, Any]) -> None:
         channel = message["channel"]
-        channel = channel.decode() if isinstance(channel, bytes) else channel
-        self._local.deliver(channel.removeprefix(CHANNEL_PREFIX), json.loads(message["data"]))
+        key = (channel.decode() if isinstance(channel, bytes) else channel).removeprefix(
+            CHANNEL_PREFIX
+        )
+        if self._local.wanted(key):  # every worker hears every change; few have a stream open
+            self._local.deliver(key, json.loads(message["data"]))
 
     async def publish(self, ticket_id: str, payload: dict[str, Any]) -> None:
         await self._redis.publish(CHANNEL_PREFIX + ticket_id, json.dumps(payload))

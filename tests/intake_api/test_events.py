@@ -9,6 +9,7 @@ import httpx
 import pytest
 import websockets
 
+from intake_api.events.bus import EVERY_KEY, LocalBus
 from tests.intake_api.conftest import ADMIN_KEY
 from tests.intake_api.sse import SseReader
 
@@ -136,3 +137,16 @@ async def test_websocket_with_a_wrong_token_is_closed(base_url: str, client) -> 
         async with asyncio.timeout(30), websockets.connect(ws_url):
             pass
     assert refused.value.response.status_code == 403
+
+
+async def test_a_worker_wants_only_the_keys_a_stream_of_its_own_follows() -> None:
+    """Every worker hears every change through Redis; one decodes only what a stream of its own
+    would receive: its ticket's key, or any key while a workspace follows every change."""
+    bus = LocalBus()
+    assert not bus.wanted("T-1")
+    async with bus.subscribe("T-1"):
+        assert bus.wanted("T-1")
+        assert not bus.wanted("T-2")
+    assert not bus.wanted("T-1")
+    async with bus.subscribe(EVERY_KEY):
+        assert bus.wanted("T-2")
