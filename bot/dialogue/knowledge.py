@@ -17,7 +17,7 @@ import jieba
 from bot.dialogue.frame import bot_chinese, kinds_of_equipment, plain_words
 from bot.dialogue.naming import ProductNames
 from bot.dialogue.ports import Candidate, Mentions, lead_of
-from knowledge_base.answers import localize, normalize_lang
+from knowledge_base.answers import Lang, localize, normalize_lang
 from knowledge_base.encoders import Encoder
 from knowledge_base.format import lists_by_lang, texts_by_lang
 from knowledge_base.graph import KnowledgeGraph, normalize_code
@@ -70,6 +70,7 @@ class ServiceKnowledge:
     def __init__(self, service: KnowledgeService) -> None:
         self.service = service
         self._matchers: tuple[KnowledgeGraph, Callable[[str], Mentions], ProductNames] | None = None
+        self._lines: tuple[KnowledgeGraph, dict[Lang, list[tuple[str, list[str]]]]] | None = None
 
     @property
     def threshold(self) -> float:
@@ -197,8 +198,18 @@ class ServiceKnowledge:
 
     def product_lines(self, lang: str) -> list[tuple[str, list[str]]]:
         """The product lines as (a name to show, their product ids), in the KB's order; a line's
-        name is what its models' names share ("螺杆空压机 (HX-37 / HX-75)")."""
+        name is what its models' names share ("螺杆空压机 (HX-37 / HX-75)"). Kept per graph and
+        language: every vague opener offers them, and naming them cuts every name into words."""
+        graph = self.service.graph
+        if self._lines is None or self._lines[0] is not graph:
+            self._lines = (graph, {})
         language = normalize_lang(lang)
+        known = self._lines[1]
+        if language not in known:
+            known[language] = self._named_lines(language)
+        return known[language]
+
+    def _named_lines(self, language: Lang) -> list[tuple[str, list[str]]]:
         lines: dict[str, list[str]] = {}
         for product in self.service.graph.products.values():
             lines.setdefault(product.line or product.id, []).append(product.id)
