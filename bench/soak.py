@@ -13,17 +13,21 @@ stalls and losses, not for the ceiling, which bench/messages_load.py measures):
   `GET /v1/tickets/{id}/events` (any worker: the events cross workers through Redis), which
   must see every status;
 - web chat sockets (`/chat/ws`): a visitor opens a socket, sends a few messages, waits for each
-  reply, closes, and the next visitor comes.
+  reply, closes, and the next visitor comes;
+- machine alarms on `POST /v1/alarms` from registered units (imported first with `aftersales
+  assets import`): a new unit's alarm opens a ticket with the KB's diagnosis, a repeat of an
+  active one counts up on its row.
 
 Every ticket event is delivered to a webhook receiver running in this process
 (`AFTERSALES_WEBHOOK_URL`). At the end, once the outbox has drained, the store and the receiver
 are checked: every message answered with 200 is stored as answered and none is answered twice,
-every outbox row is delivered and the receiver got each one. RSS per worker is sampled every
+every outbox row is delivered and the receiver got each one, every accepted alarm is counted on
+its unit's row and every alarmed unit has its ticket. RSS per worker is sampled every
 minute; the growth is measured from the end of the warm-up (`--warmup`, default 5 minutes) to
 the end.
 
     python bench/soak.py [--minutes 30] [--warmup 5] [--rate 8] [--tickets-per-minute 30]
-        [--sockets 4] [--database-url URL] [--redis-url URL]
+        [--sockets 4] [--alarms-per-minute 60] [--database-url URL] [--redis-url URL]
 
 Without `--database-url` / `--redis-url` a throwaway PostgreSQL / redis-server is started on
 loopback (tests/support helpers, as bench/messages_load.py does). Everything it reads is in the
@@ -38,6 +42,7 @@ import json
 import os
 import random
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +57,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI, Request
 from messages_load import (  # bench/ is on sys.path (run as a script)
+    AFTERSALES,
     KEY,
     ROOT,
     Server,
@@ -72,6 +78,11 @@ CHANNEL = "soak"
 # A ticket's life, one PATCH each; an SSE subscriber must see "new" and every one of them.
 TICKET_MOVES = ("triaged", "assigned", "in_progress", "resolved", "closed")
 CHAT_TEXTS = ("设备报警了", "HX-37 shows A-141", "部機成日跳停", "谢谢", "转人工")
+# The units that raise alarms (demo KB products) and the code each product raises; a share of
+# the alarms comes from a unit not heard from before, the rest repeat an active alarm.
+ALARM_UNITS = 200
+ALARM_PRODUCTS = {"HX-37": "A-141", "VM-850": "AL12", "LF-3015": "F07"}
+NEW_UNIT_SHARE = 0.2
 
 
 # --- what happened -----------------------------------------------------------------------------
@@ -86,6 +97,7 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
     answered: set[tuple[str, str]] = field(default_factory=set)  # (channel, message_id)
+    alarms: Counter[str] = field(default_factory=Counter)  # accepted alarms by serial
     sse_missing: int = 0
     chat_missing: int = 0
 
@@ -292,6 +304,61 @@ async def chat_sockets(ws_url: str, sockets: int, until: float, tally: Tally) ->
     await asyncio.gather(*(visitors(i) for i in range(sockets)))
 
 
+def unit_serial(n: int) -> str:
+    return f"SOAK-{n:05d}"
+
+
+def unit_product(n: int) -> str:
+    return list(ALARM_PRODUCTS)[n % len(ALARM_PRODUCTS)]
+
+
+def units_csv(path: Path) -> Path:
+    """The registry the alarms' units come from: serial, product and customer tier."""
+    tiers = ("strategic", "key", "standard")
+    lines = ["serial,product_id,customer_name,customer_tier"]
+    lines += [
+        f"{unit_serial(n)},{unit_product(n)},Plant {n},{tiers[n % 3]}" for n in range(ALARM_UNITS)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def alarm(client: httpx.AsyncClient, unit: int, tally: Tally) -> None:
+    serial = unit_serial(unit)
+    body = {"serial": serial, "code": ALARM_PRODUCTS[unit_product(unit)], "severity": "major"}
+    started = time.perf_counter()
+    try:
+        response = await client.post("/v1/alarms", json=body)
+    except httpx.HTTPError as exc:
+        tally.failed("alarm", repr(exc))
+        return
+    if response.status_code != 202:
+        tally.failed("alarm", f"{response.status_code} {response.text}")
+        return
+    tally.took("alarm", started)
+    tally.alarms[serial] += 1
+
+
+async def alarms(
+    client: httpx.AsyncClient, per_minute: float, until: float, tally: Tally, rng: random.Random
+) -> None:
+    """Alarms at `per_minute` offered: a unit not heard from yet for NEW_UNIT_SHARE of them
+    (while any is left), else a repeat of one already alarmed."""
+    heard = 0
+    running_now: set[asyncio.Task[None]] = set()
+    while per_minute > 0 and time.monotonic() < until:
+        if heard == 0 or (heard < ALARM_UNITS and rng.random() < NEW_UNIT_SHARE):
+            unit, heard = heard, heard + 1
+        else:
+            unit = rng.randrange(heard)
+        task = asyncio.create_task(alarm(client, unit, tally))
+        running_now.add(task)
+        task.add_done_callback(running_now.discard)
+        task.add_done_callback(partial(count_crash, tally, "alarm"))
+        await asyncio.sleep(rng.expovariate(per_minute / 60))
+    await asyncio.gather(*running_now)
+
+
 async def sampler(
     server: Server, until: float, tally: Tally, samples: list[Sample], started: float
 ) -> None:
@@ -335,6 +402,7 @@ async def soak(server: Server, args: argparse.Namespace, tally: Tally) -> list[S
             customers(client, args.rate, until, tally, rng),
             ticket_changes(client, args.tickets_per_minute, until, tally, random.Random(12)),
             chat_sockets(ws_url, args.sockets, until, tally),
+            alarms(client, args.alarms_per_minute, until, tally, random.Random(13)),
             sampler(server, until, tally, samples, started),
         )
     return samples
@@ -351,6 +419,7 @@ async def check_store(
 
     from bot.dialogue.models import ConversationMessage
     from core.database import create_engine, session_factory
+    from intake_api.alarms.models import Alarm
     from intake_api.deliveries.models import OutboxEvent
     from intake_api.messages.models import STATUS_ANSWERED, STATUS_FAILED, StoredMessage
 
@@ -384,9 +453,18 @@ async def check_store(
                     .subquery()
                 )
             )
+            alarm_rows = (
+                await session.execute(
+                    select(Alarm.serial, func.sum(Alarm.count), func.count(Alarm.ticket_id))
+                    .where(Alarm.serial.like("SOAK-%"))
+                    .group_by(Alarm.serial)
+                )
+            ).all()
     finally:
         await engine.dispose()
     outbox = {event_id for event_id, _ in rows}
+    counted = {serial: int(total) for serial, total, _ in alarm_rows}
+    ticketed = {serial for serial, _, tickets in alarm_rows if tickets}
     return {
         "messages answered (client)": len(tally.answered),
         "messages stored": len(stored),
@@ -401,6 +479,12 @@ async def check_store(
         "repeated deliveries": sum(count - 1 for count in received.values() if count > 1),
         "SSE statuses missed": tally.sse_missing,
         "web chat replies missed": tally.chat_missing,
+        "alarms accepted (202)": sum(tally.alarms.values()),
+        "alarms counted on their unit's rows": sum(counted.values()),
+        "lost alarms": sum(max(0, n - counted.get(s, 0)) for s, n in tally.alarms.items()),
+        "alarms counted twice": sum(max(0, n - tally.alarms[s]) for s, n in counted.items()),
+        "alarmed units": len(tally.alarms),
+        "alarmed units without a ticket": len(set(tally.alarms) - ticketed),
     }
 
 
@@ -467,6 +551,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=8, help="customer messages/s offered")
     parser.add_argument("--tickets-per-minute", type=float, default=30)
     parser.add_argument("--sockets", type=int, default=4, help="web chat visitors at once")
+    parser.add_argument("--alarms-per-minute", type=float, default=60)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default=None, help="default: a throwaway PostgreSQL")
     parser.add_argument("--redis-url", default=None, help="default: a throwaway redis-server")
@@ -493,6 +578,12 @@ def main() -> None:
         port = free_port()  # one worker first: migrations, the demo KB, the NLU model
         with running(serve_cmd(port, 1), env, root / "prep.log", port):
             pass
+        subprocess.run(
+            [str(AFTERSALES), "assets", "import", str(units_csv(root / "units.csv"))],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         port = free_port()
         log = root / "serve.log"
         with running(serve_cmd(port, args.workers), env, log, port) as server:
