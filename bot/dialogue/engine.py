@@ -129,7 +129,7 @@ class DialogueEngine:
         self._reading = threading.Lock()
         self._embeddings = PendingEmbeddings()
         # The frame reader of the KB's current product names (rebuilt after a KB import).
-        self._frames: tuple[tuple[str, ...], FrameReader] | None = None
+        self._frames: tuple[tuple[tuple[str, ...], tuple[str, ...]], FrameReader] | None = None
         # Takes the customer's answer to a machine alarm notice (set by the service, if any).
         self.alarm_follow_up: AlarmFollowUp | None = None
         # The installed units: a serial or a known contact names the equipment (if any).
@@ -153,9 +153,10 @@ class DialogueEngine:
 
     def frame_reader(self) -> FrameReader:
         """Reads messages into the diagnosis frame (the KB's models and codes, frame.yml); a kind
-        of equipment the KB's own names, aliases or lines use is never "not ours"."""
-        names = self.knowledge.own_words()
-        graph_key = tuple(names)
+        of equipment the KB's own names, aliases or lines, or its components' names, use is
+        never "not ours" (a kiosk's receipt printer, a coffee machine's boiler)."""
+        names, parts = self.knowledge.own_words(), self.knowledge.part_words()
+        graph_key = (tuple(names), tuple(parts))
         if self._frames is None or self._frames[0] != graph_key:
             reader = FrameReader(
                 self.texts,
@@ -163,6 +164,7 @@ class DialogueEngine:
                 names,
                 known=self.knowledge.uses_word,
                 named=self.knowledge.named_products,
+                parts=parts,
             )
             self._frames = (graph_key, reader)
         return self._frames[1]
@@ -218,6 +220,8 @@ class DialogueEngine:
                 return followed
         if route == COMPLAINT and state.stage == FEEDBACK and self._fix_failed(ctx):
             route = QUESTION  # the answer's feedback below books the visit
+        if route == COMPLAINT and await self._reports_a_fault(ctx):
+            route = QUESTION
         if route in (HANDOFF, COMPLAINT):
             return await self._handoff(ctx, complaint=route == COMPLAINT)
         if state.stage == TICKETED and route != STATUS:
@@ -482,6 +486,23 @@ class DialogueEngine:
         if not products:
             products = set(ctx.frame.products)
         return Mentions(frozenset(products), frozenset(codes), frozenset(unknown))
+
+    async def _reports_a_fault(self, ctx: _Context) -> bool:
+        """Whether a complaint only the NLU reads, and not surely, is a question the KB knows
+        (dialogue.yml `complaint_sure`): its best hit reaches the band where "did you mean …?"
+        is offered. A complaint says so in words or is read surely; a fault report the NLU
+        mistakes for one is answered, not escalated."""
+        understanding = ctx.understanding
+        if understanding.confidence >= self.texts.complaint_sure or phrase_match(
+            self.texts, COMPLAINT, understanding.text
+        ):
+            return False
+        query = self.frame_reader().search_text(ctx.inbound.text)
+        hits = await self._search(ctx, query)
+        best = hits[0].confidence if hits else None
+        return (best or 0.0) >= self.texts.suggest_confidence or (
+            self._decide(ctx, hits, query, self._message_mentions(ctx)).kind == "answer"
+        )
 
     async def _kb_decision(self, ctx: _Context) -> tuple[KbDecision, list[Candidate]]:
         """The decision on the message alone, else on the whole frame (its models, codes and

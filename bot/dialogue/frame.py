@@ -120,6 +120,7 @@ class FrameReader:
         data: Mapping[str, Any] | None = None,
         known: Callable[[str], bool] | None = None,
         named: Callable[[str, list[str]], frozenset[str]] | None = None,
+        parts: Iterable[str] = (),
     ) -> None:
         data = data if data is not None else _frame_data()
         self._texts = texts
@@ -131,7 +132,10 @@ class FrameReader:
         self._openers = [re.compile(p, re.IGNORECASE) for p in _flat(texts.cues.get("ask_openers"))]
         own = " ".join(fold(name) for name in own_names)
         self._makers = _others(data.get("other_makers"), own)
-        self._equipment = _others(data.get("other_equipment"), own)
+        # Another appliance, unless our products have it as a part ("the kiosk's printer").
+        self._equipment = _others(
+            data.get("other_equipment"), " ".join([own, *(fold(part) for part in parts)])
+        )
         self._kinds = kinds_of_equipment(own_names)
         self._models = _model_numbers(own_names)
         # Whole names, and the Chinese part of each ("螺杆空压机" of "AC-300 螺杆空压机"); an

@@ -193,6 +193,12 @@ class ServiceKnowledge:
             words += [*product.aliases, *([product.line] if product.line else [])]
         return words
 
+    def part_words(self) -> list[str]:
+        words: list[str] = []
+        for component in self.service.graph.items["components"].values():
+            words += [*map(str, texts_by_lang(component.name).values()), *component.aliases]
+        return words
+
     def uses_word(self, word: str) -> bool:
         return uses_word(self.service.index, word)
 

@@ -99,6 +99,10 @@ class Knowledge(Protocol):
         """Every name, alias and product line the knowledge base gives its products."""
         ...
 
+    def part_words(self) -> list[str]:
+        """Every name and alias the knowledge base gives its products' components."""
+        ...
+
     def uses_word(self, word: str) -> bool:
         """Whether the knowledge base's own texts use this word (its search vocabulary)."""
         ...

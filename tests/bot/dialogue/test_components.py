@@ -51,6 +51,13 @@ def test_the_named_component_drops_another_models_item(knowledge: ServiceKnowled
     assert found[1].score == pytest.approx(0.20)
 
 
+def test_the_components_names_and_aliases_are_the_kbs_part_words(
+    knowledge: ServiceKnowledge,
+) -> None:
+    words = set(knowledge.part_words())
+    assert {"门架与起升油缸", "mast and lift cylinders", "门架", "mast"} <= words
+
+
 def test_without_the_component_both_stay_close(knowledge: ServiceKnowledge) -> None:
     assert knowledge.by_named_component("货叉放着自己往下掉", hits()) == hits()
 

@@ -43,6 +43,20 @@ def test_an_appliance_beside_our_model_is_not_the_customers_equipment(
     assert reader.other_maker("阿特拉斯的空压机能配AC-300吗")
 
 
+def test_a_kind_of_appliance_our_products_have_as_a_part_is_ours(
+    knowledge: ServiceKnowledge,
+) -> None:
+    """A kiosk's receipt printer is ours: "the printer keeps jamming" names no other appliance
+    when a component of ours is one; a fridge still is another appliance."""
+    texts, names = DialogueTexts.load(), knowledge.own_words()
+    plain = FrameReader(texts, knowledge.mentions, names)
+    parts = FrameReader(texts, knowledge.mentions, names, parts=["receipt printer", "小票打印机"])
+    assert plain.other_maker("the printer keeps jamming") == "printer"
+    assert parts.other_maker("the printer keeps jamming") is None
+    assert parts.other_maker("打印机老是卡纸") is None
+    assert parts.other_maker("我们的冰箱不制冷了")
+
+
 def test_a_code_taken_back_is_not_searched(knowledge: ServiceKnowledge) -> None:
     """ "it's E07 not E15": searched, E15 would find its own item first."""
     reader = _reader(knowledge)
@@ -199,6 +213,32 @@ async def test_a_failed_fix_said_with_feeling_is_booked_not_a_complaint(
     ):
         assert (await say("AC-500 报E15", sender=sender)).action == "answer"
         assert (await reads_a_complaint(text, sender=sender)).action == action
+
+
+@pytest.mark.parametrize(
+    ("confidence", "text", "action"),
+    [
+        (0.55, "AC-300排气温度过高，机器过热停机了", "answer"),  # a fault the KB knows
+        (0.55, "你们到底行不行，搞了一个礼拜", "handoff"),  # nothing the KB knows
+        (0.55, "AC-300排气温度过高，我要投诉", "handoff"),  # complaint words
+        (0.75, "AC-300排气温度过高，机器过热停机了", "handoff"),  # read surely
+    ],
+)
+async def test_a_fault_report_the_nlu_half_reads_as_a_complaint_is_answered(
+    knowledge: ServiceKnowledge,
+    sessions: async_sessionmaker[AsyncSession],
+    confidence: float,
+    text: str,
+    action: str,
+) -> None:
+    """A complaint read by the NLU alone, under `complaint_sure`, about a fault the KB knows is
+    a fault report: answered, not passed to a supervisor. Words of complaint, or a sure
+    reading, still file a complaint."""
+    say = saying(engine(knowledge, FixedIntent("complaint", confidence)), sessions)
+    turn = await say(text)
+    assert turn.action == action
+    if action == "handoff":
+        assert turn.ticket is not None and turn.ticket["category"] == "complaint"
 
 
 async def test_a_new_topic_keeps_the_equipment_and_drops_the_code(say: Say) -> None:
