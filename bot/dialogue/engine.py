@@ -356,7 +356,12 @@ class DialogueEngine:
             bar = max(bar, self.texts.cautious_confidence)
         lines = self._line_of(ctx) if mentions.codes and not mentions.products else None
         decision = decide(hits, mentions, knowledge.threshold, bar, lines)
-        if decision.item is not None and decision.item.type == "fault" and self._not_a_fault(ctx):
+        if (
+            decision.item is not None
+            and decision.item.type == "fault"
+            and self._not_a_fault(ctx)
+            and not self._sure_fault(decision.item, hits)
+        ):
             return KbDecision("fallback")
         if decision.kind == "fallback" and not cautious:
             settled = (
@@ -387,6 +392,18 @@ class DialogueEngine:
             return None
         threshold = self.knowledge.threshold
         return decide_by_faq_lead(hits, mentions, threshold, texts.faq_lead, texts.faq_lead_floor)
+
+    def _sure_fault(self, item: Candidate, hits: list[Candidate]) -> bool:
+        """`item` is the best hit, a fault the search picks surely (dialogue.yml
+        `sure_fault_*`)."""
+        top = hits[0] if hits else None
+        return (
+            top is not None
+            and top.id == item.id
+            and top.type == "fault"
+            and (top.confidence or 0.0) >= self.texts.sure_fault_confidence
+            and lead_of(hits) >= self.texts.sure_fault_lead
+        )
 
     def _not_a_fault(self, ctx: _Context) -> bool:
         """The NLU reads a question no fault answers (dialogue.yml `not_a_fault_intents`)."""

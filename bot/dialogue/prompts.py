@@ -103,6 +103,9 @@ class DialogueTexts:
     # Intents (at `not_a_fault_confidence`) a fault item never answers: ordering a part.
     not_a_fault_intents: tuple[str, ...] = ()
     not_a_fault_confidence: float = 0.6
+    # ... unless the fault is the search's sure pick: this answer confidence, this lead.
+    sure_fault_confidence: float = 0.85
+    sure_fault_lead: float = 0.15
     domain: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     _phrase_patterns: dict[str, re.Pattern[str] | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -146,6 +149,8 @@ class DialogueTexts:
             sure_service_lead=float(data.get("sure_service_lead", 0.12)),
             not_a_fault_intents=tuple(data.get("not_a_fault_intents") or ()),
             not_a_fault_confidence=float(data.get("not_a_fault_confidence", 0.6)),
+            sure_fault_confidence=float(data.get("sure_fault_confidence", 0.85)),
+            sure_fault_lead=float(data.get("sure_fault_lead", 0.15)),
             intent_categories={
                 str(k): str(v) for k, v in (data.get("intent_categories") or {}).items()
             },

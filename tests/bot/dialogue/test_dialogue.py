@@ -236,3 +236,13 @@ def test_cantonese_is_read_by_the_surer_of_its_own_and_its_mandarin_words(
     understood = reading.understanding
     assert (understood.intent, understood.confidence) == ("warranty", 0.8)
     assert understood.entities == [{"type": "said", "value": text}]  # as written
+
+
+async def test_a_fault_the_search_picks_surely_is_answered_even_with_a_part_named(
+    knowledge: ServiceKnowledge, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """ "AC-300报E05，是不是要换冷却器？" names a part, and the NLU reads ordering a part; the
+    code makes the fault the search's sure pick (dialogue.yml `sure_fault_*`), so it answers."""
+    say = saying(engine(knowledge, FixedIntent("spare_parts", 0.7)), sessions)
+    turn = await say("AC-300报E05，是不是要换冷却器？", sender="dave")
+    assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-300-hot")
