@@ -192,13 +192,20 @@ def _decide(
     close = [h for h in hits if h.score >= max(threshold, top.score - CANDIDATE_MARGIN)]
     # Of the items the customer's models and codes allow, the close ones; else, with no code
     # named, the best item about the model they named ("说错了，是除氧器": not the old model's
-    # item the words still rank first); else the best one.
+    # item the words still rank first); else the best item with the code they named that the
+    # model allows ("sorry, wrong unit, it is the KW-1400" after "KS-70R F051": the KW-1400's
+    # F051, not the KS-70R's the earlier words still rank first); else the best one.
     named = [
         h
         for h in hits
         if h.score >= threshold and mentions.products & set(h.products) and not mentions.codes
     ]
-    close = [h for h in close if _compatible(h, mentions)] or named[:1] or [top]
+    allowed = [
+        h
+        for h in hits
+        if h.score >= threshold and _compatible(h, mentions) and mentions.codes & set(h.codes)
+    ]
+    close = [h for h in close if _compatible(h, mentions)] or named[:1] or allowed[:1] or [top]
     if len(close) == 1:
         return KbDecision("answer", item=close[0])
     if len(mentions.codes) >= 2:

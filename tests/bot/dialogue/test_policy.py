@@ -68,6 +68,18 @@ def test_a_named_code_or_a_clear_lead_still_answers() -> None:
     assert lead.kind == "answer" and lead.item is not None and lead.item.id == "F-S11"
 
 
+def test_the_named_models_item_with_the_named_code_wins_over_another_models() -> None:
+    """ "sorry, wrong unit, it is the KW-1400" after "KS-70R F051": the frame's earlier words
+    still rank the KS-70R's F051 first; the KW-1400's F051 is the one the customer means."""
+    kw = Candidate("F-KW-F051", "fault", 0.73, products=("KW-1400",), codes=("F051",))
+    ks = Candidate("F-KS-F051", "fault", 0.83, products=("KS-70R",), codes=("F051",))
+    other = Candidate("F-KW-F021", "fault", 0.45, products=("KW-1400",), codes=("F021",))
+    named = Mentions(frozenset({"KW-1400"}), frozenset({"F051"}))
+    decision = decide([ks, kw, other], named, THRESHOLD)
+    assert decision.kind == "answer" and decision.item == kw
+    assert decide([ks, other], named, THRESHOLD).item == ks  # no item of theirs has the code
+
+
 def test_the_score_bar_still_applies() -> None:
     close = [hit("F-1", 0.3, 0.99), hit("F-2", 0.25, 0.5)]
     assert decide(close, Mentions(), THRESHOLD, BAR).kind == "fallback"
