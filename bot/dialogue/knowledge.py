@@ -71,6 +71,7 @@ class ServiceKnowledge:
         self.service = service
         self._matchers: tuple[KnowledgeGraph, Callable[[str], Mentions], ProductNames] | None = None
         self._lines: tuple[KnowledgeGraph, dict[Lang, list[tuple[str, list[str]]]]] | None = None
+        self._names: tuple[KnowledgeGraph, list[str], list[str]] | None = None
 
     @property
     def threshold(self) -> float:
@@ -186,18 +187,26 @@ class ServiceKnowledge:
         }
 
     def own_words(self) -> list[str]:
-        words: list[str] = []
-        for product in self.service.graph.products.values():
-            name = product.name
-            words += [str(v) for v in name.values()] if isinstance(name, dict) else [str(name)]
-            words += [*product.aliases, *([product.line] if product.line else [])]
-        return words
+        return self._words()[0]
 
     def part_words(self) -> list[str]:
-        words: list[str] = []
-        for component in self.service.graph.items["components"].values():
-            words += [*map(str, texts_by_lang(component.name).values()), *component.aliases]
-        return words
+        return self._words()[1]
+
+    def _words(self) -> tuple[list[str], list[str]]:
+        """The products' names, aliases and lines, and the components' names and aliases, kept
+        per graph: the dialogue asks for them on every message."""
+        graph = self.service.graph
+        if self._names is None or self._names[0] is not graph:
+            own: list[str] = []
+            for product in graph.products.values():
+                name = product.name
+                own += [str(v) for v in name.values()] if isinstance(name, dict) else [str(name)]
+                own += [*product.aliases, *([product.line] if product.line else [])]
+            parts: list[str] = []
+            for component in graph.items["components"].values():
+                parts += [*map(str, texts_by_lang(component.name).values()), *component.aliases]
+            self._names = (graph, own, parts)
+        return self._names[1], self._names[2]
 
     def uses_word(self, word: str) -> bool:
         return uses_word(self.service.index, word)
