@@ -48,11 +48,12 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
@@ -147,6 +148,41 @@ def count_crash(tally: Tally, kind: str, task: asyncio.Task[None]) -> None:
         tally.failed(kind, repr(task.exception()))
 
 
+def tracked(
+    running_now: set[asyncio.Task[None]],
+    tally: Tally,
+    kind: str,
+    work: Coroutine[Any, Any, None],
+) -> None:
+    """`work` as a task kept in `running_now` until it ends; a crash counts as an error."""
+    task = asyncio.create_task(work)
+    running_now.add(task)
+    task.add_done_callback(running_now.discard)
+    task.add_done_callback(partial(count_crash, tally, kind))
+
+
+async def posted(
+    client: httpx.AsyncClient,
+    tally: Tally,
+    kind: str,
+    path: str,
+    body: dict[str, Any],
+    status: int,
+) -> bool:
+    """POST `body`; its latency under `kind` when answered with `status`, else an error."""
+    started = time.perf_counter()
+    try:
+        response = await client.post(path, json=body)
+    except httpx.HTTPError as exc:
+        tally.failed(kind, repr(exc))
+        return False
+    if response.status_code != status:
+        tally.failed(kind, f"{response.status_code} {response.text}")
+        return False
+    tally.took(kind, started)
+    return True
+
+
 def load_texts() -> tuple[list[list[str]], list[str]]:
     """Multi-turn conversations and single messages (zh, en, Cantonese)."""
     lines = CONVERSATIONS.read_text("utf-8").splitlines()
@@ -166,16 +202,8 @@ async def customer(
             "message_id": f"{sender}-{n}",
             "text": text,
         }
-        started = time.perf_counter()
-        try:
-            response = await client.post("/v1/messages", json=body)
-        except httpx.HTTPError as exc:
-            tally.failed("message", repr(exc))
+        if not await posted(client, tally, "message", "/v1/messages", body, 200):
             return
-        if response.status_code != 200:
-            tally.failed("message", f"{response.status_code} {response.text}")
-            return
-        tally.took("message", started)
         tally.answered.add((CHANNEL, body["message_id"]))
         await asyncio.sleep(rng.uniform(0.5, 2.0))  # the customer reads and types
 
@@ -188,10 +216,7 @@ async def customers(
     running_now: set[asyncio.Task[None]] = set()
     while time.monotonic() < until:
         turns = rng.choice(conversations) if rng.random() < 0.5 else [rng.choice(queries)]
-        task = asyncio.create_task(customer(client, turns, tally, rng))
-        running_now.add(task)
-        task.add_done_callback(running_now.discard)
-        task.add_done_callback(partial(count_crash, tally, "message"))
+        tracked(running_now, tally, "message", customer(client, turns, tally, rng))
         await asyncio.sleep(rng.expovariate(rate / len(turns)))
     await asyncio.gather(*running_now)
 
@@ -257,10 +282,7 @@ async def ticket_changes(
 ) -> None:
     lives: set[asyncio.Task[None]] = set()
     while time.monotonic() < until:
-        task = asyncio.create_task(ticket_life(client, tally, rng))
-        lives.add(task)
-        task.add_done_callback(lives.discard)
-        task.add_done_callback(partial(count_crash, tally, "ticket"))
+        tracked(lives, tally, "ticket", ticket_life(client, tally, rng))
         await asyncio.sleep(rng.expovariate(per_minute / 60))
     await asyncio.gather(*lives)
 
@@ -326,17 +348,8 @@ def units_csv(path: Path) -> Path:
 async def alarm(client: httpx.AsyncClient, unit: int, tally: Tally) -> None:
     serial = unit_serial(unit)
     body = {"serial": serial, "code": ALARM_PRODUCTS[unit_product(unit)], "severity": "major"}
-    started = time.perf_counter()
-    try:
-        response = await client.post("/v1/alarms", json=body)
-    except httpx.HTTPError as exc:
-        tally.failed("alarm", repr(exc))
-        return
-    if response.status_code != 202:
-        tally.failed("alarm", f"{response.status_code} {response.text}")
-        return
-    tally.took("alarm", started)
-    tally.alarms[serial] += 1
+    if await posted(client, tally, "alarm", "/v1/alarms", body, 202):
+        tally.alarms[serial] += 1
 
 
 async def alarms(
@@ -351,10 +364,7 @@ async def alarms(
             unit, heard = heard, heard + 1
         else:
             unit = rng.randrange(heard)
-        task = asyncio.create_task(alarm(client, unit, tally))
-        running_now.add(task)
-        task.add_done_callback(running_now.discard)
-        task.add_done_callback(partial(count_crash, tally, "alarm"))
+        tracked(running_now, tally, "alarm", alarm(client, unit, tally))
         await asyncio.sleep(rng.expovariate(per_minute / 60))
     await asyncio.gather(*running_now)
 
