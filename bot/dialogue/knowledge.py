@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 
 import jieba
@@ -69,9 +69,7 @@ class ServiceKnowledge:
 
     def __init__(self, service: KnowledgeService) -> None:
         self.service = service
-        self._matchers: tuple[KnowledgeGraph, Callable[[str], Mentions], ProductNames] | None = None
-        self._lines: tuple[KnowledgeGraph, dict[Lang, list[tuple[str, list[str]]]]] | None = None
-        self._names: tuple[KnowledgeGraph, list[str], list[str]] | None = None
+        self._view: _GraphView | None = None
 
     @property
     def threshold(self) -> float:
@@ -171,13 +169,11 @@ class ServiceKnowledge:
         return self.service.answer(item_id, lang).text
 
     def mentions(self, text: str) -> Mentions:
-        return self._mentions()(text)
+        return self._graph_view().mentions(text)
 
     def named_products(self, text: str, among: list[str]) -> frozenset[str]:
         """The one product of `among` the words of `text` name (`ProductNames`), if any."""
-        self._mentions()
-        assert self._matchers is not None
-        return self._matchers[2].named(text, among)
+        return self._graph_view().product_words.named(text, among)
 
     def product_names(self, lang: str) -> dict[str, str]:
         language = normalize_lang(lang)
@@ -187,76 +183,92 @@ class ServiceKnowledge:
         }
 
     def own_words(self) -> list[str]:
-        return self._words()[0]
+        return self._graph_view().own_words
 
     def part_words(self) -> list[str]:
-        return self._words()[1]
-
-    def _words(self) -> tuple[list[str], list[str]]:
-        """The products' names, aliases and lines, and the components' names and aliases, kept
-        per graph: the dialogue asks for them on every message."""
-        graph = self.service.graph
-        if self._names is None or self._names[0] is not graph:
-            own: list[str] = []
-            for product in graph.products.values():
-                name = product.name
-                own += [str(v) for v in name.values()] if isinstance(name, dict) else [str(name)]
-                own += [*product.aliases, *([product.line] if product.line else [])]
-            parts: list[str] = []
-            for component in graph.items["components"].values():
-                parts += [*map(str, texts_by_lang(component.name).values()), *component.aliases]
-            self._names = (graph, own, parts)
-        return self._names[1], self._names[2]
+        return self._graph_view().part_words
 
     def uses_word(self, word: str) -> bool:
         return uses_word(self.service.index, word)
 
     def product_lines(self, lang: str) -> list[tuple[str, list[str]]]:
         """The product lines as (a name to show, their product ids), in the KB's order; a line's
-        name is what its models' names share ("螺杆空压机 (HX-37 / HX-75)"). Kept per graph and
-        language: every vague opener offers them, and naming them cuts every name into words."""
+        name is what its models' names share ("螺杆空压机 (HX-37 / HX-75)")."""
+        return self._graph_view().product_lines(normalize_lang(lang))
+
+    def _graph_view(self) -> _GraphView:
+        """What the dialogue reads off the current graph, made anew after a KB import."""
         graph = self.service.graph
-        if self._lines is None or self._lines[0] is not graph:
-            self._lines = (graph, {})
-        language = normalize_lang(lang)
-        known = self._lines[1]
-        if language not in known:
-            known[language] = self._named_lines(language)
-        return known[language]
+        if self._view is None or self._view.graph is not graph:
+            self._view = _GraphView(graph)
+        return self._view
+
+
+class _GraphView:
+    """What the dialogue reads off one graph, each part made on first use and kept: it asks for
+    them on every message (names, mentions) or every vague opener (product lines)."""
+
+    def __init__(self, graph: KnowledgeGraph) -> None:
+        self.graph = graph
+        self._lines: dict[Lang, list[tuple[str, list[str]]]] = {}
+
+    @cached_property
+    def own_words(self) -> list[str]:
+        """The products' names (each language), aliases and lines."""
+        words: list[str] = []
+        for product in self.graph.products.values():
+            name = product.name
+            words += [str(v) for v in name.values()] if isinstance(name, dict) else [str(name)]
+            words += [*product.aliases, *([product.line] if product.line else [])]
+        return words
+
+    @cached_property
+    def part_words(self) -> list[str]:
+        """The components' names (each language) and aliases."""
+        words: list[str] = []
+        for component in self.graph.items["components"].values():
+            words += [*map(str, texts_by_lang(component.name).values()), *component.aliases]
+        return words
+
+    @cached_property
+    def product_words(self) -> ProductNames:
+        return _product_names(self.graph)
+
+    @cached_property
+    def mentions(self) -> Callable[[str], Mentions]:
+        """What a text names by the code/model matcher and the product names, memoised: one
+        message's text is read by the search, its checks, the decision and the frame."""
+        graph = self.graph
+        names = {
+            product.id: [*product.aliases, *_chinese_names(product.name)]
+            for product in graph.products.values()
+        }
+        matcher = CodeMatcher(graph.codes(), names)
+        by_code: dict[str, list[str]] = {}
+        for fault in graph.faults.values():
+            for code in fault.codes:
+                by_code.setdefault(normalize_code(code), []).extend(fault.products)
+        named = partial(_named, matcher, self.product_words, by_code)
+        return lru_cache(maxsize=MENTIONS_CACHE)(named)
+
+    def product_lines(self, language: Lang) -> list[tuple[str, list[str]]]:
+        if language not in self._lines:
+            self._lines[language] = self._named_lines(language)
+        return self._lines[language]
 
     def _named_lines(self, language: Lang) -> list[tuple[str, list[str]]]:
         lines: dict[str, list[str]] = {}
-        for product in self.service.graph.products.values():
+        for product in self.graph.products.values():
             lines.setdefault(product.line or product.id, []).append(product.id)
         named = []
         for ids in lines.values():
-            products = [self.service.graph.products[i] for i in ids]
+            products = [self.graph.products[i] for i in ids]
             names = [str(localize(p.name, language) or p.id) for p in products]
             label = names[0] if len(names) == 1 else _shared_name(names, ids)
             if len(ids) > 1:
                 label = f"{label} ({' / '.join(ids)})"
             named.append((label, ids))
         return named
-
-    def _mentions(self) -> Callable[[str], Mentions]:
-        """What a text names by the code/model matcher and the product names of the current
-        graph (all rebuilt after a KB import), memoised: one message's text is read by the
-        search, its checks, the decision and the frame."""
-        graph = self.service.graph
-        if self._matchers is None or self._matchers[0] is not graph:
-            names = {
-                product.id: [*product.aliases, *_chinese_names(product.name)]
-                for product in graph.products.values()
-            }
-            matcher = CodeMatcher(graph.codes(), names)
-            words = _product_names(graph)
-            by_code: dict[str, list[str]] = {}
-            for fault in graph.faults.values():
-                for code in fault.codes:
-                    by_code.setdefault(normalize_code(code), []).extend(fault.products)
-            named = partial(_named, matcher, words, by_code)
-            self._matchers = (graph, lru_cache(maxsize=MENTIONS_CACHE)(named), words)
-        return self._matchers[1]
 
 
 def _named(
