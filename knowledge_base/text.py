@@ -77,6 +77,15 @@ def to_traditional(text: str) -> str:
 
 
 DIALECT_FILE = Path(__file__).with_name("dialect.yml")
+
+
+@lru_cache(maxsize=1)
+def _dialect_data() -> dict[str, Any]:
+    """dialect.yml, read once: its Cantonese words and its service words."""
+    data: dict[str, Any] = yaml.safe_load(DIALECT_FILE.read_text(encoding="utf-8")) or {}
+    return data
+
+
 _LOOKAROUND = re.compile(r"\(\?<?[!=][^)]*\)")
 
 
@@ -92,7 +101,7 @@ def _dialect_alternation() -> tuple[str, tuple[str, ...]]:
     """The words of dialect.yml as one alternation of groups (longest words first, so 系咪 wins
     over 系; of two as long, the one with a context condition first, so 快啲 is read before
     a plain 啲) and the Mandarin of each group."""
-    data = yaml.safe_load(DIALECT_FILE.read_text(encoding="utf-8")) or {}
+    data = _dialect_data()
     words = sorted(
         ((to_simplified(str(k)), str(v)) for k, v in (data.get("words") or {}).items()),
         key=lambda kv: (-len(_LOOKAROUND.sub("", kv[0])), not _LOOKAROUND.search(kv[0])),
@@ -228,7 +237,7 @@ def _with_service_words(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _service_words() -> tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]:
-    data = yaml.safe_load(DIALECT_FILE.read_text(encoding="utf-8")) or {}
+    data = _dialect_data()
     return tuple(
         (str(word), tuple(re.compile(str(p), re.IGNORECASE) for p in patterns))
         for word, patterns in (data.get("service_words") or {}).items()
