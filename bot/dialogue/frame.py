@@ -137,7 +137,7 @@ class FrameReader:
             data.get("other_equipment"), " ".join([own, *(fold(part) for part in parts)])
         )
         self._kinds = kinds_of_equipment(own_names)
-        self._models = _model_numbers(own_names)
+        self._models = _model_pattern(_model_numbers(own_names))
         # Whole names, and the Chinese part of each ("螺杆空压机" of "AC-300 螺杆空压机"); an
         # English name's single words ("pump") may also be the customer's description.
         names = {fold(name) for name in own_names}
@@ -246,7 +246,7 @@ class FrameReader:
         ours, in the message. An appliance beside one of our models named by its number is
         what ours works with ("GS30一开空调和冷库就跳闸"), not the customer's equipment."""
         folded = fold(text)
-        ours = any(_names_model(folded, model) for model in self._models)
+        ours = self._models is not None and self._models.search(folded) is not None
         for name in self._makers + ([] if ours else self._equipment):
             if _contains(folded, name):
                 return name
@@ -372,12 +372,16 @@ def _model_numbers(names: Iterable[str]) -> set[str]:
     return {fold(model) for name in names for model in _MODEL_NUMBER.findall(str(name))}
 
 
-def _names_model(folded: str, model: str) -> bool:
-    """The model number stands in the text, its letters and digits apart or not ("rd60",
-    "RD 60" for RD-60)."""
-    runs = [re.escape(run) for run in re.findall(r"[a-z]+|\d+", model)]
-    spelled = r"[\s\-_.]?".join(runs) if runs else re.escape(model)
-    return re.search(rf"(?<![a-z0-9]){spelled}(?![a-z0-9])", folded) is not None
+def _model_pattern(models: Iterable[str]) -> re.Pattern[str] | None:
+    """Any of our model numbers standing in a folded text, its letters and digits apart or not
+    ("rd60", "RD 60" for RD-60); None without models. Built once: every message is read by it."""
+    spelled = []
+    for model in sorted(models, key=len, reverse=True):
+        runs = [re.escape(run) for run in re.findall(r"[a-z]+|\d+", model)]
+        spelled.append(r"[\s\-_.]?".join(runs) if runs else re.escape(model))
+    if not spelled:
+        return None
+    return re.compile(rf"(?<![a-z0-9])(?:{'|'.join(spelled)})(?![a-z0-9])")
 
 
 def _trailing_phrases(words: list[str]) -> set[str]:
