@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jieba
 import yaml
 
 from bot.dialogue.ports import Mentions
@@ -43,8 +44,11 @@ _SERIES_MODEL = re.compile(
 # equipment it names: a space, 的, a measure word ("Speed Queen部乾衣機", "Wittmann的水温机").
 _NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z][a-z]{2,}|[A-Z]{4,})(?![A-Za-z0-9])")
 _MEASURE = re.compile(r"\s*的?\s*[部台个架套款只]?\s*")
-# A model number in one of our names: letters, then digits ("TS-800 自动转换开关" → TS-800).
-_MODEL_NUMBER = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,6}[\s\-_.]?\d{2,5}[A-Za-z]?(?![A-Za-z0-9])")
+# A model number in one of our names: letters, then digits ("TS-800 自动转换开关" → TS-800), or
+# one digit with a letter after it ("HB-5H 混合逆变器"; not "Type 2", a kind of plug).
+_MODEL_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z]{1,6}[\s\-_.]?(?:\d{2,5}[A-Za-z]?|\d[A-Za-z]{1,2})(?![A-Za-z0-9])"
+)
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
 # What a reply naming the equipment says around its name ("是那台PB-110", "KS70R嚟㗎", "the
 # SF-90M one").
@@ -248,7 +252,7 @@ class FrameReader:
         folded = fold(text)
         ours = self._models is not None and self._models.search(folded) is not None
         for name in self._makers + ([] if ours else self._equipment):
-            if _contains(folded, name):
+            if _contains(folded, name) and _as_words(folded, name):
                 return name
         match = self._texts.phrase_search("other_maker", folded)
         return match.group(0) if match else self._unlisted_maker(text)
@@ -433,6 +437,22 @@ def _opens_with(folded: str, word: str) -> bool:
     if not word or not folded.startswith(word):
         return False
     return bool(_CJK.search(word)) or re.match(rf"{re.escape(word)}(?![a-z])", folded) is not None
+
+
+def _as_words(folded: str, name: str) -> bool:
+    """A Chinese name is not read across two words that each run past it: "上柴" (a maker)
+    is not in "接上柴油发电机" (jieba: 接上 / 柴油 / 发电机). One word running past it is jieba's
+    guess at an unknown name ("那台上柴的": 台上 / 柴), or a name that starts a word (格力空调)."""
+    if not _CJK.search(name):
+        return True
+    words = list(jieba.tokenize(folded))
+    for found in re.finditer(re.escape(name), folded):
+        start, end = found.span()
+        starts_mid_word = any(a < start < b for _, a, b in words)
+        ends_mid_word = any(start < a < end < b for _, a, b in words)
+        if not (starts_mid_word and ends_mid_word):
+            return True
+    return False
 
 
 def _contains(folded: str, word: str) -> bool:

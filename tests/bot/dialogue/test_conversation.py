@@ -43,6 +43,29 @@ def test_an_appliance_beside_our_model_is_not_the_customers_equipment(
     assert reader.other_maker("阿特拉斯的空压机能配AC-300吗")
 
 
+def test_a_one_digit_model_of_ours_keeps_the_appliance_beside_it_ours(
+    knowledge: ServiceKnowledge,
+) -> None:
+    """ "HB-5H一开空调…": a model number of one digit and a letter is ours as much as "AC-300"."""
+    names = ["HB-5H 5 kW hybrid inverter", "HB-5H 储能混合逆变器"]
+    reader = FrameReader(DialogueTexts.load(), knowledge.mentions, names)
+    assert reader.other_maker("停电的时候HB-5H一开空调备用那路就没电了，报A205") is None
+    assert reader.other_maker("hb5h 一开空调就跳") is None
+    assert reader.other_maker("空调报A205")
+
+
+def test_a_makers_name_read_across_two_words_is_no_maker(knowledge: ServiceKnowledge) -> None:
+    """ "接上柴油发电机" holds the characters of 上柴 (a maker) across 接上 / 柴油: no maker."""
+    names = ["HB-5H 5 kW hybrid inverter", "HB-5H 储能混合逆变器"]
+    reader = FrameReader(DialogueTexts.load(), knowledge.mentions, names)
+    assert reader.other_maker("停电了接上柴油发电机，HB-5H不认，报A120") is None
+    assert reader.other_maker("我们那台上柴的发电机报A120") == "上柴"
+    assert reader.other_maker("格力空调坏了") == "格力"
+    # "手机上能看到…" (on the phone one can see): 上能 is listed by its full name only.
+    assert reader.other_maker("手机上能看到设备在不在运行吗？") is None
+    assert reader.other_maker("上能电气的逆变器报F02") == "上能电气"
+
+
 def test_a_kind_of_appliance_our_products_have_as_a_part_is_ours(
     knowledge: ServiceKnowledge,
 ) -> None:
