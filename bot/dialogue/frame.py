@@ -32,6 +32,8 @@ MAX_TEXTS = 4  # the customer's last messages about the problem kept for the sea
 _CLAUSE = re.compile(
     r"[，,。.;；!！?？、\n]+|\s+[-–—]+\s+|[—–]+|\s+but\s+|而是|但是|\s+(?=not\s)"
     r"|(?<=\S)(?=不是|唔系|唔係)"
+    # "不是E05是E12": what is named after the code or model taken back is a clause of its own.
+    r"|(?<=[A-Za-z0-9])\s*(?=[是係][\sA-Za-z0-9])"
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _MODEL = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,6})[\s\-_.]?(\d{1,5})(?![0-9])")

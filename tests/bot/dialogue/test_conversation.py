@@ -199,9 +199,12 @@ async def test_fragments_over_several_messages_are_answered_together(say: Say) -
     assert (third.action, third.kb_hits[0].id) == ("answer", "F-500-hot")
 
 
-async def test_correction_after_an_answer_answers_the_corrected_code(say: Say) -> None:
+@pytest.mark.parametrize("text", ["不是E15，是E07", "不对，看错了，不是E15是E07", "唔係E15係E07"])
+async def test_correction_after_an_answer_answers_the_corrected_code(say: Say, text: str) -> None:
+    """ "不是E15是E07", with or without a comma: E07 is named, E15 taken back; not "it did not
+    help"."""
     assert (await say("AC-500 报E15")).kb_hits[0].id == "F-500-hot"
-    turn = await say("不是E15，是E07")
+    turn = await say(text)
     assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-oil-low")
 
 
