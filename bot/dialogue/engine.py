@@ -74,6 +74,12 @@ TICKET_DETAILS = frozenset({"urgency", "address", "phone", "serial"})
 MAX_NOTE_CHARS = 10_000  # a ticket note's limit
 # A first message this long describes the problem well enough to stand as the symptom.
 MIN_SYMPTOM_CHARS = {"zh": 8, "en": 20}
+# A message that asks something: a question mark, or a question word or particle of Chinese.
+_QUESTION = re.compile(
+    r"[?？]|吗|呢$|怎么|如何|能不能|可不可以|可唔可以|点样|點樣|几时|幾時|多久|幾耐|几耐"
+    r"|\b(how|what|where|when|which|why|can|could|do|does|is|are)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -244,6 +250,11 @@ class DialogueEngine:
             if self._means(ctx, "yes") or route == THANKS:
                 state.reset()
                 ctx.frame = ctx.frame.next_topic()
+                asked = self._asked_besides(ctx)
+                if asked:
+                    # "ok. different question, how do I update the firmware?"
+                    ctx.inbound = ctx.inbound.model_copy(update={"text": asked})
+                    return await self._question(ctx)
                 return self._turn(ctx, "smalltalk", [self._say(ctx, "solved")])
             if _phrase(self.texts, "restate", ctx.inbound.text):
                 # "no, I meant the taste": the answer was to another question, not a failed fix.
@@ -260,6 +271,10 @@ class DialogueEngine:
             )
             if not_solved and not news:
                 return await self._not_solved(ctx)
+            if not not_solved and not news and self._says_solved(ctx):
+                state.reset()
+                ctx.frame = ctx.frame.next_topic()
+                return self._turn(ctx, "smalltalk", [self._say(ctx, "solved")])
         if state.stage == CLARIFY and route not in (STATUS, REPAIR):
             if self._declined(ctx):
                 return await self._handoff(ctx, complaint=False)
@@ -321,6 +336,25 @@ class DialogueEngine:
         NLU may read a complaint; no complaint phrase says one, and a visit is what helps."""
         text = ctx.inbound.text
         return _phrase(self.texts, "not_solved", text) and not _phrase(self.texts, COMPLAINT, text)
+
+    def _says_solved(self, ctx: _Context) -> bool:
+        """ "Blew the dust out and the fan runs again. sorted, thanks": it works now, said in a
+        sentence (dialogue.yml phrases `solved`), and nothing is asked."""
+        text = ctx.inbound.text
+        return _phrase(self.texts, "solved", text) and not _QUESTION.search(text)
+
+    def _asked_besides(self, ctx: _Context) -> str | None:
+        """What a "yes" or "thanks" goes on to ask ("ok. different question, how do I update
+        the firmware on it?"): the rest of the message when it opens another topic or is a
+        question; None when it only confirms."""
+        rest = self.texts.after_cue("yes", ctx.inbound.text)
+        if rest is None:
+            rest = self.texts.after_cue(THANKS, ctx.inbound.text)
+        if not rest:
+            return None
+        if self.frame_reader().opens_new_topic(rest) or _QUESTION.search(rest):
+            return rest
+        return None
 
     def _means(self, ctx: _Context, cue: str) -> bool:
         """A short answer: yes / no / cancel, by the NLU intent or by the cue words."""

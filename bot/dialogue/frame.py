@@ -174,6 +174,7 @@ class FrameReader:
         dropped_codes: set[str] = set()
         dropped_products: set[str] = set()
         wrong_unit = False  # "sorry, wrong unit": the equipment is taken back, none named
+        other_unit = False  # "a different welder of ours": not the unit spoken of, none named
         kept = []
         clauses = self.clauses(text)
         for clause, negated in clauses:
@@ -185,6 +186,7 @@ class FrameReader:
             else:
                 codes |= found.codes
                 products |= found.products
+                other_unit = other_unit or self._other_unit(clause)
                 kept.append(clause)
         if not clauses:
             kept = [text]
@@ -203,14 +205,14 @@ class FrameReader:
             frame.products = sorted(products)
         elif dropped_products:
             frame.products = [p for p in frame.products if p not in dropped_products]
-        elif wrong_unit:
+        elif wrong_unit or other_unit:
             frame.products = []
         replaced = (old_codes - set(frame.codes)) | dropped_codes
         if replaced:
             # The customer's earlier words were about the code they took back.
             frame.texts = [t for t in frame.texts if not self._mentions(t).codes & replaced]
         clean = " ".join(kept).strip()
-        if clean and not self.names_only(clean):
+        if clean and not self.names_only(clean) and not self._only_opener(clean):
             frame.texts = [*frame.texts, clean][-MAX_TEXTS:]
         maker = self.other_maker(text)
         if maker:
@@ -235,6 +237,12 @@ class FrameReader:
         words = [w for w in _LATIN_WORDS.findall(rest) if len(w) > 3 and w not in _FILLER_WORDS]
         chinese = [c for c in _CJK.findall(rest) if c not in _FILLER_CHARACTERS]
         return not words and len(chinese) <= 1
+
+    def _other_unit(self, clause: str) -> bool:
+        """The clause speaks of another of the customer's units (dialogue.yml `other_unit`): a
+        measure word for a machine in Chinese, a unit or a kind of ours in English."""
+        found = self._texts.phrase_search("other_unit", fold(clause))
+        return found is not None and (bool(_CJK.search(found.group(0))) or self._names_unit(clause))
 
     def _names_unit(self, clause: str) -> bool:
         """The clause speaks of a piece of equipment: a word for one (frame.yml
@@ -292,6 +300,16 @@ class FrameReader:
         without the clauses that take back a model or a code."""
         return self._without_opener(
             to_mandarin(self.without_topic_cue(self.without_taken_back(text)))
+        )
+
+    def _only_opener(self, text: str) -> bool:
+        """The text only says a question comes ("问一下", "想問下"): nothing to describe the
+        problem with, and in the frame's search text it would take the model before it along
+        as part of an opener."""
+        mandarin = to_mandarin(text).strip()
+        return any(
+            (found := opener.match(mandarin)) is not None and not mandarin[found.end() :].strip()
+            for opener in self._openers
         )
 
     def _without_opener(self, text: str) -> str:

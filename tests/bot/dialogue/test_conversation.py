@@ -363,3 +363,54 @@ async def test_every_handoff_ticket_says_what_the_conversation_knew(
     missing = [known for known in KNOWN[path] if known not in text]
     assert not missing, f"{path}: the ticket lacks {missing}:\n{text}"
     assert row.subject not in HANDOFF_PATHS[path]  # says what is wrong, not the last words
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["cleaned the cooler and it runs fine now. sorted, thanks", "清洗了冷却器，正常了", "洗咗散熱器，好返喇"],
+)
+async def test_saying_it_works_now_closes_the_problem(say: Say, text: str) -> None:
+    """ "…runs fine now. sorted, thanks" after an answer: solved, not the question again."""
+    assert (await say("AC-300 报E05")).kb_hits[0].id == "F-300-hot"
+    turn = await say(text)
+    assert turn.action == "smalltalk" and not turn.kb_hits
+
+
+async def test_a_still_failing_fix_is_not_read_as_solved(say: Say) -> None:
+    assert (await say("AC-300 报E05")).kb_hits[0].id == "F-300-hot"
+    assert (await say("清洗了冷却器，还是报E05")).action in ("collect", "ticket")
+
+
+async def test_ok_then_another_question_answers_it(say: Say) -> None:
+    """ "ok. different question, how long is the warranty": the yes closes the fault, the rest
+    is asked and answered."""
+    assert (await say("AC-300 报E05")).kb_hits[0].id == "F-300-hot"
+    turn = await say("ok. different question, how long is the warranty?")
+    assert (turn.action, turn.kb_hits[0].id) == ("answer", "FAQ-warranty")
+
+
+async def test_another_unit_does_not_keep_the_model_spoken_of(knowledge: ServiceKnowledge) -> None:
+    """ "另一台也报E07" / "a different compressor of ours": the frame's model no longer holds;
+    "another question" is no other unit."""
+    reader = FrameReader(DialogueTexts.load(), knowledge.mentions, ["AC-300 screw compressor"])
+    frame = Frame(products=["AC-300"])
+    reader.update(frame, "另一台也报E07")
+    assert frame.products == [] and frame.codes == ["E07"]
+    frame = Frame(products=["AC-300"])
+    reader.update(frame, "a different compressor of ours shows E07")
+    assert frame.products == []
+    frame = Frame(products=["AC-300"])
+    reader.update(frame, "another question, what does E07 mean")
+    assert frame.products == ["AC-300"]
+
+
+def test_an_opener_alone_is_no_description(knowledge: ServiceKnowledge) -> None:
+    """ "问一下" then "AC-300": the frame holds the model, not "问一下" (which, searched after
+    the model, took the model away with it as part of the opener)."""
+    reader = _reader(knowledge)
+    frame = Frame()
+    reader.update(frame, "问一下")
+    reader.update(frame, "想問下")
+    reader.update(frame, "AC-300")
+    assert frame.texts == [] and frame.products == ["AC-300"]
+    assert "AC-300" in reader.search_text(frame.query())
