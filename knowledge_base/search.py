@@ -127,13 +127,16 @@ class Searcher:
         order = np.argsort(-scores, kind="stable")[:k]
         traditional = detect_script(text) == SCRIPT_HANT and (lang or "zh").lower() == "zh"
         lang = query_lang(text, lang)
+        # The confidence weighs Chinese text's higher cosines and lower word coverage: a text
+        # with no Chinese in it ("WeldLink", asked in a Chinese conversation) is read as English.
+        chinese = lang == LANG_ZH and has_chinese(text)
         # Each hit's lead over the best other candidate: the top one leads the second.
         best = float(scores[order[0]])
         second = float(scores[order[1]]) if len(order) > 1 else 0.0
         hits = []
         for i in order.tolist():
             rival = second if i == order[0] else best
-            signals = self._signals(scored, i, rival=rival, zh=lang == LANG_ZH)
+            signals = self._signals(scored, i, rival=rival, zh=chinese)
             hits.append(
                 Hit(
                     id=self.index.item_id(int(slots[i])),

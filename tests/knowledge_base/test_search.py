@@ -71,6 +71,15 @@ def test_title_follows_the_query_language(searcher: Searcher) -> None:
     assert searcher.search("AC300 壓力上不去 E03")[0].title == "排氣壓力低（E03）"
 
 
+def test_a_text_without_chinese_is_as_sure_in_a_chinese_conversation(searcher: Searcher) -> None:
+    """ "warranty" asked in a Chinese conversation: the confidence weighs Chinese text's higher
+    cosines and lower word coverage, which a text with no Chinese in it does not have."""
+    asked_in_chinese = searcher.search("how long is the warranty", lang="zh")[0]
+    asked_in_english = searcher.search("how long is the warranty", lang="en")[0]
+    assert asked_in_chinese.id == asked_in_english.id == "FAQ-warranty"
+    assert asked_in_chinese.confidence == asked_in_english.confidence
+
+
 def test_answerable_query_clears_the_threshold(searcher: Searcher) -> None:
     assert searcher.search("AC300 压力上不去 E03")[0].score >= NO_ANSWER_THRESHOLD
 
