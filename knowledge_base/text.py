@@ -499,21 +499,40 @@ class CodeMatcher:
         return mentions
 
     def _longest_match(self, text: str, runs: list[_Run], start: int) -> int:
-        """Length in runs of the longest known code/product starting at `runs[start]`, or 0."""
-        if start > 0 and _joined(text, runs[start - 1], runs[start]) == "":
-            return 0  # "XE03": the run is glued to what precedes it
-        best = 0
+        """Length in runs of the longest known code/product starting at `runs[start]` that
+        ends cleanly, or 0. A shorter one wins when a code after it reaches past the longer:
+        with a model alias `VP-100A`, "vp100 a-08" is the VP-100 and A08, and "VP100 A08" is
+        still the VP-100 (`VP100 A` is glued to the digits of A08)."""
+        lengths = self._clean_lengths(text, runs, start, with_products=True)
+        if not lengths:
+            return 0
+        for shorter in lengths[:-1]:
+            if shorter + self._code_length(text, runs, start + shorter) > lengths[-1]:
+                return shorter
+        return lengths[-1]
+
+    def _code_length(self, text: str, runs: list[_Run], start: int) -> int:
+        lengths = self._clean_lengths(text, runs, start, with_products=False)
+        return lengths[-1] if lengths else 0
+
+    def _clean_lengths(
+        self, text: str, runs: list[_Run], start: int, *, with_products: bool
+    ) -> list[int]:
+        """The lengths in runs, shortest first, of the known codes (and products) starting at
+        `runs[start]` and ending cleanly."""
+        if start >= len(runs) or (start > 0 and _joined(text, runs[start - 1], runs[start]) == ""):
+            return []  # "XE03": the run is glued to what precedes it
+        found = []
         for length in range(1, min(self._max_len, len(runs) - start) + 1):
             if length > 1 and not _connected(
                 text, runs[start + length - 2], runs[start + length - 1]
             ):
                 break
             key = tuple(run.value for run in runs[start : start + length])
-            if key in self._codes or key in self._products:
-                best = length
-        if best and not _ends_cleanly(text, runs, start + best):
-            return 0
-        return best
+            known = key in self._codes or (with_products and key in self._products)
+            if known and _ends_cleanly(text, runs, start + length):
+                found.append(length)
+        return found
 
     def _looks_like_code(self, text: str, runs: list[_Run], start: int) -> bool:
         if start + 1 >= len(runs) or runs[start].value not in self._code_prefixes:

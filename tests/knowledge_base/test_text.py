@@ -94,6 +94,15 @@ def test_model_number_is_not_taken_for_a_code(matcher: CodeMatcher) -> None:
     assert not mentions.unknown_codes
 
 
+@pytest.mark.parametrize("text", ["vp100 a-08", "VP100 A08", "VP-100 a08", "VP-100A 报A08"])
+def test_a_model_alias_ending_in_a_letter_leaves_the_code_after_it(text: str) -> None:
+    """With the alias VP-100A, "VP100 A08" names the VP-100 and A08: the longer alias would be
+    glued to A08's digits, and in "vp100 a-08" it would take the code's letter."""
+    matcher = CodeMatcher(codes=["A08", "A14"], products={"VP-100": ["VP100", "VP-100A"]})
+    mentions = matcher.find(text)
+    assert (mentions.products, mentions.codes) == ({"VP-100"}, {"A08"})
+
+
 def test_code_with_space_in_the_kb_matches_glued_and_dashed(matcher: CodeMatcher) -> None:
     assert matcher.find("屏幕显示err5").codes == {"Err 5"}
     assert matcher.find("ERR-5 on the walkie").codes == {"Err 5"}
