@@ -200,6 +200,9 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         ("停電會唔會壞，點算", "停电会坏吗，怎么办"),
         ("要唔要換濾芯啫", "要换滤芯吗"),
         ("壞咗囉", "坏了"),
+        # Hong Kong and Taiwan words for software
+        ("部機個程式點樣更新", "设备个程序怎么更新"),
+        ("軟體版本", "软件版本"),
     ],
 )
 def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
