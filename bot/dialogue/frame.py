@@ -302,6 +302,13 @@ class FrameReader:
             to_mandarin(self.without_topic_cue(self.without_taken_back(text)))
         )
 
+    def frame_query(self, frame: Frame) -> str:
+        """The text the frame is searched with: its models and codes, then each of the
+        customer's texts as searched alone ("HX-37 保养的事情" for "想問下保養嘅嘢" and "空壓機":
+        an opener is dropped where it opens a text, not only at the start of the whole)."""
+        texts = [self.search_text(text) for text in frame.texts[-3:]]
+        return " ".join([*frame.products, *frame.codes, *texts]).strip()
+
     def _only_opener(self, text: str) -> bool:
         """The text only says a question comes ("问一下", "想問下"): nothing to describe the
         problem with, and in the frame's search text it would take the model before it along

@@ -414,3 +414,13 @@ def test_an_opener_alone_is_no_description(knowledge: ServiceKnowledge) -> None:
     reader.update(frame, "AC-300")
     assert frame.texts == [] and frame.products == ["AC-300"]
     assert "AC-300" in reader.search_text(frame.query())
+
+
+def test_the_frame_is_searched_without_the_opener_of_each_text(knowledge: ServiceKnowledge) -> None:
+    """ "想問下保養嘅嘢" then "AC-300": the opener opened the customer's text, not the frame's
+    search text, which starts with the model; it is dropped all the same."""
+    reader = _reader(knowledge)
+    frame = Frame()
+    reader.update(frame, "想问下保养周期")
+    reader.update(frame, "AC-300")
+    assert reader.frame_query(frame) == "AC-300 保养周期"
