@@ -205,6 +205,8 @@ def _decide(
         for h in hits
         if h.score >= threshold and _compatible(h, mentions) and mentions.codes & set(h.codes)
     ]
+    # A kind of equipment named in passing ("停电时发电机没动" about a transfer switch's T12)
+    # may allow none of them: the words still rank the right one first.
     close = [h for h in close if _compatible(h, mentions)] or named[:1] or allowed[:1] or [top]
     if len(close) == 1:
         return KbDecision("answer", item=close[0])
@@ -222,7 +224,7 @@ def _decide(
         codes = _distinct_facet(close, "codes")
         if len(codes) >= 2 and _split_by(close, "codes"):
             return KbDecision("clarify", candidates=tuple(close), facet="codes", options=codes)
-    return KbDecision("answer", item=top)
+    return KbDecision("answer", item=close[0])
 
 
 def only_the_model(hits: list[Candidate], mentions: Mentions, threshold: float) -> bool:

@@ -80,6 +80,16 @@ def test_the_named_models_item_with_the_named_code_wins_over_another_models() ->
     assert decide([ks, other], named, THRESHOLD).item == ks  # no item of theirs has the code
 
 
+def test_the_named_models_best_item_wins_over_another_models_top() -> None:
+    """ "是HX-75那台" after the HX-37's motor overload was answered: the frame's words still rank
+    the HX-37's item first; of the close items the HX-75 allows, the best one is answered."""
+    hx37 = Candidate("F-HX37-A141", "fault", 0.45, products=("HX-37",), codes=("A-141",))
+    both = Candidate("F-HX-low-pressure", "fault", 0.41, products=("HX-37", "HX-75"))
+    cycling = Candidate("F-HX-short-cycling", "fault", 0.38, products=("HX-37", "HX-75"))
+    decision = decide([hx37, both, cycling], Mentions(frozenset({"HX-75"})), THRESHOLD)
+    assert decision.kind == "answer" and decision.item == both
+
+
 def test_the_score_bar_still_applies() -> None:
     close = [hit("F-1", 0.3, 0.99), hit("F-2", 0.25, 0.5)]
     assert decide(close, Mentions(), THRESHOLD, BAR).kind == "fallback"
