@@ -226,7 +226,7 @@ class DialogueEngine:
                 return followed
         if route == COMPLAINT and state.stage == FEEDBACK and self._fix_failed(ctx):
             route = QUESTION  # the answer's feedback below books the visit
-        if route == COMPLAINT and await self._reports_a_fault(ctx):
+        if route in (COMPLAINT, STATUS) and await self._reports_a_fault(ctx, route):
             route = QUESTION
         if route in (HANDOFF, COMPLAINT):
             return await self._handoff(ctx, complaint=route == COMPLAINT)
@@ -538,17 +538,20 @@ class DialogueEngine:
             products = set(ctx.frame.products)
         return Mentions(frozenset(products), frozenset(codes), frozenset(unknown))
 
-    async def _reports_a_fault(self, ctx: _Context) -> bool:
-        """Whether a complaint only the NLU reads, and not surely, is a question the KB knows
-        (dialogue.yml `complaint_sure`): its best hit reaches the band where "did you mean …?"
-        is offered. A complaint says so in words or is read surely; a fault report the NLU
-        mistakes for one is answered, not escalated."""
-        understanding = ctx.understanding
-        if understanding.confidence >= self.texts.complaint_sure or phrase_match(
-            self.texts, COMPLAINT, understanding.text
+    async def _reports_a_fault(self, ctx: _Context, route: str) -> bool:
+        """Whether a complaint or a status request only the NLU reads, and not surely, is a
+        question the KB knows (dialogue.yml `nlu_alone_sure`): its best hit reaches the band
+        where "did you mean …?" is offered. A complaint or a status request says so in words
+        (or a ticket number) or is read surely; a fault report the NLU mistakes for one is
+        answered ("implement on my FT-904 sinks when parked", check_status 0.51)."""
+        understanding, text = ctx.understanding, ctx.inbound.text
+        if understanding.confidence >= self.texts.nlu_alone_sure or phrase_match(
+            self.texts, route, text
         ):
             return False
-        query = self.frame_reader().search_text(ctx.inbound.text)
+        if route == STATUS and (understanding.entity("ticket_id") or self.texts.ticket_id(text)):
+            return False
+        query = self.frame_reader().search_text(text)
         hits = await self._search(ctx, query)
         best = hits[0].confidence if hits else None
         return (best or 0.0) >= self.texts.suggest_confidence or (

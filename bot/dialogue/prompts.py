@@ -63,9 +63,9 @@ class DialogueTexts:
     visit_categories: dict[str, dict[str, list[str]]]
     ticket_id_pattern: str = r"\bT-?\d{3,12}\b"
     intent_threshold: float = 0.5
-    # A complaint read by the NLU alone (no complaint words) under this confidence yields to a
-    # KB answer for the message: it reports a fault.
-    complaint_sure: float = 0.7
+    # A complaint or status request read by the NLU alone (no words of its own) under this
+    # confidence yields to a KB answer for the message: it reports a fault.
+    nlu_alone_sure: float = 0.7
     inactivity_minutes: int = 120
     max_fallbacks: int = 2
     # Questions of these intents (prices, quotes, off-topic) are the sales team's or nobody's: a
@@ -130,7 +130,7 @@ class DialogueTexts:
             visit_categories=data.get("visit_categories") or {},
             ticket_id_pattern=data.get("ticket_id_pattern") or cls.ticket_id_pattern,
             intent_threshold=float(data.get("intent_threshold", 0.5)),
-            complaint_sure=float(data.get("complaint_sure", 0.7)),
+            nlu_alone_sure=float(data.get("nlu_alone_sure", 0.7)),
             inactivity_minutes=int(data.get("inactivity_minutes", 120)),
             max_fallbacks=int(data.get("max_fallbacks", 2)),
             cautious_intents=tuple(data.get("cautious_intents") or ()),

@@ -257,7 +257,7 @@ async def test_a_fault_report_the_nlu_half_reads_as_a_complaint_is_answered(
     text: str,
     action: str,
 ) -> None:
-    """A complaint read by the NLU alone, under `complaint_sure`, about a fault the KB knows is
+    """A complaint read by the NLU alone, under `nlu_alone_sure`, about a fault the KB knows is
     a fault report: answered, not passed to a supervisor. Words of complaint, or a sure
     reading, still file a complaint."""
     say = saying(engine(knowledge, FixedIntent("complaint", confidence)), sessions)
@@ -265,6 +265,36 @@ async def test_a_fault_report_the_nlu_half_reads_as_a_complaint_is_answered(
     assert turn.action == action
     if action == "handoff":
         assert turn.ticket is not None and turn.ticket["category"] == "complaint"
+
+
+@pytest.mark.parametrize(
+    ("confidence", "text", "action"),
+    [
+        (0.55, "AC-300排气温度过高，机器过热停机了", "answer"),  # a fault the KB knows
+        (0.55, "我的维修单到哪一步了", "status"),  # words of a status request
+        (0.55, "AC-300 T-12345 怎么样了", "status"),  # a ticket number
+        (0.75, "AC-300排气温度过高，机器过热停机了", "status"),  # read surely
+    ],
+)
+async def test_a_fault_report_the_nlu_half_reads_as_a_status_request_is_answered(
+    knowledge: ServiceKnowledge,
+    sessions: async_sessionmaker[AsyncSession],
+    confidence: float,
+    text: str,
+    action: str,
+) -> None:
+    """ "implement on my FT-904 sinks when parked", read as check_status at 0.51: a fault
+    report the KB knows is answered, not "I found no open tickets for you"."""
+    say = saying(engine(knowledge, FixedIntent("check_status", confidence)), sessions)
+    assert (await say(text)).action == action
+
+
+async def test_you_did_not_understand_after_an_answer_is_no_booking(say: Say) -> None:
+    """ "不是 你没听懂" after an answer: the bot misread the question; not "it did not help"."""
+    assert (await say("AC-500 报E15")).kb_hits[0].id == "F-500-hot"
+    assert (await say("不是 你没听懂")).action not in ("collect", "ticket")
+    turn = await say("我说的是视镜里看不到油了")
+    assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-oil-low")
 
 
 async def test_a_new_topic_keeps_the_equipment_and_drops_the_code(say: Say) -> None:
