@@ -490,8 +490,10 @@ class CodeMatcher:
                 continue
             position += 1
         simplified = normalize(text).replace(" ", "")
+        # A Cantonese name of the equipment is its Mandarin one ("粟米機" is the 玉米机).
+        mandarin = normalize(to_mandarin(text)).replace(" ", "") if has_chinese(text) else ""
         for alias, product_ids in self._chinese_aliases.items():
-            if alias in simplified:
+            if alias in simplified or alias in mandarin:
                 _named(product_ids, mentions.products, kinds)
         for kind in kinds:
             if not kind & mentions.products:

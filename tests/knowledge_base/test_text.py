@@ -103,6 +103,13 @@ def test_a_model_alias_ending_in_a_letter_leaves_the_code_after_it(text: str) ->
     assert (mentions.products, mentions.codes) == ({"VP-100"}, {"A08"})
 
 
+def test_a_cantonese_name_of_the_equipment_names_it() -> None:
+    """粟米 is Cantonese for 玉米 (corn): "粟米機" is the corn harvester the KB calls 玉米机."""
+    matcher = CodeMatcher(codes=["H05"], products={"FH-4C": ["FH4C", "玉米机"]})
+    mentions = matcher.find("粟米機出H05，升運器條鏈唔郁")
+    assert (mentions.products, mentions.codes) == ({"FH-4C"}, {"H05"})
+
+
 def test_code_with_space_in_the_kb_matches_glued_and_dashed(matcher: CodeMatcher) -> None:
     assert matcher.find("屏幕显示err5").codes == {"Err 5"}
     assert matcher.find("ERR-5 on the walkie").codes == {"Err 5"}
@@ -203,6 +210,10 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         # Hong Kong and Taiwan words for software
         ("部機個程式點樣更新", "设备个程序怎么更新"),
         ("軟體版本", "软件版本"),
+        # 三包, China's consumer warranty; northern 咋; Cantonese 粟米 (corn)
+        ("坏了三包管不管", "坏了保修管不管"),
+        ("机子趴窝了咋整", "机子趴窝了怎么办"),
+        ("係粟米機嚟嘅", "是玉米机来的"),
     ],
 )
 def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
