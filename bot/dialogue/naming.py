@@ -29,6 +29,10 @@ _LATIN_WORD = re.compile(r"[a-z]+")
 _SPEC = re.compile(
     r"(?<![a-z0-9.\-])(\d+(?:\.\d+)?)\s?(?:([a-z]{1,3})(?![a-z0-9])|(公升|升|千瓦|吨|匹|寸))"
 )
+# A number standing alone in a customer's text ("the 350 one", "904那台"; not "a120", "vm350p"),
+# and the digit runs of a product's own texts.
+_NUMBER = re.compile(r"(?<![a-z0-9.])(\d{2,})(?![0-9.])")
+_DIGITS = re.compile(r"\d{2,}")
 # One spelling per unit, so that a rating matches however it is written ("18公升", "18L").
 _UNITS = {"公升": "升", "l": "升", "lt": "升", "ltr": "升", "千瓦": "kw", "t": "吨"}
 # The endings that make a word a machine: Chinese writes one kind with either ("净水机", "净水器").
@@ -56,7 +60,10 @@ class ProductNames:
         self._plain = plain
         self._texts: dict[str, str] = {}
         self._words: dict[str, set[str]] = {}
+        # The numbers in each product's model numbers, names and ratings ("the 350 one").
+        self._numbers: dict[str, set[str]] = {}
         for product_id, own in texts.items():
+            self._numbers[product_id] = {n for t in own for n in _DIGITS.findall(str(t))}
             text = " | ".join(_without(normalize(str(t)), ordered) for t in own)
             self._texts[product_id] = text
             self._words[product_id] = self._words_of(text)
@@ -81,6 +88,13 @@ class ProductNames:
             own = self._words
         if len(pool) < 2:
             return frozenset()
+        if among is not None:
+            # "the 350 pulse one" among a VM-350P and a VT-315AC pulse welder: a number one
+            # product's model or rating has says which, before any word both names may share.
+            said = set(_NUMBER.findall(folded))
+            numbered = {p for p in pool if self._numbers.get(p, set()) & said}
+            if len(numbered) == 1:
+                return frozenset(numbered)
         specs = _specs(folded)
         pointed = {
             product_id

@@ -42,6 +42,21 @@ def _names() -> ProductNames:
     return ProductNames(texts, ["PW-3", "PW-9", "SF-1"], kinds, frozenset({"unit"}))
 
 
+def test_a_number_of_one_products_model_points_to_it() -> None:
+    """ "the 350 pulse one": 350 is the VM-350P's alone, though both names say "pulse"; a
+    number glued to letters is a code or a model number, read elsewhere."""
+    texts = {
+        "VM-350P": ["VM-350P 350 A pulse MIG welder", "VM350P"],
+        "VT-315AC": ["VT-315AC 315 A pulse TIG welder", "VT315"],
+    }
+    names = ProductNames(texts, ["VM-350P", "VM350P", "VT-315AC", "VT315"], {})
+    both = ["VM-350P", "VT-315AC"]
+    assert names.named("the 350 pulse one", both) == {"VM-350P"}
+    assert names.named("315那台", both) == {"VT-315AC"}
+    assert names.named("the pulse one", both) == frozenset()
+    assert names.named("shows e350", both) == frozenset()
+
+
 def test_words_of_one_products_name_point_to_it() -> None:
     names = _names()
     both = ["PW-3", "PW-9"]
@@ -132,6 +147,15 @@ async def test_the_equipment_chosen_by_words_also_names_its_model(say: Say) -> N
     assert "PW-9" in second.texts[-1] and "PW-3" not in second.texts[-1]
     third = await say("E10", sender="e")
     assert (third.action, third.kb_hits[0].id) == ("answer", "F-PW9-E10")
+
+
+async def test_the_model_a_reply_names_wins_over_words_of_another_options_label(say: Say) -> None:
+    """To "which equipment?" "热力那台，在蒸汽锅炉房" shares 蒸汽锅炉 with the boilers' option, but
+    names the deaerator (热力 is its word alone): its option, and its E10."""
+    assert (await say("机器报警了", sender="f")).action == "clarify"
+    await say("热力那台，在蒸汽锅炉房", sender="f")
+    third = await say("E10", sender="f")
+    assert (third.action, third.kb_hits[0].id) == ("answer", "F-SF1-E10")
 
 
 async def test_a_correction_names_the_model_by_its_kind(say: Say) -> None:
