@@ -664,10 +664,10 @@ class DialogueEngine:
         if text.isdigit() and 1 <= int(text) <= len(options):
             chosen = options[int(text) - 1]
         elif not any(o.get("item") for o in options) and (
-            named := self._option_named(ctx, options)
+            picked := self._option_named(ctx, options)
         ):
             # "the 350 pulse one": the VM-350P, though the other line's label says "pulse" too.
-            return named
+            return picked
         else:
             scored = [(_overlap(text, fold(o["label"])), n) for n, o in enumerate(options)]
             best = max(scored, default=(0, 0))

@@ -397,7 +397,11 @@ async def test_every_handoff_ticket_says_what_the_conversation_knew(
 
 @pytest.mark.parametrize(
     "text",
-    ["cleaned the cooler and it runs fine now. sorted, thanks", "清洗了冷却器，正常了", "洗咗散熱器，好返喇"],
+    [
+        "cleaned the cooler and it runs fine now. sorted, thanks",
+        "清洗了冷却器，正常了",
+        "洗咗散熱器，好返喇",
+    ],
 )
 async def test_saying_it_works_now_closes_the_problem(say: Say, text: str) -> None:
     """ "…runs fine now. sorted, thanks" after an answer: solved, not the question again."""
