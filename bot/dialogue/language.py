@@ -39,8 +39,11 @@ class Voice:
     traditional: bool = False
 
     def render(self, text: str) -> str:
-        """Put a reply written in Simplified Chinese into the customer's script."""
-        return to_traditional(text) if self.traditional else text
+        """Put a reply into the customer's script: the bot writes Simplified, a knowledge base
+        may write either ("農機購置補貼怎麼申請" offered to a Simplified conversation)."""
+        if self.traditional:
+            return to_traditional(text)
+        return to_simplified(text) if self.lang == "zh" else text
 
     def as_dict(self) -> dict[str, object]:
         return {"lang": self.lang, "traditional": self.traditional}

@@ -81,3 +81,11 @@ def test_chinese_written_alike_in_both_scripts_keeps_the_conversations_script(
     text: str, previous: Voice, voice: Voice
 ) -> None:
     assert detect_voice(text, "zh", previous) == voice
+
+
+def test_a_reply_follows_the_customers_script_whichever_the_kb_wrote() -> None:
+    """A knowledge base may write Traditional: a Simplified conversation still reads Simplified,
+    and English is left as written."""
+    assert Voice("zh").render("1. 農機購置補貼怎麼申請") == "1. 农机购置补贴怎么申请"
+    assert Voice("zh", traditional=True).render("农机购置补贴") == "農機購置補貼"
+    assert Voice("en").render("FarmLink 農機") == "FarmLink 農機"
