@@ -7,6 +7,7 @@ service's state is seen by the next message without restarting the bot.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import cached_property, lru_cache, partial
@@ -35,6 +36,11 @@ from knowledge_base.text import CodeMatcher, has_chinese
 
 # How much deeper than `k` a search looks for items carrying a code the text names.
 CODE_RECALL = 4
+_CJK = re.compile(r"[\u3400-\u9fff]")
+# Small words at the edges of a stretch two names share ("MIG/MAG welder with"): not the kind.
+_EDGE_WORDS = re.compile(
+    r"^(?:(?:with|for|and|of|the|a|an)\s+)+|(?:\s+(?:with|for|and|of|the|a|an))+$"
+)
 # A best hit that is an FAQ, ahead of the next item by FAQ_LEAD of search score, with an answer
 # confidence of FAQ_FLOOR or more (the "did you mean …?" band), whose own questions use at least
 # FAQ_MATCH of the customer's weighted words (`knowledge_base.retrieval.question_match`), is
@@ -351,8 +357,10 @@ def _shared_name(names: list[str], ids: list[str]) -> str:
             if all(piece in other for other in names[1:]):
                 best = piece
                 break
-    best = best.strip(" -()（）,，0123456789")
-    if len(best) >= 3:
+    best = _EDGE_WORDS.sub("", best.strip(" -()（）,，0123456789")).strip()
+    # A Chinese kind ("蒸汽锅炉"), or English of two words or more ("MIG/MAG welder"): one
+    # English word two names share ("unit" of a condensing unit and a unit cooler) says little.
+    if len(best) >= 3 and (_CJK.search(best) or len(best.split()) >= 2):
         return best
     bare = [name.replace(i, "").strip(" -") for name, i in zip(names, ids, strict=True)]
     return " / ".join(bare)

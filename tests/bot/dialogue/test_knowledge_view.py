@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.dialogue.knowledge import ServiceKnowledge
+from bot.dialogue.knowledge import ServiceKnowledge, _shared_name
 from knowledge_base.service import KnowledgeService
 from tests.knowledge_base.test_index import SMALL_KB, small_kb
 from tests.knowledge_base.test_service import store
@@ -27,3 +27,20 @@ async def test_the_dialogue_reads_the_names_an_import_adds(
     await knowledge.service.refresh(sessions)
     assert knowledge.mentions(text).products == frozenset({"AC-500"})
     assert knowledge.mentions(text).codes == frozenset({"E03"})
+
+
+def test_a_line_is_labelled_by_the_kind_its_names_share_or_by_the_names() -> None:
+    """ "Which equipment?" options: the stretch of a line's names they all share, when it says
+    what kind of equipment (Chinese, or English of two words); else the names themselves, not
+    "unit" (a condensing unit and a unit cooler) or "MIG/MAG welder with"."""
+    boilers = ["PW-3 3吨 立式蒸汽锅炉", "PW-9 9吨 卧式蒸汽锅炉"]
+    assert _shared_name(boilers, ["PW-3", "PW-9"]) == "蒸汽锅炉"
+    welders = [
+        "VM-350P 350 A pulse MIG/MAG welder with wire feeder",
+        "VM-500D MIG/MAG welder with water-cooled torch",
+    ]
+    assert _shared_name(welders, ["VM-350P", "VM-500D"]) == "MIG/MAG welder"
+    cold = ["NC-5HP 5 HP condensing unit", "NE-12F ceiling evaporator (unit cooler)"]
+    assert _shared_name(cold, ["NC-5HP", "NE-12F"]) == (
+        "5 HP condensing unit / ceiling evaporator (unit cooler)"
+    )
