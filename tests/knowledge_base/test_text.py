@@ -214,6 +214,7 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         ("坏了三包管不管", "坏了保修管不管"),
         ("机子趴窝了咋整", "机子趴窝了怎么办"),
         ("係粟米機嚟嘅", "是玉米机来的"),
+        ("拉夜簾慳唔慳電", "拉夜帘省不省电"),
     ],
 )
 def test_cantonese_is_read_as_mandarin(cantonese: str, mandarin: str) -> None:
