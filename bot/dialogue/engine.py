@@ -248,14 +248,13 @@ class DialogueEngine:
             return await self._collect_reply(ctx)
         if state.stage == FEEDBACK and route not in (STATUS, REPAIR):
             if self._means(ctx, "yes") or route == THANKS:
-                state.reset()
-                ctx.frame = ctx.frame.next_topic()
                 asked = self._asked_besides(ctx)
                 if asked:
                     # "ok. different question, how do I update the firmware?"
+                    self._close_problem(ctx)
                     ctx.inbound = ctx.inbound.model_copy(update={"text": asked})
                     return await self._question(ctx)
-                return self._turn(ctx, "smalltalk", [self._say(ctx, "solved")])
+                return self._solved(ctx)
             if _phrase(self.texts, "restate", ctx.inbound.text):
                 # "no, I meant the taste": the answer was to another question, not a failed fix.
                 state.reset()
@@ -272,9 +271,7 @@ class DialogueEngine:
             if not_solved and not news:
                 return await self._not_solved(ctx)
             if not not_solved and not news and self._says_solved(ctx):
-                state.reset()
-                ctx.frame = ctx.frame.next_topic()
-                return self._turn(ctx, "smalltalk", [self._say(ctx, "solved")])
+                return self._solved(ctx)
         if state.stage == CLARIFY and route not in (STATUS, REPAIR):
             if self._declined(ctx):
                 return await self._handoff(ctx, complaint=False)
@@ -336,6 +333,16 @@ class DialogueEngine:
         NLU may read a complaint; no complaint phrase says one, and a visit is what helps."""
         text = ctx.inbound.text
         return _phrase(self.texts, "not_solved", text) and not _phrase(self.texts, COMPLAINT, text)
+
+    def _solved(self, ctx: _Context) -> Answer:
+        self._close_problem(ctx)
+        return self._turn(ctx, "smalltalk", [self._say(ctx, "solved")])
+
+    def _close_problem(self, ctx: _Context) -> None:
+        """The problem is solved: the next one may be another unit's ("another thing, E1"), so
+        the frame keeps only the unit the sender is known by."""
+        ctx.state.reset()
+        ctx.frame = ctx.frame.after_solved()
 
     def _says_solved(self, ctx: _Context) -> bool:
         """ "Blew the dust out and the fan runs again. sorted, thanks": it works now, said in a
@@ -644,11 +651,16 @@ class DialogueEngine:
         return " ".join(text.split())
 
     def _not_ours(self, ctx: _Context) -> bool:
+        """Another maker's equipment, or a model we do not make ("ND-300M"): kept in the frame,
+        so that the code the next message reads out is not answered with ours."""
         frame = ctx.frame
         if frame.other_maker:
             return True
         mentions = self.knowledge.mentions(ctx.inbound.text)
-        return bool(unknown_models(ctx.inbound.text, mentions, self.knowledge.product_names("en")))
+        unknown = unknown_models(ctx.inbound.text, mentions, self.knowledge.product_names("en"))
+        if unknown:
+            frame.other_maker = unknown[0]
+        return bool(unknown)
 
     def _declined(self, ctx: _Context) -> bool:
         return self.texts.is_cue("declined", ctx.inbound.text) or self.texts.starts_with_cue(
@@ -703,7 +715,10 @@ class DialogueEngine:
         what the customer sees), once each; then admit it."""
         frame, state = ctx.frame, ctx.state
         if self._reads_as(ctx, self.texts.no_question_intents):  # prices, off-topic
-            return await self._fallback(ctx, hits)
+            # No question about the equipment; an FAQ in the middle band is still offered to
+            # what the NLU takes for off-topic ("买农机的补贴咋弄"), never to a price question.
+            offered = [] if self._cautious(ctx) else self._suggestions(ctx, hits)
+            return self._offer(ctx, offered) if offered else await self._fallback(ctx, hits)
         unknown = self.knowledge.mentions(ctx.inbound.text).unknown_codes
         about_fault = bool(hits) and hits[0].type == "fault"
         asks_code = (
@@ -717,15 +732,7 @@ class DialogueEngine:
             return self._ask_code(ctx)  # before "did you mean": the words picked none
         suggestions = self._suggestions(ctx, hits)
         if suggestions:
-            # The middle band: close to an answer, not sure enough to give it.
-            state.stage, state.clarify_facet = CLARIFY, "items"
-            state.options = [
-                {"label": c.title or c.id, "products": list(c.products), "item": _candidate_json(c)}
-                for c in suggestions
-            ]
-            listed = " ".join(f"{n}. {o['label']}" for n, o in enumerate(state.options, 1))
-            reply = self._say(ctx, "did_you_mean", options=listed)
-            return self._turn(ctx, "clarify", [reply], hits=suggestions)
+            return self._offer(ctx, suggestions)
         lines = self._lines(ctx)
         if not (frame.products or frame.codes) and len(lines) >= 2 and "product" not in frame.asked:
             frame.asked.append("product")
@@ -737,6 +744,19 @@ class DialogueEngine:
         if asks_code:
             return self._ask_code(ctx)
         return await self._fallback(ctx, hits)
+
+    def _offer(self, ctx: _Context, suggestions: list[Candidate]) -> Answer:
+        """ "Did you mean …?" with the middle band's items: close to an answer, not sure enough
+        to give it."""
+        state = ctx.state
+        state.stage, state.clarify_facet = CLARIFY, "items"
+        state.options = [
+            {"label": c.title or c.id, "products": list(c.products), "item": _candidate_json(c)}
+            for c in suggestions
+        ]
+        listed = " ".join(f"{n}. {o['label']}" for n, o in enumerate(state.options, 1))
+        reply = self._say(ctx, "did_you_mean", options=listed)
+        return self._turn(ctx, "clarify", [reply], hits=suggestions)
 
     def _ask_code(self, ctx: _Context) -> Answer:
         """Ask for the alarm code the frame's model shows, or what the customer sees."""

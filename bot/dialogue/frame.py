@@ -91,6 +91,11 @@ class Frame:
         """A new frame for a new question about the same equipment."""
         return Frame(products=list(self.products), serial=self.serial, site=self.site)
 
+    def after_solved(self) -> Frame:
+        """A new frame once the problem is solved: the unit known by its serial and site stays,
+        the model spoken of does not (the next problem may be another unit's)."""
+        return Frame(serial=self.serial, site=self.site)
+
     def query(self) -> str:
         """The text the knowledge base is searched with: models, codes, the customer's words."""
         return " ".join([*self.products, *self.codes, *self.texts[-3:]]).strip()
@@ -217,6 +222,8 @@ class FrameReader:
         maker = self.other_maker(text)
         if maker:
             frame.other_maker = maker
+        elif frame.other_maker and self._models is not None and self._models.search(fold(text)):
+            frame.other_maker = None  # "不好意思，是ND-250M": one of ours after all
         return Update(
             new_codes=frozenset(codes - old_codes),
             new_products=frozenset(products),

@@ -458,3 +458,30 @@ def test_the_frame_is_searched_without_the_opener_of_each_text(knowledge: Servic
     reader.update(frame, "想问下保养周期")
     reader.update(frame, "AC-300")
     assert reader.frame_query(frame) == "AC-300 保养周期"
+
+
+@pytest.mark.parametrize(
+    ("intent", "action"), [("out_of_scope", "clarify"), ("price_inquiry", "fallback")]
+)
+async def test_an_faq_in_the_middle_band_is_offered_to_an_off_topic_reading_not_to_a_price(
+    knowledge: ServiceKnowledge,
+    sessions: async_sessionmaker[AsyncSession],
+    intent: str,
+    action: str,
+) -> None:
+    """ "买农机的补贴咋弄" read as off-topic: no question about the equipment, but the FAQ the
+    search nearly answers is offered ("did you mean …?"); to a price question it is not."""
+    say = saying(engine(knowledge, FixedIntent(intent, 0.9)), sessions)
+    turn = await say("坏了免费修到什么时候")
+    assert turn.action == action
+    if action == "clarify":
+        assert [hit.id for hit in turn.kb_hits][:1] == ["FAQ-warranty"]
+
+
+async def test_a_model_we_do_not_make_stays_not_ours_for_the_next_message(say: Say) -> None:
+    """ "我们这台是AC-3000" then "报E05": E05 is the AC-300's code, but the unit is still the
+    AC-3000; naming one of ours after all ("不好意思，是AC-300") is answered."""
+    assert (await say("我们这台是AC-3000")).action == "fallback"
+    assert (await say("报E05")).action != "answer"
+    turn = await say("不好意思，是AC-300，报E05")
+    assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-300-hot")

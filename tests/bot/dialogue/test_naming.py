@@ -158,6 +158,14 @@ async def test_the_model_a_reply_names_wins_over_words_of_another_options_label(
     assert (third.action, third.kb_hits[0].id) == ("answer", "F-SF1-E10")
 
 
+async def test_after_a_solved_problem_a_shared_code_asks_which_model(say: Say) -> None:
+    """ "解决了" closes the PW-3's problem; "another thing, E20" (both boilers' code) may be
+    the other boiler: which one is asked, not the PW-3's E20 assumed."""
+    assert (await say("PW-3报E30", sender="g")).kb_hits[0].id == "F-PW3-E30"
+    assert (await say("解决了", sender="g")).action == "smalltalk"
+    assert (await say("another thing, E20", sender="g")).action == "clarify"
+
+
 async def test_a_correction_names_the_model_by_its_kind(say: Say) -> None:
     await say("PW-3报E10", sender="b")
     moved = await say("说错了，是除氧器", sender="b")

@@ -260,6 +260,11 @@ def test_a_training_visit_is_a_training_ticket() -> None:
         ("不要自动回复", "handoff"),
         ("no more bot answers", "handoff"),
         ("找你们客服电话多少", QUESTION),  # the number asked for, not a person
+        # a ticket number in a format of the customer's own; an installation wanted or asked about
+        ("工单号 NB-240611-0087", "status"),
+        ("what's the status, case number 4471?", "status"),
+        ("新店要安装一台岛柜和两台风幕柜", REPAIR),
+        ("外机要安装在哪里", QUESTION),
         ("打电话给我们的客户没人接", QUESTION),
     ],
 )
