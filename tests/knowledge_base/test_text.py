@@ -389,6 +389,13 @@ def test_an_english_typo_is_searched_as_the_one_word_it_is_one_typo_from(
         ("对服务有意见应该向哪个部门反映", "对服务有意见应该向哪个部门反映 complaint 投诉"),
         ("旧机回收吗", "旧机回收吗 recycling"),
         ("E05 on the AC-300", "E05 on the AC-300"),
+        # moving a unit and saving energy (not 搬运车, a pallet truck; not a fan "not moving")
+        ("岛柜要搬到另一家店", "岛柜要搬到另一家店 relocation 移机"),
+        ("moving a display case", "moving a display case relocation 移机"),
+        ("搬运车走一下就刹一下", "搬运车走一下就刹一下"),
+        ("the fan is not moving", "the fan is not moving"),
+        ("拉夜帘能省多少电", "拉夜帘能省多少电 energy 节能"),
+        ("tips to cut the electricity bill", "tips to cut the electricity bill energy 节能"),
     ],
 )
 def test_a_service_named_in_other_words_is_searched_with_its_usual_words(
