@@ -74,6 +74,8 @@ TICKET_DETAILS = frozenset({"urgency", "address", "phone", "serial"})
 MAX_NOTE_CHARS = 10_000  # a ticket note's limit
 # A first message this long describes the problem well enough to stand as the symptom.
 MIN_SYMPTOM_CHARS = {"zh": 8, "en": 20}
+# What separates the units of a list ("NC-5HP and NE-12F", "一台岛柜和两台风幕柜").
+_LIST_PARTS = re.compile(r"\s+(?:and|&)\s+|[,，、;；和及与跟]|\s+plus\s+")
 # A message that asks something: a question mark, or a question word or particle of Chinese.
 _QUESTION = re.compile(
     r"[?？]|吗|呢$|怎么|如何|能不能|可不可以|可唔可以|点样|點樣|几时|幾時|多久|幾耐|几耐"
@@ -922,8 +924,11 @@ class DialogueEngine:
             ctx.state.request["fault_id"] = fault.id
             if len(fault.products) == 1:
                 slots.setdefault("product", fault.products[0])
-        if len(ctx.frame.products) == 1:
-            slots.setdefault("product", ctx.frame.products[0])
+        units = self._units_named(text)
+        if len(ctx.frame.products) == 1 or len(units) >= 2:
+            # "NC-5HP and NE-12F", "一台岛柜和两台风幕柜": one visit for each unit named one by
+            # one; the ticket is filed under the first, its summary lists them all.
+            slots.setdefault("product", (units or ctx.frame.products)[0])
         symptom = ctx.frame.symptom() or text
         if len(symptom) >= MIN_SYMPTOM_CHARS.get(lang, 20):
             slots.setdefault("symptom", symptom)
@@ -932,6 +937,17 @@ class DialogueEngine:
         ctx.state.request["category"] = self.texts.visit_category(ctx.understanding.intent, text)
         ctx.state.request["text"] = symptom
         return await self._ask_next(ctx, hits=[fault] if fault else [])
+
+    def _units_named(self, text: str) -> list[str]:
+        """Our products a message names one by one ("NC-5HP and NE-12F"): each part of it
+        between "and", "和", commas names a single product; a word naming a kind of several
+        ("发电机") names none of them alone."""
+        units: list[str] = []
+        for part in _LIST_PARTS.split(text):
+            named = self.knowledge.mentions(part).products
+            if len(named) == 1 and not named <= set(units):
+                units.extend(named)
+        return units
 
     async def _not_solved(self, ctx: _Context) -> Answer:
         """The KB answer did not help: go to the repair form with the fault filled in."""

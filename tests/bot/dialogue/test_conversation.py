@@ -469,3 +469,14 @@ async def test_a_model_we_do_not_make_stays_not_ours_for_the_next_message(say: S
     assert (await say("报E05")).action != "answer"
     turn = await say("不好意思，是AC-300，报E05")
     assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-300-hot")
+
+
+async def test_a_visit_for_two_units_named_one_by_one_asks_no_model(say: Say) -> None:
+    """ "请安排师傅给AC-300和AC-500做年度保养": one visit for both, filed under the first; the
+    form goes on to the address instead of asking which model."""
+    turn = await say("请安排师傅给AC-300和AC-500做年度保养")
+    assert turn.action == "collect"
+    assert "型号" not in turn.texts[-1]
+    # a word naming both ("螺杆空压机") is no unit named: which one is asked
+    kind = await say("请安排师傅给螺杆空压机做年度保养", sender="kind")
+    assert kind.action == "collect" and "型号" in kind.texts[-1]
