@@ -675,12 +675,13 @@ class DialogueEngine:
         options = ctx.state.options
         text = fold(ctx.inbound.text)
         chosen = None
+        # To "which equipment?" the model a reply names comes before the labels' words ("the
+        # 350 pulse one": the VM-350P, though the other line's label says "pulse" too); to
+        # "did you mean …?" after them.
+        named_first = not any(o.get("item") for o in options)
         if text.isdigit() and 1 <= int(text) <= len(options):
             chosen = options[int(text) - 1]
-        elif not any(o.get("item") for o in options) and (
-            picked := self._option_named(ctx, options)
-        ):
-            # "the 350 pulse one": the VM-350P, though the other line's label says "pulse" too.
+        elif named_first and (picked := self._option_named(ctx, options)):
             return picked
         else:
             scored = [(_overlap(text, fold(o["label"])), n) for n, o in enumerate(options)]
@@ -688,7 +689,7 @@ class DialogueEngine:
             if best[0] > 0 and [score for score, _ in scored].count(best[0]) == 1:
                 chosen = options[best[1]]
         if chosen is None:
-            return self._option_named(ctx, options)
+            return None if named_first else self._option_named(ctx, options)
         if chosen.get("item"):
             return chosen
         if not self.knowledge.mentions(ctx.inbound.text).products:

@@ -36,7 +36,6 @@ from knowledge_base.text import CodeMatcher, has_chinese
 
 # How much deeper than `k` a search looks for items carrying a code the text names.
 CODE_RECALL = 4
-_CJK = re.compile(r"[\u3400-\u9fff]")
 # Small words at the edges of a stretch two names share ("MIG/MAG welder with"): not the kind.
 _EDGE_WORDS = re.compile(
     r"^(?:(?:with|for|and|of|the|a|an)\s+)+|(?:\s+(?:with|for|and|of|the|a|an))+$"
@@ -360,7 +359,7 @@ def _shared_name(names: list[str], ids: list[str]) -> str:
     best = _EDGE_WORDS.sub("", best.strip(" -()（）,，0123456789")).strip()
     # A Chinese kind ("蒸汽锅炉"), or English of two words or more ("MIG/MAG welder"): one
     # English word two names share ("unit" of a condensing unit and a unit cooler) says little.
-    if len(best) >= 3 and (_CJK.search(best) or len(best.split()) >= 2):
+    if len(best) >= 3 and (has_chinese(best) or len(best.split()) >= 2):
         return best
     bare = [name.replace(i, "").strip(" -") for name, i in zip(names, ids, strict=True)]
     return " / ".join(bare)
