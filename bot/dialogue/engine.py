@@ -249,6 +249,13 @@ class DialogueEngine:
                 return self._turn(ctx, "smalltalk", [self._say(ctx, "cancelled")])
             return await self._collect_reply(ctx)
         if state.stage == FEEDBACK and route not in (STATUS, REPAIR):
+            later = self.frame_reader().later_topic(ctx.inbound.text)
+            if later:
+                # "好的我去看看同步器。顺便问下你们热线几点下班": the answer is being tried,
+                # another question follows.
+                state.reset()
+                ctx.inbound = ctx.inbound.model_copy(update={"text": later})
+                return await self._question(ctx)
             if self._means(ctx, "yes") or route == THANKS:
                 asked = self._asked_besides(ctx)
                 if asked:
@@ -575,7 +582,7 @@ class DialogueEngine:
         query = reader.search_text(text)
         hits = await self._search(ctx, query)
         mentions = self._message_mentions(ctx)
-        decision = self._decide(ctx, hits, query, mentions)
+        decision = self._sole_suggestion(ctx, self._decide(ctx, hits, query, mentions), hits)
         if await self._a_guess(ctx, decision, hits, query, mentions):
             decision = KbDecision("fallback")
         frame = ctx.frame
@@ -599,14 +606,44 @@ class DialogueEngine:
                 frozenset(frame.codes),
                 frozenset() if frame.codes else mentions.unknown_codes,
             )
-            frame_decision = self._decide(ctx, frame_hits, frame_query, frame_mentions)
+            frame_decision = self._sole_suggestion(
+                ctx, self._decide(ctx, frame_hits, frame_query, frame_mentions), frame_hits
+            )
             if await self._a_guess(ctx, frame_decision, frame_hits, frame_query, frame_mentions):
                 frame_decision = KbDecision("fallback")
             if frame_decision.kind != "fallback" or reader.names_only(text):
                 # A reply naming only the equipment ("KS70R嚟㗎") has no words of its own to
                 # search: what is offered next comes from the frame's.
                 return frame_decision, frame_hits
+            if decision.kind == "fallback" and _surer(frame_hits, hits, frame_mentions):
+                # "换颜色的时候针杆架停在中间不走了" after "which code?": the frame's items,
+                # with the model, are what to offer.
+                return frame_decision, frame_hits
         return decision, hits
+
+    def _sole_suggestion(
+        self, ctx: _Context, decision: KbDecision, hits: list[Candidate]
+    ) -> KbDecision:
+        """A fallback whose middle band holds one item, a fault of the model the customer
+        named, every other hit under half its confidence, once the customer has answered a
+        question of ours ("the electric one" after "which equipment?"): "did you mean" with one
+        option asks what the search already says; it is the answer. Not for an FAQ, which fits
+        any model (on the readable sets the sole FAQs were as often wrong as right), nor beside
+        a code the model does not have, nor for a first message (on a never-read set a single
+        message about what the KB does not cover was answered so)."""
+        frame = ctx.frame
+        if decision.kind != "fallback" or not frame.asked:
+            return decision
+        if self._cautious(ctx) or self._not_a_fault(ctx):
+            return decision
+        if self.knowledge.mentions(ctx.inbound.text).unknown_codes:
+            return decision
+        offered = self._suggestable(ctx, hits)
+        if len(offered) != 1 or offered[0].type != "fault":
+            return decision
+        if not set(offered[0].products) & set(frame.products):
+            return decision
+        return KbDecision("answer", item=offered[0])
 
     async def _a_guess(
         self,
@@ -696,6 +733,9 @@ class DialogueEngine:
             # "工业用的那台" picks the line by its words, and may also say which of its models.
             among = list(chosen["products"])
             named = self.knowledge.named_products(ctx.inbound.text, among)
+            if _beyond_label(text, fold(chosen["label"])):
+                # "激光机切不透板子" picks the line and says what is wrong: the frame keeps it.
+                self.frame_reader().update(ctx.frame, ctx.inbound.text)
             ctx.frame.products = sorted(named) or among
         else:
             self.frame_reader().update(ctx.frame, ctx.inbound.text)
@@ -777,7 +817,16 @@ class DialogueEngine:
         under it at the answer confidence (a symptom report whose faults are close: the customer
         said what they see, and asking it again makes them repeat it); the items fit the models
         and codes the frame names."""
-        if not hits or "items" in ctx.frame.asked or self._not_ours(ctx):
+        if "items" in ctx.frame.asked:
+            return []
+        offered = self._suggestable(ctx, hits)
+        if offered:
+            ctx.frame.asked.append("items")
+        return offered
+
+    def _suggestable(self, ctx: _Context, hits: list[Candidate]) -> list[Candidate]:
+        """`_suggestions` without asking: the items the middle band holds."""
+        if not hits or self._not_ours(ctx):
             return []
         top = hits[0]
         bar = self.texts.suggest_confidence
@@ -790,7 +839,6 @@ class DialogueEngine:
         fitting = [h for h in hits if _fits(h, mentions)]
         if not fitting or (fitting[0].confidence or 0.0) < bar:
             return []
-        ctx.frame.asked.append("items")
         floor = bar / 2
         return [h for h in fitting[:3] if (h.confidence or 0.0) >= floor]
 
@@ -830,6 +878,8 @@ class DialogueEngine:
         if decision.kind == "answer" and decision.item is not None:
             return self._answer(ctx, decision.item, hits)
         if decision.kind == "clarify":
+            if decision.facet == "codes":
+                ctx.frame.asked.append("code")  # which code was asked: not again
             ctx.state.stage, ctx.state.query = CLARIFY, text
             ctx.state.clarify_facet = decision.facet
             ctx.state.candidates = [_candidate_json(c) for c in decision.candidates]
@@ -1278,6 +1328,23 @@ def _overlap(reply: str, label: str) -> int:
     pairs = {reply[i : i + 2] for i in range(len(reply) - 1)}
     cjk_pairs = {p for p in pairs if re.fullmatch(r"[\u3400-\u9fff]{2}", p) and p in label}
     return len(words) * 2 + len(cjk_pairs)
+
+
+def _beyond_label(reply: str, label: str) -> bool:
+    """The reply says more than the option's words: two Chinese characters or a word of four
+    letters that the label does not have."""
+    rest = [c for c in re.findall(r"[\u3400-\u9fff]", reply) if c not in label]
+    words = [w for w in re.findall(r"[a-z]{4,}", reply) if w not in label]
+    return len(rest) >= 2 or bool(words)
+
+
+def _surer(frame_hits: list[Candidate], hits: list[Candidate], mentions: Mentions) -> bool:
+    """The frame's best hit fits its models and codes and is more confident than the message's
+    own best hit."""
+    if not frame_hits or not _fits(frame_hits[0], mentions):
+        return False
+    best = (hits[0].confidence or 0.0) if hits else 0.0
+    return (frame_hits[0].confidence or 0.0) > best
 
 
 def _fits(candidate: Candidate, mentions: Mentions) -> bool:

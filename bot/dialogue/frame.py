@@ -36,6 +36,7 @@ _CLAUSE = re.compile(
     r"|(?<=[A-Za-z0-9])\s*(?=[是係][\sA-Za-z0-9])"
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_SENTENCE_END = re.compile(r"[，,。.;；!！?？\n]+\s*")
 _MODEL = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,6})[\s\-_.]?(\d{1,5})(?![0-9])")
 # A model in a family with a series letter: "KR-P10" (family KR, series P, number 10).
 _SERIES_MODEL = re.compile(
@@ -56,6 +57,8 @@ _CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
 # SF-90M one").
 _FILLER_CHARACTERS = set("是的那这台部个嗰呢啦呀吧啊哦嘅款只架套嚟㗎喎囉咧吖")
 _FILLER_WORDS = frozenset({"model", "unit", "machine", "that", "this", "with", "ours", "mine"})
+# Courtesies around a name say nothing about the problem ("不好意思，是HX-75那台").
+_COURTESIES = re.compile(r"不好意思|对不起|唔好意思|\b(sorry|oops|my bad)\b")
 _LATIN_WORDS = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _LOWER_WORD = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")
 # The bot's own training and dialogue data: words customers use that name no maker.
@@ -140,6 +143,7 @@ class FrameReader:
         self._named = named or (lambda _text, _among: frozenset())
         self._negations = [fold(w) for w in _flat(texts.cues.get("negation"))]
         self._topic = [fold(w) for w in _flat(texts.cues.get("topic_switch"))]
+        self._topic_inside = [fold(w) for w in _flat(texts.cues.get("topic_switch_inside"))]
         self._openers = [re.compile(p, re.IGNORECASE) for p in _flat(texts.cues.get("ask_openers"))]
         own = " ".join(fold(name) for name in own_names)
         self._makers = _others(data.get("other_makers"), own)
@@ -240,10 +244,33 @@ class FrameReader:
         rest = fold(text)
         for name in self._own_names:
             rest = rest.replace(name, " ")
-        rest = _MODEL_NUMBER.sub(" ", rest)
+        rest = _MODEL_NUMBER.sub(" ", self._without_name_parts(_COURTESIES.sub(" ", rest)))
         words = [w for w in _LATIN_WORDS.findall(rest) if len(w) > 3 and w not in _FILLER_WORDS]
         chinese = [c for c in _CJK.findall(rest) if c not in _FILLER_CHARACTERS]
         return not words and len(chinese) <= 1
+
+    def _without_name_parts(self, folded: str) -> str:
+        """The text without runs of three or more Chinese characters that stand in one of our
+        names ("十二头" of "十二头十五针电脑平绣机"): part of a name is still a name."""
+        out, i = [], 0
+        while i < len(folded):
+            end = next(
+                (
+                    j
+                    for j in range(len(folded), i + 2, -1)
+                    if _CJK.fullmatch(folded[j - 1])
+                    and all(_CJK.fullmatch(c) for c in folded[i:j])
+                    and any(folded[i:j] in name for name in self._own_names)
+                ),
+                None,
+            )
+            if end is None:
+                out.append(folded[i])
+                i += 1
+            else:
+                out.append(" ")
+                i = end
+        return "".join(out)
 
     def _other_unit(self, clause: str) -> bool:
         """The clause speaks of another of the customer's units (dialogue.yml `other_unit`): a
@@ -261,6 +288,17 @@ class FrameReader:
         """The message opens with a topic switch ("另外问一下…", "by the way…")."""
         folded = fold(text)
         return any(_opens_with(folded, word) for word in self._topic)
+
+    def later_topic(self, text: str) -> str | None:
+        """The rest of the message from a later sentence that switches topic (dialogue.yml
+        `topic_switch_inside`): "好的我去看看同步器。顺便问下你们热线几点下班" asks the hotline's
+        hours, not the answer's problem again. None when no later sentence does."""
+        for found in _SENTENCE_END.finditer(text):
+            rest = text[found.end() :].strip()
+            folded = fold(rest)
+            if rest and any(_opens_with(folded, word) for word in self._topic_inside):
+                return rest
+        return None
 
     def other_maker(self, text: str) -> str | None:
         """Another maker's name, another kind of appliance, or words saying the equipment is not
@@ -313,8 +351,16 @@ class FrameReader:
         """The text the frame is searched with: its models and codes, then each of the
         customer's texts as searched alone ("HX-37 保养的事情" for "想問下保養嘅嘢" and "空壓機":
         an opener is dropped where it opens a text, not only at the start of the whole)."""
-        texts = [self.search_text(text) for text in frame.texts[-3:]]
+        texts = [self._without_models(self.search_text(text)) for text in frame.texts[-3:]]
         return " ".join([*frame.products, *frame.codes, *texts]).strip()
+
+    def _without_models(self, text: str) -> str:
+        """A text of the frame without our model numbers: the frame's models lead its query,
+        and a model taken back since ("HX-37 电机过载跳停" → "是HX-75那台") must not pull its
+        items up."""
+        if self._models is None:
+            return text
+        return " ".join(re.sub(self._models.pattern, " ", text, flags=re.IGNORECASE).split())
 
     def _only_opener(self, text: str) -> bool:
         """The text only says a question comes ("问一下", "想問下"): nothing to describe the
@@ -476,7 +522,8 @@ def _opens_with(folded: str, word: str) -> bool:
 def _as_words(folded: str, name: str) -> bool:
     """A Chinese name is not read across two words that each run past it: "上柴" (a maker)
     is not in "接上柴油发电机" (jieba: 接上 / 柴油 / 发电机). One word running past it is jieba's
-    guess at an unknown name ("那台上柴的": 台上 / 柴), or a name that starts a word (格力空调)."""
+    guess at an unknown name ("那台上柴的": 台上 / 柴), or a name that starts a word (格力空调).
+    Nor is it read as the tail of one word ("重机" in "起重机")."""
     if not _CJK.search(name):
         return True
     words = list(jieba.tokenize(folded))
@@ -484,7 +531,8 @@ def _as_words(folded: str, name: str) -> bool:
         start, end = found.span()
         starts_mid_word = any(a < start < b for _, a, b in words)
         ends_mid_word = any(start < a < end < b for _, a, b in words)
-        if not (starts_mid_word and ends_mid_word):
+        inside_a_word = any(a < start and end <= b for _, a, b in words)
+        if not (starts_mid_word and ends_mid_word) and not inside_a_word:
             return True
     return False
 

@@ -100,7 +100,10 @@ def route_message(texts: DialogueTexts, understanding: Understanding) -> str:
         return STATUS
     if understanding.entity("ticket_id") or texts.ticket_id(understanding.text):
         return STATUS
-    if (confident and routed == REPAIR) or phrase_match(texts, REPAIR, understanding.text):
+    interval = phrase_match(texts, "interval_question", understanding.text)
+    if (confident and routed == REPAIR) or (
+        phrase_match(texts, REPAIR, understanding.text) and not interval
+    ):
         return REPAIR
     if read_contact_phone(understanding.text) or gives_site_address(understanding.text):
         # A customer who leaves a number or an address wants someone to call or come ("想约个

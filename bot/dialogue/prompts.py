@@ -123,6 +123,7 @@ class DialogueTexts:
                 **data["cues"],
                 "negation": data.get("negation") or {},
                 "topic_switch": data.get("topic_switch") or {},
+                "topic_switch_inside": data.get("topic_switch_inside") or {},
                 "ask_openers": data.get("ask_openers") or {},
             },
             phrases=data.get("phrases") or {},

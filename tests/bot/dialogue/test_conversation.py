@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.dialogue.engine import _surer
 from bot.dialogue.frame import Frame, FrameReader, unknown_models
 from bot.dialogue.knowledge import ServiceKnowledge
-from bot.dialogue.ports import Mentions
+from bot.dialogue.ports import Candidate, Mentions
 from bot.dialogue.prompts import DialogueTexts
 from intake_api.tickets.models import Ticket
 from tests.bot.dialogue.conftest import FixedIntent, Say, engine, saying
@@ -64,6 +65,9 @@ def test_a_makers_name_read_across_two_words_is_no_maker(knowledge: ServiceKnowl
     # "手机上能看到…" (on the phone one can see): 上能 is listed by its full name only.
     assert reader.other_maker("手机上能看到设备在不在运行吗？") is None
     assert reader.other_maker("上能电气的逆变器报F02") == "上能电气"
+    # 重机 (JUKI) is the tail of one word in 起重机 (a crane), a maker only on its own
+    assert reader.other_maker("起重机报E21") is None
+    assert reader.other_maker("重機嘅及骨車報E21點搞") == "重机"
 
 
 def test_a_kind_of_appliance_our_products_have_as_a_part_is_ours(
@@ -111,11 +115,39 @@ def test_a_reply_that_only_names_the_equipment_adds_no_description(
     problem to search with (the compressor's name is not a symptom of its screw)."""
     reader = _reader(knowledge)
     frame = Frame()
-    for text in ("AC-300", "是AC-300螺杆空压机那台", "the AC-300 one"):
+    for text in ("AC-300", "是AC-300螺杆空压机那台", "the AC-300 one", "不好意思，是AC-300那台"):
         reader.update(frame, text)
     assert (frame.products, frame.texts) == (["AC-300"], [])
     reader.update(frame, "AC-300 漏油")
     assert frame.texts == ["AC-300 漏油"]
+
+
+def test_the_frame_is_searched_without_a_model_taken_back(knowledge: ServiceKnowledge) -> None:
+    """ "AC-300 排气温度高" then "是AC-500那台": the AC-500 leads the query, the AC-300 the
+    earlier words named is not searched for."""
+    reader = _reader(knowledge)
+    frame = Frame(products=["AC-500"], texts=["AC-300 排气温度高"])
+    assert reader.frame_query(frame) == "AC-500 排气温度高"
+
+
+def test_part_of_a_name_is_still_only_a_name(knowledge: ServiceKnowledge) -> None:
+    """ "二级压缩那台 AC-300" names the unit by part of its name ("AC-300 二级压缩螺杆空压机"):
+    nothing to search with besides the model."""
+    reader = FrameReader(DialogueTexts.load(), knowledge.mentions, ["AC-300 二级压缩螺杆空压机"])
+    assert reader.names_only("二级压缩那台 AC-300")
+    assert not reader.names_only("AC-300 排气温度很高")
+
+
+def test_the_frames_items_are_offered_when_surer_than_the_messages() -> None:
+    """After "which code?", "换颜色的时候针杆架停在中间不走了" alone finds another model's fault;
+    with the frame's model the right one leads: the frame's items are what to offer."""
+    model = Mentions(frozenset({"KE-1215"}))
+    frame_hits = [Candidate("F-C112", "fault", 0.36, products=("KE-1215",), confidence=0.84)]
+    alone = [Candidate("F-E21", "fault", 0.31, products=("KV-8800D",), confidence=0.64)]
+    assert _surer(frame_hits, alone, model)
+    other = [Candidate("F-E21", "fault", 0.36, products=("KV-8800D",), confidence=0.84)]
+    assert not _surer(other, alone, model)  # the frame's best is not its model's
+    assert not _surer(frame_hits[:1], [frame_hits[0]], model)  # not surer than the message
 
 
 def test_other_makers_and_unknown_models(knowledge: ServiceKnowledge) -> None:
@@ -127,6 +159,9 @@ def test_other_makers_and_unknown_models(knowledge: ServiceKnowledge) -> None:
     assert reader.other_maker("汉钟的冷干机报D05")  # a Chinese maker, written in Chinese
     assert reader.other_maker("foster blast chiller alarm AL07")  # a maker that is a word too
     assert reader.other_maker("AC-300 报E05") is None
+    # ours is to work with another maker's equipment: a question about ours
+    assert reader.other_maker("另外问一下，你们的ATS能接别家的发电机吗") is None
+    assert reader.other_maker("does the AC-300 work with another brand of dryer?") is None
     text = "AC-900 shows E05"
     assert unknown_models(text, knowledge.mentions(text), ["AC-300", "AC-500"]) == ["AC-900"]
     lifts = ["KR-P10", "KR-S8"]  # one family, a series letter before the number
@@ -405,6 +440,20 @@ async def test_ok_then_another_question_answers_it(say: Say) -> None:
     assert (await say("AC-300 报E05")).kb_hits[0].id == "F-300-hot"
     turn = await say("ok. different question, how long is the warranty?")
     assert (turn.action, turn.kb_hits[0].id) == ("answer", "FAQ-warranty")
+
+
+async def test_a_later_sentence_that_switches_topic_is_answered(say: Say) -> None:
+    """ "我去看看冷却器，对了你们热线几点下班": the answer is being tried, the hours are asked;
+    "还有" inside a message adds to the problem instead."""
+    assert (await say("AC-300 报E05")).kb_hits[0].id == "F-300-hot"
+    turn = await say("我去看看冷却器，对了你们热线几点下班")
+    assert (turn.action, turn.kb_hits[0].id) == ("answer", "FAQ-hours")
+    assert (
+        FrameReader(DialogueTexts.load(), lambda _t: Mentions(), []).later_topic(
+            "换了滤芯，还有异响"
+        )
+        is None
+    )
 
 
 async def test_another_unit_does_not_keep_the_model_spoken_of(knowledge: ServiceKnowledge) -> None:

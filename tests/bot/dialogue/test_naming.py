@@ -212,3 +212,12 @@ def test_a_code_written_in_mixed_case_is_one_the_customer_can_name(tmp_path: Pat
     picked = decide_by_code(hits, named)
     assert picked is not None and picked.item is not None
     assert picked.item.id == kb["faults"][0]["id"] and set(picked.item.codes) == named.codes
+
+
+async def test_a_reply_that_picks_the_equipment_and_says_what_is_wrong_keeps_it(say: Say) -> None:
+    """To "which equipment?" "蒸汽锅炉，点火后一会儿就灭" picks the boilers and says what is
+    wrong: the model named next is answered with that, not asked for its code."""
+    assert (await say("机器报警了", sender="h")).action == "clarify"
+    await say("蒸汽锅炉，点火后一会儿就灭", sender="h")
+    third = await say("PW-9", sender="h")
+    assert (third.action, third.kb_hits[0].id) == ("answer", "F-PW9-E10")

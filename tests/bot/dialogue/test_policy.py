@@ -180,6 +180,7 @@ def test_agreement_needs_an_faq_not_a_fault() -> None:
         "we want you to come and set it up next week",
         "能不能派老师来给我们做一次安装培训？",
         "need commissioning for a new unit next Tuesday, 45 Lakeview Ave",
+        "need installation and commissioning for 2 new units at our plant",
         "can someone come and train our kitchen staff on the softener",
         "想约个时间，来我们厂里讲一下操作",
         "新買咗部機，幾時可以上嚟安裝？",
@@ -204,6 +205,8 @@ def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) 
         "新来的设备员想学空压机保养，有培训课吗",  # wants to learn, asks about a course
         "你哋幾耐嚟保養一次",  # how often, not when
         "how often do your engineers come to service the unit",
+        "日日要做啲咩，幾耐要搵人嚟睇一次",  # how often someone should come, not a booking
+        "how often should someone come out to check it",
     ],
 )
 def test_questions_about_visits_are_not_bookings(text: str) -> None:
