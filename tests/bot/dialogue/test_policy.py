@@ -109,7 +109,12 @@ def test_a_confident_fault_needs_a_smaller_lead_under_the_score_bar() -> None:
     score 0.365, confidence 0.90, 0.098 ahead of the next fault. An FAQ that close is not."""
     fault = decide([hit("F-1", 0.365, 0.9), hit("F-2", 0.267, 0.7)], Mentions(), THRESHOLD, BAR)
     assert fault.kind == "answer" and fault.item is not None and fault.item.id == "F-1"
-    too_close = [hit("F-1", 0.34, 0.9), hit("F-2", 0.27, 0.7)]
+    # A long Cantonese report ("kv-737s及骨車啱啱穿完彎針線，點踩都唔郁…"): 0.355, 0.89, 0.071 ahead
+    cantonese = decide(
+        [hit("F-1", 0.355, 0.89), hit("F-2", 0.284, 0.76)], Mentions(), THRESHOLD, BAR
+    )
+    assert cantonese.kind == "answer"
+    too_close = [hit("F-1", 0.34, 0.9), hit("F-2", 0.30, 0.7)]
     assert decide(too_close, Mentions(), THRESHOLD, BAR).kind == "fallback"
     faqs = [faq("FAQ-1", 0.9, "other", score=0.34), faq("FAQ-2", 0.1, "other", score=0.25)]
     assert decide(faqs, Mentions(), THRESHOLD, BAR).kind == "fallback"
