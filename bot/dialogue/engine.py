@@ -763,7 +763,10 @@ class DialogueEngine:
             offered = [] if self._cautious(ctx) else self._suggestions(ctx, hits)
             return self._offer(ctx, offered) if offered else await self._fallback(ctx, hits)
         unknown = self.knowledge.mentions(ctx.inbound.text).unknown_codes
+        # "製冰機點算" names the equipment and nothing else: what is wrong with it is asked,
+        # whatever the search ranks first.
         about_fault = bool(hits) and hits[0].type == "fault"
+        about_fault = about_fault or self.frame_reader().names_only(ctx.inbound.text)
         asks_code = (
             about_fault
             and frame.products
@@ -819,10 +822,21 @@ class DialogueEngine:
         and codes the frame names."""
         if "items" in ctx.frame.asked:
             return []
-        offered = self._suggestable(ctx, hits)
+        offered = self._suggestable(ctx, hits) or self._found_after_asking(ctx, hits)
         if offered:
             ctx.frame.asked.append("items")
         return offered
+
+    def _found_after_asking(self, ctx: _Context, hits: list[Candidate]) -> list[Candidate]:
+        """We asked what the customer sees and they told us ("個冰有陣怪味"): the model's items
+        their words find over the search's bar are offered at any confidence, rather than
+        saying we cannot answer what we asked for."""
+        frame = ctx.frame
+        if "code" not in frame.asked or not frame.products or self._not_ours(ctx):
+            return []
+        mentions = Mentions(frozenset(frame.products), frozenset(frame.codes))
+        threshold = self.knowledge.threshold
+        return [h for h in hits if _fits(h, mentions) and h.score >= threshold][:3]
 
     def _suggestable(self, ctx: _Context, hits: list[Candidate]) -> list[Candidate]:
         """`_suggestions` without asking: the items the middle band holds."""
@@ -859,10 +873,18 @@ class DialogueEngine:
         if route == QUESTION:
             self._read_frame(ctx)
             decision, hits = await self._kb_decision(ctx)
+            offered = [] if decision.kind == "answer" else self._suggestable(ctx, hits)
+            if len(offered) == 1 and not self._cautious(ctx):
+                # "等的时候问一下，你们热线周末有人吗": the middle band holds the hotline FAQ
+                # alone; a person is coming to correct what it does not settle.
+                decision = KbDecision("answer", item=offered[0])
             if decision.kind == "answer" and decision.item is not None and not self._not_ours(ctx):
                 turn = self._answer(ctx, decision.item, hits)
                 ctx.state.reset()
                 ctx.state.stage = "handoff"
+                # Answered: the next question while waiting is another one ("保修多久", then
+                # "客服周末上班吗"), not read together with this one.
+                ctx.frame = ctx.frame.next_topic()
                 turn.replies.append(Reply(text=self._say(ctx, "handoff_still_coming")))
                 turn.buttons = []
                 return turn

@@ -57,8 +57,12 @@ _CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
 # SF-90M one").
 _FILLER_CHARACTERS = set("是的那这台部个嗰呢啦呀吧啊哦嘅款只架套嚟㗎喎囉咧吖")
 _FILLER_WORDS = frozenset({"model", "unit", "machine", "that", "this", "with", "ours", "mine"})
-# Courtesies around a name say nothing about the problem ("不好意思，是HX-75那台").
-_COURTESIES = re.compile(r"不好意思|对不起|唔好意思|\b(sorry|oops|my bad)\b")
+# Courtesies and pleas around a name say nothing about the problem ("不好意思，是HX-75那台",
+# "製冰機點算": what to do, not what is wrong). Matched on folded text.
+_NO_DESCRIPTION = re.compile(
+    r"不好意思|对不起|唔好意思|怎么办|怎么搞|怎么弄|咋办|咋整|点算好?|点搞|点算|"
+    r"\b(sorry|oops|my bad|help|what (do|should|can) (i|we) do)\b"
+)
 _LATIN_WORDS = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _LOWER_WORD = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")
 # The bot's own training and dialogue data: words customers use that name no maker.
@@ -244,7 +248,7 @@ class FrameReader:
         rest = fold(text)
         for name in self._own_names:
             rest = rest.replace(name, " ")
-        rest = _MODEL_NUMBER.sub(" ", self._without_name_parts(_COURTESIES.sub(" ", rest)))
+        rest = _MODEL_NUMBER.sub(" ", self._without_name_parts(_NO_DESCRIPTION.sub(" ", rest)))
         words = [w for w in _LATIN_WORDS.findall(rest) if len(w) > 3 and w not in _FILLER_WORDS]
         chinese = [c for c in _CJK.findall(rest) if c not in _FILLER_CHARACTERS]
         return not words and len(chinese) <= 1

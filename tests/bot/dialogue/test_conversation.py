@@ -456,6 +456,15 @@ async def test_a_later_sentence_that_switches_topic_is_answered(say: Say) -> Non
     )
 
 
+async def test_what_the_customer_says_when_asked_is_offered_not_refused(say: Say) -> None:
+    """ "AC-300点算" names the unit and asks what to do: what is wrong is asked. The answer
+    ("有点热") gets the model's items the words find, not "I cannot answer that"."""
+    first = await say("AC-300点算")
+    assert first.action == "clarify" and "AC-300" in first.texts[0]
+    second = await say("有点热")
+    assert (second.action, second.kb_hits[0].id) == ("clarify", "F-300-hot")
+
+
 async def test_another_unit_does_not_keep_the_model_spoken_of(knowledge: ServiceKnowledge) -> None:
     """ "另一台也报E07" / "a different compressor of ours": the frame's model no longer holds;
     "another question" is no other unit."""

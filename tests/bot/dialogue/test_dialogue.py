@@ -128,6 +128,9 @@ async def test_explicit_human_request_hands_off_and_stays_with_agents(
     # A person has the conversation now; the bot still answers what it can and says so.
     assert again.action == "answer" and again.kb_hits[0].id == "FAQ-warranty"
     assert "人工客服" in again.texts[-1]
+    # The middle band holds one item: a person is coming to correct what it does not settle.
+    hours = await say("客服周末上班吗")
+    assert hours.action == "answer" and hours.kb_hits[0].id == "FAQ-hours"
     waiting = await say("还有人吗，快点")
     assert waiting.action == "handoff"
     async with sessions() as session:
