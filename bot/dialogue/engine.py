@@ -40,6 +40,7 @@ from bot.dialogue.policy import (
     decide_by_category,
     decide_by_code,
     decide_by_faq_lead,
+    in_suggestion_band,
     only_the_model,
     phrase_match,
     pick_candidate,
@@ -818,8 +819,9 @@ class DialogueEngine:
         """The top items to offer as "did you mean …?": the best hit's confidence is in the
         middle band (dialogue.yml `suggest_confidence`) and it is over the search's bar, or
         under it at the answer confidence (a symptom report whose faults are close: the customer
-        said what they see, and asking it again makes them repeat it); the items fit the models
-        and codes the frame names."""
+        said what they see, and asking it again makes them repeat it) or with a clear lead
+        ("及骨車成日漏油，啲白衫沾晒油跡…": 0.28, 0.57, 0.12 ahead); the items fit the models and
+        codes the frame names."""
         if "items" in ctx.frame.asked:
             return []
         offered = self._suggestable(ctx, hits) or self._found_after_asking(ctx, hits)
@@ -842,12 +844,9 @@ class DialogueEngine:
         """`_suggestions` without asking: the items the middle band holds."""
         if not hits or self._not_ours(ctx):
             return []
-        top = hits[0]
         bar = self.texts.suggest_confidence
-        if top.confidence is None or top.confidence < bar:
-            return []
         knowledge = self.knowledge
-        if top.score < knowledge.threshold and top.confidence < knowledge.answer_confidence:
+        if not in_suggestion_band(hits, knowledge.threshold, knowledge.answer_confidence, bar):
             return []
         mentions = Mentions(frozenset(ctx.frame.products), frozenset(ctx.frame.codes))
         fitting = [h for h in hits if _fits(h, mentions)]

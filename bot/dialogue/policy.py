@@ -234,6 +234,20 @@ def _decide(
     return KbDecision("answer", item=close[0])
 
 
+def in_suggestion_band(
+    hits: list[Candidate], threshold: float, answer_confidence: float, bar: float
+) -> bool:
+    """The best hit may be offered as "did you mean …?": its confidence reaches `bar`
+    (dialogue.yml `suggest_confidence`), and its score the search's `threshold`, unless it
+    reaches the answer confidence (a symptom report whose faults are close) or leads the next
+    hit by FAULT_CLEAR_LEAD ("及骨車成日漏油，啲白衫沾晒油跡…": 0.28, 0.57, 0.12 ahead)."""
+    top = hits[0] if hits else None
+    if top is None or top.confidence is None or top.confidence < bar:
+        return False
+    under = top.score < threshold and top.confidence < answer_confidence
+    return not under or lead_of(hits) >= FAULT_CLEAR_LEAD
+
+
 def only_the_model(hits: list[Candidate], mentions: Mentions, threshold: float) -> bool:
     """The customer named the model but no alarm code, and the model's faults, with codes and
     without, are about as close as each other ("having an issue" → "the hybrid one"): the

@@ -12,6 +12,7 @@ from bot.dialogue.policy import (
     decide,
     decide_by_category,
     decide_by_faq_lead,
+    in_suggestion_band,
     phrase_match,
     pick_candidate,
     route_message,
@@ -118,6 +119,16 @@ def test_a_confident_fault_needs_a_smaller_lead_under_the_score_bar() -> None:
     assert decide(too_close, Mentions(), THRESHOLD, BAR).kind == "fallback"
     faqs = [faq("FAQ-1", 0.9, "other", score=0.34), faq("FAQ-2", 0.1, "other", score=0.25)]
     assert decide(faqs, Mentions(), THRESHOLD, BAR).kind == "fallback"
+
+
+def test_a_clear_lead_under_the_score_bar_is_offered() -> None:
+    """ "及骨車成日漏油，啲白衫沾晒油跡，客人要退貨": 0.28 (under the bar), 0.57, 0.12 ahead of the
+    next: offered as "did you mean", not asked for the code or what the customer sees."""
+    clear = [hit("F-oil", 0.28, 0.57), hit("F-E21", 0.16, 0.21)]
+    assert in_suggestion_band(clear, THRESHOLD, BAR, 0.4)
+    close = [hit("F-oil", 0.28, 0.57), hit("F-E21", 0.26, 0.5)]
+    assert not in_suggestion_band(close, THRESHOLD, BAR, 0.4)
+    assert not in_suggestion_band([hit("F-oil", 0.5, 0.3)], THRESHOLD, BAR, 0.4)  # under the band
 
 
 def test_hits_without_a_confidence_are_judged_by_the_score() -> None:
