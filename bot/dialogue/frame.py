@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -256,25 +256,32 @@ class FrameReader:
     def _without_name_parts(self, folded: str) -> str:
         """The text without runs of three or more Chinese characters that stand in one of our
         names ("十二头" of "十二头十五针电脑平绣机"): part of a name is still a name."""
+        parts, longest = self._name_parts
         out, i = [], 0
         while i < len(folded):
             end = next(
                 (
                     j
-                    for j in range(len(folded), i + 2, -1)
-                    if _CJK.fullmatch(folded[j - 1])
-                    and all(_CJK.fullmatch(c) for c in folded[i:j])
-                    and any(folded[i:j] in name for name in self._own_names)
+                    for j in range(min(len(folded), i + longest), i + 2, -1)
+                    if folded[i:j] in parts
                 ),
                 None,
             )
-            if end is None:
-                out.append(folded[i])
-                i += 1
-            else:
-                out.append(" ")
-                i = end
+            out.append(folded[i] if end is None else " ")
+            i = i + 1 if end is None else end
         return "".join(out)
+
+    @cached_property
+    def _name_parts(self) -> tuple[frozenset[str], int]:
+        """Every run of three or more Chinese characters inside our names, and the longest."""
+        parts = {
+            run[a:b]
+            for name in self._own_names
+            for run in _CJK_RUN.findall(name)
+            for a in range(len(run))
+            for b in range(a + 3, len(run) + 1)
+        }
+        return frozenset(parts), max(map(len, parts), default=0)
 
     def _other_unit(self, clause: str) -> bool:
         """The clause speaks of another of the customer's units (dialogue.yml `other_unit`): a

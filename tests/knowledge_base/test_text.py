@@ -169,6 +169,8 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         ("對講㩒咗冇人聽", "对讲按了没人接"),
         ("貨𨋢可以載幾重", "货梯可以载多重"),
         ("年檢點安排", "年检怎么安排"),
+        ("噴碼機要點收機", "喷码机要怎么收机"),
+        ("部機點保養", "设备怎么保养"),
         ("使唔使預約", "需不需要预约"),
         # everyday Cantonese of the fifth pass: determiners, complements, degree, things
         ("部機開唔到，個燈都唔著", "设备开不了，灯都不亮"),
