@@ -899,8 +899,6 @@ class DialogueEngine:
         if decision.kind == "answer" and decision.item is not None:
             return self._answer(ctx, decision.item, hits)
         if decision.kind == "clarify":
-            if decision.facet == "codes":
-                ctx.frame.asked.append("code")  # which code was asked: not again
             ctx.state.stage, ctx.state.query = CLARIFY, text
             ctx.state.clarify_facet = decision.facet
             ctx.state.candidates = [_candidate_json(c) for c in decision.candidates]

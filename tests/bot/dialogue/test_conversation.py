@@ -465,6 +465,14 @@ async def test_what_the_customer_says_when_asked_is_offered_not_refused(say: Say
     assert (second.action, second.kb_hits[0].id) == ("clarify", "F-300-hot")
 
 
+async def test_a_single_fault_offered_after_our_question_is_the_answer(say: Say) -> None:
+    """Asked what the AC-300 shows, "视镜里油很少" finds the low-oil fault alone in the middle
+    band: "did you mean" with one option would ask what the search already says."""
+    assert (await say("AC-300点算")).action == "clarify"
+    turn = await say("视镜里油很少")
+    assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-oil-low")
+
+
 async def test_another_unit_does_not_keep_the_model_spoken_of(knowledge: ServiceKnowledge) -> None:
     """ "另一台也报E07" / "a different compressor of ours": the frame's model no longer holds;
     "another question" is no other unit."""

@@ -221,3 +221,11 @@ async def test_a_reply_that_picks_the_equipment_and_says_what_is_wrong_keeps_it(
     await say("蒸汽锅炉，点火后一会儿就灭", sender="h")
     third = await say("PW-9", sender="h")
     assert (third.action, third.kb_hits[0].id) == ("answer", "F-PW9-E10")
+
+
+async def test_a_reply_that_cannot_read_the_code_is_asked_what_it_sees(say: Say) -> None:
+    """To "which code: E30 / E20?" "面板看不清楚" gives neither: what the customer sees is asked
+    for, not "I cannot answer"."""
+    assert "E30" in (await say("PW-3 过高", sender="i")).texts[0]
+    second = await say("面板看不清楚", sender="i")
+    assert second.action == "clarify" and "PW-3" in second.texts[0]
