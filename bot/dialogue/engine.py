@@ -64,7 +64,7 @@ from bot.media.replies import with_photo
 from core.assets import ALARM_STAGE, ALARM_TICKET, AlarmFollowUp, UnitLookup
 from core.messages import Answer, Entity, InboundMessage, Intent, KbHit, Reply
 from knowledge_base.retrieval import says_no_alarm
-from knowledge_base.text import to_mandarin
+from knowledge_base.text import has_chinese, to_mandarin
 
 # The customers' clock when the service names none (AFTERSALES_CUSTOMER_TIMEZONE).
 DEFAULT_CUSTOMER_ZONE = "Asia/Shanghai"
@@ -617,7 +617,7 @@ class DialogueEngine:
                 # search: what is offered next comes from the frame's.
                 return frame_decision, frame_hits
             if decision.kind == "fallback" and _surer(frame_hits, hits, frame_mentions):
-                # "换颜色的时候针杆架停在中间不走了" after "which code?": the frame's items,
+                # "咔咔咔咁，好似刮到嘢" after "what does the NE-12F show?": the frame's items,
                 # with the model, are what to offer.
                 return frame_decision, frame_hits
         return decision, hits
@@ -1352,7 +1352,7 @@ def _overlap(reply: str, label: str) -> int:
 def _beyond_label(reply: str, label: str) -> bool:
     """The reply says more than the option's words: two Chinese characters or a word of four
     letters that the label does not have."""
-    rest = [c for c in re.findall(r"[\u3400-\u9fff]", reply) if c not in label]
+    rest = [c for c in reply if has_chinese(c) and c not in label]
     words = [w for w in re.findall(r"[a-z]{4,}", reply) if w not in label]
     return len(rest) >= 2 or bool(words)
 

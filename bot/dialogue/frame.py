@@ -157,6 +157,10 @@ class FrameReader:
         )
         self._kinds = kinds_of_equipment(own_names)
         self._models = _model_pattern(_model_numbers(own_names))
+        # The same, in any case: the frame's texts are searched as written, not folded.
+        self._models_any_case = (
+            re.compile(self._models.pattern, re.IGNORECASE) if self._models else None
+        )
         # Whole names, and the Chinese part of each ("螺杆空压机" of "AC-300 螺杆空压机"); an
         # English name's single words ("pump") may also be the customer's description.
         names = {fold(name) for name in own_names}
@@ -369,9 +373,9 @@ class FrameReader:
         """A text of the frame without our model numbers: the frame's models lead its query,
         and a model taken back since ("HX-37 电机过载跳停" → "是HX-75那台") must not pull its
         items up."""
-        if self._models is None:
+        if self._models_any_case is None:
             return text
-        return " ".join(re.sub(self._models.pattern, " ", text, flags=re.IGNORECASE).split())
+        return " ".join(self._models_any_case.sub(" ", text).split())
 
     def _only_opener(self, text: str) -> bool:
         """The text only says a question comes ("问一下", "想問下"): nothing to describe the
