@@ -40,6 +40,7 @@ from bot.dialogue.policy import (
     decide_by_category,
     decide_by_code,
     decide_by_faq_lead,
+    in_scope,
     in_suggestion_band,
     only_the_model,
     phrase_match,
@@ -401,6 +402,7 @@ class DialogueEngine:
     ) -> KbDecision:
         knowledge = self.knowledge
         mentions = mentions if mentions is not None else knowledge.mentions(text)
+        hits = in_scope(hits, mentions)
         bar = knowledge.answer_confidence
         cautious = self._cautious(ctx)
         if cautious:
@@ -539,6 +541,7 @@ class DialogueEngine:
         products: set[str] = set()
         codes: set[str] = set()
         unknown: set[str] = set()
+        kinds: set[str] = set()
         kept = []
         for clause, negated in reader.clauses(ctx.inbound.text) or [(ctx.inbound.text, False)]:
             if negated:
@@ -548,12 +551,13 @@ class DialogueEngine:
             products |= found.products
             codes |= found.codes
             unknown |= found.unknown_codes
+            kinds |= found.kinds
         if not products and len(kept) > 1:
             # The words of a name and the code may stand in different clauses ("部储能机…，出A205").
             products = set(self.knowledge.mentions(", ".join(kept)).products)
         if not products:
             products = set(ctx.frame.products)
-        return Mentions(frozenset(products), frozenset(codes), frozenset(unknown))
+        return Mentions(frozenset(products), frozenset(codes), frozenset(unknown), frozenset(kinds))
 
     async def _reports_a_fault(self, ctx: _Context, route: str) -> bool:
         """Whether a complaint or a status request only the NLU reads, and not surely, is a
@@ -581,8 +585,8 @@ class DialogueEngine:
         reader = self.frame_reader()
         text = ctx.inbound.text
         query = reader.search_text(text)
-        hits = await self._search(ctx, query)
         mentions = self._message_mentions(ctx)
+        hits = in_scope(await self._search(ctx, query), mentions)
         decision = self._sole_suggestion(ctx, self._decide(ctx, hits, query, mentions), hits)
         if await self._a_guess(ctx, decision, hits, query, mentions):
             decision = KbDecision("fallback")

@@ -290,6 +290,7 @@ def _named(
         products=products,
         codes=frozenset(found.codes),
         unknown_codes=frozenset(found.unknown_codes),
+        kinds=frozenset() if products else words.of_kind(text),
     )
 
 

@@ -105,6 +105,18 @@ class ProductNames:
         }
         return frozenset(pointed) if len(pointed) == 1 else frozenset()
 
+    def of_kind(self, text: str) -> frozenset[str]:
+        """The products whose kind of equipment `text` names ("激光机" → both laser cutters),
+        when that is not every product: the line(s) the customer speaks of, without a model."""
+        folded = normalize(text)
+        specs = _specs(folded)
+        named = frozenset(
+            product_id
+            for product_id, kinds in self._kinds.items()
+            if any(_said(folded, specs, kind) for kind in kinds)
+        )
+        return named if len(named) < len(self._texts) else frozenset()
+
     def _words_of(self, text: str) -> set[str]:
         """jieba words and each run's last three characters (the kind: 电池包), English words,
         and ratings ("50kw")."""

@@ -150,6 +150,16 @@ def _compatible(candidate: Candidate, mentions: Mentions) -> bool:
     return True
 
 
+def in_scope(hits: list[Candidate], mentions: Mentions) -> list[Candidate]:
+    """The hits without the FAQs of products other than those the customer names, by model or
+    by kind: an FAQ of some products (its file's line, or its own `products`) is about them
+    alone ("买了你们的激光机，有没有人来教我们操作": not the moulding line's training course)."""
+    named = mentions.products or mentions.kinds
+    if not named:
+        return hits
+    return [h for h in hits if h.type != "faq" or not h.products or named & set(h.products)]
+
+
 def decide(
     hits: list[Candidate],
     mentions: Mentions,

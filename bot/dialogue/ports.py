@@ -63,6 +63,8 @@ class Mentions:
     products: frozenset[str] = frozenset()
     codes: frozenset[str] = frozenset()
     unknown_codes: frozenset[str] = frozenset()
+    # The products a kind of equipment names ("激光机": every laser cutter), no model named.
+    kinds: frozenset[str] = frozenset()
 
 
 class Knowledge(Protocol):

@@ -229,3 +229,53 @@ async def test_a_reply_that_cannot_read_the_code_is_asked_what_it_sees(say: Say)
     assert "E30" in (await say("PW-3 过高", sender="i")).texts[0]
     second = await say("面板看不清楚", sender="i")
     assert second.action == "clarify" and "PW-3" in second.texts[0]
+
+
+def test_a_kind_of_equipment_names_every_product_of_that_kind() -> None:
+    """ "蒸汽锅炉" is both boilers' kind: it names no one model, but says which products the
+    customer speaks of; a text naming no kind, or every product's, says nothing."""
+    names = _names()
+    assert names.of_kind("蒸汽锅炉的操作培训怎么报名") == {"PW-3", "PW-9"}
+    assert names.of_kind("除氧器要多久保养一次") == {"SF-1"}
+    assert names.of_kind("设备坏了") == frozenset()
+    assert names.of_kind("蒸汽锅炉和除氧器都要保养") == frozenset()
+
+
+LASERS = """
+version: 1
+products:
+  - {id: LZ-30, name: {zh: LZ-30 光纤激光切割机, en: LZ-30 fiber laser cutter}, line: lasers}
+  - {id: LZ-60, name: {zh: LZ-60 大幅面激光切割机, en: LZ-60 large laser cutter}, line: lasers}
+faqs:
+  - id: FAQ-LZ-training
+    questions: {zh: [激光切割机培训课程], en: [laser cutter training course]}
+    answer: {zh: 激光切割机验收时免费培训一天。, en: One day of training at handover.}
+    category: training
+"""
+
+
+async def test_an_faq_of_another_line_does_not_answer_a_kind_named(
+    tmp_path: Path, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A KB of two files: the boilers' training FAQ is worded just like the customer's
+    question, but the customer speaks of the laser: the boilers' FAQ is about boilers alone."""
+    kb = yaml.safe_load(KB_FILE.read_text(encoding="utf-8"))
+    kb["faqs"].append(
+        {
+            "id": "FAQ-boiler-training",
+            "questions": {"zh": ["有没有人来教我们操作"], "en": ["do you train our operators"]},
+            "answer": {"zh": "司炉工培训每季度一期。", "en": "Courses run quarterly."},
+            "category": "training",
+        }
+    )
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "boilers.yaml").write_text(yaml.safe_dump(kb, allow_unicode=True), "utf-8")
+    (folder / "lasers.yaml").write_text(LASERS, "utf-8")
+    knowledge = open_folder(folder, tmp_path / "index")
+    say = saying(engine(knowledge), sessions)
+    asked = await say("买了你们的激光切割机，有没有人来教我们操作")
+    assert not asked.kb_hits or asked.kb_hits[0].id != "FAQ-boiler-training"
+    assert "FAQ-boiler-training" not in {hit.id for hit in asked.kb_hits}
+    boilers = await say("蒸汽锅炉有没有人来教我们操作", sender="bob")
+    assert boilers.action == "answer" and boilers.kb_hits[0].id == "FAQ-boiler-training"
