@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from typing import Any
@@ -40,6 +40,8 @@ from bot.dialogue.policy import (
     decide_by_category,
     decide_by_code,
     decide_by_faq_lead,
+    faq_for_line,
+    for_some_lines,
     in_scope,
     in_suggestion_band,
     only_the_model,
@@ -761,7 +763,7 @@ class DialogueEngine:
     async def _ask_missing(self, ctx: _Context, hits: list[Candidate]) -> Answer:
         """No answer yet: ask for what the frame lacks (which equipment, then which code or
         what the customer sees), once each; then admit it."""
-        frame, state = ctx.frame, ctx.state
+        frame = ctx.frame
         if self._reads_as(ctx, self.texts.no_question_intents):  # prices, off-topic
             # No question about the equipment; an FAQ in the middle band is still offered to
             # what the NLU takes for off-topic ("买农机的补贴咋弄"), never to a price question.
@@ -784,17 +786,44 @@ class DialogueEngine:
         suggestions = self._suggestions(ctx, hits)
         if suggestions:
             return self._offer(ctx, suggestions)
-        lines = self._lines(ctx)
-        if not (frame.products or frame.codes) and len(lines) >= 2 and "product" not in frame.asked:
-            frame.asked.append("product")
-            state.stage, state.clarify_facet = CLARIFY, "frame_product"
-            state.options = [{"label": label, "products": ids} for label, ids in lines]
-            listed = " ".join(f"{n}. {label}" for n, (label, _) in enumerate(lines, 1))
-            reply = self._say(ctx, "clarify_frame_product", options=listed)
-            return self._turn(ctx, "clarify", [reply])
+        if self._may_ask_product(ctx):
+            return self._ask_product(ctx)
         if asks_code:
             return self._ask_code(ctx)
         return await self._fallback(ctx, hits)
+
+    def _may_ask_product(self, ctx: _Context) -> bool:
+        """Which equipment is not known, not asked yet, and the KB has more than one line."""
+        frame = ctx.frame
+        if frame.products or frame.codes or "product" in frame.asked:
+            return False
+        return len(self._lines(ctx)) >= 2
+
+    def _which_line(self, ctx: _Context, item: Candidate, hits: list[Candidate]) -> bool:
+        """The answer found is one line's FAQ, another line's (or every line's) competes, and
+        the customer has not said which equipment (`for_some_lines`)."""
+        if not self._may_ask_product(ctx):
+            return False
+        mentions = self._message_mentions(ctx)
+        return for_some_lines(item, hits, mentions, self.knowledge.threshold)
+
+    def _ask_product(self, ctx: _Context, hits: Sequence[Candidate] = ()) -> Answer:
+        """ "Which equipment?" with the KB's product lines as options; to a question each line
+        answers with its own FAQ (`for_some_lines`), each option carries its line's."""
+        lines = self._lines(ctx)
+        ctx.frame.asked.append("product")
+        state = ctx.state
+        state.stage, state.clarify_facet = CLARIFY, "frame_product"
+        state.options = []
+        for label, ids in lines:
+            option: dict[str, Any] = {"label": label, "products": ids}
+            item = faq_for_line(list(hits), ids, self.knowledge.threshold) if hits else None
+            if item is not None:
+                option["item"] = _candidate_json(item)
+            state.options.append(option)
+        listed = " ".join(f"{n}. {label}" for n, (label, _) in enumerate(lines, 1))
+        reply = self._say(ctx, "clarify_frame_product", options=listed)
+        return self._turn(ctx, "clarify", [reply])
 
     def _offer(self, ctx: _Context, suggestions: list[Candidate]) -> Answer:
         """ "Did you mean …?" with the middle band's items: close to an answer, not sure enough
@@ -901,6 +930,8 @@ class DialogueEngine:
         text = ctx.frame.query() or ctx.inbound.text
         decision, hits = await self._kb_decision(ctx)
         if decision.kind == "answer" and decision.item is not None:
+            if self._which_line(ctx, decision.item, hits):
+                return self._ask_product(ctx, hits)
             return self._answer(ctx, decision.item, hits)
         if decision.kind == "clarify":
             ctx.state.stage, ctx.state.query = CLARIFY, text

@@ -305,7 +305,8 @@ def _product_names(graph: KnowledgeGraph) -> ProductNames:
         texts[product.id] = own
         kinds[product.id] = kinds_of_equipment(own)
         models += [m for m in (product.id, *product.aliases) if not has_chinese(m)]
-    return ProductNames(texts, models, kinds, plain_words(), bot_chinese())
+    lines = {product.id: product.line or product.id for product in graph.products.values()}
+    return ProductNames(texts, models, kinds, plain_words(), bot_chinese(), lines)
 
 
 def _candidate(graph: KnowledgeGraph, hit: Hit) -> Candidate:

@@ -33,6 +33,8 @@ _SPEC = re.compile(
 # and the digit runs of a product's own texts.
 _NUMBER = re.compile(r"(?<![a-z0-9.])(\d{2,})(?![0-9.])")
 _DIGITS = re.compile(r"\d{2,}")
+# A number in words or digits: "二十层" says a size, which a customer's "二十分钟" also says.
+_NUMERAL = re.compile(r"[\d一二三四五六七八九十百千万两]")
 # One spelling per unit, so that a rating matches however it is written ("18公升", "18L").
 _UNITS = {"公升": "升", "l": "升", "lt": "升", "ltr": "升", "千瓦": "kw", "t": "吨"}
 # The endings that make a word a machine: Chinese writes one kind with either ("净水机", "净水器").
@@ -51,11 +53,13 @@ class ProductNames:
         kinds: Mapping[str, Iterable[str]],
         plain: frozenset[str] = frozenset(),
         common: str = "",
+        lines: Mapping[str, str] | None = None,
     ) -> None:
         """`texts`: each product's names, aliases and line; `models`: every model number and
         alias written in Latin letters (matched elsewhere, left out here); `kinds`: each
         product's kinds of equipment (`frame.kinds_of_equipment`); `plain`: English words and
-        `common`: Chinese text that name no product (the bot's own data)."""
+        `common`: Chinese text that name no product (the bot's own data); `lines`: each
+        product's line."""
         ordered = sorted({normalize(m) for m in models if m}, key=len, reverse=True)
         self._plain = plain
         self._texts: dict[str, str] = {}
@@ -70,6 +74,21 @@ class ProductNames:
         self._kinds = {
             pid: {k for k in map(normalize, found) if _a_kind(k, plain, common)}
             for pid, found in kinds.items()
+        }
+        # The words of a product's texts no product of another line uses ("combi", "激光").
+        line_of = dict(lines or {})
+        self._line_words = {
+            pid: {
+                word
+                for word in words
+                if not _NUMERAL.search(word)
+                and not any(
+                    _shares(self._texts[other], word)
+                    for other in self._texts
+                    if line_of.get(other, other) != line_of.get(pid, pid)
+                )
+            }
+            for pid, words in self._words.items()
         }
         # Against every product a rating counts too ("12kW那台"): a fault's words have none.
         self._kinds_and_ratings = {
@@ -106,14 +125,16 @@ class ProductNames:
         return frozenset(pointed) if len(pointed) == 1 else frozenset()
 
     def of_kind(self, text: str) -> frozenset[str]:
-        """The products whose kind of equipment `text` names ("激光机" → both laser cutters),
-        when that is not every product: the line(s) the customer speaks of, without a model."""
+        """The products whose kind of equipment or whose line's own words `text` says ("激光机",
+        "the combi": every product of that line), when that is not every product: the line(s)
+        the customer speaks of, without a model."""
         folded = normalize(text)
         specs = _specs(folded)
         named = frozenset(
             product_id
-            for product_id, kinds in self._kinds.items()
-            if any(_said(folded, specs, kind) for kind in kinds)
+            for product_id in self._texts
+            for own in [self._kinds.get(product_id, set()) | self._line_words[product_id]]
+            if any(_said(folded, specs, word) for word in own)
         )
         return named if len(named) < len(self._texts) else frozenset()
 

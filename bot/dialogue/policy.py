@@ -4,7 +4,7 @@ search allows the bot to do with it (answer, ask which model or code, or admit i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,6 +158,32 @@ def in_scope(hits: list[Candidate], mentions: Mentions) -> list[Candidate]:
     if not named:
         return hits
     return [h for h in hits if h.type != "faq" or not h.products or named & set(h.products)]
+
+
+def for_some_lines(
+    item: Candidate, hits: list[Candidate], mentions: Mentions, threshold: float
+) -> bool:
+    """Nothing names the equipment, the answer found is an FAQ of some products, and an FAQ
+    for every product is over the search's bar too: which equipment it is decides between
+    them ("is your support open on Sundays?": one line's hotline, or the company's)."""
+    if mentions.products or mentions.kinds or item.type != "faq" or not item.products:
+        return False
+    return any(
+        h.type == "faq" and h.id != item.id and h.score >= threshold and not h.products
+        for h in hits
+    )
+
+
+def faq_for_line(
+    hits: list[Candidate], products: Iterable[str], threshold: float
+) -> Candidate | None:
+    """The answer for a customer of the line of `products` once they say it (`for_some_lines`):
+    the best FAQ over the bar of that line's products, else of every product."""
+    own = set(products)
+    faqs = [h for h in hits if h.type == "faq" and h.score >= threshold]
+    return next((h for h in faqs if own & set(h.products)), None) or next(
+        (h for h in faqs if not h.products), None
+    )
 
 
 def decide(

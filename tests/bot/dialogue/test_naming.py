@@ -241,6 +241,22 @@ def test_a_kind_of_equipment_names_every_product_of_that_kind() -> None:
     assert names.of_kind("蒸汽锅炉和除氧器都要保养") == frozenset()
 
 
+def test_a_word_only_one_lines_names_use_names_that_line() -> None:
+    """ "deaerator" alone is no kind (English needs two words), but only the water treatment
+    line's names use it; "steam" both lines' texts use ("steam boilers", a deaerator's steam)
+    names neither."""
+    texts = {
+        "PW-3": ["PW-3 vertical steam boiler", "steam boilers"],
+        "PW-9": ["PW-9 horizontal steam boiler", "steam boilers"],
+        "SF-1": ["SF-1 steam deaerator", "water treatment"],
+    }
+    lines = {"PW-3": "steam boilers", "PW-9": "steam boilers", "SF-1": "water treatment"}
+    names = ProductNames(texts, list(texts), {}, lines=lines)
+    assert names.of_kind("is the deaerator covered by warranty") == {"SF-1"}
+    assert names.of_kind("how often should the boiler be serviced") == {"PW-3", "PW-9"}
+    assert names.of_kind("steam leaks everywhere") == frozenset()
+
+
 LASERS = """
 version: 1
 products:
@@ -279,3 +295,37 @@ async def test_an_faq_of_another_line_does_not_answer_a_kind_named(
     assert "FAQ-boiler-training" not in {hit.id for hit in asked.kb_hits}
     boilers = await say("蒸汽锅炉有没有人来教我们操作", sender="bob")
     assert boilers.action == "answer" and boilers.kb_hits[0].id == "FAQ-boiler-training"
+
+
+async def test_one_lines_faq_beside_the_companys_asks_which_equipment(
+    tmp_path: Path, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The boilers have a hotline of their own, the company one for everything: asked with no
+    equipment named, the bot asks which equipment, and each line gets its own answer."""
+    kb = yaml.safe_load(KB_FILE.read_text(encoding="utf-8"))
+    hours = {"zh": "锅炉热线周日也有人值班。", "en": "The boiler hotline is staffed on Sundays."}
+    kb["faqs"] += [
+        {
+            "id": "FAQ-boiler-hotline",
+            "questions": {"en": ["is the support hotline open on Sundays"]},
+            "answer": hours,
+            "category": "other",
+            "products": ["PW-3", "PW-9"],
+        },
+        {
+            "id": "FAQ-service-hours",
+            "questions": {"en": ["what are your support hours"]},
+            "answer": {"zh": "客服每天 8:00–20:00。", "en": "Support works 8:00 to 20:00."},
+            "category": "consulting",
+        },
+    ]
+    path = tmp_path / "kb.yaml"
+    path.write_text(yaml.safe_dump(kb, allow_unicode=True), encoding="utf-8")
+    say = saying(engine(open_folder(path, tmp_path / "index")), sessions)
+    asked = await say("is your support open on Sundays?")
+    assert asked.action == "clarify" and "deaerator" in asked.replies[0].text
+    boilers = await say("1")
+    assert boilers.action == "answer" and boilers.kb_hits[0].id == "FAQ-boiler-hotline"
+    await say("is your support open on Sundays?", sender="bob")
+    deaerator = await say("deaerator", sender="bob")
+    assert deaerator.action == "answer" and deaerator.kb_hits[0].id == "FAQ-service-hours"
