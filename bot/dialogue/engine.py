@@ -696,6 +696,18 @@ class DialogueEngine:
                 text = re.sub(r"[\s\-_.]?".join(runs), " ", text, flags=re.IGNORECASE)
         return " ".join(text.split())
 
+    def _asks_to_buy(self, ctx: _Context) -> bool:
+        """Whether we sell a machine, or buying one (dialogue.yml `sales_question`: "你们的注塑机
+        有卖吗"): for sales, not the after-sales knowledge base. Not about parts (`sales_parts`,
+        or a component the KB names: "想买几个空滤")."""
+        text = ctx.inbound.text
+        if not _phrase(self.texts, "sales_question", text):
+            return False
+        if _phrase(self.texts, "sales_parts", text):
+            return False
+        folded = fold(text)
+        return not any(len(w) >= 2 and fold(w) in folded for w in self.knowledge.part_words())
+
     def _not_ours(self, ctx: _Context) -> bool:
         """Another maker's equipment, or a model we do not make ("ND-300M"): kept in the frame,
         so that the code the next message reads out is not answered with ours."""
@@ -927,6 +939,8 @@ class DialogueEngine:
             self._read_frame(ctx)
         if self._not_ours(ctx):
             return self._turn(ctx, "fallback", [self._say(ctx, "not_ours")])
+        if self._asks_to_buy(ctx):
+            return self._turn(ctx, "fallback", [self._say(ctx, "sales_question")])
         text = ctx.frame.query() or ctx.inbound.text
         decision, hits = await self._kb_decision(ctx)
         if decision.kind == "answer" and decision.item is not None:

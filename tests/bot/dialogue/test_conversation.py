@@ -328,6 +328,17 @@ async def test_another_makers_product_is_not_answered_with_ours(say: Say) -> Non
     assert "人工" in turn.texts[0]
 
 
+async def test_whether_we_sell_a_machine_is_for_sales_not_the_knowledge_base(say: Say) -> None:
+    """Buying a machine is no after-sales question: no item of the model named answers it, and
+    the customer learns where to go. Buying parts stays an after-sales question."""
+    turn = await say("你们的AC-500有卖吗")
+    assert turn.action == "fallback" and "销售" in turn.texts[0]
+    turn = await say("we want to buy a new AC-300, who do I talk to", sender="bob")
+    assert turn.action == "fallback" and "sales" in turn.texts[0]
+    turn = await say("do you sell spare parts for the AC-300", sender="carol")
+    assert "sales" not in turn.texts[0]
+
+
 async def test_a_household_appliance_showing_our_code_is_not_answered_with_ours(
     say: Say,
 ) -> None:
