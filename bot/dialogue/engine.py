@@ -776,6 +776,9 @@ class DialogueEngine:
         """No answer yet: ask for what the frame lacks (which equipment, then which code or
         what the customer sees), once each; then admit it."""
         frame = ctx.frame
+        again = self._offered_again(ctx, hits)
+        if again is not None:
+            return self._answer(ctx, again, hits)
         if self._reads_as(ctx, self.texts.no_question_intents):  # prices, off-topic
             # No question about the equipment; an FAQ in the middle band is still offered to
             # what the NLU takes for off-topic ("买农机的补贴咋弄"), never to a price question.
@@ -837,9 +840,22 @@ class DialogueEngine:
         reply = self._say(ctx, "clarify_frame_product", options=listed)
         return self._turn(ctx, "clarify", [reply])
 
+    def _offered_again(self, ctx: _Context, hits: list[Candidate]) -> Candidate | None:
+        """We offered items ("did you mean …?"), the customer answered with more words instead
+        of a pick ("是不是 web guide 的问题"), and with them the search puts the first item offered
+        first again, in the middle band: that is the one meant."""
+        frame = ctx.frame
+        if "items" not in frame.asked or not frame.offered or not hits:
+            return None
+        top = hits[0]
+        if top.id != frame.offered[0] or (top.confidence or 0.0) < self.texts.suggest_confidence:
+            return None
+        return top
+
     def _offer(self, ctx: _Context, suggestions: list[Candidate]) -> Answer:
         """ "Did you mean …?" with the middle band's items: close to an answer, not sure enough
         to give it."""
+        ctx.frame.offered = [c.id for c in suggestions]
         state = ctx.state
         state.stage, state.clarify_facet = CLARIFY, "items"
         state.options = [

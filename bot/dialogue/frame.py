@@ -78,6 +78,7 @@ class Frame:
     texts: list[str] = field(default_factory=list)
     tried: list[str] = field(default_factory=list)
     suggested: list[str] = field(default_factory=list)
+    offered: list[str] = field(default_factory=list)  # the last "did you mean" items
     serial: str | None = None
     site: str | None = None
     other_maker: str | None = None

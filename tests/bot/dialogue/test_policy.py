@@ -331,6 +331,8 @@ def test_a_reply_naming_a_code_no_candidate_has_picks_none() -> None:
         "what's the procedure if I want to file a complaint about a service visit",
         "想投訴你哋個師傅，有咩渠道？",
         "who do I contact to file a formal complaint about the service?",
+        "how do I lodge a complaint about a late service visit",
+        "not angry, just want to know the proper channel for feedback on your engineer",
     ],
 )
 def test_asking_how_to_complain_is_a_question(text: str) -> None:
