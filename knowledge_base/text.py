@@ -223,6 +223,16 @@ def search_form(text: str) -> str:
     return _with_service_words(to_mandarin(text))
 
 
+@lru_cache(maxsize=8192)
+def services_named(text: str) -> frozenset[str]:
+    """The after-sales services a text names (dialect.yml `service_words`: "热线周六上班吗" →
+    hotline), read in its Mandarin form."""
+    mandarin = to_mandarin(text)
+    return frozenset(
+        words for words, patterns in _service_words() if any(p.search(mandarin) for p in patterns)
+    )
+
+
 def _with_service_words(text: str) -> str:
     lowered = text.lower()
     added = [

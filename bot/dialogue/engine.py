@@ -67,7 +67,7 @@ from bot.media.replies import with_photo
 from core.assets import ALARM_STAGE, ALARM_TICKET, AlarmFollowUp, UnitLookup
 from core.messages import Answer, Entity, InboundMessage, Intent, KbHit, Reply
 from knowledge_base.retrieval import says_no_alarm
-from knowledge_base.text import has_chinese, to_mandarin
+from knowledge_base.text import has_chinese, services_named, to_mandarin
 
 # The customers' clock when the service names none (AFTERSALES_CUSTOMER_TIMEZONE).
 DEFAULT_CUSTOMER_ZONE = "Asia/Shanghai"
@@ -425,6 +425,7 @@ class DialogueEngine:
                     hits, mentions, self._asked_category(ctx), self._category_floor(ctx, hits)
                 )
                 or self._decide_by_faq_lead(ctx, hits, mentions)
+                or self._decide_by_service(ctx, hits, mentions)
             )
             if settled is not None:
                 return settled
@@ -447,6 +448,21 @@ class DialogueEngine:
             return None
         threshold = self.knowledge.threshold
         return decide_by_faq_lead(hits, mentions, threshold, texts.faq_lead, texts.faq_lead_floor)
+
+    def _decide_by_service(
+        self, ctx: _Context, hits: list[Candidate], mentions: Mentions
+    ) -> KbDecision | None:
+        """The message names an after-sales service (the hotline, the warranty …; dialect.yml
+        `service_words`) and the best hit is an FAQ whose question names the same one, ahead of
+        the next hit by `faq_lead`: the two readings agree ("你们热线周六上班吗", the hotline FAQ
+        under the score bar)."""
+        top = hits[0] if hits else None
+        if top is None or top.type != "faq" or lead_of(hits) < self.texts.faq_lead:
+            return None
+        asked = services_named(ctx.inbound.text)
+        if asked and asked & services_named(top.title or "") and _fits(top, mentions):
+            return KbDecision("answer", item=top)
+        return None
 
     def _sure_fault(self, item: Candidate, hits: list[Candidate]) -> bool:
         """`item` is the best hit, a fault the search picks surely (dialogue.yml
