@@ -460,7 +460,7 @@ class DialogueEngine:
         if top is None or top.type != "faq" or lead_of(hits) < self.texts.faq_lead:
             return None
         asked = services_named(ctx.inbound.text)
-        if asked and asked & services_named(top.title or "") and _fits(top, mentions):
+        if asked and asked & self.knowledge.faq_services(top.id) and _fits(top, mentions):
             return KbDecision("answer", item=top)
         return None
 

@@ -32,7 +32,7 @@ from knowledge_base.retrieval import (
 )
 from knowledge_base.search import PRODUCT_CONFLICT_PENALTY, Hit
 from knowledge_base.service import KnowledgeService
-from knowledge_base.text import CodeMatcher, has_chinese
+from knowledge_base.text import CodeMatcher, has_chinese, services_named
 
 # How much deeper than `k` a search looks for items carrying a code the text names.
 CODE_RECALL = 4
@@ -195,6 +195,13 @@ class ServiceKnowledge:
 
     def uses_word(self, word: str) -> bool:
         return uses_word(self.service.index, word)
+
+    def faq_services(self, faq_id: str) -> frozenset[str]:
+        faq = self.service.graph.get("faqs", faq_id)
+        if faq is None:
+            return frozenset()
+        questions = [q for texts in lists_by_lang(faq.questions).values() for q in texts]
+        return frozenset().union(*(services_named(q) for q in questions))
 
     def product_lines(self, lang: str) -> list[tuple[str, list[str]]]:
         """The product lines as (a name to show, their product ids), in the KB's order; a line's

@@ -109,6 +109,10 @@ class Knowledge(Protocol):
         """Whether the knowledge base's own texts use this word (its search vocabulary)."""
         ...
 
+    def faq_services(self, faq_id: str) -> frozenset[str]:
+        """The after-sales services an FAQ's questions name (the hotline, the warranty …)."""
+        ...
+
 
 @dataclass
 class TicketRequest:

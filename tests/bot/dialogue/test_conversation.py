@@ -597,3 +597,10 @@ async def test_a_service_named_by_the_message_and_the_faq_leading_is_answered(
     turn = await say("你们热线周六上班吗")
     assert (turn.action, turn.kb_hits[0].id) == ("answer", "FAQ-TR-hotline")
     assert (await say("周六上班吗", sender="bob")).action != "answer"
+
+
+async def test_the_hours_of_the_service_are_the_hotlines(say: Say) -> None:
+    """The FAQ asks "客服工作时间" and "what are your service hours"; the customer asks whether
+    the hotline works on Saturdays. Service hours are the hotline's: the readings agree."""
+    turn = await say("你们热线周六有人接吗")
+    assert (turn.action, turn.kb_hits[0].id) == ("answer", "FAQ-hours")
