@@ -528,6 +528,18 @@ def test_the_frame_is_searched_without_the_opener_of_each_text(knowledge: Servic
     assert reader.frame_query(frame) == "AC-300 保养周期"
 
 
+class _MiddleBandWarranty(ServiceKnowledge):
+    """The test KB, whose search finds the warranty FAQ in the middle band, a little ahead of
+    the hours FAQ (less than `faq_lead`: no reading settles it on its own)."""
+
+    def search(self, text: str, lang: str, k: int) -> list[Candidate]:
+        top = self.threshold + 0.05
+        return [
+            Candidate("FAQ-warranty", "faq", top, title="保修期多久", confidence=0.5),
+            Candidate("FAQ-hours", "faq", top - 0.05, title="客服工作时间", confidence=0.2),
+        ]
+
+
 @pytest.mark.parametrize(
     ("intent", "action"), [("out_of_scope", "clarify"), ("price_inquiry", "fallback")]
 )
@@ -539,7 +551,8 @@ async def test_an_faq_in_the_middle_band_is_offered_to_an_off_topic_reading_not_
 ) -> None:
     """ "买农机的补贴咋弄" read as off-topic: no question about the equipment, but the FAQ the
     search nearly answers is offered ("did you mean …?"); to a price question it is not."""
-    say = saying(engine(knowledge, FixedIntent(intent, 0.9)), sessions)
+    middle = _MiddleBandWarranty(knowledge.service)
+    say = saying(engine(middle, FixedIntent(intent, 0.9)), sessions)
     turn = await say("坏了免费修到什么时候")
     assert turn.action == action
     if action == "clarify":
