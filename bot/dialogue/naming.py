@@ -75,21 +75,21 @@ class ProductNames:
             pid: {k for k in map(normalize, found) if _a_kind(k, plain, common)}
             for pid, found in kinds.items()
         }
-        # The words of a product's texts no product of another line uses ("combi", "激光").
-        line_of = dict(lines or {})
-        self._line_words = {
-            pid: {
-                word
-                for word in words
-                if not _NUMERAL.search(word)
-                and not any(
-                    _shares(self._texts[other], word)
-                    for other in self._texts
-                    if line_of.get(other, other) != line_of.get(pid, pid)
-                )
-            }
-            for pid, words in self._words.items()
-        }
+        # The words of a product's texts no product of another line uses ("combi", "激光"):
+        # each line's words are looked for once in the texts of every other line together.
+        line_of = {pid: (lines or {}).get(pid, pid) for pid in self._texts}
+        by_line: dict[str, list[str]] = {}
+        for pid, line in line_of.items():
+            by_line.setdefault(line, []).append(pid)
+        self._line_words: dict[str, set[str]] = {}
+        for line, pids in by_line.items():
+            others = " | ".join(t for pid, t in self._texts.items() if line_of[pid] != line)
+            for pid in pids:
+                self._line_words[pid] = {
+                    word
+                    for word in self._words[pid]
+                    if not _NUMERAL.search(word) and not _shares(others, word)
+                }
         # Against every product a rating counts too ("12kW那台"): a fault's words have none.
         self._kinds_and_ratings = {
             pid: self._kinds.get(pid, set()) | _specs(text) for pid, text in self._texts.items()
