@@ -227,21 +227,20 @@ def search_form(text: str) -> str:
 def services_named(text: str) -> frozenset[str]:
     """The after-sales services a text names (dialect.yml `service_words`: "热线周六上班吗" →
     hotline), read in its Mandarin form."""
-    mandarin = to_mandarin(text)
-    return frozenset(
+    return frozenset(_services_in(to_mandarin(text)))
+
+
+def _services_in(mandarin: str) -> list[str]:
+    """The `service_words` keys ("hotline 热线") whose patterns a Mandarin text matches, in the
+    file's order."""
+    return [
         words for words, patterns in _service_words() if any(p.search(mandarin) for p in patterns)
-    )
+    ]
 
 
 def _with_service_words(text: str) -> str:
     lowered = text.lower()
-    added = [
-        word
-        for words, patterns in _service_words()
-        if any(p.search(text) for p in patterns)
-        for word in words.split()
-        if word not in lowered
-    ]
+    added = [word for words in _services_in(text) for word in words.split() if word not in lowered]
     return " ".join([text, *added]) if added else text
 
 

@@ -90,6 +90,10 @@ class ProductNames:
                     for word in self._words[pid]
                     if not _NUMERAL.search(word) and not _shares(others, word)
                 }
+        # What says a product's line without its model: its kinds and its line's own words.
+        self._kind_words = {
+            pid: self._kinds.get(pid, set()) | self._line_words[pid] for pid in self._texts
+        }
         # Against every product a rating counts too ("12kW那台"): a fault's words have none.
         self._kinds_and_ratings = {
             pid: self._kinds.get(pid, set()) | _specs(text) for pid, text in self._texts.items()
@@ -132,9 +136,8 @@ class ProductNames:
         specs = _specs(folded)
         named = frozenset(
             product_id
-            for product_id in self._texts
-            for own in [self._kinds.get(product_id, set()) | self._line_words[product_id]]
-            if any(_said(folded, specs, word) for word in own)
+            for product_id, words in self._kind_words.items()
+            if any(_said(folded, specs, word) for word in words)
         )
         return named if len(named) < len(self._texts) else frozenset()
 
