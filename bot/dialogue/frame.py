@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import jieba
+import jieba.posseg
 import yaml
 
 from bot.dialogue.ports import Mentions
@@ -47,6 +48,17 @@ _SERIES_MODEL = re.compile(
 # equipment it names: a space, 的, a measure word ("Speed Queen部乾衣機", "Wittmann的水温机").
 _NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z][a-z]{2,}|[A-Z]{4,})(?![A-Za-z0-9])")
 _MEASURE = re.compile(r"\s*的?\s*[部台个架套款只]?\s*")
+# What may stand between a Chinese maker's name and the kind ("海容的冰柜", "力健部跑步机").
+# Not glued to Latin letters or digits: "用RO水入蒸焗炉" names water, not a maker.
+_CJK_BEFORE_KIND = re.compile(
+    r"(?<![A-Za-z0-9])([\u3400-\u9fff]+?)(?:的|牌|品牌)?(?:[这那呢嗰]?[部台个架套款只])?$"
+)
+# A word jieba's dictionary counts this often or more is everyday Chinese, not a maker's name
+# (健身房 113, 会所 39; the makers on the read sets: 英派斯 3, 康明斯 12, 海天 38, or none).
+MAKER_MAX_FREQ = 40
+# jieba's parts of speech a maker's name is never given: verbs, numbers, measure words,
+# pronouns, adverbs, prepositions, directions, times, particles ("要装", "四台", "上次").
+_NOT_A_NAME = ("v", "m", "q", "r", "d", "p", "f", "t", "u", "c", "y", "e", "o", "s")
 # A model number in one of our names: letters, then digits ("TS-800 自动转换开关" → TS-800), or
 # one digit with a letter after it ("HB-5H 混合逆变器"; not "Type 2", a kind of plug).
 _MODEL_NUMBER = re.compile(
@@ -169,6 +181,8 @@ class FrameReader:
         self._own_names = sorted((n for n in names if len(n) >= 2), key=len, reverse=True)
         self._known = known or (lambda _word: True)
         self._plain = plain_words(data)
+        self._not_maker_endings = tuple(str(c) for c in data.get("not_maker_endings") or [])
+        self._cjk_kinds = sorted((k for k in self._kinds if _CJK.search(k)), key=len, reverse=True)
         self._units = [fold(str(w)) for w in _flat(data.get("equipment_words"))]
 
     # --- reading a message ---------------------------------------------------------------
@@ -331,8 +345,39 @@ class FrameReader:
     def _unlisted_maker(self, text: str) -> str | None:
         """A maker no list names: a word that neither the knowledge base (`known`, its search
         vocabulary) nor the bot's own data uses, written just before a kind of equipment the
-        knowledge base names ("Girbau ironer", "our miele dryer", "Speed Queen部乾衣機"). Our
-        own brand is in the knowledge base's texts, so it is known."""
+        knowledge base names ("Girbau ironer", "our miele dryer", "Speed Queen部乾衣機", "海容的
+        冰柜"). Our own brand is in the knowledge base's texts, so it is known."""
+        return self._unlisted_latin_maker(text) or self._unlisted_chinese_maker(text)
+
+    def _unlisted_chinese_maker(self, text: str) -> str | None:
+        """The Chinese word just before the first kind of equipment the message names, when it
+        reads as a name (`_a_maker_name`)."""
+        folded = fold(to_mandarin(text))
+        for kind in self._cjk_kinds:
+            start = folded.find(kind)
+            if start < 0:
+                continue
+            before = _CJK_BEFORE_KIND.search(folded[:start])
+            if before is None:
+                return None
+            word, flag = list(jieba.posseg.cut(before.group(1)))[-1]
+            return word if self._a_maker_name(word, flag) else None
+        return None
+
+    def _a_maker_name(self, word: str, flag: str) -> bool:
+        """Two Chinese characters or more that jieba's dictionary hardly knows
+        (MAKER_MAX_FREQ), tagged as no verb, number or particle, used by neither the knowledge
+        base nor the bot, not ending like a place or a type ("冻房", "手推式")."""
+        if len(word) < 2 or not all(_CJK.match(c) for c in word):
+            return False
+        if flag.startswith(_NOT_A_NAME) or (jieba.dt.FREQ.get(word) or 0) >= MAKER_MAX_FREQ:
+            return False
+        if word.endswith(self._not_maker_endings) or word in bot_chinese():
+            return False
+        return not self._known(word)
+
+    def _unlisted_latin_maker(self, text: str) -> str | None:
+        """A Latin word that may be a maker's name (`_NAME`) just before a kind of equipment."""
         for match in _NAME.finditer(text):
             word = match.group(0)
             if word.lower() in self._plain or self._known(word):

@@ -214,6 +214,26 @@ def test_a_maker_before_the_words_of_our_name_or_with_de_is_another_maker(
     assert reader.other_maker("AC-300的空压机报E05") is None
 
 
+def test_a_chinese_name_jieba_hardly_knows_before_the_kind_is_another_maker(
+    knowledge: ServiceKnowledge,
+) -> None:
+    """Chinese makers no list names: a word before a kind the KB names that jieba's dictionary
+    hardly knows, tagged as no verb or number, used by neither the KB nor the bot, and not
+    ending like a place or a type."""
+    reader = FrameReader(
+        DialogueTexts.load(), knowledge.mentions, knowledge.own_words(), known=knowledge.uses_word
+    )
+    assert reader.other_maker("凯瑞森螺杆空压机报E05") == "凯瑞森"
+    assert reader.other_maker("我们用的是凯瑞森的空压机，报E05") == "凯瑞森"
+    assert reader.other_maker("凱瑞森部空壓機出E05點算") == "凯瑞森"  # Cantonese, Traditional
+    assert reader.other_maker("新买的空压机报E05") is None  # a verb
+    assert reader.other_maker("车间那台空压机报E05") is None  # everyday Chinese
+    assert reader.other_maker("冻房空压机报E05") is None  # a place
+    assert reader.other_maker("手推式空压机有没有") is None  # a type
+    assert reader.other_maker("用RO水入空压机得唔得") is None  # glued to Latin letters
+    assert reader.other_maker("AC-300空压机报E05") is None
+
+
 def test_a_kind_of_equipment_the_kb_names_is_ours(knowledge: ServiceKnowledge) -> None:
     """An air conditioner is another maker's appliance for a compressor KB, but not for a KB
     whose product is called that only in an alias or its line."""
