@@ -608,6 +608,10 @@ class DialogueEngine:
         decision = self._sole_suggestion(ctx, self._decide(ctx, hits, query, mentions), hits)
         if await self._a_guess(ctx, decision, hits, query, mentions):
             decision = KbDecision("fallback")
+        if decision.kind == "fallback":
+            found = await self._decide_without_names(ctx, mentions)
+            if found is not None:
+                return found
         frame = ctx.frame
         # "AC-300" after "视镜里看不到油": the model alone picks one of its faults; what the
         # customer described is in the frame.
@@ -687,22 +691,81 @@ class DialogueEngine:
             return False
         if mentions.codes or says_no_alarm(text):
             return False
-        description = self._description(ctx)
-        if not description:
+        if not self._description(ctx):
             return True
         if not only_the_model(hits, mentions, self.knowledge.threshold):
             return False
-        found = await self._search(ctx, self.frame_reader().search_text(description))
+        found = await self._description_hits(ctx)
         top = found[0] if found else None
         if top is None or top.id != item.id:
             return True
         return (top.confidence or 0.0) < self.texts.suggest_confidence
 
+    async def _described(self, ctx: _Context, mentions: Mentions) -> list[Candidate]:
+        """The model's items that the customer's words without the model find, when the best
+        of them is in the middle band (dialogue.yml `suggest_confidence`): they said what they
+        see ("AL700 啲鐵落返去嗰陣砰一聲"), and asking for the code or what they see makes them
+        repeat it."""
+        if "items" in ctx.frame.asked:
+            return []
+        found = await self._description_hits(ctx)
+        fitting = [h for h in found if _fits(h, mentions)]
+        if not fitting or found[0].id != fitting[0].id:
+            return []
+        if (fitting[0].confidence or 0.0) < self.texts.suggest_confidence:
+            return []
+        floor = self.texts.suggest_confidence / 2
+        return [h for h in fitting[:3] if (h.confidence or 0.0) >= floor]
+
+    async def _description_hits(self, ctx: _Context) -> list[Candidate]:
+        """The search for the customer's words without the model (`_description`)."""
+        description = self._description(ctx)
+        if not description:
+            return []
+        return await self._search(ctx, self.frame_reader().search_text(description))
+
+    def _general_faq(self, ctx: _Context, hits: list[Candidate]) -> Candidate | None:
+        """The best hit when it is an FAQ for every product, ahead of the next hit by
+        `faq_lead`, and over the search's bar or of the category the NLU reads ("how often
+        should we lube the tredmill deck"): which equipment it is would not change the answer,
+        so it is offered rather than asked."""
+        top = hits[0] if hits else None
+        if "items" in ctx.frame.asked or top is None or top.type != "faq" or top.products:
+            return None
+        if lead_of(hits) < self.texts.faq_lead:
+            return None
+        if top.score < self.knowledge.threshold and top.category != self._asked_category(ctx):
+            return None
+        return top
+
+    async def _decide_without_names(
+        self, ctx: _Context, mentions: Mentions
+    ) -> tuple[KbDecision, list[Candidate]] | None:
+        """The message names a model and no code, and its words without the names answer it
+        ("新店要装一台KC-2020，电源要多大": the model's name ranks its faults above the
+        installation FAQ the rest of the words find). Not a price question: without the
+        model, "how much is a replacement battery for the EF25?" finds the battery's FAQ."""
+        text = ctx.inbound.text
+        if not self.knowledge.mentions(text).products or mentions.codes or self._cautious(ctx):
+            return None
+        words = self._without_names(text)
+        if not words:
+            return None
+        query = self.frame_reader().search_text(words)
+        hits = in_scope(await self._search(ctx, query), mentions)
+        decision = self._decide(ctx, hits, query, mentions)
+        if decision.kind != "answer" or decision.item is None or not _fits(decision.item, mentions):
+            return None
+        return decision, hits
+
     def _description(self, ctx: _Context) -> str:
         """The customer's words about the problem, without the model numbers and the names
         they named the equipment by ("液压折弯机" is a press brake's alias, not a symptom of its
         hydraulics)."""
-        text = " ".join(ctx.frame.texts) or ctx.inbound.text
+        return self._without_names(" ".join(ctx.frame.texts) or ctx.inbound.text)
+
+    def _without_names(self, text: str) -> str:
+        """`text` without the model numbers and the names of the equipment."""
         for alias in sorted(self.knowledge.own_words(), key=len, reverse=True):
             if len(alias) >= 2:
                 text = re.sub(re.escape(alias), " ", text, flags=re.IGNORECASE)
@@ -812,16 +875,25 @@ class DialogueEngine:
             and "code" not in frame.asked
         )
         model = Mentions(frozenset(frame.products))
-        if asks_code and only_the_model(hits, model, self.knowledge.threshold):
+        described = await self._described(ctx, model) if asks_code else []
+        if asks_code and not described and only_the_model(hits, model, self.knowledge.threshold):
             return self._ask_code(ctx)  # before "did you mean": the words picked none
         suggestions = self._suggestions(ctx, hits)
         if suggestions:
             return self._offer(ctx, suggestions)
         if self._may_ask_product(ctx):
-            return self._ask_product(ctx)
+            general = self._general_faq(ctx, hits)
+            return self._offer_new(ctx, [general]) if general else self._ask_product(ctx)
+        if described:
+            return self._offer_new(ctx, described)
         if asks_code:
             return self._ask_code(ctx)
         return await self._fallback(ctx, hits)
+
+    def _offer_new(self, ctx: _Context, items: list[Candidate]) -> Answer:
+        """ "Did you mean …?" with items found besides the middle band (`_suggestions`)."""
+        ctx.frame.asked.append("items")
+        return self._offer(ctx, items)
 
     def _may_ask_product(self, ctx: _Context) -> bool:
         """Which equipment is not known, not asked yet, and the KB has more than one line."""

@@ -22,6 +22,7 @@ from knowledge_base.text import (
     normalize,
     respelled,
     search_form,
+    services_named,
     to_mandarin,
     to_simplified,
     tokenize,
@@ -411,3 +412,16 @@ def test_the_nlus_mandarin_form_has_no_added_words() -> None:
     assert to_mandarin("what time does your service desk open") == (
         "what time does your service desk open"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("你们客服周末有人吗", {"hotline 热线"}),
+        ("你哋星期日有冇人", {"hotline 热线"}),
+        ("你们周末上门吗", set()),  # a visit, not the hotline's hours
+        ("周末的时候跑步机会自己停", set()),
+    ],
+)
+def test_who_answers_at_the_weekend_asks_the_hotline(text: str, named: set[str]) -> None:
+    assert services_named(text) == named
