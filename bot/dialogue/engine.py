@@ -883,7 +883,13 @@ class DialogueEngine:
             return self._offer(ctx, suggestions)
         if self._may_ask_product(ctx):
             general = self._general_faq(ctx, hits)
-            return self._offer_new(ctx, [general]) if general else self._ask_product(ctx)
+            if general is not None:
+                return self._offer_new(ctx, [general])
+            # "零食機唔收散紙": the kind of equipment says which products, and what the customer
+            # sees finds their items; "which equipment?" would ask what they just said.
+            kinds = self.knowledge.mentions(ctx.inbound.text).kinds
+            described = await self._described(ctx, Mentions(kinds)) if kinds else []
+            return self._offer_new(ctx, described) if described else self._ask_product(ctx)
         if described:
             return self._offer_new(ctx, described)
         if asks_code:

@@ -425,3 +425,9 @@ def test_the_nlus_mandarin_form_has_no_added_words() -> None:
 )
 def test_who_answers_at_the_weekend_asks_the_hotline(text: str, named: set[str]) -> None:
     assert services_named(text) == named
+
+
+def test_guaranteed_repair_and_a_move_name_their_services() -> None:
+    """包修 is the customer's word for the warranty; "a move of" books a relocation."""
+    assert services_named("跑步机电机坏了，还在包修期内吗") == {"warranty 保修"}
+    assert services_named("how far ahead do we book a move of the leg press") == {"relocation 移机"}

@@ -21,6 +21,11 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
 
 
 @pytest.fixture(scope="module")
+def vending(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
+    return open_folder(BENCH / "holdout16" / "kb.yaml", tmp_path_factory.mktemp("vending"))
+
+
+@pytest.fixture(scope="module")
 def fitness(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
     return open_folder(BENCH / "holdout30" / "kb.yaml", tmp_path_factory.mktemp("fitness"))
 
@@ -51,3 +56,13 @@ async def test_a_company_wide_faq_is_offered_instead_of_asking_which_equipment(
     answer = await say("how often should we lube the tredmill deck and check its cables")
     assert answer.action == "clarify"
     assert [hit.id for hit in answer.kb_hits] == ["FAQ-AF-maintenance"]
+
+
+async def test_a_kind_named_with_what_is_seen_is_offered_not_asked_which_equipment(
+    vending: ServiceKnowledge, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """ "零食機" is the snack machine's kind: "which equipment?" would ask what was just said."""
+    say = saying(engine(vending, FixedIntent("ask_fault", 0.66)), sessions)
+    answer = await say("零食機唔收散紙，啲硬幣一放入去即刻跌返出嚟")
+    assert answer.action == "clarify"
+    assert [hit.id for hit in answer.kb_hits][:1] == ["F-QM-QV640-E41"]

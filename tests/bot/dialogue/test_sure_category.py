@@ -111,6 +111,9 @@ async def test_asking_who_to_complain_to_is_answered_however_few_words_match(
         ("请问对你们服务不满意应该向哪个部门反映", "answer"),  # where to take it
         ("想投訴你哋個工程師，要搵邊個？", "answer"),
         ("你们的服务太差了，我要投诉", "handoff"),  # a complaint made: a person
+        ("请问对你们服务不满意的话可以通过什么渠道反映", "answer"),
+        ("上次来的师傅态度很差，我想反映一下，该找哪个部门", "answer"),
+        ("上次来的师傅态度很差", "handoff"),
     ],
 )
 async def test_asking_how_to_complain_is_answered_from_the_complaint_faq(
