@@ -290,14 +290,20 @@ def _named(
     name point to: among the products whose items carry the codes named, else among all."""
     found = matcher.find(text)
     products = frozenset(found.products)
+    kinds: frozenset[str] = frozenset()
     if not products:
         among = [p for code in sorted(found.codes) for p in by_code.get(code, [])]
         products = words.named(text, among or None)
+        kinds = words.of_kind(text)
+        if products and not among and words.lines_of(kinds) - words.lines_of(products):
+            # "激光机冷水机的水多久换一次": the words name one line's product and another line's
+            # kind; the chiller may be the laser's own. Both kinds are in scope, no model.
+            products, kinds = frozenset(), kinds | products
     return Mentions(
         products=products,
         codes=frozenset(found.codes),
         unknown_codes=frozenset(found.unknown_codes),
-        kinds=frozenset() if products else words.of_kind(text),
+        kinds=frozenset() if products else kinds,
     )
 
 

@@ -78,6 +78,7 @@ class ProductNames:
         # The words of a product's texts no product of another line uses ("combi", "激光"):
         # each line's words are looked for once in the texts of every other line together.
         line_of = {pid: (lines or {}).get(pid, pid) for pid in self._texts}
+        self._line_of = line_of
         by_line: dict[str, list[str]] = {}
         for pid, line in line_of.items():
             by_line.setdefault(line, []).append(pid)
@@ -127,6 +128,10 @@ class ProductNames:
             and not any(_shares(self._texts[other], word) for other in pool if other != product_id)
         }
         return frozenset(pointed) if len(pointed) == 1 else frozenset()
+
+    def lines_of(self, products: Iterable[str]) -> set[str]:
+        """The product lines of `products`."""
+        return {self._line_of.get(pid, pid) for pid in products}
 
     def of_kind(self, text: str) -> frozenset[str]:
         """The products whose kind of equipment or whose line's own words `text` says ("激光机",

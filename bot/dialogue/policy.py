@@ -164,14 +164,27 @@ def for_some_lines(
     item: Candidate, hits: list[Candidate], mentions: Mentions, threshold: float
 ) -> bool:
     """Nothing names the equipment, the answer found is an FAQ of some products, and an FAQ
-    for every product is over the search's bar too: which equipment it is decides between
-    them ("is your support open on Sundays?": one line's hotline, or the company's)."""
-    if mentions.products or mentions.kinds or item.type != "faq" or not item.products:
+    for every product, or another line's FAQ of the same category not clearly behind
+    (CLEAR_LEAD), is over the search's bar too: which equipment it is decides between them ("is
+    your support open on Sundays?": one line's hotline, or the company's; "想訂啲配件，幾耐先到
+    貨": each maker's parts FAQ)."""
+    if mentions.products or mentions.kinds or mentions.codes:
+        return False
+    if item.type != "faq" or not item.products:
         return False
     return any(
-        h.type == "faq" and h.id != item.id and h.score >= threshold and not h.products
+        h.type == "faq" and h.id != item.id and h.score >= threshold and _another_lines(h, item)
         for h in hits
     )
+
+
+def _another_lines(faq: Candidate, item: Candidate) -> bool:
+    """`faq` is for every product, or for other products than `item` in its category and
+    close to it."""
+    if not faq.products:
+        return True
+    same = faq.category == item.category and not set(faq.products) & set(item.products)
+    return same and item.score - faq.score < CLEAR_LEAD
 
 
 def faq_for_line(

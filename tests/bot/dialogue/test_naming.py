@@ -329,3 +329,22 @@ async def test_one_lines_faq_beside_the_companys_asks_which_equipment(
     await say("is your support open on Sundays?", sender="bob")
     deaerator = await say("deaerator", sender="bob")
     assert deaerator.action == "answer" and deaerator.kb_hits[0].id == "FAQ-service-hours"
+
+
+async def test_one_lines_kind_before_another_lines_name_keeps_both_in_scope(
+    tmp_path: Path, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """ "激光切割机的除氧器": the words name the deaerator and the laser's kind; the deaerator
+    may be the laser's own, so neither line's FAQs are left out and none is the model."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "boilers.yaml").write_text(KB_FILE.read_text(encoding="utf-8"), "utf-8")
+    (folder / "lasers.yaml").write_text(LASERS, "utf-8")
+    knowledge = open_folder(folder, tmp_path / "index")
+    alone = knowledge.mentions("除氧器多久保养")
+    assert alone.products == {"SF-1"}  # one line's name alone: its product
+    both = knowledge.mentions("激光切割机的除氧器多久保养")
+    assert both.products == frozenset()
+    assert {"LZ-30", "LZ-60", "SF-1"} <= both.kinds
+    # The kind of the named product's own line says no more than the name: "9吨那台蒸汽锅炉".
+    assert knowledge.mentions("9吨那台蒸汽锅炉坏了").products == {"PW-9"}

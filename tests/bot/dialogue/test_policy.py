@@ -12,6 +12,7 @@ from bot.dialogue.policy import (
     decide,
     decide_by_category,
     decide_by_faq_lead,
+    for_some_lines,
     in_suggestion_band,
     phrase_match,
     pick_candidate,
@@ -408,3 +409,18 @@ def test_a_greeting_with_a_problem_is_about_the_problem(text: str, route: str) -
 )
 def test_whose_complaint_and_where_to_take_it(text: str, route: str) -> None:
     assert route_message(DialogueTexts.load(), Understanding(text, "nlu_fallback", 0.0)) == route
+
+
+def test_each_lines_faq_of_the_same_category_asks_which_equipment() -> None:
+    """Two makers' parts FAQs over the bar, close, and nothing named: which equipment decides.
+    Not another line's FAQ of another category or clearly behind, nor once the equipment is
+    named."""
+    ours = Candidate("FAQ-A-parts", "faq", 0.6, products=("A-1",), category="parts")
+    theirs = Candidate("FAQ-B-parts", "faq", 0.5, products=("B-1",), category="parts")
+    training = Candidate("FAQ-B-training", "faq", 0.5, products=("B-1",), category="training")
+    assert for_some_lines(ours, [ours, theirs], Mentions(), 0.37)
+    assert not for_some_lines(ours, [ours, training], Mentions(), 0.37)
+    far = Candidate("FAQ-B-parts", "faq", 0.45, products=("B-1",), category="parts")
+    assert not for_some_lines(ours, [ours, far], Mentions(), 0.37)  # the ranking says which
+    assert not for_some_lines(ours, [ours, theirs], Mentions(kinds=frozenset({"A-1"})), 0.37)
+    assert not for_some_lines(ours, [ours, theirs], Mentions(codes=frozenset({"E05"})), 0.37)
