@@ -743,10 +743,13 @@ class DialogueEngine:
     ) -> tuple[KbDecision, list[Candidate]] | None:
         """The message names a model and no code, and its words without the names answer it
         ("新店要装一台KC-2020，电源要多大": the model's name ranks its faults above the
-        installation FAQ the rest of the words find). Not a price question: without the
-        model, "how much is a replacement battery for the EF25?" finds the battery's FAQ."""
+        installation FAQ the rest of the words find). Not a price question (the NLU's or
+        dialogue.yml `price_question`): without the model, "how much is a replacement battery
+        for the EF25?" finds the battery's FAQ."""
         text = ctx.inbound.text
         if not self.knowledge.mentions(text).products or mentions.codes or self._cautious(ctx):
+            return None
+        if _phrase(self.texts, "price_question", text):
             return None
         words = self._without_names(text)
         if not words:
@@ -935,16 +938,19 @@ class DialogueEngine:
         return self._turn(ctx, "clarify", [reply])
 
     def _offered_again(self, ctx: _Context, hits: list[Candidate]) -> Candidate | None:
-        """We offered items ("did you mean …?"), the customer answered with more words instead
-        of a pick ("是不是 web guide 的问题"), and with them the search puts the first item offered
-        first again, in the middle band: that is the one meant."""
+        """We offered items ("did you mean …?") and the customer answered with more words
+        instead of a pick ("是不是 web guide 的问题"), or we answered and they ask on about it
+        ("是不是 tension 不够"): with their words the search puts the first item offered first
+        again, in the middle band, or the one answered, over the search's bar. That is the one
+        meant; "did you mean" with it alone would ask what the conversation already said."""
         frame = ctx.frame
-        if "items" not in frame.asked or not frame.offered or not hits:
+        top = hits[0] if hits else None
+        if top is None:
             return None
-        top = hits[0]
-        if top.id != frame.offered[0] or (top.confidence or 0.0) < self.texts.suggest_confidence:
-            return None
-        return top
+        middle = (top.confidence or 0.0) >= self.texts.suggest_confidence
+        offered = middle and "items" in frame.asked and frame.offered[:1] == [top.id]
+        answered = top.score >= self.knowledge.threshold and frame.suggested[-1:] == [top.id]
+        return top if offered or answered else None
 
     def _offer(self, ctx: _Context, suggestions: list[Candidate]) -> Answer:
         """ "Did you mean …?" with the middle band's items: close to an answer, not sure enough

@@ -21,6 +21,11 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
 
 
 @pytest.fixture(scope="module")
+def forklifts(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
+    return open_folder(BENCH / "holdout" / "kb.yaml", tmp_path_factory.mktemp("forklifts"))
+
+
+@pytest.fixture(scope="module")
 def vending(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
     return open_folder(BENCH / "holdout16" / "kb.yaml", tmp_path_factory.mktemp("vending"))
 
@@ -38,6 +43,16 @@ async def test_the_words_without_the_model_answer_a_site_question(
     answer = await say(text)
     assert answer.action == "answer"
     assert answer.kb_hits[0].id == "FAQ-BM-installation"
+
+
+async def test_a_price_is_not_searched_without_the_model(
+    forklifts: ServiceKnowledge, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Without the model, "how much is a replacement battery" finds the battery's FAQ (its
+    recycling): a price is the sales team's, not a question for the words alone."""
+    say = saying(engine(forklifts, FixedIntent("spare_parts", 0.44)), sessions)
+    answer = await say("How much is a replacement lithium battery for the EF25?")
+    assert answer.action != "answer"
 
 
 async def test_a_described_problem_is_offered_not_asked_for_again(
