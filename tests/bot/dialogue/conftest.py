@@ -18,6 +18,7 @@ from core.messages import Answer, InboundMessage
 from intake_api.messages.desk import BotTicketDesk
 
 KB_FILE = Path(__file__).with_name("kb.yaml")
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "data"
 
 Say = Callable[..., Awaitable[Answer]]
 _message_ids = itertools.count(1)
@@ -27,6 +28,24 @@ _message_ids = itertools.count(1)
 def knowledge(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
     """The test KB, indexed once for the whole run (the encoder loads in a few seconds)."""
     return open_folder(KB_FILE, tmp_path_factory.mktemp("dialogue-index"))
+
+
+BenchKb = Callable[[str], ServiceKnowledge]
+
+
+@pytest.fixture(scope="session")
+def bench_kb(tmp_path_factory: pytest.TempPathFactory) -> BenchKb:
+    """The knowledge bases of the repository's benchmark sets (`bench/data/<path>`), each
+    indexed once for the whole run."""
+    opened: dict[str, ServiceKnowledge] = {}
+
+    def open_set(path: str) -> ServiceKnowledge:
+        if path not in opened:
+            index = tmp_path_factory.mktemp(path.split("/")[0])
+            opened[path] = open_folder(BENCH / path, index)
+        return opened[path]
+
+    return open_set
 
 
 class FixedIntent(NoInterpreter):

@@ -3,19 +3,17 @@ for what is missing, products that are not ours, hand-offs that keep what was kn
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.engine import _surer
 from bot.dialogue.frame import Frame, FrameReader, unknown_models
-from bot.dialogue.knowledge import ServiceKnowledge, open_folder
+from bot.dialogue.knowledge import ServiceKnowledge
 from bot.dialogue.ports import Candidate, Mentions
 from bot.dialogue.prompts import DialogueTexts
 from intake_api.tickets.models import Ticket
-from tests.bot.dialogue.conftest import FixedIntent, Say, engine, saying
+from tests.bot.dialogue.conftest import BenchKb, FixedIntent, Say, engine, saying
 
 
 def _reader(knowledge: ServiceKnowledge) -> FrameReader:
@@ -599,20 +597,13 @@ async def test_a_visit_for_two_units_named_one_by_one_asks_no_model(say: Say) ->
     assert kind.action == "collect" and "型号" in kind.texts[-1]
 
 
-@pytest.fixture(scope="module")
-def packaging(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
-    """The packaging machinery KB of the held-out set holdout27 (read), in the repository."""
-    kb = Path(__file__).parents[3] / "bench" / "data" / "holdout27" / "kb.yaml"
-    return open_folder(kb, tmp_path_factory.mktemp("packaging-index"))
-
-
 async def test_more_words_after_did_you_mean_that_keep_the_first_item_first_answer_it(
-    packaging: ServiceKnowledge, sessions: async_sessionmaker[AsyncSession]
+    bench_kb: BenchKb, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     """ "Did you mean 1. film tracking 2. belt slip 3. door open?" answered with a guess at the
     cause instead of a pick: with those words the search still puts film tracking first, so
     it is the one meant (the packaging set's conversation holdout27-032)."""
-    say = saying(engine(packaging), sessions)
+    say = saying(engine(bench_kb("holdout27/kb.yaml")), sessions)
     assert (await say("hello, 我们的TV320")).action == "clarify"
     offered = await say("film 一直往一边 drift, 背封歪了")
     assert offered.action == "clarify" and offered.kb_hits[0].id == "F-TR-TV-tracking"
@@ -620,20 +611,13 @@ async def test_more_words_after_did_you_mean_that_keep_the_first_item_first_answ
     assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-TR-TV-tracking")
 
 
-@pytest.fixture(scope="module")
-def fitness(tmp_path_factory: pytest.TempPathFactory) -> ServiceKnowledge:
-    """The gym equipment KB of the held-out set holdout30 (read), in the repository."""
-    kb = Path(__file__).parents[3] / "bench" / "data" / "holdout30" / "kb.yaml"
-    return open_folder(kb, tmp_path_factory.mktemp("fitness-index"))
-
-
 async def test_asking_on_about_the_item_answered_answers_it_again(
-    fitness: ServiceKnowledge, sessions: async_sessionmaker[AsyncSession]
+    bench_kb: BenchKb, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     """The belt drifts, the answer is the belt item; "是不是 tension 不够" asks on about it and
     the search still puts it first: it is answered again, not offered as "did you mean" alone
     (the gym set's conversation holdout30-032)."""
-    say = saying(engine(fitness), sessions)
+    say = saying(engine(bench_kb("holdout30/kb.yaml")), sessions)
     await say("hello, 我们的 AT900")
     answered = await say("跑 belt 一直往左边 drift")
     assert (answered.action, answered.kb_hits[0].id) == ("answer", "F-AF-belt-slip")
@@ -642,12 +626,12 @@ async def test_asking_on_about_the_item_answered_answers_it_again(
 
 
 async def test_a_service_named_by_the_message_and_the_faq_leading_is_answered(
-    packaging: ServiceKnowledge, sessions: async_sessionmaker[AsyncSession]
+    bench_kb: BenchKb, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     """ "你们热线周六上班吗" names the hotline; the hotline FAQ ("客服电话什么时候有人接", the
     hotline too) leads the search under its score bar: the two readings agree. Not so for a
     message that names no service."""
-    say = saying(engine(packaging), sessions)
+    say = saying(engine(bench_kb("holdout27/kb.yaml")), sessions)
     turn = await say("你们热线周六上班吗")
     assert (turn.action, turn.kb_hits[0].id) == ("answer", "FAQ-TR-hotline")
     assert (await say("周六上班吗", sender="bob")).action != "answer"
