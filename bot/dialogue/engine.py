@@ -878,9 +878,11 @@ class DialogueEngine:
             and "code" not in frame.asked
         )
         model = Mentions(frozenset(frame.products))
-        described = await self._described(ctx, model) if asks_code else []
-        if asks_code and not described and only_the_model(hits, model, self.knowledge.threshold):
-            return self._ask_code(ctx)  # before "did you mean": the words picked none
+        described: list[Candidate] = []
+        if asks_code and only_the_model(hits, model, self.knowledge.threshold):
+            described = await self._described(ctx, model)
+            if not described:
+                return self._ask_code(ctx)  # before "did you mean": the words picked none
         suggestions = self._suggestions(ctx, hits)
         if suggestions:
             return self._offer(ctx, suggestions)
@@ -893,10 +895,10 @@ class DialogueEngine:
             kinds = self.knowledge.mentions(ctx.inbound.text).kinds
             described = await self._described(ctx, Mentions(kinds)) if kinds else []
             return self._offer_new(ctx, described) if described else self._ask_product(ctx)
-        if described:
-            return self._offer_new(ctx, described)
         if asks_code:
-            return self._ask_code(ctx)
+            # Searched only now: the middle band offered nothing.
+            described = described or await self._described(ctx, model)
+            return self._offer_new(ctx, described) if described else self._ask_code(ctx)
         return await self._fallback(ctx, hits)
 
     def _offer_new(self, ctx: _Context, items: list[Candidate]) -> Answer:
