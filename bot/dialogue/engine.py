@@ -67,7 +67,7 @@ from bot.media.replies import with_photo
 from core.assets import ALARM_STAGE, ALARM_TICKET, AlarmFollowUp, UnitLookup
 from core.messages import Answer, Entity, InboundMessage, Intent, KbHit, Reply
 from knowledge_base.retrieval import says_no_alarm
-from knowledge_base.text import has_chinese, services_named, to_mandarin
+from knowledge_base.text import has_chinese, services_named, to_mandarin, to_simplified
 
 # The customers' clock when the service names none (AFTERSALES_CUSTOMER_TIMEZONE).
 DEFAULT_CUSTOMER_ZONE = "Asia/Shanghai"
@@ -751,15 +751,47 @@ class DialogueEngine:
             return None
         if _phrase(self.texts, "price_question", text):
             return None
-        words = self._without_names(text)
+        # First without the names as written; then without every name in either script
+        # ("搬部立風櫃去第二間舖"). Not only the latter: a fault keeps a kind written in
+        # Traditional ("急凍房凍唔落" says which unit is cold).
+        for words in dict.fromkeys(
+            (self._without_names(text), self._without_names(to_simplified(text)))
+        ):
+            found = await self._decide_on_words(ctx, words, mentions)
+            if found is not None:
+                return found
+        return None
+
+    async def _decide_on_words(
+        self, ctx: _Context, words: str, mentions: Mentions
+    ) -> tuple[KbDecision, list[Candidate]] | None:
+        """An answer that fits the named models for `words`, by the search or, for a question
+        about the equipment, by the NLU's agreeing reading (`_question_about_it`)."""
         if not words:
             return None
         query = self.frame_reader().search_text(words)
         hits = in_scope(await self._search(ctx, query), mentions)
         decision = self._decide(ctx, hits, query, mentions)
+        if decision.kind != "answer":
+            decision = self._question_about_it(ctx, hits, mentions) or decision
         if decision.kind != "answer" or decision.item is None or not _fits(decision.item, mentions):
             return None
         return decision, hits
+
+    def _question_about_it(
+        self, ctx: _Context, hits: list[Candidate], mentions: Mentions
+    ) -> KbDecision | None:
+        """Without the model's name the best hit is an FAQ of the category the NLU reads,
+        even unsurely (at `faq_lead_intent`): "拷边机多长时间换一次油" is a maintenance question
+        about the overlocker, not one of its faults, and the two readings agree."""
+        understanding = ctx.understanding
+        if understanding.confidence < self.texts.faq_lead_intent:
+            return None
+        category = self.texts.intent_categories.get(understanding.intent)
+        rival = hits[1] if len(hits) > 1 else None
+        if rival is not None and rival.type == "faq" and rival.category == category:
+            return None  # two FAQs of the category: "换机油和滤芯" is maintenance or storage
+        return decide_by_category(hits, mentions, category, 0.0)
 
     def _description(self, ctx: _Context) -> str:
         """The customer's words about the problem, without the model numbers and the names
@@ -768,14 +800,14 @@ class DialogueEngine:
         return self._without_names(" ".join(ctx.frame.texts) or ctx.inbound.text)
 
     def _without_names(self, text: str) -> str:
-        """`text` without the model numbers and the names of the equipment."""
-        for alias in sorted(self.knowledge.own_words(), key=len, reverse=True):
-            if len(alias) >= 2:
-                text = re.sub(re.escape(alias), " ", text, flags=re.IGNORECASE)
-        for name in self.knowledge.product_names("en"):
-            runs = [re.escape(run) for run in re.findall(r"[A-Za-z]+|\d+", name)]
-            if runs:
-                text = re.sub(r"[\s\-_.]?".join(runs), " ", text, flags=re.IGNORECASE)
+        """`text` without the model numbers and the names of the equipment, as they are
+        written or in Simplified script ("热水机" for an alias 熱水機): "AS-450" goes whole,
+        not as the shorter alias "AS-45" and a leftover "0"."""
+        words = {*self.knowledge.own_words(), *self.knowledge.product_names("en")}
+        words |= {to_simplified(word) for word in words}
+        for word in sorted(words, key=len, reverse=True):
+            if len(word) >= 2:
+                text = re.sub(_name_pattern(word), " ", text, flags=re.IGNORECASE)
         return " ".join(text.split())
 
     def _asks_to_buy(self, ctx: _Context) -> bool:
@@ -1538,3 +1570,14 @@ def _fits(candidate: Candidate, mentions: Mentions) -> bool:
         if named and own and not named & set(own):
             return False
     return True
+
+
+def _name_pattern(word: str) -> str:
+    """A name as it is written in messages: a model number with or without its separators
+    ("AS450", "AS 450", "AS-450"), never inside a longer one ("AS-45" is not in "AS-450")."""
+    if has_chinese(word):
+        return re.escape(word)
+    runs = [re.escape(run) for run in re.findall(r"[A-Za-z]+|\d+", word)]
+    if not runs:
+        return re.escape(word)
+    return r"(?<![A-Za-z0-9])" + r"[\s\-_.]?".join(runs) + r"(?![A-Za-z0-9])"
