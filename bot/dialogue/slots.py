@@ -44,6 +44,12 @@ _ZH_ADDRESS = re.compile(
     r"[\u4e00-\u9fffA-Za-z0-9\-#]*?(?:\d+|[一二三四五六七八九十百]+)\s*(?:号|号楼|栋|幢|室|层|楼|铺)"
     r"(?:[\u4e00-\u9fffA-Za-z0-9\-#]*?(?:\d+)\s*(?:号|室|层|楼|铺))*)"
 )
+# A site with no street number (construction sites, docks, industrial parks): a district or
+# town and the site's kind ("惠州大亚湾石化区西区工地", "宁波北仑区大榭码头").
+_ZH_SITE = re.compile(
+    r"((?:(?!在)[\u4e00-\u9fff]){0,16}?(?:省|市|区|县|镇|乡|村|湾)[\u4e00-\u9fff]{0,12}?"
+    r"(?:工地|工业园|产业园|园区|厂区|码头|项目部|基地|矿区|物流园|开发区|工业区))"
+)
 _ZH_ADDRESS_LEAD = re.compile(r"^(?:我们?的?|店|门店|公司|工厂|厂|店铺|地址)*(?:在|位于)?")
 _EN_ADDRESS = re.compile(
     r"(?:address(?:\s+is)?\s*[:：]?|(?:we(?:'re| are)|i(?:'m| am)|located|site is|shop is)\s+at)"
@@ -116,7 +122,8 @@ def read_serial_labelled(text: str) -> str | None:
 
 def read_address(text: str) -> str | None:
     """A street address written inside a longer message (zh or en), or None."""
-    zh = _ZH_ADDRESS.search(to_simplified(text))  # "開源道55號": the pattern is Simplified
+    simplified = to_simplified(text)  # "開源道55號": the patterns are Simplified
+    zh = _ZH_ADDRESS.search(simplified) or _ZH_SITE.search(simplified)
     if zh:
         return _ZH_ADDRESS_LEAD.sub("", zh.group(1)).strip() or None
     for pattern in (_EN_ADDRESS, _EN_STREET):

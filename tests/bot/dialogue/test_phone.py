@@ -56,6 +56,10 @@ async def test_an_international_number_is_taken(say: Say) -> None:
         ("地址觀塘開源道55號，電話 9876 5432", "观塘开源道55号"),  # written in Traditional
         ("上海市浦东新区张江路88号", "上海市浦东新区张江路88号"),
         ("机器报E05", None),
+        # a site with no street number
+        ("都係搵師傅嚟睇吓，惠州大亞灣石化區西區工地，電話13502701234", "惠州大亚湾石化区西区工地"),
+        ("机器在宁波北仑区大榭码头", "宁波北仑区大榭码头"),
+        ("挖机在工地上趴窝了", None),
     ],
 )
 def test_an_address_in_a_longer_message_is_read_in_either_script(

@@ -205,6 +205,9 @@ def test_agreement_needs_an_faq_not_a_fault() -> None:
         "需要你们的人来一趟",
         "our new unit needs commissioning, when can you come?",
         "could your team come and do the annual maintenance",
+        "we need handover and commissioning for a GC-365 and a GP-47",
+        "部泵車要做年度保養，幾時有師傅得閒？",
+        "两台挖机要做年度保养，地址在工地上",
     ],
 )
 def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) -> None:
@@ -224,6 +227,10 @@ def test_bookings_of_training_upgrades_and_claims_are_visit_requests(text: str) 
         "how often do your engineers come to service the unit",
         "日日要做啲咩，幾耐要搵人嚟睇一次",  # how often someone should come, not a booking
         "how often should someone come out to check it",
+        "多久要做一次保养",
+        "新机要做保养吗",
+        "激光機每個禮拜要做啲咩保養",
+        "鉤機行幾多個鐘要做一次保養？",
     ],
 )
 def test_questions_about_visits_are_not_bookings(text: str) -> None:
@@ -307,6 +314,7 @@ def test_a_contacts_title_in_a_repair_request_is_not_a_complaint() -> None:
         "工程师说好上周来，结果没来，电话也不接",
         "你哋啲嘢爛到痺，日日跳掣，仲要我等成個禮拜，激死人！",
         "this is the worst service I have ever had",
+        "机器三个月坏了四回，叫你们领导出来说话！",
     ],
 )
 def test_asking_for_a_manager_or_a_missed_visit_is_a_complaint(text: str) -> None:
@@ -352,6 +360,8 @@ def test_asking_how_to_complain_is_a_question(text: str) -> None:
         ("same error again", True),
         ("did all that, still pulsing", True),
         ("power cycled it, still offline", True),
+        ("电磁阀插头看过了，齿轮油也加了，还是转不动", True),
+        ("仲係唔郁", True),
         ("it is still working fine", False),
         ("还有一个问题", False),
         ("弄好了，谢谢", False),
