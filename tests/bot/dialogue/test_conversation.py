@@ -158,6 +158,8 @@ def test_other_makers_and_unknown_models(knowledge: ServiceKnowledge) -> None:
     assert reader.other_maker("雀巢嗰部咖啡機出E34點算")
     assert reader.other_maker("汉钟的冷干机报D05")  # a Chinese maker, written in Chinese
     assert reader.other_maker("foster blast chiller alarm AL07")  # a maker that is a word too
+    assert reader.other_maker("life fitness treadmill Er12 on the console")  # lower case
+    assert reader.other_maker("必确的椭圆机阻力不变")  # jieba reads 必确 as an adverb
     assert reader.other_maker("AC-300 报E05") is None
     # ours is to work with another maker's equipment: a question about ours
     assert reader.other_maker("另外问一下，你们的ATS能接别家的发电机吗") is None
@@ -644,3 +646,4 @@ async def test_the_hours_of_the_service_are_the_hotlines(say: Say) -> None:
     the hotline works on Saturdays. Service hours are the hotline's: the readings agree."""
     turn = await say("你们热线周六有人接吗")
     assert (turn.action, turn.kb_hits[0].id) == ("answer", "FAQ-hours")
+
