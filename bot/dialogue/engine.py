@@ -1026,14 +1026,16 @@ class DialogueEngine:
 
     def _found_after_asking(self, ctx: _Context, hits: list[Candidate]) -> list[Candidate]:
         """We asked what the customer sees and they told us ("個冰有陣怪味"): the model's items
-        their words find over the search's bar are offered at any confidence, rather than
-        saying we cannot answer what we asked for."""
+        their words find over the search's bar are offered at any confidence, and those under
+        it at the suggestion confidence ("停咗機之後支臂成日自己跌落嚟"), rather than saying we
+        cannot answer what we asked for."""
         frame = ctx.frame
         if "code" not in frame.asked or not frame.products or self._not_ours(ctx):
             return []
         mentions = Mentions(frozenset(frame.products), frozenset(frame.codes))
-        threshold = self.knowledge.threshold
-        return [h for h in hits if _fits(h, mentions) and h.score >= threshold][:3]
+        threshold, bar = self.knowledge.threshold, self.texts.suggest_confidence
+        found = [h for h in hits if h.score >= threshold or (h.confidence or 0.0) >= bar]
+        return [h for h in found if _fits(h, mentions)][:3]
 
     def _suggestable(self, ctx: _Context, hits: list[Candidate]) -> list[Candidate]:
         """`_suggestions` without asking: the items the middle band holds."""

@@ -647,3 +647,15 @@ async def test_the_hours_of_the_service_are_the_hotlines(say: Say) -> None:
     turn = await say("你们热线周六有人接吗")
     assert (turn.action, turn.kb_hits[0].id) == ("answer", "FAQ-hours")
 
+
+async def test_what_the_customer_sees_when_asked_is_offered_under_the_search_bar(
+    bench_kb: BenchKb, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Asked what the excavator does, the customer says the boom sinks after shutdown: its
+    items are under the search's bar but at the suggestion confidence, and are offered rather
+    than "I cannot answer that" (the construction set's conversation holdout31-006)."""
+    say = saying(engine(bench_kb("holdout31/kb.yaml")), sessions)
+    asked = await say("我哋GC365大鉤機")
+    assert asked.action == "clarify" and not asked.kb_hits
+    turn = await say("停咗機之後支臂成日自己跌落嚟，危唔危險㗎")
+    assert (turn.action, turn.kb_hits[0].id) == ("clarify", "F-GM-boom-drift")
