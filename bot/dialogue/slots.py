@@ -63,7 +63,7 @@ _EN_STREET = re.compile(
     re.IGNORECASE,
 )
 _ADDRESS_SIGNAL = re.compile(
-    r"\d|省|市|区|县|镇|路|街|道|巷|村|号|楼|室|street|st\b|road|rd\b|avenue|ave\b|lane|way|"
+    r"\d|省|市|区|县|镇|路|街|道|巷|村|号|楼|室|工地|园|码头|基地|street|st\b|road|rd\b|avenue|ave\b|lane|way|"
     r"drive|square|place|floor|unit",
     re.IGNORECASE,
 )
@@ -168,8 +168,8 @@ class SlotReader:
         phone = read_phone(entities.get("phone", "")) or read_phone(_without(text, serial))
         if phone:
             found["phone"] = phone
-        address = entities.get("address") or read_address(text)
-        if address and self._valid_address(address):
+        address = self._address_in(text, entities)
+        if address:
             found["address"] = address
         urgency = self._urgency(entities.get("urgency", "")) or self._urgency_in(text)
         if urgency:
@@ -202,10 +202,18 @@ class SlotReader:
         return SlotValue(text) if long_enough else SlotValue(error="invalid_symptom")
 
     def _answer_address(self, text: str, entities: dict[str, str]) -> SlotValue:
-        address = entities.get("address") or read_address(text) or text
+        address = self._address_in(text, entities) or text
         if self._valid_address(address):
             return SlotValue(address)
         return SlotValue(error="invalid_address")
+
+    def _address_in(self, text: str, entities: dict[str, str]) -> str | None:
+        """The NLU's address, else the one read in the text, whichever is whole: the NLU may
+        take only the city of "深圳大铲湾码头后面的堆场"."""
+        for address in (entities.get("address"), read_address(text)):
+            if address and self._valid_address(address):
+                return address
+        return None
 
     def _answer_phone(self, text: str, entities: dict[str, str]) -> SlotValue:
         phone = read_phone(entities.get("phone") or text)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.dialogue.slots import read_address, read_phone
+from bot.dialogue.prompts import DialogueTexts
+from bot.dialogue.slots import SlotReader, read_address, read_phone
 from tests.bot.dialogue.conftest import Say
 
 
@@ -66,3 +67,17 @@ def test_an_address_in_a_longer_message_is_read_in_either_script(
     text: str, address: str | None
 ) -> None:
     assert read_address(text) == address
+
+
+@pytest.mark.parametrize("ask", [True, False])
+def test_a_whole_site_read_in_the_text_beats_the_city_the_nlu_took(ask: bool) -> None:
+    """The NLU's address entity may be the city alone; the site the text names is kept, both
+    in a reply to "what is the address?" and in a message that fills the form by itself."""
+    reader = SlotReader(DialogueTexts.load(), lambda _text: [], {})
+    text = "派個師傅嚟啦，深圳大鏟灣碼頭後面個堆場，電話13823001234"
+    entities = {"address": "深圳"}
+    if ask:
+        assert reader.answer("address", text, entities).value == "深圳大铲湾码头"
+    else:
+        assert reader.from_message(text, entities)["address"] == "深圳大铲湾码头"
+
