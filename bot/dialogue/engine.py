@@ -1576,10 +1576,11 @@ def _fits(candidate: Candidate, mentions: Mentions) -> bool:
 
 def _name_pattern(word: str) -> str:
     """A name as it is written in messages: a model number with or without its separators
-    ("AS450", "AS 450", "AS-450"), never inside a longer one ("AS-45" is not in "AS-450")."""
+    ("AS450", "AS 450", "AS-450"), in the plural ("our two HX-75s"), never inside a longer one
+    ("AS-45" is not in "AS-450")."""
     if has_chinese(word):
         return re.escape(word)
     runs = [re.escape(run) for run in re.findall(r"[A-Za-z]+|\d+", word)]
     if not runs:
         return re.escape(word)
-    return r"(?<![A-Za-z0-9])" + r"[\s\-_.]?".join(runs) + r"(?![A-Za-z0-9])"
+    return r"(?<![A-Za-z0-9])" + r"[\s\-_.]?".join(runs) + r"(?:'?s)?(?![A-Za-z0-9])"

@@ -4,9 +4,12 @@ alarm code or gives up (KBs of the repository's benchmark sets)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.dialogue.engine import _name_pattern
 from tests.bot.dialogue.conftest import BenchKb, FixedIntent, engine, saying
 
 
@@ -119,3 +122,19 @@ async def test_a_question_the_readings_do_not_settle_is_not_answered_for_the_mod
     say = saying(engine(bench_kb(f"{kb}/kb.yaml"), FixedIntent(intent, 0.4)), sessions)
     answer = await say(text)
     assert answer.action != "answer"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "found"),
+    [
+        ("HX-75", "an all-inclusive contract for our two HX-75s?", True),
+        ("HX-75", "hx75 漏油", True),
+        ("HX-75", "the HX 75's filter", True),
+        ("AS-45", "can the AS-450 go on a second floor", False),
+        ("AS-45", "AS-45X", False),
+    ],
+)
+def test_a_model_name_is_taken_out_whole_as_customers_write_it(
+    name: str, text: str, found: bool
+) -> None:
+    assert bool(re.search(_name_pattern(name), text, flags=re.IGNORECASE)) is found
