@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -803,11 +804,9 @@ class DialogueEngine:
         """`text` without the model numbers and the names of the equipment, as they are
         written or in Simplified script ("热水机" for an alias 熱水機): "AS-450" goes whole,
         not as the shorter alias "AS-45" and a leftover "0"."""
-        words = {*self.knowledge.own_words(), *self.knowledge.product_names("en")}
-        words |= {to_simplified(word) for word in words}
-        for word in sorted(words, key=len, reverse=True):
-            if len(word) >= 2:
-                text = re.sub(_name_pattern(word), " ", text, flags=re.IGNORECASE)
+        names = (*self.knowledge.own_words(), *self.knowledge.product_names("en"))
+        for pattern in _name_patterns(names):
+            text = pattern.sub(" ", text)
         return " ".join(text.split())
 
     def _asks_to_buy(self, ctx: _Context) -> bool:
@@ -1572,6 +1571,16 @@ def _fits(candidate: Candidate, mentions: Mentions) -> bool:
         if named and own and not named & set(own):
             return False
     return True
+
+
+@lru_cache(maxsize=8)
+def _name_patterns(names: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """The KB's names as written and in Simplified script, longest first, compiled once per
+    KB: they are taken out of messages several times a turn, and a KB of many products has
+    more names than `re` keeps compiled."""
+    words = {*names, *(to_simplified(name) for name in names)}
+    ordered = sorted((word for word in words if len(word) >= 2), key=lambda w: (-len(w), w))
+    return tuple(re.compile(_name_pattern(word), re.IGNORECASE) for word in ordered)
 
 
 def _name_pattern(word: str) -> str:

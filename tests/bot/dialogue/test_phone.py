@@ -80,4 +80,3 @@ def test_a_whole_site_read_in_the_text_beats_the_city_the_nlu_took(ask: bool) ->
         assert reader.answer("address", text, entities).value == "深圳大铲湾码头"
     else:
         assert reader.from_message(text, entities)["address"] == "深圳大铲湾码头"
-
