@@ -64,6 +64,8 @@ _NOT_A_NAME = ("v", "m", "q", "r", "d", "p", "f", "t", "u", "c", "y", "e", "o", 
 _MODEL_NUMBER = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z]{1,6}[\s\-_.]?(?:\d{2,5}[A-Za-z]?|\d[A-Za-z]{1,2})(?![A-Za-z0-9])"
 )
+# A model number just ahead ("336", "pc200", "d6t"): letters, then two digits or more.
+_MODEL_AHEAD = re.compile(r"[a-z]{0,3}[\s\-_.]?\d{2,}")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
 # What a reply naming the equipment says around its name ("是那台PB-110", "KS70R嚟㗎", "the
 # SF-90M one").
@@ -164,6 +166,7 @@ class FrameReader:
         self._openers = [re.compile(p, re.IGNORECASE) for p in _flat(texts.cues.get("ask_openers"))]
         own = " ".join(fold(name) for name in own_names)
         self._makers = _others(data.get("other_makers"), own)
+        self._everyday_makers = _others(data.get("everyday_makers"), own)
         # Another appliance, unless our products have it as a part ("the kiosk's printer").
         self._equipment = _others(
             data.get("other_equipment"), " ".join([own, *(fold(part) for part in parts)])
@@ -340,7 +343,24 @@ class FrameReader:
             if _contains(folded, name) and _as_words(folded, name):
                 return name
         match = self._texts.phrase_search("other_maker", folded)
-        return match.group(0) if match else self._unlisted_maker(text)
+        if match:
+            return match.group(0)
+        return self._everyday_maker(folded) or self._unlisted_maker(text)
+
+    def _everyday_maker(self, folded: str) -> str | None:
+        """A maker whose name is also an everyday word (frame.yml `everyday_makers`), written
+        just before a model number that is not ours or a kind of equipment the knowledge base
+        names ("cat 336", "兄弟的拷边机"; not "the cat", "兄弟，KV737")."""
+        for name in self._everyday_makers:
+            for found in re.finditer(rf"(?<![a-z]){re.escape(name)}(?![a-z])", folded):
+                rest = folded[found.end() :]
+                rest = rest[_MEASURE.match(rest).end() :]  # type: ignore[union-attr]
+                ours = self._models is not None and self._models.match(rest) is not None
+                if _MODEL_AHEAD.match(rest) and not ours:
+                    return name
+                if any(_opens_with(rest, kind) for kind in self._kinds):
+                    return name
+        return None
 
     def _unlisted_maker(self, text: str) -> str | None:
         """A maker no list names: a word that neither the knowledge base (`known`, its search

@@ -214,6 +214,26 @@ def test_a_maker_before_the_words_of_our_name_or_with_de_is_another_maker(
     assert reader.other_maker("AC-300的空压机报E05") is None
 
 
+def test_a_maker_named_by_an_everyday_word_is_one_before_a_model_or_a_kind(
+    knowledge: ServiceKnowledge,
+) -> None:
+    """ "cat 336" and "兄弟的空压机" name makers (frame.yml `everyday_makers`); the same words
+    alone, before our model or before a comma, do not."""
+    reader = FrameReader(
+        DialogueTexts.load(),
+        knowledge.mentions,
+        ["AC-300 screw air compressor", "AC-300 螺杆空压机"],
+        known=knowledge.uses_word,
+    )
+    assert reader.other_maker("cat 336 showing E05 oil pressure") == "cat"
+    assert reader.other_maker("CAT320 报E05") == "cat"
+    assert reader.other_maker("兄弟的空压机报E05") == "兄弟"
+    assert reader.other_maker("兄弟，空压机报E05") is None
+    assert reader.other_maker("the cat sat on the AC-300, now E05") is None
+    assert reader.other_maker("in case 2 units trip, who do we call") is None
+    assert reader.other_maker("case AC-300 cracked") is None  # our model after the word
+
+
 def test_a_chinese_name_jieba_hardly_knows_before_the_kind_is_another_maker(
     knowledge: ServiceKnowledge,
 ) -> None:
