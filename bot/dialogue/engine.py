@@ -79,6 +79,9 @@ TICKET_DETAILS = frozenset({"urgency", "address", "phone", "serial"})
 MAX_NOTE_CHARS = 10_000  # a ticket note's limit
 # A first message this long describes the problem well enough to stand as the symptom.
 MIN_SYMPTOM_CHARS = {"zh": 8, "en": 20}
+# The possessive a name leaves behind ("吸干机的吸附剂" → "的吸附剂"): it ranks FAQs that say
+# "…的保修" above what the rest of the words ask.
+_LEFT_OF_NAME = re.compile(r"\s[的嘅](?!确)")
 # What separates the units of a list ("NC-5HP and NE-12F", "一台岛柜和两台风幕柜").
 _LIST_PARTS = re.compile(r"\s+(?:and|&)\s+|[,，、;；和及与跟]|\s+plus\s+")
 # A message that asks something: a question mark, or a question word or particle of Chinese.
@@ -412,6 +415,7 @@ class DialogueEngine:
             bar = max(bar, self.texts.cautious_confidence)
         lines = self._line_of(ctx) if mentions.codes and not mentions.products else None
         decision = decide(hits, mentions, knowledge.threshold, bar, lines)
+        decision = self._faq_asked_instead(ctx, decision, hits) or decision
         if (
             decision.item is not None
             and decision.item.type == "fault"
@@ -431,6 +435,31 @@ class DialogueEngine:
             if settled is not None:
                 return settled
         return decision
+
+    def _faq_asked_instead(
+        self, ctx: _Context, decision: KbDecision, hits: list[Candidate]
+    ) -> KbDecision | None:
+        """The answer is an FAQ of another category than the one the NLU is sure the question
+        is of (`category_sure_intent`), or a fault when it is nearly certain
+        (`category_agree_intent`), and an FAQ of that category is the next one in the middle
+        band (`suggest_confidence`): "喷码机的墨路多长时间要保养一次" asks for the maintenance
+        interval, not the warranty's length its words share; "HS-50 的 warranty 有多久，门封条包
+        不包" for the warranty, not the door's fault."""
+        item = decision.item
+        if decision.kind != "answer" or item is None:
+            return None
+        understanding, texts = ctx.understanding, self.texts
+        sure = texts.category_sure_intent if item.type == "faq" else texts.category_agree_intent
+        if understanding.confidence < sure:
+            return None
+        category = self.texts.intent_categories.get(understanding.intent)
+        if category is None or item.category == category:
+            return None
+        for hit in hits[1:3]:
+            if hit.type == "faq" and hit.category == category:
+                confident = (hit.confidence or 0.0) >= self.texts.suggest_confidence
+                return KbDecision("answer", item=hit) if confident else None
+        return None
 
     def _decide_by_faq_lead(
         self, ctx: _Context, hits: list[Candidate], mentions: Mentions
@@ -456,14 +485,22 @@ class DialogueEngine:
         """The message names an after-sales service (the hotline, the warranty …; dialect.yml
         `service_words`) and the best hit is an FAQ whose question names the same one, ahead of
         the next hit by `faq_lead`: the two readings agree ("你们热线周六上班吗", the hotline FAQ
-        under the score bar)."""
+        under the score bar). For the hotline and the app (dialogue.yml `unmistakable_services`)
+        no lead is needed when no other hit names the service too ("24 hour emergency number?",
+        a complaint FAQ close behind)."""
         top = hits[0] if hits else None
-        if top is None or top.type != "faq" or lead_of(hits) < self.texts.faq_lead:
+        if top is None or top.type != "faq" or not _fits(top, mentions):
             return None
-        asked = services_named(ctx.inbound.text)
-        if asked and asked & self.knowledge.faq_services(top.id) and _fits(top, mentions):
+        asked = services_named(ctx.inbound.text) & self.knowledge.faq_services(top.id)
+        if not asked:
+            return None
+        if lead_of(hits) >= self.texts.faq_lead:
             return KbDecision("answer", item=top)
-        return None
+        if not asked & set(self.texts.unmistakable_services):
+            return None
+        if any(asked & self.knowledge.faq_services(h.id) for h in hits[1:] if h.type == "faq"):
+            return None
+        return KbDecision("answer", item=top)
 
     def _sure_fault(self, item: Candidate, hits: list[Candidate]) -> bool:
         """`item` is the best hit, a fault the search picks surely (dialogue.yml
@@ -807,7 +844,7 @@ class DialogueEngine:
         names = (*self.knowledge.own_words(), *self.knowledge.product_names("en"))
         for pattern in _name_patterns(names):
             text = pattern.sub(" ", text)
-        return " ".join(text.split())
+        return " ".join(_LEFT_OF_NAME.sub(" ", f" {text}").split())
 
     def _asks_to_buy(self, ctx: _Context) -> bool:
         """Whether we sell a machine, or buying one (dialogue.yml `sales_question`: "你们的注塑机

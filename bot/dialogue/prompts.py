@@ -100,6 +100,9 @@ class DialogueTexts:
     sure_service_intents: tuple[str, ...] = ()
     sure_service_intent: float = 0.7
     sure_service_lead: float = 0.12
+    # Services (knowledge_base/dialect.yml `service_words`) whose naming settles the FAQ alone:
+    # the best hit, an FAQ naming one of them, answers without a lead when no other hit names it.
+    unmistakable_services: tuple[str, ...] = ()
     # Intents (at `not_a_fault_confidence`) a fault item never answers: ordering a part.
     not_a_fault_intents: tuple[str, ...] = ()
     not_a_fault_confidence: float = 0.6
@@ -148,6 +151,7 @@ class DialogueTexts:
             sure_service_intents=tuple(data.get("sure_service_intents") or ()),
             sure_service_intent=float(data.get("sure_service_intent", 0.7)),
             sure_service_lead=float(data.get("sure_service_lead", 0.12)),
+            unmistakable_services=tuple(data.get("unmistakable_services") or ()),
             not_a_fault_intents=tuple(data.get("not_a_fault_intents") or ()),
             not_a_fault_confidence=float(data.get("not_a_fault_confidence", 0.6)),
             sure_fault_confidence=float(data.get("sure_fault_confidence", 0.85)),

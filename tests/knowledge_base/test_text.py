@@ -427,6 +427,23 @@ def test_who_answers_at_the_weekend_asks_the_hotline(text: str, named: set[str])
     assert services_named(text) == named
 
 
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("24 hour emergency number?", {"hotline 热线"}),
+        ("loader broke down at midnight, is there an emergency number", {"hotline 热线"}),
+        ("半夜叉车坏了打哪个电话", {"hotline 热线"}),
+        ("有没有紧急电话", {"hotline 热线"}),
+        ("the emergency stop button is stuck", set()),
+        ("半夜老是自己停机", set()),
+    ],
+)
+def test_a_number_for_the_night_or_an_emergency_asks_the_hotline(
+    text: str, named: set[str]
+) -> None:
+    assert services_named(text) == named
+
+
 def test_guaranteed_repair_and_a_move_name_their_services() -> None:
     """包修 is the customer's word for the warranty; "a move of" books a relocation."""
     assert services_named("跑步机电机坏了，还在包修期内吗") == {"warranty 保修"}

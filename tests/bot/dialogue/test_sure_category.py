@@ -122,3 +122,71 @@ async def test_asking_how_to_complain_is_answered_from_the_complaint_faq(
     say = saying(engine(_ComplaintFaq(knowledge.service), FixedIntent("complaint", 0.9)), sessions)
     turn = await say(text, sender="eve")
     assert turn.action == action
+
+
+class _OtherFaqFirst(ServiceKnowledge):
+    """The test KB, whose search finds the hours FAQ surely and the warranty FAQ next."""
+
+    def __init__(self, knowledge: ServiceKnowledge, confidence: float) -> None:
+        super().__init__(knowledge.service)
+        self.confidence = confidence
+
+    def search(self, text: str, lang: str, k: int) -> list[Candidate]:
+        hours = Candidate("FAQ-hours", "faq", 0.6, confidence=0.95, category="consulting")
+        warranty = Candidate(
+            "FAQ-warranty", "faq", 0.4, confidence=self.confidence, category="warranty"
+        )
+        return [hours, warranty]
+
+
+@pytest.mark.parametrize(
+    ("nlu", "confidence", "answer"),
+    [
+        (TEXTS.category_sure_intent, TEXTS.suggest_confidence, "FAQ-warranty"),
+        (TEXTS.category_sure_intent - 0.05, TEXTS.suggest_confidence, "FAQ-hours"),
+        (TEXTS.category_sure_intent, TEXTS.suggest_confidence - 0.05, "FAQ-hours"),
+    ],
+)
+async def test_a_sure_reading_takes_its_categorys_faq_over_another_first(
+    knowledge: ServiceKnowledge,
+    sessions: async_sessionmaker[AsyncSession],
+    nlu: float,
+    confidence: float,
+    answer: str,
+) -> None:
+    """ "喷码机的墨路多长时间要保养一次" finds the warranty FAQ first ("保修多长时间"); the NLU
+    is sure it asks about maintenance, and the maintenance FAQ is next in the middle band: that
+    one answers. Unsure, or with the next one under the middle band, the first FAQ stands."""
+    say = saying(
+        engine(_OtherFaqFirst(knowledge, confidence), FixedIntent("warranty", nlu)), sessions
+    )
+    turn = await say("how long before the unit needs looking at again?", sender="fay")
+    answered = turn.kb_hits[0].id if turn.action == "answer" else None
+    assert answered == answer
+
+
+class _FaultFirst(ServiceKnowledge):
+    """The test KB, whose search finds a fault surely and the warranty FAQ next."""
+
+    def search(self, text: str, lang: str, k: int) -> list[Candidate]:
+        fault = Candidate("F-oil-low", "fault", 0.6, confidence=0.95, category="repair")
+        warranty = Candidate("FAQ-warranty", "faq", 0.4, confidence=0.5, category="warranty")
+        return [fault, warranty]
+
+
+@pytest.mark.parametrize(
+    ("nlu", "answer"),
+    [(TEXTS.category_agree_intent, "FAQ-warranty"), (TEXTS.category_sure_intent, "F-oil-low")],
+)
+async def test_a_nearly_certain_reading_takes_its_categorys_faq_over_a_fault(
+    knowledge: ServiceKnowledge,
+    sessions: async_sessionmaker[AsyncSession],
+    nlu: float,
+    answer: str,
+) -> None:
+    """ "HS-50 的 warranty 有多久，门封条包不包" finds the door's fault first: the NLU, nearly
+    certain it asks about the warranty, takes the warranty FAQ next to it; merely sure, the
+    fault stands (a fault report the NLU misreads is still answered)."""
+    say = saying(engine(_FaultFirst(knowledge.service), FixedIntent("warranty", nlu)), sessions)
+    turn = await say("is the low oil on the AC-300 covered?", sender="hal")
+    assert (turn.action, turn.kb_hits[0].id) == ("answer", answer)

@@ -51,3 +51,45 @@ async def test_a_sure_service_question_takes_a_clearly_leading_faq(
     assert (turn.action == "answer") is answered
     if answered:
         assert turn.kb_hits[0].id == "FAQ-hours"
+
+
+class _CloseFaqs(ServiceKnowledge):
+    """The test KB, whose search finds `first` a hair ahead of the other FAQ, far under the
+    bars."""
+
+    def __init__(self, knowledge: ServiceKnowledge, first: str) -> None:
+        super().__init__(knowledge.service)
+        self.first = first
+
+    def search(self, text: str, lang: str, k: int) -> list[Candidate]:
+        second = "FAQ-warranty" if self.first == "FAQ-hours" else "FAQ-hours"
+        return [
+            Candidate(self.first, "faq", 0.3, confidence=0.1, category="other"),
+            Candidate(second, "faq", 0.29, confidence=0.1, category="other"),
+        ]
+
+
+@pytest.mark.parametrize(
+    ("first", "text", "answered"),
+    [
+        ("FAQ-hours", "is there a 24 hour emergency number?", True),
+        ("FAQ-hours", "24小时紧急电话是多少", True),
+        # The warranty is named in many questions that are not about its terms.
+        ("FAQ-warranty", "how long is the warranty on the pump?", False),
+    ],
+)
+async def test_the_hotline_named_settles_its_faq_without_a_lead(
+    knowledge: ServiceKnowledge,
+    sessions: async_sessionmaker[AsyncSession],
+    first: str,
+    text: str,
+    answered: bool,
+) -> None:
+    """The hotline FAQ ("客服工作时间") leads the warranty FAQ by a hair; the message names
+    the hotline and nothing else does (dialogue.yml `unmistakable_services`): it answers."""
+    assert "hotline 热线" in TEXTS.unmistakable_services
+    say = saying(engine(_CloseFaqs(knowledge, first), FixedIntent("out_of_scope", 0.2)), sessions)
+    turn = await say(text, sender="gus")
+    assert (turn.action == "answer") is answered
+    if answered:
+        assert turn.kb_hits[0].id == first
