@@ -197,17 +197,22 @@ def test_a_capitalized_name_no_text_of_ours_uses_is_another_maker(
     assert reader.other_maker("Discharge temperature too high on the compressor") is None
 
 
-def test_a_maker_before_the_words_of_our_name_or_with_de_is_another_maker(
-    knowledge: ServiceKnowledge,
-) -> None:
-    """The words before the kind in our own names ("screw air compressor") may stand between a
-    maker and the kind ("our hanbell screw air compressor"), and 的 may join them."""
-    reader = FrameReader(
+def _compressor_reader(knowledge: ServiceKnowledge) -> FrameReader:
+    """A frame reader over one screw air compressor, named in English and Chinese."""
+    return FrameReader(
         DialogueTexts.load(),
         knowledge.mentions,
         ["AC-300 screw air compressor", "AC-300 螺杆空压机"],
         known=knowledge.uses_word,
     )
+
+
+def test_a_maker_before_the_words_of_our_name_or_with_de_is_another_maker(
+    knowledge: ServiceKnowledge,
+) -> None:
+    """The words before the kind in our own names ("screw air compressor") may stand between a
+    maker and the kind ("our hanbell screw air compressor"), and 的 may join them."""
+    reader = _compressor_reader(knowledge)
     assert reader.other_maker("our kestrane screw air compressor trips") == "kestrane"
     assert reader.other_maker("Belvora的空压机报E05") == "Belvora"
     assert reader.other_maker("our screw air compressor trips") is None
@@ -219,12 +224,7 @@ def test_a_maker_named_by_an_everyday_word_is_one_before_a_model_or_a_kind(
 ) -> None:
     """ "cat 336" and "兄弟的空压机" name makers (frame.yml `everyday_makers`); the same words
     alone, before our model or before a comma, do not."""
-    reader = FrameReader(
-        DialogueTexts.load(),
-        knowledge.mentions,
-        ["AC-300 screw air compressor", "AC-300 螺杆空压机"],
-        known=knowledge.uses_word,
-    )
+    reader = _compressor_reader(knowledge)
     assert reader.other_maker("cat 336 showing E05 oil pressure") == "cat"
     assert reader.other_maker("CAT320 报E05") == "cat"
     assert reader.other_maker("兄弟的空压机报E05") == "兄弟"
