@@ -452,12 +452,12 @@ class DialogueEngine:
         sure = texts.category_sure_intent if item.type == "faq" else texts.category_agree_intent
         if understanding.confidence < sure:
             return None
-        category = self.texts.intent_categories.get(understanding.intent)
+        category = texts.intent_categories.get(understanding.intent)
         if category is None or item.category == category:
             return None
         for hit in hits[1:3]:
             if hit.type == "faq" and hit.category == category:
-                confident = (hit.confidence or 0.0) >= self.texts.suggest_confidence
+                confident = (hit.confidence or 0.0) >= texts.suggest_confidence
                 return KbDecision("answer", item=hit) if confident else None
         return None
 

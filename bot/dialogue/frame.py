@@ -353,14 +353,15 @@ class FrameReader:
         names ("cat 336", "兄弟的拷边机"; not "the cat", "兄弟，KV737")."""
         for name in self._everyday_makers:
             for found in re.finditer(rf"(?<![a-z]){re.escape(name)}(?![a-z])", folded):
-                rest = folded[found.end() :]
-                rest = rest[_MEASURE.match(rest).end() :]  # type: ignore[union-attr]
+                rest = _past_measure(folded[found.end() :])
                 ours = self._models is not None and self._models.match(rest) is not None
-                if _MODEL_AHEAD.match(rest) and not ours:
-                    return name
-                if any(_opens_with(rest, kind) for kind in self._kinds):
+                if (_MODEL_AHEAD.match(rest) and not ours) or self._opens_with_kind(rest):
                     return name
         return None
+
+    def _opens_with_kind(self, rest: str) -> bool:
+        """A folded text opens with a kind of equipment the knowledge base names."""
+        return any(_opens_with(rest, kind) for kind in self._kinds)
 
     def _unlisted_maker(self, text: str) -> str | None:
         """A maker no list names: a word that neither the knowledge base (`known`, its search
@@ -404,9 +405,7 @@ class FrameReader:
                 continue
             if word.lower() in everyday_english_words():
                 continue
-            rest = fold(text[match.end() :])
-            rest = rest[_MEASURE.match(rest).end() :]  # type: ignore[union-attr]
-            if any(_opens_with(rest, kind) for kind in self._kinds):
+            if self._opens_with_kind(_past_measure(fold(text[match.end() :]))):
                 return word
         return None
 
@@ -598,6 +597,11 @@ def _opens_with(folded: str, word: str) -> bool:
     if not word or not folded.startswith(word):
         return False
     return bool(_CJK.search(word)) or re.match(rf"{re.escape(word)}(?![a-z])", folded) is not None
+
+
+def _past_measure(text: str) -> str:
+    """`text` after what may stand between a maker's name and a kind (`_MEASURE`)."""
+    return text[_MEASURE.match(text).end() :]  # type: ignore[union-attr]
 
 
 def _as_words(folded: str, name: str) -> bool:

@@ -197,11 +197,7 @@ class ServiceKnowledge:
         return uses_word(self.service.index, word)
 
     def faq_services(self, faq_id: str) -> frozenset[str]:
-        faq = self.service.graph.get("faqs", faq_id)
-        if faq is None:
-            return frozenset()
-        questions = [q for texts in lists_by_lang(faq.questions).values() for q in texts]
-        return frozenset().union(*(services_named(q) for q in questions))
+        return self._graph_view().faq_services.get(faq_id, frozenset())
 
     def product_lines(self, lang: str) -> list[tuple[str, list[str]]]:
         """The product lines as (a name to show, their product ids), in the KB's order; a line's
@@ -241,6 +237,15 @@ class _GraphView:
         for component in self.graph.items["components"].values():
             words += [*map(str, texts_by_lang(component.name).values()), *component.aliases]
         return words
+
+    @cached_property
+    def faq_services(self) -> dict[str, frozenset[str]]:
+        """The after-sales services each FAQ's questions name: asked of several hits a turn."""
+        services = {}
+        for faq_id, faq in self.graph.faqs.items():
+            questions = [q for texts in lists_by_lang(faq.questions).values() for q in texts]
+            services[faq_id] = frozenset().union(*(services_named(q) for q in questions))
+        return services
 
     @cached_property
     def product_words(self) -> ProductNames:
