@@ -84,10 +84,14 @@ MIN_SYMPTOM_CHARS = {"zh": 8, "en": 20}
 _LEFT_OF_NAME = re.compile(r"\s[的嘅](?!确)")
 # What separates the units of a list ("NC-5HP and NE-12F", "一台岛柜和两台风幕柜").
 _LIST_PARTS = re.compile(r"\s+(?:and|&)\s+|[,，、;；和及与跟]|\s+plus\s+")
-# A message that asks something: a question mark, or a question word or particle of Chinese.
+# A message that asks something: a question mark, a question word or particle of Chinese, an
+# English question word, or an auxiliary before its subject ("can we", "is it"). Not a bare
+# auxiliary: "readings are fine now, thanks" says it works.
 _QUESTION = re.compile(
     r"[?？]|吗|呢$|怎么|如何|能不能|可不可以|可唔可以|点样|點樣|几时|幾時|多久|幾耐|几耐"
-    r"|\b(how|what|where|when|which|why|can|could|do|does|is|are)\b",
+    r"|\b(how|what|where|which|why)\b"
+    r"|\b(can|could|do|does|did|is|are|should|will|would)\s+"
+    r"(i|we|you|it|they|this|that|these|those|there|the|my|our)\b",
     re.IGNORECASE,
 )
 

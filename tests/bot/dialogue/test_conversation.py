@@ -479,6 +479,7 @@ async def test_every_handoff_ticket_says_what_the_conversation_knew(
         "清洗了冷却器，正常了",
         "洗咗散熱器，好返喇",
         "cleaned the cooler and evened up the fan belt, runs smoothly now. cheers",
+        "cleaned the cooler and moved it off the wall, the temperatures are fine now. thanks!",
     ],
 )
 async def test_saying_it_works_now_closes_the_problem(say: Say, text: str) -> None:
@@ -492,6 +493,13 @@ async def test_saying_it_works_now_closes_the_problem(say: Say, text: str) -> No
 async def test_a_still_failing_fix_is_not_read_as_solved(say: Say, text: str) -> None:
     assert (await say("AC-300 报E05")).kb_hits[0].id == "F-300-hot"
     assert (await say(text)).action in ("collect", "ticket")
+
+
+async def test_works_now_with_a_question_is_not_closed(say: Say) -> None:
+    """ "runs fine now, but is it normal that it hums": an auxiliary before its subject asks
+    something, so the problem is not closed as solved."""
+    assert (await say("AC-300 报E05")).kb_hits[0].id == "F-300-hot"
+    assert (await say("runs fine now, but is it normal that it hums")).action != "smalltalk"
 
 
 async def test_ok_then_another_question_answers_it(say: Say) -> None:
