@@ -12,6 +12,10 @@ _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _MODEL_TOKEN = re.compile(r"\b[A-Za-z]{1,4}[- ]?\d+[A-Za-z0-9-]*\b")
 # Words customers type in any language; they do not switch the reply language.
 _NEUTRAL = re.compile(r"\b(ok|okay|OK|Ok)\b")
+# Characters written alike in both scripts that the converters still change: Cantonese writes
+# the particle 吓 ("想問吓", "試吓") in Traditional too, where Simplified-to-Traditional makes it
+# 嚇 ("to scare"), so counting it would tie a Traditional message with one Simplified.
+_EITHER_SCRIPT = re.compile("[吓]")
 
 
 def is_traditional(text: str) -> bool:
@@ -22,7 +26,7 @@ def is_traditional(text: str) -> bool:
 def _script_lean(text: str) -> int:
     """How many more characters change going to Simplified than going to Traditional: above 0
     Traditional, below 0 Simplified, 0 either ("KS70R嚟㗎" is written the same in both)."""
-    chinese = "".join(_CJK.findall(text))
+    chinese = "".join(_CJK.findall(_EITHER_SCRIPT.sub("", text)))
     if not chinese:
         return 0
     simplified, traditional = to_simplified(chinese), to_traditional(chinese)

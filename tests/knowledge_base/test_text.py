@@ -173,6 +173,8 @@ def test_a_code_spelled_two_ways_in_the_kb_is_found_in_both_spellings() -> None:
         ("噴碼機要點收機", "喷码机要怎么收机"),
         ("部機點保養", "设备怎么保养"),
         ("使唔使預約", "需不需要预约"),
+        ("你好，想問吓", "你好，想问下"),  # 吓 after a verb is 下; alone it is "scare"
+        ("嚇死我", "吓死我"),
         # everyday Cantonese of the fifth pass: determiners, complements, degree, things
         ("部機開唔到，個燈都唔著", "设备开不了，灯都不亮"),
         ("啲杯洗完仲有印", "杯洗完还有印"),

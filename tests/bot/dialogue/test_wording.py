@@ -74,11 +74,13 @@ def test_ticket_statuses_read_the_same_from_the_bot_the_channels_and_the_page(
         ("KS70R嚟㗎", Voice("zh"), Voice("zh")),
         ("部機壞咗", Voice("zh"), Voice("zh", traditional=True)),  # Traditional characters
         ("机器坏了", Voice("zh", traditional=True), Voice("zh")),
+        ("你好，想問吓", None, Voice("zh", traditional=True)),  # the particle 吓 is both scripts'
+        ("你好，想问吓", None, Voice("zh")),
         ("13812345678", Voice("en"), Voice("en")),  # no words: the conversation's language
     ],
 )
 def test_chinese_written_alike_in_both_scripts_keeps_the_conversations_script(
-    text: str, previous: Voice, voice: Voice
+    text: str, previous: Voice | None, voice: Voice
 ) -> None:
     assert detect_voice(text, "zh", previous) == voice
 
