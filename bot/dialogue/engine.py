@@ -923,6 +923,9 @@ class DialogueEngine:
         chosen = next((o for o in options if named & set(o.get("products") or [])), None)
         if chosen is None:
             return None
+        # "GP-47泵車報L09": what the reply says besides the model (its code, what is wrong)
+        # stays in the frame for the messages after it.
+        self.frame_reader().update(ctx.frame, ctx.inbound.text)
         ctx.frame.products = sorted(named)
         return {"products": sorted(named)} if chosen.get("item") else chosen
 

@@ -223,6 +223,16 @@ async def test_a_reply_that_picks_the_equipment_and_says_what_is_wrong_keeps_it(
     assert (third.action, third.kb_hits[0].id) == ("answer", "F-PW9-E10")
 
 
+async def test_a_reply_naming_the_model_and_its_code_keeps_the_code(say: Say) -> None:
+    """To "which equipment?" "卧式那台，报E20" picks the PW-9 by its words and reads out the
+    code: the code stays in the frame, so what the customer adds next is searched with it, not
+    asked for again."""
+    assert (await say("机器报警了", sender="j")).action == "clarify"
+    assert (await say("卧式那台，报E20", sender="j")).kb_hits[0].id == "F-PW9-E20"
+    third = await say("面板上还有个灯一直在闪", sender="j")
+    assert (third.action, third.kb_hits[0].id) == ("answer", "F-PW9-E20")
+
+
 async def test_a_reply_that_cannot_read_the_code_is_asked_what_it_sees(say: Say) -> None:
     """To "which code: E30 / E20?" "面板看不清楚" gives neither: what the customer sees is asked
     for, not "I cannot answer"."""
