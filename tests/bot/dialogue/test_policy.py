@@ -286,6 +286,12 @@ def test_a_training_visit_is_a_training_ticket() -> None:
         ("有冇人可以打俾我", "handoff"),
         ("不要自动回复", "handoff"),
         ("no more bot answers", "handoff"),
+        # a call back from a person, a transfer, "anyone human there?"
+        ("唔該叫個師傅打返俾我", "handoff"),
+        ("麻烦让技术人员给我回个电话", "handoff"),
+        ("转接售后", "handoff"),
+        ("please ask a technician to phone me", "handoff"),
+        ("any humans there?", "handoff"),
         ("找你们客服电话多少", QUESTION),  # the number asked for, not a person
         # a ticket number in a format of the customer's own; an installation wanted or asked about
         ("工单号 NB-240611-0087", "status"),
