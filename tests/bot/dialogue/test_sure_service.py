@@ -93,3 +93,39 @@ async def test_the_hotline_named_settles_its_faq_without_a_lead(
     assert (turn.action == "answer") is answered
     if answered:
         assert turn.kb_hits[0].id == first
+
+
+class _WarrantyAhead(ServiceKnowledge):
+    """The test KB, whose search finds the warranty FAQ a little ahead of another FAQ (under the
+    lead a service named needs), far under the bars: a short question's confidence."""
+
+    def search(self, text: str, lang: str, k: int) -> list[Candidate]:
+        return [
+            Candidate("FAQ-warranty", "faq", 0.3, confidence=0.13, category="warranty"),
+            Candidate("FAQ-hours", "faq", 0.26, confidence=0.07, category="other"),
+        ]
+
+
+@pytest.mark.parametrize(
+    ("intent", "nlu", "answered"),
+    [
+        ("warranty", TEXTS.category_agree_intent, True),
+        ("warranty", TEXTS.category_agree_intent - 0.05, False),
+        ("maintenance", 0.99, False),  # the NLU reads another category
+    ],
+)
+async def test_a_certain_reading_the_words_and_the_faq_agree_on_the_service(
+    knowledge: ServiceKnowledge,
+    sessions: async_sessionmaker[AsyncSession],
+    intent: str,
+    nlu: float,
+    answered: bool,
+) -> None:
+    """ "另外，保修多久？": the words name the warranty, the best hit is the FAQ naming it, and the
+    NLU is nearly certain the question is about the warranty: three readings agree, no lead."""
+    assert TEXTS.intent_categories["warranty"] == "warranty"
+    say = saying(engine(_WarrantyAhead(knowledge.service), FixedIntent(intent, nlu)), sessions)
+    turn = await say("另外，保修多久？", sender="hal")
+    assert (turn.action == "answer") is answered
+    if answered:
+        assert turn.kb_hits[0].id == "FAQ-warranty"
