@@ -120,6 +120,7 @@ class _Context:
     slots: dict[str, Any]
     searches: dict[tuple[str, str], list[Candidate]]
     frame: Frame = field(default_factory=Frame)
+    codes_asked: bool = False  # the message answers "which of these codes?"
 
 
 class DialogueEngine:
@@ -294,8 +295,11 @@ class DialogueEngine:
             if not not_solved and not news and self._says_solved(ctx):
                 return self._solved(ctx)
         if state.stage == CLARIFY and route not in (STATUS, REPAIR):
+            ctx.codes_asked = state.clarify_facet == "codes"
             if self._declined(ctx):
                 return await self._handoff(ctx, complaint=False)
+            if state.clarify_facet == "frame_product" and self._model_unknown(ctx):
+                return self._turn(ctx, "clarify", [self._say(ctx, "model_unknown")])
             if state.options:
                 chosen = self._pick_option(ctx)
                 if chosen is not None and chosen.get("item"):
@@ -884,6 +888,14 @@ class DialogueEngine:
             frame.other_maker = unknown[0]
         return bool(unknown)
 
+    def _model_unknown(self, ctx: _Context) -> bool:
+        """ "不知道型号" to "which equipment?", naming no unit or code of ours."""
+        text = ctx.inbound.text
+        if not _phrase(self.texts, "model_unknown", text):
+            return False
+        mentions = self.knowledge.mentions(text)
+        return not (mentions.products or mentions.codes or mentions.kinds)
+
     def _declined(self, ctx: _Context) -> bool:
         return self.texts.is_cue("declined", ctx.inbound.text) or self.texts.starts_with_cue(
             "declined", ctx.inbound.text
@@ -979,7 +991,9 @@ class DialogueEngine:
             # sees finds their items; "which equipment?" would ask what they just said.
             kinds = self.knowledge.mentions(ctx.inbound.text).kinds
             described = await self._described(ctx, Mentions(kinds)) if kinds else []
-            return self._offer_new(ctx, described) if described else self._ask_product(ctx)
+            if described:
+                return self._offer_new(ctx, described)
+            return self._ask_product(ctx, kinds=kinds)
         if asks_code:
             # Searched only now: the middle band offered nothing.
             described = described or await self._described(ctx, model)
@@ -1006,10 +1020,22 @@ class DialogueEngine:
         mentions = self._message_mentions(ctx)
         return for_some_lines(item, hits, mentions, self.knowledge.threshold)
 
-    def _ask_product(self, ctx: _Context, hits: Sequence[Candidate] = ()) -> Answer:
+    def _ask_product(
+        self, ctx: _Context, hits: Sequence[Candidate] = (), kinds: frozenset[str] = frozenset()
+    ) -> Answer:
         """ "Which equipment?" with the KB's product lines as options; to a question each line
-        answers with its own FAQ (`for_some_lines`), each option carries its line's."""
+        answers with its own FAQ (`for_some_lines`), each option carries its line's. The kind
+        of equipment the customer named ("蒸烤箱坏了") keeps only its lines, and within one line
+        the options are its models: asking which kind would ask what they just said."""
         lines = self._lines(ctx)
+        named = [(label, ids) for label, ids in lines if kinds & set(ids)]
+        prompt = "clarify_frame_product"
+        if len(named) == 1:
+            names = self.knowledge.product_names(ctx.voice.lang)
+            lines = [(names.get(pid, pid), [pid]) for pid in named[0][1] if pid in kinds]
+            prompt = "clarify_product"  # which model
+        elif named:
+            lines = named
         ctx.frame.asked.append("product")
         state = ctx.state
         state.stage, state.clarify_facet = CLARIFY, "frame_product"
@@ -1021,7 +1047,7 @@ class DialogueEngine:
                 option["item"] = _candidate_json(item)
             state.options.append(option)
         listed = " ".join(f"{n}. {label}" for n, (label, _) in enumerate(lines, 1))
-        reply = self._say(ctx, "clarify_frame_product", options=listed)
+        reply = self._say(ctx, prompt, options=listed)
         return self._turn(ctx, "clarify", [reply])
 
     def _offered_again(self, ctx: _Context, hits: list[Candidate]) -> Candidate | None:
@@ -1153,6 +1179,8 @@ class DialogueEngine:
                 return self._ask_product(ctx, hits)
             return self._answer(ctx, decision.item, hits)
         if decision.kind == "clarify":
+            if decision.facet == "codes" and ctx.codes_asked:
+                return await self._code_asked_before(ctx, decision, hits)
             ctx.state.stage, ctx.state.query = CLARIFY, text
             ctx.state.clarify_facet = decision.facet
             ctx.state.candidates = [_candidate_json(c) for c in decision.candidates]
@@ -1161,6 +1189,18 @@ class DialogueEngine:
             reply = self._say(ctx, key, options=" / ".join(names))
             return self._turn(ctx, "clarify", [reply], hits=list(decision.candidates))
         return await self._ask_missing(ctx, hits)
+
+    async def _code_asked_before(
+        self, ctx: _Context, decision: KbDecision, hits: list[Candidate]
+    ) -> Answer:
+        """The code was asked for and the reply gives none ("no code on the display, just
+        clicks", "試咗，都係唔得"): the same question again would loop. The items themselves are
+        offered by what they are, once; after that the customer is told what we cannot answer."""
+        if "items" in ctx.frame.asked:
+            return await self._fallback(ctx, hits)
+        model = Mentions(frozenset(ctx.frame.products))
+        fitting = [h for h in hits if _fits(h, model)] or list(decision.candidates)
+        return self._offer_new(ctx, fitting[:3])
 
     def _option_names(self, ctx: _Context, facet: str, options: tuple[str, ...]) -> list[str]:
         if facet != "products":

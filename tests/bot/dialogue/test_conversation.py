@@ -384,7 +384,8 @@ async def test_whether_we_sell_a_machine_is_for_sales_not_the_knowledge_base(say
     assert turn.action == "fallback" and "sales" in turn.texts[0]
     turn = await say("do you sell spare parts for the AC-300", sender="carol")
     assert "sales" not in turn.texts[0]
-    turn = await say("你们有没有大一点的空压机卖", sender="dave")  # the machine between 有没有 and 卖
+    # the machine between 有没有 and 卖
+    turn = await say("你们有没有大一点的空压机卖", sender="dave")
     assert turn.action == "fallback" and "销售" in turn.texts[0]
 
 

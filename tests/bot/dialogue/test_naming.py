@@ -233,6 +233,36 @@ async def test_a_reply_naming_the_model_and_its_code_keeps_the_code(say: Say) ->
     assert (third.action, third.kb_hits[0].id) == ("answer", "F-PW9-E20")
 
 
+async def test_which_code_is_not_asked_twice(say: Say) -> None:
+    """To "which code: E30 / E20?" "no idea, it is just too high" names none: the same question
+    again would loop, so the items are offered by what they are ("did you mean …?")."""
+    first = await say("PW-3 过高", sender="k")
+    assert "E30" in first.texts[0] and "E20" in first.texts[0]
+    second = await say("no idea, it is just too high", sender="k")
+    assert second.action == "clarify" and second.texts[0] != first.texts[0]
+    assert second.kb_hits[0].id == "F-PW3-E30" and "Flue gas" in second.texts[0]
+
+
+@pytest.mark.parametrize("reply", ["不知道型号", "唔知咩型號", "not sure which one, sorry"])
+async def test_not_knowing_the_model_is_no_dead_end(say: Say, reply: str) -> None:
+    """To "which equipment?" "不知道型号": the customer is asked what they see or which code,
+    and told where the model is written, not "I cannot answer that"."""
+    assert (await say("机器坏了", sender="m")).action == "clarify"
+    turn = await say(reply, sender="m")
+    assert turn.action == "clarify"
+    assert "铭牌" in turn.texts[0] or "銘牌" in turn.texts[0] or "nameplate" in turn.texts[0]
+
+
+async def test_a_kind_named_narrows_which_equipment_to_its_models(say: Say) -> None:
+    """ "蒸汽锅炉坏了" names the boilers' kind: which model is asked (PW-3 or PW-9), not which
+    kind of equipment among every line; the pick then asks what the model shows."""
+    first = await say("蒸汽锅炉坏了", sender="n")
+    assert first.action == "clarify" and "PW-3" in first.texts[0] and "PW-9" in first.texts[0]
+    assert "SF-1" not in first.texts[0]
+    second = await say("2", sender="n")
+    assert second.action == "clarify" and "PW-9" in second.texts[0]
+
+
 async def test_a_reply_that_cannot_read_the_code_is_asked_what_it_sees(say: Say) -> None:
     """To "which code: E30 / E20?" "面板看不清楚" gives neither: what the customer sees is asked
     for, not "I cannot answer"."""
