@@ -945,9 +945,11 @@ class DialogueEngine:
         chosen = next((o for o in options if named & set(o.get("products") or [])), None)
         if chosen is None:
             return None
-        # "GP-47泵車報L09": what the reply says besides the model (its code, what is wrong)
-        # stays in the frame for the messages after it.
-        self.frame_reader().update(ctx.frame, ctx.inbound.text)
+        # "GP-47泵車報L09": the code the reply reads out stays in the frame for the messages
+        # after it (its other words only name the unit: "the big one" is no symptom).
+        codes = self.knowledge.mentions(ctx.inbound.text).codes
+        if codes:
+            ctx.frame.codes = sorted(codes)
         ctx.frame.products = sorted(named)
         return {"products": sorted(named)} if chosen.get("item") else chosen
 
