@@ -1032,11 +1032,12 @@ class DialogueEngine:
         lines = self._lines(ctx)
         named = [(label, ids) for label, ids in lines if kinds & set(ids)]
         prompt = "clarify_frame_product"
-        if len(named) == 1:
+        if len(named) == 1 and len(named[0][1]) >= 2:
+            # Every model of the line: a kind may be written two ways ("软水机" for a 软水器).
             names = self.knowledge.product_names(ctx.voice.lang)
-            lines = [(names.get(pid, pid), [pid]) for pid in named[0][1] if pid in kinds]
+            lines = [(names.get(pid, pid), [pid]) for pid in named[0][1]]
             prompt = "clarify_product"  # which model
-        elif named:
+        elif len(named) >= 2:
             lines = named
         ctx.frame.asked.append("product")
         state = ctx.state

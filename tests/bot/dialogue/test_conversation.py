@@ -690,3 +690,18 @@ async def test_what_the_customer_sees_when_asked_is_offered_under_the_search_bar
     assert asked.action == "clarify" and not asked.kb_hits
     turn = await say("停咗機之後支臂成日自己跌落嚟，危唔危險㗎")
     assert (turn.action, turn.kb_hits[0].id) == ("clarify", "F-GM-boom-drift")
+
+
+async def test_a_kind_named_lists_every_model_of_its_line(
+    bench_kb: BenchKb, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """ "软水机报警了": the kind is the water softeners' line, whose industrial model is written
+    软水器; both models are offered, and the words and code that follow pick the right one (the
+    water treatment set's conversation holdout11-002)."""
+    say = saying(engine(bench_kb("holdout11/kb.yaml")), sessions)
+    first = await say("软水机报警了")
+    assert first.action == "clarify"
+    assert "SF-30D" in first.texts[0] and "SF-90M" in first.texts[0]
+    await say("工业用的那台大的")
+    turn = await say("A05")
+    assert (turn.action, turn.kb_hits[0].id) == ("answer", "F-BM-SF90M-A05")
